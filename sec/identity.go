@@ -1,0 +1,163 @@
+// Package sec holds a participant's signing identity (an Ed25519 key and its
+// self-signed NDN certificate) and the verifier that checks Data from other
+// participants: trust on first use, one key per participant identity.
+package sec
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/named-data/ndnd/std/ndn"
+	"github.com/named-data/ndnd/std/security"
+	"github.com/named-data/ndnd/std/security/signer"
+	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
+)
+
+// Identity is a participant's signing key bound to an identity name (the
+// participant prefix <user-prefix>/<room>). Its key name is
+// <identity>/KEY/<key-id> and its self-signed certificate
+// <identity>/KEY/<key-id>/self/v=<ms>.
+type Identity struct {
+	name    enc.Name
+	keyName enc.Name
+	priv    ed25519.PrivateKey
+	signer  ndn.Signer
+	cert    enc.Wire
+	certNm  enc.Name
+}
+
+// certValidity is how long a self-signed certificate is valid.
+const certValidity = 365 * 24 * time.Hour
+
+// NewEphemeral makes an identity with a fresh key that lives in memory only.
+func NewEphemeral(identity enc.Name) (*Identity, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return newIdentity(identity, priv)
+}
+
+// LoadOrCreate loads the Ed25519 key kept for identity under dir/keys, or
+// makes and saves one (mode 0600). The same user keeps the same key across
+// restarts, so peers that pinned it keep trusting it.
+func LoadOrCreate(dir string, identity enc.Name) (*Identity, error) {
+	kdir := filepath.Join(dir, "keys")
+	if err := os.MkdirAll(kdir, 0o700); err != nil {
+		return nil, err
+	}
+	file := filepath.Join(kdir, keyFileName(identity))
+	b, err := os.ReadFile(file)
+	switch {
+	case err == nil:
+		seed, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+		if derr != nil || len(seed) != ed25519.SeedSize {
+			return nil, fmt.Errorf("%w: %s", ErrBadKeyFile, file)
+		}
+		return newIdentity(identity, ed25519.NewKeyFromSeed(seed))
+	case errors.Is(err, os.ErrNotExist):
+		_, priv, gerr := ed25519.GenerateKey(rand.Reader)
+		if gerr != nil {
+			return nil, gerr
+		}
+		data := base64.StdEncoding.EncodeToString(priv.Seed()) + "\n"
+		tmp := file + ".tmp"
+		if werr := os.WriteFile(tmp, []byte(data), 0o600); werr != nil {
+			return nil, werr
+		}
+		if rerr := os.Rename(tmp, file); rerr != nil {
+			return nil, rerr
+		}
+		return newIdentity(identity, priv)
+	default:
+		return nil, err
+	}
+}
+
+func keyFileName(identity enc.Name) string {
+	s := strings.Trim(identity.String(), "/")
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
+			return r
+		}
+		return '_'
+	}, s)
+	return s + ".key"
+}
+
+func newIdentity(identity enc.Name, priv ed25519.PrivateKey) (*Identity, error) {
+	pub := priv.Public().(ed25519.PublicKey)
+	// The key id is derived from the public key, so a reloaded key keeps its
+	// name.
+	keyName := identity.Append(enc.NewGenericComponent("KEY"), enc.NewGenericBytesComponent(keyID(pub)))
+	s := signer.NewEd25519Signer(keyName, priv)
+	now := time.Now()
+	cert, err := security.SelfSign(security.SignCertArgs{
+		Signer:    s,
+		NotBefore: now.Add(-time.Hour),
+		NotAfter:  now.Add(certValidity),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("self-sign: %w", err)
+	}
+	d, _, err := spec.Spec{}.ReadData(enc.NewWireView(cert))
+	if err != nil {
+		return nil, fmt.Errorf("self-signed cert: %w", err)
+	}
+	return &Identity{
+		name:    identity.Clone(),
+		keyName: keyName,
+		priv:    priv,
+		signer:  s,
+		cert:    cert,
+		certNm:  d.Name(),
+	}, nil
+}
+
+func keyID(pub ed25519.PublicKey) []byte {
+	// 8 bytes of the key itself are unique enough for a name and stable.
+	return append([]byte(nil), pub[:8]...)
+}
+
+// Name is the identity name.
+func (id *Identity) Name() enc.Name { return id.name }
+
+// KeyName is <identity>/KEY/<key-id>.
+func (id *Identity) KeyName() enc.Name { return id.keyName }
+
+// Signer signs with the identity's Ed25519 key; its key locator is KeyName.
+func (id *Identity) Signer() ndn.Signer { return id.signer }
+
+// PublicKey is the raw Ed25519 public key.
+func (id *Identity) PublicKey() ed25519.PublicKey { return id.priv.Public().(ed25519.PublicKey) }
+
+// CertName is the full name of the self-signed certificate.
+func (id *Identity) CertName() enc.Name { return id.certNm }
+
+// CertWire is the encoded self-signed certificate.
+func (id *Identity) CertWire() enc.Wire { return id.cert }
+
+// ServeCert answers Interests for the key name (or the certificate name) with
+// the certificate. The participant prefix route covers it.
+func (id *Identity) ServeCert(e ndn.Engine) error {
+	return e.AttachHandler(id.keyName, func(a ndn.InterestHandlerArgs) {
+		n := a.Interest.Name()
+		if n.Equal(id.certNm) || (a.Interest.CanBePrefix() && n.IsPrefix(id.certNm)) {
+			_ = a.Reply(id.cert)
+		}
+	})
+}
+
+// StopServing detaches the certificate handler.
+func (id *Identity) StopServing(e ndn.Engine) error {
+	return e.DetachHandler(id.keyName)
+}

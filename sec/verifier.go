@@ -1,0 +1,320 @@
+package sec
+
+import (
+	"crypto/ed25519"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/named-data/ndnd/std/ndn"
+	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
+	"github.com/named-data/ndnd/std/types/optional"
+)
+
+// Verifier checks that a Data was signed by the key of the participant that
+// owns it. Trust is on first use: the first certificate fetched for an owner
+// identity is pinned, and every later Data of that owner must verify with it.
+// A Data signed by a key outside the owner's identity, or by a second key
+// claiming the same identity, is rejected.
+//
+// Verify may be called from any goroutine, including the engine's: it never
+// blocks; when the key must first be fetched the callback runs later, on the
+// engine goroutine.
+type Verifier struct {
+	e   ndn.Engine
+	log *slog.Logger
+
+	mu       sync.Mutex
+	pins     map[string]pin       // owner identity -> pinned key
+	pending  map[string]*fetching // key name -> waiting verifications
+	negCache map[string]time.Time // key name -> retry not before
+
+	stats verifierStats
+}
+
+type pin struct {
+	keyName enc.Name
+	pub     ed25519.PublicKey
+}
+
+type fetching struct {
+	waiters []func(error)
+}
+
+// maxWaiters bounds the verifications parked on one certificate fetch.
+const maxWaiters = 4096
+
+// negativeTTL is how long a failed certificate fetch is remembered.
+const negativeTTL = time.Second
+
+// NewVerifier makes a Verifier that fetches certificates through e.
+func NewVerifier(e ndn.Engine, log *slog.Logger) *Verifier {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Verifier{
+		e:        e,
+		log:      log.With("module", "verifier"),
+		pins:     map[string]pin{},
+		pending:  map[string]*fetching{},
+		negCache: map[string]time.Time{},
+	}
+}
+
+// Pin trusts pub as the key named keyName of owner. It fails with
+// ErrKeyConflict when another key is pinned for owner already.
+func (v *Verifier) Pin(owner, keyName enc.Name, pub ed25519.PublicKey) error {
+	if err := checkKeyOwner(owner, keyName); err != nil {
+		return err
+	}
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: public key size %d", ErrBadCert, len(pub))
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.pinLocked(owner, keyName, pub)
+}
+
+func (v *Verifier) pinLocked(owner, keyName enc.Name, pub ed25519.PublicKey) error {
+	k := owner.String()
+	if p, ok := v.pins[k]; ok {
+		if p.keyName.Equal(keyName) && p.pub.Equal(pub) {
+			return nil
+		}
+		v.stats.keyConflict.Add(1)
+		return fmt.Errorf("%w: %s has %s, not %s", ErrKeyConflict, owner, p.keyName, keyName)
+	}
+	v.pins[k] = pin{keyName: keyName.Clone(), pub: append(ed25519.PublicKey(nil), pub...)}
+	return nil
+}
+
+// PinnedKey returns the key name pinned for owner, if any.
+func (v *Verifier) PinnedKey(owner enc.Name) (enc.Name, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	p, ok := v.pins[owner.String()]
+	return p.keyName, ok
+}
+
+// Forget drops the pin of owner (for example when it left the room for good).
+func (v *Verifier) Forget(owner enc.Name) {
+	v.mu.Lock()
+	delete(v.pins, owner.String())
+	v.mu.Unlock()
+}
+
+// Verify checks data, owned by the participant identity owner, and calls cb
+// with nil or an error wrapping one of the sentinel errors. cb is called
+// before Verify returns when the owner's key is pinned already.
+func (v *Verifier) Verify(owner enc.Name, data ndn.Data, covered enc.Wire, cb func(error)) {
+	keyName, err := v.precheck(owner, data)
+	if err != nil {
+		v.count(err)
+		cb(err)
+		return
+	}
+	v.mu.Lock()
+	p, ok := v.pins[owner.String()]
+	if ok {
+		v.mu.Unlock()
+		err := v.check(p, keyName, data, covered)
+		v.count(err)
+		cb(err)
+		return
+	}
+	kk := keyName.String()
+	if until, bad := v.negCache[kk]; bad && time.Now().Before(until) {
+		v.mu.Unlock()
+		err := fmt.Errorf("%w: %s (recent fetch failed)", ErrNoKey, keyName)
+		v.count(err)
+		cb(err)
+		return
+	}
+	f, inflight := v.pending[kk]
+	if !inflight {
+		f = &fetching{}
+		v.pending[kk] = f
+	}
+	if len(f.waiters) >= maxWaiters {
+		v.mu.Unlock()
+		v.count(ErrBusy)
+		cb(ErrBusy)
+		return
+	}
+	f.waiters = append(f.waiters, func(ferr error) {
+		if ferr == nil {
+			v.mu.Lock()
+			p, ok := v.pins[owner.String()]
+			v.mu.Unlock()
+			if !ok {
+				ferr = fmt.Errorf("%w: %s", ErrNoKey, owner)
+			} else {
+				ferr = v.check(p, keyName, data, covered)
+			}
+		}
+		v.count(ferr)
+		cb(ferr)
+	})
+	v.mu.Unlock()
+	if !inflight {
+		v.fetch(owner.Clone(), keyName)
+	}
+}
+
+// precheck validates the signature info and returns the key name it names.
+func (v *Verifier) precheck(owner enc.Name, data ndn.Data) (enc.Name, error) {
+	sig := data.Signature()
+	if sig == nil || sig.SigType() == ndn.SignatureNone {
+		return nil, ErrUnsigned
+	}
+	if sig.SigType() != ndn.SignatureEd25519 {
+		return nil, fmt.Errorf("%w: %d", ErrBadSigType, sig.SigType())
+	}
+	kl := sig.KeyName()
+	if len(kl) == 0 {
+		return nil, ErrNoKeyLocator
+	}
+	keyName, err := keyNameOf(kl)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKeyOwner(owner, keyName); err != nil {
+		return nil, err
+	}
+	if !owner.IsPrefix(data.Name()) {
+		return nil, fmt.Errorf("%w: %s is not under %s", ErrWrongSigner, data.Name(), owner)
+	}
+	return keyName, nil
+}
+
+func (v *Verifier) check(p pin, keyName enc.Name, data ndn.Data, covered enc.Wire) error {
+	if !p.keyName.Equal(keyName) {
+		v.stats.keyConflict.Add(1)
+		return fmt.Errorf("%w: signed by %s, pinned %s", ErrKeyConflict, keyName, p.keyName)
+	}
+	if !ed25519.Verify(p.pub, covered.Join(), data.Signature().SigValue()) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// keyNameOf accepts a key name (<id>/KEY/<kid>) or a certificate name
+// (<id>/KEY/<kid>/<issuer>/v=<n>) and returns the key name.
+func keyNameOf(n enc.Name) (enc.Name, error) {
+	if len(n) >= 3 && n.At(-2).IsGeneric("KEY") {
+		return n, nil
+	}
+	if len(n) >= 5 && n.At(-4).IsGeneric("KEY") {
+		return n.Prefix(-2), nil
+	}
+	return nil, fmt.Errorf("%w: %s is not a key or certificate name", ErrWrongSigner, n)
+}
+
+// checkKeyOwner requires keyName to be exactly <owner>/KEY/<kid>.
+func checkKeyOwner(owner, keyName enc.Name) error {
+	if len(keyName) != len(owner)+2 || !owner.IsPrefix(keyName) || !keyName.At(-2).IsGeneric("KEY") {
+		return fmt.Errorf("%w: key %s, owner %s", ErrWrongSigner, keyName, owner)
+	}
+	return nil
+}
+
+// fetch expresses an Interest for the certificate of keyName and pins it.
+func (v *Verifier) fetch(owner, keyName enc.Name) {
+	v.stats.certFetches.Add(1)
+	cfg := &ndn.InterestConfig{
+		CanBePrefix: true,
+		MustBeFresh: true,
+		Lifetime:    optional.Some(time.Second),
+	}
+	intr, err := v.e.Spec().MakeInterest(keyName, cfg, nil, nil)
+	if err != nil {
+		v.finish(keyName, fmt.Errorf("%w: %v", ErrNoKey, err))
+		return
+	}
+	err = v.e.Express(intr, func(a ndn.ExpressCallbackArgs) {
+		if a.Result != ndn.InterestResultData {
+			v.finish(keyName, fmt.Errorf("%w: %s: %s", ErrNoKey, keyName, a.Result))
+			return
+		}
+		pub, err := parseSelfSigned(a.Data, a.SigCovered, keyName)
+		if err == nil {
+			v.mu.Lock()
+			err = v.pinLocked(owner, keyName, pub)
+			v.mu.Unlock()
+		}
+		if err == nil {
+			v.log.Debug("pinned key", "owner", owner, "key", keyName)
+		}
+		v.finish(keyName, err)
+	})
+	if err != nil {
+		v.finish(keyName, fmt.Errorf("%w: %v", ErrNoKey, err))
+	}
+}
+
+// parseSelfSigned checks a self-signed Ed25519 certificate of keyName and
+// returns its public key.
+func parseSelfSigned(cert ndn.Data, covered enc.Wire, keyName enc.Name) (ed25519.PublicKey, error) {
+	if ct, ok := cert.ContentType().Get(); !ok || ct != ndn.ContentTypeKey {
+		return nil, fmt.Errorf("%w: content type is not KEY", ErrBadCert)
+	}
+	if !keyName.IsPrefix(cert.Name()) || len(cert.Name()) != len(keyName)+2 {
+		return nil, fmt.Errorf("%w: name %s", ErrBadCert, cert.Name())
+	}
+	k, err := x509.ParsePKIXPublicKey(cert.Content().Join())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadCert, err)
+	}
+	pub, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: not an Ed25519 key", ErrBadCert)
+	}
+	sig := cert.Signature()
+	if sig == nil || sig.SigType() != ndn.SignatureEd25519 {
+		return nil, fmt.Errorf("%w: not Ed25519-signed", ErrBadCert)
+	}
+	kl, err := keyNameOf(sig.KeyName())
+	if err != nil || !kl.Equal(keyName) {
+		return nil, fmt.Errorf("%w: not self-signed", ErrBadCert)
+	}
+	if !ed25519.Verify(pub, covered.Join(), sig.SigValue()) {
+		return nil, fmt.Errorf("%w: bad self-signature", ErrBadCert)
+	}
+	return pub, nil
+}
+
+func (v *Verifier) finish(keyName enc.Name, err error) {
+	kk := keyName.String()
+	v.mu.Lock()
+	f := v.pending[kk]
+	delete(v.pending, kk)
+	if err != nil {
+		v.negCache[kk] = time.Now().Add(negativeTTL)
+		if len(v.negCache) > 1024 {
+			now := time.Now()
+			for k, t := range v.negCache {
+				if now.After(t) {
+					delete(v.negCache, k)
+				}
+			}
+		}
+	}
+	v.mu.Unlock()
+	if err != nil {
+		v.log.Debug("certificate fetch failed", "key", keyName, "err", err)
+	}
+	if f == nil {
+		return
+	}
+	for _, w := range f.waiters {
+		w(err)
+	}
+}
+
+// ParseData decodes a Data wire, for callers that hold raw bytes.
+func ParseData(wire []byte) (ndn.Data, enc.Wire, error) {
+	return spec.Spec{}.ReadData(enc.NewBufferView(wire))
+}
