@@ -1,0 +1,387 @@
+package forwarder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	fw_cmd "github.com/named-data/ndnd/fw/cmd"
+	fw_core "github.com/named-data/ndnd/fw/core"
+	"github.com/named-data/ndnd/fw/defn"
+	fwface "github.com/named-data/ndnd/fw/face"
+	"github.com/named-data/ndnd/fw/table"
+	ndnlog "github.com/named-data/ndnd/std/log"
+)
+
+// The embedded forwarder is ndnd's YaNFD running inside this process. YaNFD
+// keeps its state in package globals (core.C, face.FaceTable, table.Rib, ...)
+// and cannot be restarted once stopped, so there is exactly one per process:
+// the singleton below, the only global of this package.
+//
+// Once started, the forwarder core lives until the process exits. What a Conn
+// starts, Close stops: the last embedded Conn to close shuts the unix listener
+// (removing the socket file), closes the faces of the local apps that
+// connected through it, and returns its in-process face to a pool.
+//
+// Listeners: YaNFD's TCP, WebSocket, HTTP/3 and UDP multicast listeners are
+// off. The UDP unicast listener cannot be turned off by configuration on
+// Linux (YaNFD always binds 0.0.0.0 and [::] on port_unicast): with
+// Options.UDPPort == 0 the port is set to 0, which YaNFD rejects as
+// non-canonical, so no UDP listener exists; outgoing links (Link) still work
+// over per-face ephemeral ports. With UDPPort > 0 the forwarder accepts UDP
+// faces on that port on all interfaces (needed only if remote peers --link to
+// this machine). The public unix socket is served by this package, not by
+// YaNFD, so that it can be closed and moved between Conns; YaNFD's own unix
+// listener (it must have at least one listener or it exits) is bound to a
+// private temporary path that is unlinked as soon as it is up.
+var (
+	embMu sync.Mutex
+	emb   *embeddedFw // nil until the first embedded Conn starts it
+)
+
+// embeddedFw is the state of the in-process forwarder.
+type embeddedFw struct {
+	// fixed at start
+	udpPort int
+	log     *slog.Logger
+
+	// guarded by embMu
+	refs   int
+	sock   string
+	ln     *net.UnixListener
+	lnDone chan struct{}
+
+	mu       sync.Mutex // guards the fields below
+	accepted map[*fwface.NDNLPLinkService]struct{}
+	nextFD   int
+	pool     []*inprocLink
+}
+
+// embeddedConfig is what an Open asks of the embedded forwarder.
+type embeddedConfig struct {
+	sock     string
+	udpPort  int
+	logLevel string
+}
+
+// acquireEmbedded starts the forwarder if needed, opens its unix listener at
+// cfg.sock if no Conn holds it yet, and takes a reference.
+func acquireEmbedded(cfg embeddedConfig, log *slog.Logger) (*embeddedFw, error) {
+	embMu.Lock()
+	defer embMu.Unlock()
+
+	if emb != nil && emb.udpPort != cfg.udpPort {
+		return nil, fmt.Errorf("%w: UDP port %d requested, forwarder runs with %d", ErrEmbeddedConflict, cfg.udpPort, emb.udpPort)
+	}
+	if emb != nil && emb.refs > 0 {
+		if emb.sock != cfg.sock {
+			return nil, fmt.Errorf("%w: socket %s requested, forwarder serves %s", ErrEmbeddedConflict, cfg.sock, emb.sock)
+		}
+		emb.refs++
+		return emb, nil
+	}
+
+	// Bind the public socket first: a failure must not leave global state.
+	ln, err := listenUnix(cfg.sock)
+	if err != nil {
+		return nil, err
+	}
+	if emb == nil {
+		e := &embeddedFw{udpPort: cfg.udpPort, log: log.With("component", "forwarder"), nextFD: 1 << 20}
+		if err := e.start(cfg.logLevel); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		emb = e
+	}
+	emb.refs = 1
+	emb.sock = cfg.sock
+	emb.ln = ln
+	emb.lnDone = make(chan struct{})
+	go emb.accept(ln, cfg.sock, emb.lnDone)
+	emb.log.Info("embedded forwarder listening", "socket", cfg.sock)
+	return emb, nil
+}
+
+// activeEmbeddedSock returns the socket of the embedded forwarder if a Conn
+// of this process holds it, else "".
+func activeEmbeddedSock() string {
+	embMu.Lock()
+	defer embMu.Unlock()
+	if emb == nil || emb.refs == 0 {
+		return ""
+	}
+	return emb.sock
+}
+
+// release drops a reference; the last one closes the listener (unlinking
+// the socket file) and the faces accepted through it.
+func (e *embeddedFw) release() {
+	embMu.Lock()
+	defer embMu.Unlock()
+	if e.refs == 0 {
+		return
+	}
+	e.refs--
+	if e.refs > 0 {
+		return
+	}
+	e.ln.Close() // unlinks the socket file
+	<-e.lnDone
+	e.mu.Lock()
+	acc := e.accepted
+	e.accepted = nil
+	e.mu.Unlock()
+	for ls := range acc {
+		ls.Close()
+	}
+	e.log.Info("embedded forwarder socket closed", "socket", e.sock)
+	e.ln, e.lnDone, e.sock = nil, nil, ""
+}
+
+// newFace returns an in-process face, reusing a pooled link if any.
+func (e *embeddedFw) newFace() *inprocFace {
+	e.mu.Lock()
+	var l *inprocLink
+	if n := len(e.pool); n > 0 {
+		l = e.pool[n-1]
+		e.pool = e.pool[:n-1]
+	}
+	e.mu.Unlock()
+	if l == nil {
+		l = newInprocLink()
+	}
+	return newInprocFace(l, e.putLink)
+}
+
+// putLink scrubs the routes of a released link and pools it.
+func (e *embeddedFw) putLink(l *inprocLink) {
+	table.Rib.CleanUpFace(l.faceID())
+	e.mu.Lock()
+	e.pool = append(e.pool, l)
+	e.mu.Unlock()
+}
+
+// start configures and starts YaNFD. Called once per process.
+func (e *embeddedFw) start(level string) error {
+	lvl, err := ndnlog.ParseLevel(level)
+	if err != nil {
+		return fmt.Errorf("forwarder log level: %w", err)
+	}
+	hidden, err := os.MkdirTemp("", "peets-fw-")
+	if err != nil {
+		return fmt.Errorf("embedded forwarder: %w", err)
+	}
+	hiddenSock := filepath.Join(hidden, "fw.sock")
+
+	cfg := fw_core.DefaultConfig()
+	cfg.Core.LogLevel = level
+	cfg.Faces.Udp.EnabledUnicast = e.udpPort > 0
+	cfg.Faces.Udp.EnabledMulticast = false
+	cfg.Faces.Udp.PortUnicast = uint16(e.udpPort) // 0: no UDP listener, ephemeral ports for links
+	cfg.Faces.Tcp.Enabled = false
+	cfg.Faces.WebSocket.Enabled = false
+	cfg.Faces.HTTP3.Enabled = false
+	cfg.Faces.Unix.Enabled = true
+	cfg.Faces.Unix.SocketPath = hiddenSock
+	cfg.Tables.Rib.ReadvertiseNlsr = false
+
+	y := fw_cmd.NewYaNFD(cfg)
+	// Route the forwarder's log into ours. Safe here: no forwarder goroutine
+	// logs before Start.
+	fw_core.Log = ndnlog.NewText(&logBridge{log: e.log, udpOff: e.udpPort == 0})
+	fw_core.Log.SetLevel(lvl)
+	y.Start()
+
+	if err := waitHiddenListener(hiddenSock, 3*time.Second); err != nil {
+		// Leave the directory: unlinking before YaNFD's chmod would make it exit.
+		e.log.Warn("embedded forwarder: internal listener not confirmed", "err", err)
+	} else {
+		os.RemoveAll(hidden)
+	}
+	e.log.Info("embedded forwarder started", "udp_port", e.udpPort)
+	return nil
+}
+
+// waitHiddenListener waits until YaNFD's own unix listener accepts
+// connections, which proves its listen+chmod sequence is over and the path
+// can be unlinked without making YaNFD exit.
+func waitHiddenListener(path string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var c net.Conn
+	for {
+		var err error
+		if c, err = net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	defer c.Close()
+	for {
+		for _, f := range fwface.FaceTable.GetAll() {
+			if u := f.LocalURI(); u != nil && u.Scheme() == "unix" && u.Path() == path {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return errors.New("accept not observed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// listenUnix binds a unix socket at path, removing a stale socket file but
+// never one a live process still answers on.
+func listenUnix(path string) (*net.UnixListener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("embedded forwarder: %w", err)
+	}
+	unlock, err := lockStateDir(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("embedded forwarder: %s exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, 500*time.Millisecond); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%w: %s", ErrSocketInUse, path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("embedded forwarder: remove stale socket: %w", err)
+		}
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("embedded forwarder: listen %s: %w", path, err)
+	}
+	ln.SetUnlinkOnClose(true)
+	// same user only (the forwarder accepts management commands from any
+	// local face)
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("embedded forwarder: chmod socket: %w", err)
+	}
+	return ln, nil
+}
+
+// accept serves local apps on the public socket: each connection becomes a
+// YaNFD unix face, exactly as YaNFD's own listener would make it.
+func (e *embeddedFw) accept(ln *net.UnixListener, sock string, done chan struct{}) {
+	defer close(done)
+	local := defn.MakeUnixFaceURI(sock)
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				e.log.Error("embedded forwarder: accept failed; socket listener stopped", "err", err)
+			}
+			return
+		}
+		e.mu.Lock()
+		fd := e.nextFD
+		e.nextFD++
+		e.mu.Unlock()
+		tr, err := fwface.MakeUnixStreamTransport(defn.MakeFDFaceURI(fd), local, c)
+		if err != nil {
+			e.log.Error("embedded forwarder: unix face", "err", err)
+			c.Close()
+			continue
+		}
+		opts := fwface.MakeNDNLPLinkServiceOptions()
+		opts.IsFragmentationEnabled = false // reliable stream
+		ls := fwface.MakeNDNLPLinkService(tr, opts)
+		ls.Run(nil)
+
+		e.mu.Lock()
+		if e.accepted == nil {
+			e.accepted = map[*fwface.NDNLPLinkService]struct{}{}
+		}
+		for old := range e.accepted { // forget faces their apps closed
+			if old.State() != defn.Up {
+				delete(e.accepted, old)
+			}
+		}
+		e.accepted[ls] = struct{}{}
+		e.mu.Unlock()
+	}
+}
+
+// logBridge turns the forwarder's log lines (slog text format) into records
+// of our slog logger.
+type logBridge struct {
+	log    *slog.Logger
+	udpOff bool
+}
+
+// Write implements io.Writer; slog hands it one complete record per call.
+func (b *logBridge) Write(p []byte) (int, error) {
+	kv := parseLogfmt(strings.TrimSpace(string(p)))
+	msg := ""
+	level := slog.LevelInfo
+	args := make([]any, 0, len(kv))
+	for i := 0; i+1 < len(kv); i += 2 {
+		switch k, v := kv[i], kv[i+1]; k {
+		case "time":
+		case "msg":
+			msg = v
+		case "level":
+			if l, err := ndnlog.ParseLevel(v); err == nil {
+				level = slog.Level(l)
+			}
+		default:
+			args = append(args, k, v)
+		}
+	}
+	if b.udpOff && msg == "Unable to create UDP listener" {
+		return len(p), nil // expected: the UDP listener is disabled on purpose
+	}
+	b.log.Log(context.Background(), level, msg, args...)
+	return len(p), nil
+}
+
+// parseLogfmt splits a slog text line (k=v k="quoted v" ...) into keys and
+// values.
+func parseLogfmt(s string) []string {
+	var out []string
+	for s != "" {
+		s = strings.TrimLeft(s, " ")
+		eq := strings.IndexByte(s, '=')
+		if eq <= 0 {
+			if s != "" {
+				out = append(out, "extra", s)
+			}
+			break
+		}
+		key := s[:eq]
+		s = s[eq+1:]
+		var val string
+		if strings.HasPrefix(s, "\"") {
+			if q, err := strconv.QuotedPrefix(s); err == nil {
+				val, _ = strconv.Unquote(q)
+				s = s[len(q):]
+			} else {
+				val, s = s, ""
+			}
+		} else if sp := strings.IndexByte(s, ' '); sp >= 0 {
+			val, s = s[:sp], s[sp:]
+		} else {
+			val, s = s, ""
+		}
+		out = append(out, key, val)
+	}
+	return out
+}

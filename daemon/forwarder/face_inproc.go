@@ -1,0 +1,228 @@
+package forwarder
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	fwface "github.com/named-data/ndnd/fw/face"
+	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/named-data/ndnd/std/ndn"
+	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
+)
+
+// tlvLpPacket is the TLV type of an NDNLPv2 LpPacket.
+const tlvLpPacket = 0x64
+
+// inprocLink is one InternalTransport face of the embedded forwarder plus
+// the goroutine that drains it. YaNFD cannot close an internal face cleanly
+// (closing races with its sender and leaks its receive goroutine), so links
+// are never closed: a released link is scrubbed of its routes and pooled for
+// the next Conn. Their number is bounded by the peak number of simultaneous
+// embedded Conns in the process.
+type inprocLink struct {
+	link  fwface.LinkService
+	tr    *fwface.InternalTransport
+	owner atomic.Pointer[inprocFace] // current face, nil while pooled
+	busy  sync.Mutex                 // held by drain while handing a packet to the owner
+}
+
+// newInprocLink registers a new internal face in the running forwarder.
+func newInprocLink() *inprocLink {
+	link, tr := fwface.RegisterInternalTransport()
+	l := &inprocLink{link: link, tr: tr}
+	go l.drain()
+	return l
+}
+
+// faceID is the forwarder's id of this face.
+func (l *inprocLink) faceID() uint64 { return l.link.FaceID() }
+
+// drain forwards packets from the forwarder to the current owner; packets
+// arriving while the link is pooled are dropped. It runs for the life of the
+// process (the transport is never closed).
+func (l *inprocLink) drain() {
+	for {
+		lp := l.tr.Receive()
+		if lp == nil {
+			return
+		}
+		l.busy.Lock()
+		if f := l.owner.Load(); f != nil {
+			f.deliver(lp)
+		}
+		l.busy.Unlock()
+	}
+}
+
+// quiesce waits until drain is not inside a delivery (which may block on a
+// full engine queue), at most timeout.
+func (l *inprocLink) quiesce(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for !l.busy.TryLock() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	l.busy.Unlock()
+	return true
+}
+
+// inprocFace is an ndn.Face attached to the embedded forwarder through an
+// InternalTransport: no socket, no syscall. It is always local and never goes
+// down while open.
+type inprocFace struct {
+	l   *inprocLink
+	rel func(*inprocLink) // returns the link to the pool
+	cnt faceCounters
+
+	onPkt   func(frame []byte)
+	running atomic.Bool
+
+	mu     sync.Mutex
+	closed bool
+	onUp   map[int]func()
+	nextCB int
+}
+
+var _ ndn.Face = (*inprocFace)(nil)
+
+func newInprocFace(l *inprocLink, release func(*inprocLink)) *inprocFace {
+	return &inprocFace{l: l, rel: release, onUp: map[int]func(){}}
+}
+
+// String implements ndn.Face.
+func (f *inprocFace) String() string {
+	return fmt.Sprintf("peets-inproc-face (faceid=%d)", f.l.faceID())
+}
+
+// IsRunning implements ndn.Face.
+func (f *inprocFace) IsRunning() bool { return f.running.Load() }
+
+// IsLocal implements ndn.Face.
+func (f *inprocFace) IsLocal() bool { return true }
+
+// OnPacket implements ndn.Face.
+func (f *inprocFace) OnPacket(onPkt func(frame []byte)) { f.onPkt = onPkt }
+
+// OnError implements ndn.Face. The in-process face has no failure mode.
+func (f *inprocFace) OnError(func(err error)) {}
+
+// OnUp implements ndn.Face; the callbacks run once, at Open.
+func (f *inprocFace) OnUp(cb func()) (cancel func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := f.nextCB
+	f.nextCB++
+	f.onUp[id] = cb
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		delete(f.onUp, id)
+	}
+}
+
+// OnDown implements ndn.Face; the in-process face never goes down.
+func (f *inprocFace) OnDown(func()) (cancel func()) { return func() {} }
+
+// Open implements ndn.Face.
+func (f *inprocFace) Open() error {
+	if f.onPkt == nil {
+		return fmt.Errorf("%v: packet callback not set", f)
+	}
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return ErrClosed
+	}
+	if f.running.Load() {
+		f.mu.Unlock()
+		return fmt.Errorf("%v: already open", f)
+	}
+	f.running.Store(true)
+	f.l.owner.Store(f)
+	cbs := make([]func(), 0, len(f.onUp))
+	for _, cb := range f.onUp {
+		cbs = append(cbs, cb)
+	}
+	f.mu.Unlock()
+	for _, cb := range cbs {
+		cb()
+	}
+	return nil
+}
+
+// Close implements ndn.Face: the face stops sending and receiving.
+// Idempotent. The link goes back to the pool in finish.
+func (f *inprocFace) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed {
+		f.closed = true
+		f.running.Store(false)
+		f.l.owner.CompareAndSwap(f, nil)
+	}
+	return nil
+}
+
+// finish closes the face and, once no delivery to it is in flight (the
+// engine must still be running to drain it), returns the link to the pool.
+// A link whose delivery stays stuck is abandoned rather than reused.
+func (f *inprocFace) finish(timeout time.Duration) bool {
+	f.Close()
+	if !f.l.quiesce(timeout) {
+		return false
+	}
+	if f.rel != nil {
+		f.rel(f.l)
+	}
+	return true
+}
+
+// Send implements ndn.Face: the packet goes straight into the forwarder's
+// queue for this face.
+func (f *inprocFace) Send(pkt enc.Wire) error {
+	if !f.running.Load() {
+		f.cnt.drops.Add(1)
+		return ErrDown
+	}
+	var lp *spec.LpPacket
+	if len(pkt) > 0 && len(pkt[0]) > 0 && pkt[0][0] == tlvLpPacket {
+		// already an LpPacket (PIT token, NextHopFaceId): unwrap it so the
+		// transport does not nest it
+		p, _, err := spec.ReadPacket(enc.NewWireView(pkt))
+		if err != nil || p.LpPacket == nil {
+			f.cnt.drops.Add(1)
+			return fmt.Errorf("inproc face: bad LpPacket: %v", err)
+		}
+		lp = p.LpPacket
+	} else {
+		lp = &spec.LpPacket{Fragment: pkt}
+	}
+	f.l.tr.Send(lp)
+	f.cnt.out.Add(1)
+	return nil
+}
+
+// deliver hands one packet from the forwarder to the engine.
+func (f *inprocFace) deliver(lp *spec.LpPacket) {
+	if !f.running.Load() || f.onPkt == nil {
+		return
+	}
+	pkt := &spec.Packet{LpPacket: lp}
+	var e spec.PacketEncoder
+	e.Init(pkt)
+	w := e.Encode(pkt)
+	if w == nil {
+		f.cnt.drops.Add(1)
+		return
+	}
+	f.cnt.in.Add(1)
+	if len(w) == 1 {
+		f.onPkt(w[0])
+	} else {
+		f.onPkt(w.Join())
+	}
+}

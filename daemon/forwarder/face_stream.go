@@ -1,0 +1,342 @@
+package forwarder
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/named-data/ndnd/std/ndn"
+	ndn_io "github.com/named-data/ndnd/std/utils/io"
+)
+
+// Reconnect and I/O timing of the stream face.
+const (
+	redialMin    = 50 * time.Millisecond // first retry after a disconnect
+	redialMax    = 1 * time.Second       // backoff cap: a restarted forwarder is found within ~1 s
+	dialTimeout  = 1 * time.Second       // one connect attempt
+	writeTimeout = 2 * time.Second       // a wedged forwarder must not block senders forever
+)
+
+// faceCounters are the packet counters every face of this package keeps.
+type faceCounters struct {
+	in, out, drops, reconnects atomic.Uint64
+}
+
+// faceHooks let the Conn observe transitions that ndn.Face does not expose
+// with enough detail. They run on the face's own goroutine, never on the
+// engine's.
+type faceHooks struct {
+	onLost       func(err error)                               // connection lost; redialing starts
+	onReconnect  func()                                        // a new connection is up (not called for the first one)
+	onRedialFail func(err error, failures int) (retryNow bool) // a redial attempt failed (failures so far in this outage)
+}
+
+// streamFace is an ndn.Face over a unix or tcp stream to an external
+// forwarder. Unlike ndnd's StreamFace it never exits the process and never
+// reports a fatal error to the engine: when the connection drops it fires
+// OnDown, redials with exponential backoff (redialMin..redialMax) until Close,
+// and fires OnUp again. Sends while down fail fast with ErrDown.
+type streamFace struct {
+	ep    endpoint
+	log   *slog.Logger
+	hooks faceHooks
+	cnt   faceCounters
+
+	onPkt func(frame []byte)
+
+	running atomic.Bool
+	sendMu  sync.Mutex // serializes writes: one frame per Write
+
+	mu      sync.Mutex
+	conn    net.Conn // nil while down
+	initial net.Conn // pre-dialed connection handed over by Open, used once
+	opened  bool
+	closed  bool
+	onUp    map[int]func()
+	onDown  map[int]func()
+	nextCB  int
+	quit    chan struct{} // closed by Close
+	done    chan struct{} // closed when the run goroutine exits
+}
+
+var _ ndn.Face = (*streamFace)(nil)
+
+// newStreamFace makes a face for ep. initial, if not nil, is an already
+// connected stream to use first (from discovery), saving a redial.
+func newStreamFace(ep endpoint, initial net.Conn, log *slog.Logger, hooks faceHooks) *streamFace {
+	return &streamFace{
+		ep:      ep,
+		log:     log,
+		hooks:   hooks,
+		initial: initial,
+		onUp:    map[int]func(){},
+		onDown:  map[int]func(){},
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+}
+
+// String implements ndn.Face.
+func (f *streamFace) String() string { return fmt.Sprintf("peets-stream-face (%s)", f.ep) }
+
+// IsRunning implements ndn.Face: true while connected.
+func (f *streamFace) IsRunning() bool { return f.running.Load() }
+
+// IsLocal implements ndn.Face. Unix sockets and loopback tcp are local, so
+// management commands go to /localhost/nfd.
+func (f *streamFace) IsLocal() bool { return f.ep.local }
+
+// OnPacket implements ndn.Face.
+func (f *streamFace) OnPacket(onPkt func(frame []byte)) { f.onPkt = onPkt }
+
+// OnError implements ndn.Face. The callback is deliberately never called:
+// ndnd's engine stops itself for good on a face error, and this face
+// recovers instead.
+func (f *streamFace) OnError(func(err error)) {}
+
+// OnUp implements ndn.Face.
+func (f *streamFace) OnUp(cb func()) (cancel func()) { return f.addCB(f.onUp, cb) }
+
+// OnDown implements ndn.Face.
+func (f *streamFace) OnDown(cb func()) (cancel func()) { return f.addCB(f.onDown, cb) }
+
+func (f *streamFace) addCB(m map[int]func(), cb func()) func() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := f.nextCB
+	f.nextCB++
+	m[id] = cb
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		delete(m, id)
+	}
+}
+
+func (f *streamFace) fire(m map[int]func()) {
+	f.mu.Lock()
+	cbs := make([]func(), 0, len(m))
+	for _, cb := range m {
+		cbs = append(cbs, cb)
+	}
+	f.mu.Unlock()
+	for _, cb := range cbs {
+		cb()
+	}
+}
+
+// Open implements ndn.Face: it connects (or adopts the pre-dialed
+// connection) and starts the receive/reconnect goroutine.
+func (f *streamFace) Open() error {
+	if f.onPkt == nil {
+		return fmt.Errorf("%v: packet callback not set", f)
+	}
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return ErrClosed
+	}
+	if f.opened {
+		f.mu.Unlock()
+		return fmt.Errorf("%v: already open", f)
+	}
+	c := f.initial
+	f.initial = nil
+	f.mu.Unlock()
+
+	if c == nil {
+		var err error
+		if c, err = net.DialTimeout(f.ep.network, f.ep.addr, dialTimeout); err != nil {
+			return fmt.Errorf("%w at %s: %v", ErrNoForwarder, f.ep, err)
+		}
+	}
+
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		c.Close()
+		return ErrClosed
+	}
+	f.opened = true
+	f.conn = c
+	f.running.Store(true)
+	f.mu.Unlock()
+
+	f.fire(f.onUp)
+	go f.run(c)
+	return nil
+}
+
+// Close implements ndn.Face. It stops redialing and closes the connection
+// (OnDown is not fired). It does not wait for the face goroutine, because the
+// engine calls Close from its own goroutine, which that goroutine may be
+// waiting on to deliver a packet; Conn.Close waits through wait(). Idempotent.
+func (f *streamFace) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	close(f.quit)
+	if f.initial != nil {
+		f.initial.Close()
+		f.initial = nil
+	}
+	c := f.conn
+	f.conn = nil
+	f.running.Store(false)
+	f.mu.Unlock()
+
+	if c != nil {
+		c.Close()
+	}
+	return nil
+}
+
+// wait blocks until the face goroutine has exited (after Close) or timeout.
+func (f *streamFace) wait(timeout time.Duration) bool {
+	f.mu.Lock()
+	opened := f.opened
+	f.mu.Unlock()
+	if !opened {
+		return true
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-f.done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Send implements ndn.Face. It never blocks longer than writeTimeout; on a
+// write error the connection is dropped and the face reconnects.
+func (f *streamFace) Send(pkt enc.Wire) error {
+	if !f.running.Load() {
+		f.cnt.drops.Add(1)
+		return ErrDown
+	}
+	f.sendMu.Lock()
+	defer f.sendMu.Unlock()
+
+	f.mu.Lock()
+	c := f.conn
+	f.mu.Unlock()
+	if c == nil {
+		f.cnt.drops.Add(1)
+		return ErrDown
+	}
+
+	// net.Buffers.WriteTo consumes its slice in place: never hand it the
+	// caller's wire, which may be cached and re-sent.
+	bufs := make(net.Buffers, len(pkt))
+	for i, b := range pkt {
+		bufs[i] = b
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := bufs.WriteTo(c); err != nil {
+		f.cnt.drops.Add(1)
+		// A partial write breaks the TLV framing: drop the connection, the
+		// receive goroutine notices and reconnects.
+		c.Close()
+		return fmt.Errorf("%w: send: %v", ErrDown, err)
+	}
+	f.cnt.out.Add(1)
+	return nil
+}
+
+// run reads frames from the current connection and, when it breaks, redials
+// until Close.
+func (f *streamFace) run(c net.Conn) {
+	defer close(f.done)
+	for {
+		err := ndn_io.ReadTlvStream(c, func(frame []byte) bool {
+			f.cnt.in.Add(1)
+			f.onPkt(frame)
+			return true
+		}, nil)
+		c.Close()
+
+		f.mu.Lock()
+		if f.closed {
+			f.mu.Unlock()
+			return
+		}
+		f.conn = nil
+		f.running.Store(false)
+		f.mu.Unlock()
+
+		if err == nil {
+			err = fmt.Errorf("connection closed by forwarder")
+		}
+		f.log.Warn("forwarder connection lost; reconnecting", "uri", f.ep.String(), "err", err)
+		if f.hooks.onLost != nil {
+			f.hooks.onLost(err)
+		}
+		f.fire(f.onDown)
+
+		if c = f.redial(); c == nil {
+			return // closed
+		}
+		f.cnt.reconnects.Add(1)
+		f.log.Info("forwarder connection restored", "uri", f.ep.String())
+		if f.hooks.onReconnect != nil {
+			f.hooks.onReconnect()
+		}
+		f.fire(f.onUp)
+	}
+}
+
+// redial connects with exponential backoff; it returns nil once the face is
+// closed. On success the connection is installed and the face marked up.
+func (f *streamFace) redial() net.Conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-f.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	d := net.Dialer{Timeout: dialTimeout}
+	wait := redialMin
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for failures := 1; ; failures++ {
+		select {
+		case <-f.quit:
+			return nil
+		case <-t.C:
+		}
+		c, err := d.DialContext(ctx, f.ep.network, f.ep.addr)
+		if err == nil {
+			f.mu.Lock()
+			if f.closed {
+				f.mu.Unlock()
+				c.Close()
+				return nil
+			}
+			f.conn = c
+			f.running.Store(true)
+			f.mu.Unlock()
+			return c
+		}
+		f.log.Debug("redial failed", "uri", f.ep.String(), "err", err, "next", wait)
+		wait = min(wait*2, redialMax)
+		if f.hooks.onRedialFail != nil && f.hooks.onRedialFail(err, failures) {
+			t.Reset(0)
+		} else {
+			t.Reset(wait)
+		}
+	}
+}

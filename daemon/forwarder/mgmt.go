@@ -1,0 +1,226 @@
+package forwarder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/named-data/ndnd/std/ndn"
+	mgmt "github.com/named-data/ndnd/std/ndn/mgmt_2022"
+	"github.com/named-data/ndnd/std/types/optional"
+)
+
+// MulticastStrategy is the forwarding strategy for sync groups
+// (/localhost/nfd/strategy/multicast; the forwarder adds the version).
+var MulticastStrategy = enc.Name{
+	enc.NewGenericComponent("localhost"),
+	enc.NewGenericComponent("nfd"),
+	enc.NewGenericComponent("strategy"),
+	enc.NewGenericComponent("multicast"),
+}
+
+// BestRouteStrategy is the forwarder's default strategy
+// (/localhost/nfd/strategy/best-route).
+var BestRouteStrategy = enc.Name{
+	enc.NewGenericComponent("localhost"),
+	enc.NewGenericComponent("nfd"),
+	enc.NewGenericComponent("strategy"),
+	enc.NewGenericComponent("best-route"),
+}
+
+// mgmtAttempts is how often a command that timed out is retried.
+const mgmtAttempts = 3
+
+// exec runs one management command through the engine (ndnd's ExecMgmtCmd:
+// a signed command Interest under /localhost/nfd, or /localhop/nfd on a
+// non-local face, with a 1 s lifetime). Timeouts are retried while ctx and
+// the connection allow. It must not be called on the engine goroutine.
+func (c *Conn) exec(ctx context.Context, module, verb string, args *mgmt.ControlArgs) (*mgmt.ControlResponse, error) {
+	var last error
+	for attempt := 0; attempt < mgmtAttempts; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if !c.face.IsRunning() {
+			return nil, ErrDown
+		}
+		type result struct {
+			raw any
+			err error
+		}
+		ch := make(chan result, 1) // buffered: the goroutine never blocks if we stop waiting
+		go func() {
+			raw, err := c.engine.ExecMgmtCmd(module, verb, args)
+			ch <- result{raw, err}
+		}()
+		var r result
+		select {
+		case r = <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.ctx.Done():
+			return nil, ErrClosed
+		}
+		resp, _ := r.raw.(*mgmt.ControlResponse)
+		if r.err == nil {
+			return resp, nil
+		}
+		last = r.err
+		if resp != nil && resp.Val != nil {
+			// the forwarder answered: do not retry a refusal
+			return resp, fmt.Errorf("%w: %s/%s: %v", ErrCommand, module, verb, r.err)
+		}
+		if !errors.Is(r.err, ndn.ErrDeadlineExceed) {
+			break
+		}
+	}
+	if !c.face.IsRunning() {
+		return nil, ErrDown
+	}
+	return nil, fmt.Errorf("%w: %s/%s: %v", ErrCommand, module, verb, last)
+}
+
+// register runs rib/register for prefix on this app's face.
+func (c *Conn) register(ctx context.Context, prefix enc.Name) error {
+	_, err := c.exec(ctx, "rib", "register", &mgmt.ControlArgs{Name: prefix})
+	return err
+}
+
+// unregister runs rib/unregister for prefix on this app's face.
+func (c *Conn) unregister(ctx context.Context, prefix enc.Name) error {
+	_, err := c.exec(ctx, "rib", "unregister", &mgmt.ControlArgs{Name: prefix})
+	return err
+}
+
+// setStrategy runs strategy-choice/set.
+func (c *Conn) setStrategy(ctx context.Context, prefix, strategy enc.Name) error {
+	_, err := c.exec(ctx, "strategy-choice", "set", &mgmt.ControlArgs{
+		Name:     prefix,
+		Strategy: &mgmt.Strategy{Name: strategy},
+	})
+	return err
+}
+
+// applyLink creates (or finds) the face to a remote forwarder and routes the
+// given prefixes over it. It records the face id in l (if not nil) and
+// whether this Conn created the face.
+func (c *Conn) applyLink(ctx context.Context, lt linkTarget, routes []enc.Name, l *linkEntry) error {
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	uri, err := lt.canonical(rctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	resp, err := c.exec(ctx, "faces", "create", &mgmt.ControlArgs{
+		Uri:             optional.Some(uri),
+		FacePersistency: optional.Some(uint64(mgmt.PersistencyPermanent)),
+	})
+	// 409 "conflicts with existing face" still carries the face id
+	if resp == nil || resp.Val == nil || resp.Val.Params == nil || !resp.Val.Params.FaceId.IsSet() {
+		if err == nil {
+			err = fmt.Errorf("%w: faces/create %s: no face id in response", ErrCommand, uri)
+		}
+		return err
+	}
+	faceID := resp.Val.Params.FaceId.Unwrap()
+	if l != nil {
+		c.mu.Lock()
+		if l.faceID != faceID {
+			l.faceID = faceID
+			l.created = resp.Val.StatusCode == 200
+		}
+		c.mu.Unlock()
+	}
+	for _, r := range routes {
+		if _, err := c.exec(ctx, "rib", "register", &mgmt.ControlArgs{
+			Name:   r,
+			FaceId: optional.Some(faceID),
+			Origin: optional.Some(uint64(mgmt.RouteOriginStatic)),
+			Cost:   optional.Some(uint64(0)),
+		}); err != nil {
+			return fmt.Errorf("link %s: route %s: %w", uri, r, err)
+		}
+	}
+	return nil
+}
+
+// undoLinks withdraws the routes this Conn put on link faces and destroys
+// the faces it created, so that a forwarder that outlives the Conn (an
+// external one, or the embedded one of this process) keeps no stale route.
+func (c *Conn) undoLinks(ctx context.Context) {
+	c.mu.Lock()
+	links := make([]linkEntry, 0, len(c.links))
+	for _, l := range c.links {
+		links = append(links, *l)
+	}
+	c.mu.Unlock()
+	for _, l := range links {
+		if l.faceID == 0 {
+			continue
+		}
+		for _, r := range l.routes {
+			if _, err := c.exec(ctx, "rib", "unregister", &mgmt.ControlArgs{
+				Name:   r,
+				FaceId: optional.Some(l.faceID),
+				Origin: optional.Some(uint64(mgmt.RouteOriginStatic)),
+			}); err != nil {
+				c.log.Debug("link route withdrawal failed", "link", l.uri, "route", r, "err", err)
+			}
+		}
+		if l.created {
+			if _, err := c.exec(ctx, "faces", "destroy", &mgmt.ControlArgs{FaceId: optional.Some(l.faceID)}); err != nil {
+				c.log.Debug("link face destruction failed", "link", l.uri, "err", err)
+			}
+		}
+	}
+}
+
+// reapply re-runs every remembered strategy, route and link after a
+// reconnect. It returns false if the connection dropped meanwhile (the next
+// reconnect starts over).
+func (c *Conn) reapply(ctx context.Context) bool {
+	c.mu.Lock()
+	strategies := make([]strategyEntry, 0, len(c.strategies))
+	for _, s := range c.strategies {
+		strategies = append(strategies, s)
+	}
+	routes := make([]enc.Name, 0, len(c.routes))
+	for _, r := range c.routes {
+		routes = append(routes, r)
+	}
+	links := make([]*linkEntry, 0, len(c.links))
+	routesOf := make([][]enc.Name, 0, len(c.links))
+	for _, l := range c.links {
+		links = append(links, l)
+		routesOf = append(routesOf, append([]enc.Name(nil), l.routes...))
+	}
+	c.mu.Unlock()
+
+	fail := func(what string, err error) bool {
+		if errors.Is(err, ErrDown) || ctx.Err() != nil {
+			return false
+		}
+		c.registerErrors.Add(1)
+		c.setLastErr(err)
+		c.log.Warn("re-applying forwarder state failed", "what", what, "err", err)
+		return true
+	}
+	for _, s := range strategies {
+		if err := c.setStrategy(ctx, s.prefix, s.strategy); err != nil && !fail("strategy "+s.prefix.String(), err) {
+			return false
+		}
+	}
+	for _, r := range routes {
+		if err := c.register(ctx, r); err != nil && !fail("route "+r.String(), err) {
+			return false
+		}
+	}
+	for i, l := range links {
+		if err := c.applyLink(ctx, l.target, routesOf[i], l); err != nil && !fail("link "+l.uri, err) {
+			return false
+		}
+	}
+	return c.face.IsRunning()
+}
