@@ -12,6 +12,7 @@ import (
 	"github.com/named-data/ndnd/std/ndn"
 	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
 	"github.com/named-data/ndnd/std/types/optional"
+	"github.com/named-data/ndnd/std/utils"
 )
 
 // Verifier checks that a Data was signed by the key of the participant that
@@ -228,6 +229,8 @@ func (v *Verifier) fetch(owner, keyName enc.Name) {
 		CanBePrefix: true,
 		MustBeFresh: true,
 		Lifetime:    optional.Some(time.Second),
+		// Forwarders drop Interests without a Nonce.
+		Nonce: utils.ConvertNonce(v.e.Timer().Nonce()),
 	}
 	intr, err := v.e.Spec().MakeInterest(keyName, cfg, nil, nil)
 	if err != nil {

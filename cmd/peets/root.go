@@ -11,12 +11,9 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	for _, add := range subcommands {
-		root.AddCommand(add())
-	}
+	root.AddCommand(
+		newForwarderCmd(),
+		newBotCmd(),
+	)
 	return root
 }
-
-// subcommands is filled by the init functions of the subcommand files, one
-// file per subcommand.
-var subcommands []func() *cobra.Command

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/peets/peets/daemon"
+)
+
+// daemonFlags are the flags shared by up, bot and demo.
+type daemonFlags struct {
+	ndnFlags
+	config    string
+	user      string
+	name      string
+	room      string
+	prefix    string
+	group     string
+	role      string
+	links     []string
+	heartbeat time.Duration
+	jitter    float64
+	expire    int
+}
+
+func (f *daemonFlags) add(cmd *cobra.Command, defUser string) {
+	f.ndnFlags.add(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", "", "YAML configuration file (flags override it)")
+	fl.StringVar(&f.user, "user", defUser, "user id ([A-Za-z0-9._-], 1-64)")
+	fl.StringVar(&f.name, "name", "", "display name (default: the user id)")
+	fl.StringVar(&f.room, "room", "", "room id")
+	fl.StringVar(&f.prefix, "prefix", "", "user prefix, routable on a testbed (default /peets/user/<user>)")
+	fl.StringVar(&f.group, "group", "", "room sync group prefix (default /peets/room/<room>)")
+	fl.StringVar(&f.role, "role", "", "participant, broadcaster (publishes, receives nothing) or viewer (receives only)")
+	fl.StringArrayVar(&f.links, "link", nil, "udp://HOST:PORT of another host's forwarder to link to (repeatable)")
+	fl.DurationVar(&f.heartbeat, "heartbeat", 0, "mean heartbeat interval (default 1s)")
+	fl.Float64Var(&f.jitter, "jitter", 0, "heartbeat jitter, +- fraction of the interval (default 0.25)")
+	fl.IntVar(&f.expire, "expire-after", 0, "missed heartbeat intervals before a member is dropped (default 3)")
+}
+
+// build merges the config file and the flags that were set.
+func (f *daemonFlags) build(cmd *cobra.Command) (daemon.Config, error) {
+	var c daemon.Config
+	if f.config != "" {
+		var err error
+		if c, err = daemon.LoadConfig(f.config); err != nil {
+			return c, err
+		}
+	}
+	set := func(name string, dst *string, v string) {
+		if cmd.Flags().Changed(name) || (*dst == "" && v != "") {
+			*dst = v
+		}
+	}
+	set("user", &c.User, f.user)
+	set("name", &c.Name, f.name)
+	set("room", &c.Room, f.room)
+	set("prefix", &c.Prefix, f.prefix)
+	set("group", &c.Group, f.group)
+	set("role", &c.Role, f.role)
+	set("forwarder", &c.Forwarder, f.forwarder)
+	set("state-dir", &c.StateDir, f.stateDir)
+	if len(f.links) > 0 {
+		c.Links = append(c.Links, f.links...)
+	}
+	if f.heartbeat != 0 {
+		c.Heartbeat = f.heartbeat
+	}
+	if f.jitter != 0 {
+		c.Jitter = f.jitter
+	}
+	if f.expire != 0 {
+		c.ExpireAfter = f.expire
+	}
+	if c.Room == "" {
+		return c, fmt.Errorf("--room is required")
+	}
+	if c.StateDir == "" {
+		c.StateDir = f.dir()
+	}
+	return c, c.Normalize()
+}

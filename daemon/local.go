@@ -1,0 +1,128 @@
+package daemon
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/peets/peets/media"
+	"github.com/peets/peets/media/source"
+	"github.com/peets/peets/proto"
+)
+
+// localStream is one stream this participant publishes.
+type localStream struct {
+	id, kind, mime string
+	clock          uint32
+	pub            *media.Publisher
+
+	mu     sync.Mutex
+	keyReq func() // asks the current source of the stream for a keyframe
+	buf    []byte // marshal buffer (file source)
+}
+
+// newLocal makes the publisher of a local stream (d.mu not held).
+func (d *Daemon) newLocal(id, kind, mime string, clock uint32, keyReq func()) (*localStream, error) {
+	if err := proto.ValidIdent(id); err != nil {
+		return nil, err
+	}
+	l := &localStream{id: id, kind: kind, mime: mime, clock: clock, keyReq: keyReq}
+	pub, err := d.prod.NewPublisher(media.PublisherConfig{
+		Stream:            id,
+		Signer:            d.id.Signer(),
+		MimeType:          mime,
+		ClockRate:         uint64(clock),
+		OnKeyframeRequest: l.requestKeyframe,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("publisher %s: %w", id, err)
+	}
+	l.pub = pub
+	d.mu.Lock()
+	if old := d.locals[id]; old != nil {
+		d.mu.Unlock()
+		_ = pub.Close()
+		return nil, fmt.Errorf("stream %s is published already", id)
+	}
+	d.locals[id] = l
+	d.mu.Unlock()
+	d.log.Info("publishing", "stream", pub.Prefix(), "codec", mime)
+	return l, nil
+}
+
+func (l *localStream) requestKeyframe() {
+	l.mu.Lock()
+	f := l.keyReq
+	l.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
+func (l *localStream) setKeyReq(f func()) {
+	l.mu.Lock()
+	l.keyReq = f
+	l.mu.Unlock()
+}
+
+// publish publishes one RTP packet.
+func (d *Daemon) publish(l *localStream, pkt []byte, keyframe bool) {
+	seq, err := l.pub.Publish(pkt, keyframe)
+	if err != nil {
+		d.log.Debug("publish", "stream", l.id, "err", err)
+		return
+	}
+	if d.opts.OnPublish != nil {
+		d.opts.OnPublish(l.id, seq, pkt)
+	}
+}
+
+// addSourceStreams makes a publisher for each stream of a file source.
+func (d *Daemon) addSourceStreams(src *source.Source) error {
+	for _, s := range src.Streams() {
+		var keyReq func()
+		if s.Kind == proto.KindVideo {
+			keyReq = src.RequestKeyframe
+		}
+		if _, err := d.newLocal(s.ID, s.Kind, strings.ToLower(s.MimeType), s.ClockRate, keyReq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// onSourcePacket publishes a file source's packet (on the source's
+// goroutine, one at a time).
+func (d *Daemon) onSourcePacket(p source.Packet) {
+	d.mu.Lock()
+	l := d.locals[p.Stream]
+	d.mu.Unlock()
+	if l == nil {
+		return
+	}
+	n := p.RTP.MarshalSize()
+	if cap(l.buf) < n {
+		l.buf = make([]byte, n)
+	}
+	b := l.buf[:n]
+	if _, err := p.RTP.MarshalTo(b); err != nil {
+		return
+	}
+	// The publisher keeps the packet: hand it a copy.
+	d.publish(l, append([]byte(nil), b...), p.Keyframe)
+}
+
+// rosterStreams describes the local streams for the heartbeat.
+func (d *Daemon) rosterStreams() []proto.RosterStream {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]proto.RosterStream, 0, len(d.locals))
+	for _, l := range d.locals {
+		m := l.pub.Meta()
+		out = append(out, proto.RosterStream{
+			ID: l.id, Kind: l.kind, Codec: l.mime, ClockRate: l.clock,
+			LatestSeq: m.Latest, KeyframeSeq: m.KeySeq, Boot: m.Boot,
+		})
+	}
+	return out
+}

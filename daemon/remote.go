@@ -1,0 +1,249 @@
+package daemon
+
+import (
+	"context"
+	"sync"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+
+	"github.com/peets/peets/media"
+	"github.com/peets/peets/proto"
+	"github.com/peets/peets/roster"
+)
+
+// RemoteInfo describes a remote stream to a sink.
+type RemoteInfo struct {
+	Key        string   // unique per (participant, stream) within the daemon
+	Owner      enc.Name // the publisher's participant prefix
+	User, Name string   // the publisher's user id and display name
+	Stream     string   // stream id
+	Kind       string   // audio | video
+	Codec      string   // mime type
+	ClockRate  uint32
+}
+
+// RemoteSink receives remote streams (a page's media session).
+type RemoteSink interface {
+	// AddRemote announces a stream; WriteRemote packets follow.
+	AddRemote(info RemoteInfo)
+	// WriteRemote hands one RTP packet, in order. It must not block.
+	WriteRemote(key string, rtp []byte)
+	// RemoveRemote retires a stream.
+	RemoveRemote(key string)
+}
+
+// remoteStream is one fetched remote stream.
+type remoteStream struct {
+	info   RemoteInfo
+	f      *media.Fetcher
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (r *remoteStream) stop() {
+	r.cancel()
+	<-r.done
+}
+
+func remoteKey(owner enc.Name, stream string) string {
+	return owner.String() + "|" + stream
+}
+
+// onRosterEvent starts and stops fetchers as members come, change and go.
+func (d *Daemon) onRosterEvent(ctx context.Context, ev roster.Event) {
+	switch ev.Type {
+	case roster.EventJoin, roster.EventUpdate:
+		if ev.Member.Self || ev.Member.Participant.Equal(d.self) {
+			return
+		}
+		d.syncMember(ctx, ev.Member)
+	case roster.EventLeave:
+		d.dropMember(ev.Member.Participant, nil)
+	}
+}
+
+// wants tells whether a remote stream should be fetched.
+func (d *Daemon) wants(m roster.Member, s proto.RosterStream) bool {
+	if d.cfg.Role == proto.RoleBroadcaster || m.Role == proto.RoleViewer {
+		return false
+	}
+	if d.opts.Fetch != nil {
+		return d.opts.Fetch(m, s)
+	}
+	return true
+}
+
+// syncMember makes the fetchers match the member's announced streams.
+func (d *Daemon) syncMember(ctx context.Context, m roster.Member) {
+	keep := map[string]bool{}
+	for _, s := range m.Streams {
+		if !d.wants(m, s) {
+			continue
+		}
+		key := remoteKey(m.Participant, s.ID)
+		keep[key] = true
+		d.mu.Lock()
+		_, have := d.remotes[key]
+		d.mu.Unlock()
+		if !have {
+			d.startRemote(ctx, m, s, key)
+		}
+	}
+	d.dropMember(m.Participant, keep)
+}
+
+// dropMember stops the member's fetchers, except those in keep.
+func (d *Daemon) dropMember(owner enc.Name, keep map[string]bool) {
+	var gone []*remoteStream
+	d.mu.Lock()
+	for k, r := range d.remotes {
+		if r.info.Owner.Equal(owner) && !keep[k] {
+			gone = append(gone, r)
+			delete(d.remotes, k)
+		}
+	}
+	sinks := d.sinkList()
+	d.mu.Unlock()
+	for _, r := range gone {
+		r.stop()
+		for _, s := range sinks {
+			s.RemoveRemote(r.info.Key)
+		}
+		d.log.Info("stopped fetching", "stream", r.info.Owner.String()+"/"+r.info.Stream)
+	}
+}
+
+func (d *Daemon) startRemote(ctx context.Context, m roster.Member, s proto.RosterStream, key string) {
+	info := RemoteInfo{
+		Key: key, Owner: m.Participant.Clone(), User: m.User, Name: m.Name, Stream: s.ID,
+		Kind: s.Kind, Codec: s.Codec, ClockRate: s.ClockRate,
+	}
+	rate := 50.0
+	if s.Kind == proto.KindVideo {
+		rate = 60
+	}
+	r := &remoteStream{info: info, done: make(chan struct{})}
+	onRemote := d.opts.OnRemote
+	f, err := media.NewFetcher(media.FetcherConfig{
+		Engine: d.conn.Engine(), Owner: info.Owner, Stream: s.ID, Verifier: d.ver, RateHint: rate,
+		Logger: d.log,
+		OnPacket: func(pkt []byte, seq uint64) {
+			if onRemote != nil {
+				onRemote(info.Owner, info.Stream, seq, pkt)
+			}
+			d.mu.Lock()
+			sinks := d.sinkList()
+			d.mu.Unlock()
+			for _, sk := range sinks {
+				sk.WriteRemote(key, pkt)
+			}
+		},
+	})
+	if err != nil {
+		d.log.Warn("cannot fetch", "stream", s.ID, "owner", info.Owner, "err", err)
+		return
+	}
+	r.f = f
+	rctx, cancel := context.WithCancel(ctx)
+	r.cancel = cancel
+	d.mu.Lock()
+	d.remotes[key] = r
+	sinks := d.sinkList()
+	d.mu.Unlock()
+	for _, sk := range sinks {
+		sk.AddRemote(info)
+	}
+	d.log.Info("fetching", "stream", info.Owner.String()+"/media/"+info.Stream, "codec", info.Codec)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer close(r.done)
+		if err := f.Run(rctx); err != nil && rctx.Err() == nil {
+			d.log.Warn("fetcher stopped", "stream", info.Stream, "owner", info.Owner, "err", err)
+		}
+	}()
+}
+
+// sinkList returns the sinks (d.mu held).
+func (d *Daemon) sinkList() []RemoteSink {
+	out := make([]RemoteSink, 0, len(d.sinks))
+	for _, s := range d.sinks {
+		out = append(out, s)
+	}
+	return out
+}
+
+// AddSink attaches a sink: it gets every current remote stream at once,
+// then every change. The returned function detaches it.
+func (d *Daemon) AddSink(s RemoteSink) (remove func()) {
+	d.mu.Lock()
+	id := d.nextID
+	d.nextID++
+	d.sinks[id] = s
+	infos := make([]RemoteInfo, 0, len(d.remotes))
+	for _, r := range d.remotes {
+		infos = append(infos, r.info)
+	}
+	d.mu.Unlock()
+	for _, in := range infos {
+		s.AddRemote(in)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			d.mu.Lock()
+			delete(d.sinks, id)
+			d.mu.Unlock()
+		})
+	}
+}
+
+// RequestRemoteKeyframe asks a remote stream's publisher for a keyframe.
+func (d *Daemon) RequestRemoteKeyframe(key string) {
+	d.mu.Lock()
+	r := d.remotes[key]
+	d.mu.Unlock()
+	if r != nil {
+		r.f.RequestKeyframe()
+	}
+}
+
+// RemoteBuffered returns a recently delivered packet of a remote stream by
+// its RTP sequence number (to answer a page's NACK), or nil.
+func (d *Daemon) RemoteBuffered(key string, rtpSeq uint16) []byte {
+	d.mu.Lock()
+	r := d.remotes[key]
+	d.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return r.f.BufferedRTP(rtpSeq)
+}
+
+// Stats is a snapshot of the daemon's counters.
+type Stats struct {
+	Participant string                          `json:"participant"`
+	Forwarder   any                             `json:"forwarder"`
+	Publishers  map[string]media.PublisherStats `json:"publishers"`
+	Fetchers    map[string]media.FetcherStats   `json:"fetchers"`
+	Roster      roster.Stats                    `json:"roster"`
+	Verifier    any                             `json:"verifier"`
+}
+
+// Stats returns the daemon's counters.
+func (d *Daemon) Stats() Stats {
+	s := Stats{
+		Participant: d.self.String(), Forwarder: d.conn.Stats(),
+		Publishers: map[string]media.PublisherStats{}, Fetchers: map[string]media.FetcherStats{},
+		Roster: d.part.Stats(), Verifier: d.ver.Stats(),
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, l := range d.locals {
+		s.Publishers[id] = l.pub.Stats()
+	}
+	for _, r := range d.remotes {
+		s.Fetchers[r.info.Owner.String()+"/media/"+r.info.Stream] = r.f.Stats()
+	}
+	return s
+}

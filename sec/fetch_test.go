@@ -1,0 +1,62 @@
+package sec
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+
+	"github.com/peets/peets/daemon/forwarder"
+)
+
+// TestFetchCertificate: a verifier that does not know the owner's key fetches
+// its certificate through a forwarder, pins it and verifies.
+func TestFetchCertificate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := forwarder.Open(ctx, forwarder.Options{URI: forwarder.URIEmbedded, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	alice := mustName(t, "/peets/user/alice/r1")
+	a, err := NewEphemeral(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ServeCert(c.Engine()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Register(ctx, alice); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := forwarder.Open(ctx, forwarder.Options{URI: "unix://" + c.SocketPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	v := NewVerifier(c2.Engine(), nil)
+	d, cov := makeData(t, alice.Append(enc.NewSequenceNumComponent(3)), a.Signer())
+	got := make(chan error, 1)
+	v.Verify(alice, d, cov, func(err error) { got <- err })
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("no verification result")
+	}
+	if k, ok := v.PinnedKey(alice); !ok || !k.Equal(a.KeyName()) {
+		t.Fatalf("pinned %v %v", k, ok)
+	}
+	// A second key for alice, served nowhere: conflict, not a fetch.
+	a2, _ := NewEphemeral(alice)
+	d, cov = makeData(t, alice.Append(enc.NewSequenceNumComponent(4)), a2.Signer())
+	v.Verify(alice, d, cov, func(err error) { got <- err })
+	if err := <-got; !errors.Is(err, ErrKeyConflict) {
+		t.Fatalf("second key: %v", err)
+	}
+}
