@@ -16,9 +16,9 @@ import (
 
 	enc "github.com/named-data/ndnd/std/encoding"
 	"github.com/named-data/ndnd/std/ndn"
+	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
 	"github.com/named-data/ndnd/std/security"
 	"github.com/named-data/ndnd/std/security/signer"
-	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
 )
 
 // Identity is a participant's signing key bound to an identity name (the
