@@ -33,9 +33,10 @@ type Options struct {
 	// Ephemeral: a fresh key that is not saved (bots, tests).
 	Ephemeral bool
 
-	// OnPublish, if set, sees every local RTP packet once published, on the
-	// media goroutine (benchmarks). It must not block.
-	OnPublish func(stream string, seq uint64, rtp []byte)
+	// OnPublish, if set, sees every local RTP packet once published, with
+	// the time it reached the proxy, on the media goroutine (benchmarks). It
+	// must not block.
+	OnPublish func(stream string, seq uint64, rtp []byte, in time.Time)
 	// OnRemote, if set, sees every remote RTP packet delivered in order, on
 	// the fetcher's goroutine (benchmarks, tests). It must not block.
 	OnRemote func(owner enc.Name, stream string, seq uint64, rtp []byte)
@@ -63,6 +64,7 @@ type Daemon struct {
 	remotes map[string]*remoteStream // remoteKey -> fetcher
 	sinks   map[int]RemoteSink       // every page session
 	nextID  int
+	final   Stats
 
 	wg sync.WaitGroup
 }
@@ -210,8 +212,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 }
 
+// FinalStats are the counters as they were when Run stopped (before the
+// publishers and fetchers were closed).
+func (d *Daemon) FinalStats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.final
+}
+
 // leave says bye to the room, bounded in time.
 func (d *Daemon) leave() error {
+	st := d.Stats()
+	d.mu.Lock()
+	d.final = st
+	d.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err := d.part.Leave(ctx)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/peets/peets/media"
 	"github.com/peets/peets/media/source"
@@ -67,13 +68,17 @@ func (l *localStream) setKeyReq(f func()) {
 
 // publish publishes one RTP packet.
 func (d *Daemon) publish(l *localStream, pkt []byte, keyframe bool) {
+	var in time.Time
+	if d.opts.OnPublish != nil {
+		in = time.Now()
+	}
 	seq, err := l.pub.Publish(pkt, keyframe)
 	if err != nil {
 		d.log.Debug("publish", "stream", l.id, "err", err)
 		return
 	}
 	if d.opts.OnPublish != nil {
-		d.opts.OnPublish(l.id, seq, pkt)
+		d.opts.OnPublish(l.id, seq, pkt, in)
 	}
 }
 

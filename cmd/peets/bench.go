@@ -1,0 +1,93 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/peets/peets/internal/bench"
+)
+
+// newBenchCmd groups the benchmarks. Each prints one JSON object per run.
+func newBenchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Benchmarks: one JSON object per run",
+	}
+	cmd.AddCommand(newBenchFanoutCmd(), newBenchWorkerCmd())
+	return cmd
+}
+
+func newBenchFanoutCmd() *cobra.Command {
+	var subs []int
+	var dur time.Duration
+	var fw, logLevel string
+	var asJSON, verbose bool
+	cmd := &cobra.Command{
+		Use:   "fanout",
+		Short: "One publisher (the bot's VP8 + Opus) and N subscriber proxies on one forwarder",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext(cmd.Context())
+			defer cancel()
+			log := newLogger(logLevel)
+			for _, n := range subs {
+				c := bench.FanoutConfig{Subscribers: n, Duration: dur, Forwarder: fw, Logger: log}
+				if verbose {
+					c.Echo = os.Stderr
+				}
+				res, err := bench.Fanout(ctx, c)
+				if err != nil {
+					return fmt.Errorf("fanout N=%d: %w", n, err)
+				}
+				if asJSON {
+					b, _ := json.Marshal(res)
+					fmt.Fprintln(cmd.OutOrStdout(), string(b))
+				} else {
+					b, _ := json.MarshalIndent(res, "", "  ")
+					fmt.Fprintln(cmd.OutOrStdout(), string(b))
+				}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntSliceVar(&subs, "subscribers", []int{1}, "number of subscriber proxies; a list runs one benchmark per value (e.g. 1,2,4,8,16)")
+	fl.DurationVar(&dur, "duration", 10*time.Second, "measured time per run")
+	fl.StringVar(&fw, "forwarder", "", "forwarder URI (default: start a peets forwarder process for the run)")
+	fl.BoolVar(&asJSON, "json", false, "one compact JSON object per line")
+	fl.BoolVar(&verbose, "verbose", false, "copy the workers' output to stderr")
+	fl.StringVar(&logLevel, "log-level", "warn", "log level")
+	return cmd
+}
+
+// newBenchWorkerCmd is one proxy of a benchmark (run by the benchmarks).
+func newBenchWorkerCmd() *cobra.Command {
+	var f ndnFlags
+	var c bench.WorkerConfig
+	cmd := &cobra.Command{
+		Use:    "worker",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext(cmd.Context())
+			defer cancel()
+			c.Logger = f.logger()
+			c.Forwarder = f.forwarder
+			c.StateDir = f.dir()
+			c.Ready = cmd.OutOrStdout()
+			return bench.RunWorker(ctx, c)
+		},
+	}
+	f.add(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&c.Mode, "mode", "", "pub or sub")
+	fl.StringVar(&c.User, "user", "", "user id")
+	fl.StringVar(&c.Room, "room", "", "room id")
+	fl.StringVar(&c.Out, "out", "", "report file")
+	fl.DurationVar(&c.Progress, "progress", 0, "print the packet count at this interval")
+	return cmd
+}

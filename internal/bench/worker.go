@@ -1,0 +1,150 @@
+// Package bench runs the benchmarks of `peets bench`: several real proxy
+// processes on one forwarder, measured from the outside.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+
+	"github.com/pion/rtp"
+
+	"github.com/peets/peets/daemon"
+	"github.com/peets/peets/media/codec"
+	"github.com/peets/peets/media/source"
+	"github.com/peets/peets/proto"
+)
+
+// Record is one RTP packet seen by a worker.
+type Record struct {
+	Stream string `json:"s"`
+	Seq    uint64 `json:"q"`
+	TimeNs int64  `json:"t"` // unix ns: in at the publisher, out at a subscriber
+	Size   int    `json:"n"`
+	Hash   uint64 `json:"h"`           // FNV-64a of the RTP packet
+	Key    bool   `json:"k,omitempty"` // a video keyframe's first packet
+}
+
+// WorkerReport is what a worker writes when it stops.
+type WorkerReport struct {
+	Mode       string       `json:"mode"`
+	User       string       `json:"user"`
+	Records    []Record     `json:"records"`
+	StopNs     int64        `json:"stop_ns"`
+	Stats      daemon.Stats `json:"stats"`
+	Streams    int          `json:"streams"`
+	OutOfOrder int          `json:"out_of_order"`
+}
+
+// WorkerConfig configures RunWorker.
+type WorkerConfig struct {
+	Mode      string // "pub" or "sub"
+	User      string
+	Room      string
+	Forwarder string
+	StateDir  string
+	Out       string // report file
+	Logger    *slog.Logger
+	Ready     io.Writer // "ready" is written here once in the room
+	// Progress, if > 0, writes "progress n=<packets>" to Ready at this
+	// interval.
+	Progress time.Duration
+}
+
+// maxRecords bounds what a worker keeps (10 minutes of a bot stream).
+const maxRecords = 200000
+
+// RunWorker runs one proxy of the benchmark until ctx is done and writes
+// its report.
+func RunWorker(ctx context.Context, c WorkerConfig) error {
+	var mu sync.Mutex
+	var recs []Record
+	outOfOrder := 0
+	last := map[string]uint64{}
+	count := 0
+	add := func(stream string, seq uint64, pkt []byte, t time.Time) {
+		h := fnv.New64a()
+		h.Write(pkt)
+		key := false
+		if stream == source.StreamVideo {
+			var p rtp.Packet
+			if p.Unmarshal(pkt) == nil {
+				key = codec.IsKeyframe(codec.MimeTypeVP8, p.Payload)
+			}
+		}
+		mu.Lock()
+		count++
+		if seq <= last[stream] {
+			outOfOrder++
+		}
+		last[stream] = seq
+		if len(recs) < maxRecords {
+			recs = append(recs, Record{Stream: stream, Seq: seq, TimeNs: t.UnixNano(), Size: len(pkt), Hash: h.Sum64(), Key: key})
+		}
+		mu.Unlock()
+	}
+	cfg := daemon.Config{
+		User: c.User, Room: c.Room, Forwarder: c.Forwarder, StateDir: c.StateDir,
+	}
+	opts := daemon.Options{Config: cfg, Logger: c.Logger, Ephemeral: true}
+	switch c.Mode {
+	case "pub":
+		opts.Config.Role = proto.RoleBroadcaster
+		src, err := source.OpenDefault(source.Options{Loop: true, Speed: 1, Logger: c.Logger})
+		if err != nil {
+			return err
+		}
+		opts.Source = src
+		opts.OnPublish = func(stream string, seq uint64, pkt []byte, in time.Time) { add(stream, seq, pkt, in) }
+	case "sub":
+		opts.Config.Role = proto.RoleViewer
+		opts.OnRemote = func(_ enc.Name, stream string, seq uint64, pkt []byte) { add(stream, seq, pkt, time.Now()) }
+	default:
+		return fmt.Errorf("bench worker: mode %q (want pub or sub)", c.Mode)
+	}
+	d, err := daemon.New(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if c.Ready != nil {
+		fmt.Fprintln(c.Ready, "ready")
+		if c.Progress > 0 {
+			go func() {
+				t := time.NewTicker(c.Progress)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+						mu.Lock()
+						n := count
+						mu.Unlock()
+						fmt.Fprintf(c.Ready, "progress n=%d\n", n)
+					}
+				}
+			}()
+		}
+	}
+	runErr := d.Run(ctx)
+	stop := time.Now()
+	mu.Lock()
+	rep := WorkerReport{Mode: c.Mode, User: c.User, Records: recs, StopNs: stop.UnixNano(), Stats: d.FinalStats(), Streams: len(last), OutOfOrder: outOfOrder}
+	mu.Unlock()
+	b, err := json.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(c.Out, b, 0o600); err != nil {
+		return err
+	}
+	return runErr
+}

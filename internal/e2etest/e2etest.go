@@ -1,0 +1,177 @@
+// Package e2etest helps the multi-process end-to-end tests: it finds (or
+// builds once) the peets and ndnd binaries and runs an external ndnd
+// forwarder that a test may kill and restart.
+package e2etest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	buildMu  sync.Mutex
+	built    = map[string]string{}
+	buildDir string
+)
+
+// repoRoot is the module root (this file is internal/e2etest/e2etest.go).
+func repoRoot() string {
+	_, f, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(f), "..", ".."))
+}
+
+// build returns env's binary, else builds pkg once per test process.
+func build(t testing.TB, env, name, pkg string) string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
+		return p
+	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[name]; ok {
+		return p
+	}
+	if buildDir == "" {
+		d, err := os.MkdirTemp("", "peets-e2e-bin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buildDir = d
+	}
+	out := filepath.Join(buildDir, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd.Dir = repoRoot()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, b)
+	}
+	built[name] = out
+	return out
+}
+
+// Peets is the peets binary ($PEETS_BIN, else built once).
+func Peets(t testing.TB) string { return build(t, "PEETS_BIN", "peets", "./cmd/peets") }
+
+// Ndnd is the ndnd binary ($PEETS_NDND, else built once from the pinned
+// module).
+func Ndnd(t testing.TB) string {
+	return build(t, "PEETS_NDND", "ndnd", "github.com/named-data/ndnd/cmd/ndnd")
+}
+
+// Cleanup removes binaries built by this process (call from TestMain).
+func Cleanup() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+}
+
+// Fw is an external `ndnd fw` process with only a unix listener.
+type Fw struct {
+	t    testing.TB
+	Dir  string
+	Sock string
+	cfg  string
+	bin  string
+	log  *os.File
+	cmd  *exec.Cmd
+}
+
+// NewFw prepares an ndnd forwarder in a temp dir (Start runs it).
+func NewFw(t testing.TB) *Fw {
+	t.Helper()
+	dir := t.TempDir()
+	f := &Fw{t: t, Dir: dir, Sock: filepath.Join(dir, "nfd.sock"), cfg: filepath.Join(dir, "fw.yml"), bin: Ndnd(t)}
+	yml := fmt.Sprintf(`core:
+  log_level: WARN
+faces:
+  udp:
+    enabled_unicast: false
+    enabled_multicast: false
+    port_unicast: 0
+  tcp:
+    enabled: false
+  unix:
+    enabled: true
+    socket_path: %s
+  websocket:
+    enabled: false
+  http3:
+    enabled: false
+tables:
+  rib:
+    readvertise_nlsr: false
+`, f.Sock)
+	if err := os.WriteFile(f.cfg, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if f.log, err = os.Create(filepath.Join(dir, "fw.log")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		f.Kill()
+		f.log.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(f.log.Name())
+			t.Logf("ndnd fw log:\n%s", b)
+		}
+	})
+	return f
+}
+
+// URI is the forwarder's unix URI.
+func (f *Fw) URI() string { return "unix://" + f.Sock }
+
+// Start runs the forwarder and waits until its socket answers.
+func (f *Fw) Start() {
+	f.t.Helper()
+	f.cmd = exec.Command(f.bin, "fw", "run", f.cfg)
+	f.cmd.Stdout, f.cmd.Stderr = f.log, f.log
+	if err := f.cmd.Start(); err != nil {
+		f.t.Fatalf("start ndnd fw: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("unix", f.Sock); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.t.Fatalf("ndnd fw did not come up at %s", f.Sock)
+}
+
+// Kill kills the forwarder with SIGKILL and reaps it.
+func (f *Fw) Kill() {
+	if f.cmd == nil || f.cmd.Process == nil {
+		return
+	}
+	_ = f.cmd.Process.Kill()
+	_, _ = f.cmd.Process.Wait()
+	f.cmd = nil
+}
+
+// Eventually polls cond every 10 ms until it holds or timeout passes.
+func Eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
