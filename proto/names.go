@@ -53,56 +53,61 @@ func ValidIdent(s string) error {
 	return nil
 }
 
+// clamp returns n with no spare capacity: ndnd's Name.Append writes into
+// spare capacity, so two Appends to one shared name could corrupt each other.
+// Every builder here returns clamped names.
+func clamp(n enc.Name) enc.Name { return n[:len(n):len(n)] }
+
 // DefaultUserPrefix is /peets/user/<user>.
 func DefaultUserPrefix(user string) enc.Name {
-	return enc.Name{
+	return clamp(enc.Name{
 		enc.NewGenericComponent("peets"),
 		enc.NewGenericComponent("user"),
 		enc.NewGenericComponent(user),
-	}
+	})
 }
 
 // DefaultGroupPrefix is /peets/room/<room>, the room's sync group.
 func DefaultGroupPrefix(room string) enc.Name {
-	return enc.Name{
+	return clamp(enc.Name{
 		enc.NewGenericComponent("peets"),
 		enc.NewGenericComponent("room"),
 		enc.NewGenericComponent(room),
-	}
+	})
 }
 
 // ParticipantPrefix is <user-prefix>/<room>: everything a participant
 // publishes in a room lives under it, and it is the prefix its proxy
 // registers.
 func ParticipantPrefix(userPrefix enc.Name, room string) enc.Name {
-	return userPrefix.Append(enc.NewGenericComponent(room))
+	return clamp(userPrefix.Append(enc.NewGenericComponent(room)))
 }
 
 // StreamPrefix is <participant>/media/<stream>.
 func StreamPrefix(participant enc.Name, stream string) enc.Name {
-	return participant.Append(enc.NewGenericComponent(CompMedia), enc.NewGenericComponent(stream))
+	return clamp(participant.Append(enc.NewGenericComponent(CompMedia), enc.NewGenericComponent(stream)))
 }
 
 // MediaName is <stream>/t=<boot>/seq=<n>.
 func MediaName(stream enc.Name, boot, seq uint64) enc.Name {
-	return stream.Append(enc.NewTimestampComponent(boot), enc.NewSequenceNumComponent(seq))
+	return clamp(stream.Append(enc.NewTimestampComponent(boot), enc.NewSequenceNumComponent(seq)))
 }
 
 // MetaInterestName is <stream>/32=meta, expressed with CanBePrefix and
 // MustBeFresh to learn a stream's current boot, latest and keyframe seq.
 func MetaInterestName(stream enc.Name) enc.Name {
-	return stream.Append(KwMeta)
+	return clamp(stream.Append(KwMeta))
 }
 
 // MetaDataName is <stream>/32=meta/t=<boot>/v=<latest seq>.
 func MetaDataName(stream enc.Name, boot, latest uint64) enc.Name {
-	return stream.Append(KwMeta, enc.NewTimestampComponent(boot), enc.NewVersionComponent(latest))
+	return clamp(stream.Append(KwMeta, enc.NewTimestampComponent(boot), enc.NewVersionComponent(latest)))
 }
 
 // PLIPrefix is <participant>/ctrl/pli: the publisher's control handler
 // listens under it.
 func PLIPrefix(participant enc.Name) enc.Name {
-	return participant.Append(enc.NewGenericComponent(CompCtrl), enc.NewGenericComponent(CompPLI))
+	return clamp(participant.Append(enc.NewGenericComponent(CompCtrl), enc.NewGenericComponent(CompPLI)))
 }
 
 // PLIName is <participant>/ctrl/pli/<stream>/t=<boot>/seq=<k>, where k is the
@@ -110,8 +115,8 @@ func PLIPrefix(participant enc.Name) enc.Name {
 // subscribers for the same (stream, boot, k) carry the same name, so
 // forwarders merge them into one.
 func PLIName(participant enc.Name, stream string, boot, knownKey uint64) enc.Name {
-	return PLIPrefix(participant).Append(enc.NewGenericComponent(stream),
-		enc.NewTimestampComponent(boot), enc.NewSequenceNumComponent(knownKey))
+	return clamp(PLIPrefix(participant).Append(enc.NewGenericComponent(stream),
+		enc.NewTimestampComponent(boot), enc.NewSequenceNumComponent(knownKey)))
 }
 
 // MediaKind tells what a name under a stream prefix is.

@@ -1,0 +1,538 @@
+package bridge
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/peets/peets/proto"
+)
+
+func testAPI(t testing.TB) *API {
+	t.Helper()
+	api, err := NewAPI(APIConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api
+}
+
+// ring is a tiny NACK buffer, as the fetcher keeps one.
+type ring struct {
+	mu   sync.Mutex
+	pkts map[uint16][]byte
+}
+
+func (r *ring) put(b []byte) {
+	var p rtp.Packet
+	if p.Unmarshal(b) != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pkts == nil {
+		r.pkts = map[uint16][]byte{}
+	}
+	r.pkts[p.SequenceNumber] = append([]byte(nil), b...)
+}
+
+func (r *ring) get(seq uint16) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pkts[seq]
+}
+
+// TestRelayTwoPages relays page A's video through session A and session B
+// to page B, and checks the mapping, keyframe requests, NACK answers and
+// m-line reuse.
+func TestRelayTwoPages(t *testing.T) {
+	before := runtime.NumGoroutine()
+	api := testAPI(t)
+	pageA, pageB := newFakePage(t), newFakePage(t)
+
+	var (
+		mu        sync.Mutex
+		rtB       *RemoteTrack
+		buf       ring
+		kfReqs    atomic.Int32
+		lookups   atomic.Int32
+		sessA     *Session
+		sessB     *Session
+		localSeen = make(chan LocalStream, 1)
+		lost      atomic.Uint32
+	)
+	var err error
+	sessB, err = NewSession(SessionConfig{
+		API: api, ID: "B", Signal: pageB.signal, FirstOfferWait: -1,
+		OnRemoteKeyframeRequest: func(id string) {
+			kfReqs.Add(1)
+			if id == "A/cam" {
+				_ = sessA.RequestLocalKeyframe("cam")
+			}
+		},
+		LookupRemote: func(id string, seq uint16) []byte {
+			lookups.Add(1)
+			return buf.get(seq)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessA, err = NewSession(SessionConfig{
+		API: api, ID: "A", Signal: pageA.signal,
+		OnLocalStream: func(ls LocalStream) { localSeen <- ls },
+		OnLocalRTP: func(ls LocalStream, pkt []byte, key bool) {
+			buf.put(pkt)
+			mu.Lock()
+			rt := rtB
+			mu.Unlock()
+			var h rtp.Header
+			if _, err := h.Unmarshal(pkt); err == nil && rt != nil && h.SequenceNumber%100 == 37 {
+				lost.Store(uint32(h.SequenceNumber))
+				return // "lost" on the way; the NACK brings it back
+			}
+			if rt != nil {
+				if err := rt.WriteRTP(pkt); err != nil {
+					t.Errorf("WriteRTP: %v", err)
+				}
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageA.sess, pageB.sess = sessA, sessB
+
+	track := pageA.addVideo()
+	stopSend := make(chan struct{})
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		seq, ts := uint16(65000), uint32(1000)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stopSend:
+				return
+			case <-tick.C:
+			}
+			_ = track.WriteRTP(vp8Packet(seq, ts, i%50 == 0))
+			seq++
+			ts += 3000
+		}
+	}()
+
+	var ls LocalStream
+	select {
+	case ls = <-localSeen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no local stream")
+	}
+	if ls.ID != StreamCam || ls.Kind != proto.KindVideo || ls.MimeType != webrtc.MimeTypeVP8 {
+		t.Fatalf("local stream %+v", ls)
+	}
+	rt, err := sessB.AddRemote("A/cam", RemoteInfo{Participant: "A", Stream: "cam", MimeType: ls.MimeType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	rtB = rt
+	mu.Unlock()
+
+	// Page B learns that its m-line carries A's camera and receives it.
+	var mid string
+	eventually(t, 10*time.Second, "tracks mapping on page B", func() bool {
+		for m, tr := range pageB.trackMap() {
+			if tr.Participant == "A" && tr.Stream == "cam" && tr.Kind == proto.KindVideo {
+				mid = m
+				return true
+			}
+		}
+		return false
+	})
+	eventually(t, 10*time.Second, "packets on page B", func() bool { return len(pageB.packets(mid)) > 20 })
+	eventually(t, 5*time.Second, "keyframe request on bind reaching page A", func() bool {
+		pageA.mu.Lock()
+		defer pageA.mu.Unlock()
+		return pageA.plis > 0 && kfReqs.Load() > 0
+	})
+
+	// Header extensions are stripped, and sequence numbers are continuous
+	// through the source's wrap-around.
+	pkts := pageB.packets(mid)
+	for i := 1; i < len(pkts); i++ {
+		if pkts[i].Extension {
+			t.Fatalf("packet %d has header extensions", i)
+		}
+		if d := pkts[i].SequenceNumber - pkts[i-1].SequenceNumber; d != 1 && !(d == 2 && (pkts[i].SequenceNumber-1)%100 == 37) {
+			t.Fatalf("seq jump %d -> %d", pkts[i-1].SequenceNumber, pkts[i].SequenceNumber)
+		}
+	}
+
+	// A PLI from page B becomes a keyframe request.
+	ssrc := pageB.remoteSSRC(mid)
+	n0 := kfReqs.Load()
+	if err := pageB.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "keyframe request from PLI", func() bool { return kfReqs.Load() > n0 })
+
+	// A NACK is answered from the buffer: the lost packet arrives.
+	eventually(t, 5*time.Second, "a lost packet", func() bool { return lost.Load() != 0 })
+	want := uint16(lost.Load())
+	count := func() int {
+		c := 0
+		for _, p := range pageB.packets(mid) {
+			if p.SequenceNumber == want {
+				c++
+			}
+		}
+		return c
+	}
+	if err := pageB.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{
+		MediaSSRC: ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{want}),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "retransmission", func() bool { return count() >= 1 })
+	if lookups.Load() == 0 {
+		t.Fatal("LookupRemote not called")
+	}
+
+	// Removing A and adding C reuses the m-line without an offer, and the
+	// numbering continues.
+	offers := sessB.Stats().OffersSent
+	if err := sessB.RemoveRemote("A/cam"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.WriteRTP(make([]byte, 20)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("write after remove: %v", err)
+	}
+	mu.Lock()
+	rtB = nil
+	mu.Unlock()
+	eventually(t, 5*time.Second, "mapping without A", func() bool { return len(pageB.trackMap()) == 0 })
+	time.Sleep(300 * time.Millisecond) // let packets in flight land
+	last := pageB.packets(mid)
+	lastSeq := last[0].SequenceNumber
+	for _, p := range last {
+		if d := p.SequenceNumber - lastSeq; d != 0 && d < 32768 {
+			lastSeq = p.SequenceNumber
+		}
+	}
+	rtC, err := sessB.AddRemote("C/cam", RemoteInfo{Participant: "C", Stream: "cam", MimeType: webrtc.MimeTypeVP8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "mapping with C on the same mid", func() bool { return pageB.trackMap()[mid].Participant == "C" })
+	n := len(pageB.packets(mid))
+	for i := 0; i < 10; i++ {
+		p := vp8Packet(uint16(7+i), uint32(i*3000), i == 0)
+		p.SSRC = 999
+		b, _ := p.Marshal()
+		if err := rtC.WriteRTP(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p0 := sessB.Stats().RemotePackets
+	deadline := time.Now().Add(5 * time.Second)
+	for len(pageB.packets(mid)) < n+10 {
+		if time.Now().After(deadline) {
+			ps := pageB.packets(mid)
+			var seqs []uint16
+			for _, p := range ps[max(0, len(ps)-15):] {
+				seqs = append(seqs, p.SequenceNumber)
+			}
+			t.Fatalf("C's packets: page has %d (had %d), session sent %d (had %d) before; last seqs %v lastSeq %d",
+				len(ps), n, sessB.Stats().RemotePackets, p0, seqs, lastSeq)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := pageB.packets(mid)[n]
+	if got.SequenceNumber != lastSeq+1 {
+		t.Errorf("C's first packet has seq %d, want %d", got.SequenceNumber, lastSeq+1)
+	}
+	st := sessB.Stats()
+	if st.Slots != 1 || st.OffersSent != offers {
+		t.Errorf("reuse: slots %d (want 1), offers %d -> %d", st.Slots, offers, st.OffersSent)
+	}
+	if st.OffersIgnored != 0 || st.NegotiationErrors != 0 {
+		t.Errorf("stats %+v", st)
+	}
+
+	close(stopSend)
+	<-sent
+	_ = sessA.Close()
+	_ = sessB.Close()
+	pageA.close()
+	pageB.close()
+	checkGoroutines(t, before)
+}
+
+// TestGlareImpolite checks that the session ignores an offer that collides
+// with its own and still completes its negotiation.
+func TestGlareImpolite(t *testing.T) {
+	api := testAPI(t)
+	page := newFakePage(t)
+	sess, err := NewSession(SessionConfig{API: api, ID: "B", Signal: page.signal, FirstOfferWait: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	page.sess = sess
+	page.pause(true)
+	if _, err := sess.AddRemote("A/cam", RemoteInfo{Participant: "A", Stream: "cam", MimeType: webrtc.MimeTypeVP8}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "session offer", func() bool { return sess.Stats().OffersSent == 1 })
+
+	// A colliding offer (from another peer connection: pion's rollback is
+	// too partial for the fake page to play the polite part itself).
+	other := newFakePage(t)
+	other.addVideo()
+	offer, err := other.pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.HandleSignal(proto.MustSignal(proto.TypeOffer, proto.SDP{SDP: offer.SDP})); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "offer ignored", func() bool { return sess.Stats().OffersIgnored == 1 })
+
+	page.pause(false)
+	eventually(t, 10*time.Second, "stable and connected", func() bool {
+		st := sess.Stats()
+		return st.SignalingState == "stable" && st.ConnectionState == "connected"
+	})
+}
+
+// TestAnswerTimeout checks that a page that never answers ends the session.
+func TestAnswerTimeout(t *testing.T) {
+	api := testAPI(t)
+	closed := make(chan error, 1)
+	var offers atomic.Int32
+	sess, err := NewSession(SessionConfig{
+		API: api, ID: "mute", AnswerTimeout: 100 * time.Millisecond, Role: proto.RoleViewer,
+		Signal: func(m proto.Message) {
+			if m.Type == proto.TypeOffer {
+				offers.Add(1)
+			}
+		},
+		OnClose: func(err error) { closed <- err },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if _, err := sess.AddRemote("A/mic", RemoteInfo{Participant: "A", Stream: "mic", MimeType: webrtc.MimeTypeOpus}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-closed:
+		if !errors.Is(err, ErrNegotiationTimeout) {
+			t.Fatalf("closed with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("session did not give up")
+	}
+	if n := offers.Load(); n != 1 {
+		t.Errorf("%d offers, want 1", n)
+	}
+	if !errors.Is(sess.Err(), ErrNegotiationTimeout) {
+		t.Errorf("Err() = %v", sess.Err())
+	}
+	if _, err := sess.AddRemote("B/mic", RemoteInfo{Participant: "B", MimeType: webrtc.MimeTypeOpus}); !errors.Is(err, ErrClosed) {
+		t.Errorf("AddRemote after close: %v", err)
+	}
+}
+
+func TestAddRemoteErrors(t *testing.T) {
+	api := testAPI(t)
+	nop := func(proto.Message) {}
+	b, err := NewSession(SessionConfig{API: api, Role: proto.RoleBroadcaster, Signal: nop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.AddRemote("x/cam", RemoteInfo{Participant: "x", MimeType: webrtc.MimeTypeVP8}); !errors.Is(err, ErrRoleNoReceive) {
+		t.Errorf("broadcaster: %v", err)
+	}
+	s, err := NewSession(SessionConfig{API: api, Signal: nop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.AddRemote("x/cam", RemoteInfo{Participant: "x", MimeType: "video/H265"}); !errors.Is(err, ErrUnsupportedCodec) {
+		t.Errorf("codec: %v", err)
+	}
+	if _, err := s.AddRemote("x/cam", RemoteInfo{Participant: "x", MimeType: "video/vp8"}); err != nil {
+		t.Errorf("add: %v", err)
+	}
+	if _, err := s.AddRemote("x/cam", RemoteInfo{Participant: "x", MimeType: webrtc.MimeTypeVP8}); !errors.Is(err, ErrDuplicateRemote) {
+		t.Errorf("duplicate: %v", err)
+	}
+	if err := s.RemoveRemote("nope"); !errors.Is(err, ErrUnknownRemote) {
+		t.Errorf("remove unknown: %v", err)
+	}
+	if err := s.RequestLocalKeyframe("cam"); !errors.Is(err, ErrUnknownStream) {
+		t.Errorf("keyframe of unknown stream: %v", err)
+	}
+	if err := s.HandleSignal(proto.MustSignal(proto.TypeText, proto.Text{Text: "hi"})); !errors.Is(err, ErrUnexpectedSignal) {
+		t.Errorf("text: %v", err)
+	}
+	if _, err := NewSession(SessionConfig{API: api}); !errors.Is(err, ErrConfig) {
+		t.Errorf("no Signal: %v", err)
+	}
+	if _, err := NewSession(SessionConfig{API: api, Signal: nop, Role: "king"}); !errors.Is(err, ErrConfig) {
+		t.Errorf("bad role: %v", err)
+	}
+}
+
+func TestRewriter(t *testing.T) {
+	w := rewriter{clockRate: 90000}
+	t0 := time.Unix(0, 0)
+	pk := func(ssrc uint32, seq uint16, ts uint32) *rtp.Packet {
+		return &rtp.Packet{Header: rtp.Header{SSRC: ssrc, SequenceNumber: seq, Timestamp: ts}}
+	}
+	// First source passes unchanged, reordering included.
+	for _, seq := range []uint16{100, 101, 103, 102, 104} {
+		p := pk(1, seq, uint32(seq)*10)
+		w.rewrite(p, t0)
+		if p.SequenceNumber != seq {
+			t.Fatalf("seq %d became %d", seq, p.SequenceNumber)
+		}
+	}
+	// A new SSRC continues after 104, timestamps advanced by 1 s.
+	p := pk(2, 5000, 7)
+	w.rewrite(p, t0.Add(time.Second))
+	if p.SequenceNumber != 105 || p.Timestamp != 1040+90000 {
+		t.Fatalf("new source: seq %d ts %d", p.SequenceNumber, p.Timestamp)
+	}
+	if got := w.sourceSeq(105); got != 5000 {
+		t.Fatalf("sourceSeq = %d", got)
+	}
+	// A jump within the same SSRC is a restart too.
+	p = pk(2, 40000, 9)
+	w.rewrite(p, t0.Add(2*time.Second))
+	if p.SequenceNumber != 106 {
+		t.Fatalf("jump: seq %d", p.SequenceNumber)
+	}
+	// Retransmissions map without moving the state, and only for the
+	// current source.
+	p = pk(2, 39999, 8)
+	if !w.mapRetransmit(p) || p.SequenceNumber != 105 {
+		t.Fatalf("retransmit: %v %d", p, p.SequenceNumber)
+	}
+	// A retransmission newer than anything sent moves the output on.
+	p = pk(2, 40001, 10)
+	if !w.mapRetransmit(p) || p.SequenceNumber != 107 || w.lastSeq != 107 {
+		t.Fatalf("newer retransmit: seq %d, lastSeq %d", p.SequenceNumber, w.lastSeq)
+	}
+	if w.mapRetransmit(pk(1, 100, 0)) {
+		t.Fatal("retransmit of an old source accepted")
+	}
+	// Wrap-around of the output.
+	w = rewriter{clockRate: 48000}
+	for i := 0; i < 5; i++ {
+		p := pk(3, uint16(65533+i), 0)
+		w.rewrite(p, t0)
+		if p.SequenceNumber != uint16(65533+i) {
+			t.Fatalf("wrap: %d", p.SequenceNumber)
+		}
+	}
+}
+
+// checkGoroutines fails if goroutines started by the test outlive it.
+func checkGoroutines(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= before+2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Fatalf("%d goroutines, %d before:\n%s", n, before, buf)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestGapCloser(t *testing.T) {
+	var g gapCloser
+	// 65534, 65535 media; 0, 1 padding; 2 media; 4 padding; 3 late media; 5 media.
+	steps := []struct {
+		seq  uint16
+		drop bool
+		want uint16
+	}{
+		{65534, false, 65534}, {65535, false, 65535}, {0, true, 0}, {1, true, 0},
+		{2, false, 0}, {4, true, 0}, {3, false, 1}, {5, false, 2},
+		{65535, false, 65535}, // a retransmission maps as before
+		{2, false, 0},
+	}
+	for i, s := range steps {
+		if s.drop {
+			g.drop(s.seq)
+			continue
+		}
+		if got := g.out(s.seq); got != s.want {
+			t.Fatalf("step %d: seq %d -> %d, want %d", i, s.seq, got, s.want)
+		}
+	}
+	// Far ahead, the window forgets old drops but keeps counting them.
+	if got := g.out(10000); got != 10000-3 {
+		t.Fatalf("far: %d", got)
+	}
+	if len(g.dropped) != 0 || g.pruned != 3 {
+		t.Fatalf("pruning: %v %d", g.dropped, g.pruned)
+	}
+}
+
+// TestFirstOfferWait checks that a publishing page gets the first offer,
+// and that the session offers by itself when the page does not.
+func TestFirstOfferWait(t *testing.T) {
+	api := testAPI(t)
+	page := newFakePage(t)
+	sess, err := NewSession(SessionConfig{API: api, ID: "P", Signal: page.signal, FirstOfferWait: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	page.sess = sess
+	start := time.Now()
+	if _, err := sess.AddRemote("A/cam", RemoteInfo{Participant: "A", Stream: "cam", MimeType: webrtc.MimeTypeVP8}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "session offer", func() bool { return sess.Stats().OffersSent == 1 })
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("offered after %v, before the page's turn was over", d)
+	}
+
+	// With a page that offers first, the session answers, then offers.
+	page2 := newFakePage(t)
+	sess2, err := NewSession(SessionConfig{API: api, ID: "Q", Signal: page2.signal, FirstOfferWait: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess2.Close()
+	page2.sess = sess2
+	if _, err := sess2.AddRemote("A/cam", RemoteInfo{Participant: "A", Stream: "cam", MimeType: webrtc.MimeTypeVP8}); err != nil {
+		t.Fatal(err)
+	}
+	page2.addVideo()
+	eventually(t, 5*time.Second, "answer, then offer", func() bool {
+		st := sess2.Stats()
+		return st.AnswersSent == 1 && st.OffersSent == 1 && st.SignalingState == "stable"
+	})
+}

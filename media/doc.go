@@ -1,0 +1,60 @@
+// Package media carries RTP streams over NDN.
+//
+// A Publisher (one per local stream) turns each RTP packet into ONE signed
+// Data S/t=<boot>/seq=<n> whose content is the RTP packet, byte for byte,
+// keeps the recent ones in a ring and answers Interests from it; an Interest
+// for a packet not yet produced (within a horizon) is held and answered the
+// moment the packet is published. Forwarders merge the Interests of all
+// subscribers and cache the Data, so each packet leaves its publisher once.
+// A Producer owns the handlers of one participant: the keyframe-request
+// (PLI) handler is shared by all its streams.
+//
+// A Fetcher (one per remote stream) discovers the stream with a metadata
+// Interest, starts at its latest keyframe, keeps a window of Interests
+// outstanding for upcoming packets, re-expresses lost ones, verifies every
+// Data and delivers RTP packets in order with a bounded reorder wait.
+//
+// Names are built and parsed by package proto (names.go, media.go). Every
+// prefix kept here is a Clone (capacity == length): ndnd's Name.Append
+// writes into spare capacity of its receiver, so concurrent Appends to one
+// shared name with spare capacity race and can corrupt each other.
+//
+// Concurrency: ndnd runs all Interest handlers and Express callbacks on one
+// engine goroutine (timeouts on timer goroutines). Code here never blocks
+// there: handlers answer from data at hand or keep the reply function, and
+// anything slow (signing, verification, user callbacks) runs on the
+// publisher's caller, the producer's worker or the fetcher's goroutine.
+package media
+
+import (
+	"errors"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/named-data/ndnd/std/ndn"
+)
+
+// Signer signs Data packets (an Ed25519 identity key in practice).
+type Signer = ndn.Signer
+
+// Verifier checks a Data packet published by owner (a participant prefix).
+// It calls cb exactly once, either before returning or later from another
+// goroutine (e.g. after fetching a certificate); cb must not block. It must
+// be safe for concurrent use.
+type Verifier interface {
+	Verify(owner enc.Name, d ndn.Data, covered enc.Wire, cb func(error))
+}
+
+// Sentinel errors.
+var (
+	ErrClosed       = errors.New("media: closed")
+	ErrConfig       = errors.New("media: bad configuration")
+	ErrOversized    = errors.New("media: packet too large")
+	ErrMalformed    = errors.New("media: malformed packet")
+	ErrNotUnder     = errors.New("media: name not under stream")
+	ErrWrongBoot    = errors.New("media: unexpected boot")
+	ErrUnknown      = errors.New("media: unknown stream")
+	ErrVerification = errors.New("media: verification failed")
+)
+
+// MaxRTPSize is the largest RTP packet accepted by default: one Ethernet MTU.
+const MaxRTPSize = 1500

@@ -1,0 +1,434 @@
+package media
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/named-data/ndnd/std/ndn"
+
+	"github.com/peets/peets/proto"
+)
+
+type tagKind uint8
+
+const (
+	tagMedia tagKind = iota + 1
+	tagMeta
+	tagPLI
+)
+
+// tag identifies the Interest an event answers.
+type tag struct {
+	kind      tagKind
+	boot, seq uint64
+	sent      time.Time
+	existed   bool // the Data existed when asked for: the delay is an RTT
+}
+
+// event is an Express result or a verification result, queued for Run.
+type event struct {
+	tag      tag
+	result   ndn.InterestResult
+	data     ndn.Data
+	covered  enc.Wire
+	verified bool // verification done, with error verr
+	verr     error
+}
+
+// handle processes one event on Run's goroutine.
+func (f *Fetcher) handle(ev event, now time.Time) {
+	if ev.verified {
+		f.onVerified(ev, now)
+		return
+	}
+	switch ev.tag.kind {
+	case tagMedia:
+		s := f.mediaSlot(ev.tag)
+		if s != nil && s.pending > 0 {
+			s.pending--
+		}
+		switch ev.result {
+		case ndn.InterestResultData:
+			f.onMediaData(ev, s, now)
+		case ndn.InterestResultNack:
+			f.st.Nacks++
+			if s != nil && s.st == sWaiting {
+				s.nacks++
+				s.notBefore = now.Add(min(20*time.Millisecond<<min(s.nacks, 6), time.Second))
+			}
+		default: // timeout, error: re-expressed by repair once nothing is pending
+			f.st.Timeouts++
+		}
+	case tagMeta:
+		// metaPending stays set until the answer is verified: no new
+		// query while a certificate is being fetched.
+		if ev.result != ndn.InterestResultData {
+			f.st.Timeouts++
+			f.metaFailed(now)
+			return
+		}
+		f.checkThenVerify(ev, now)
+	case tagPLI:
+		if ev.result == ndn.InterestResultData {
+			f.checkThenVerify(ev, now)
+		}
+	}
+}
+
+// mediaSlot returns the window slot an event of t is about, if still there.
+func (f *Fetcher) mediaSlot(t tag) *fslot {
+	if t.boot != f.boot || t.seq < f.deliverSeq {
+		return nil
+	}
+	return f.slot(t.seq)
+}
+
+func (f *Fetcher) onMediaData(ev event, s *fslot, now time.Time) {
+	isNack := ev.data != nil && ev.data.ContentType().GetOr(ndn.ContentTypeBlob) == ndn.ContentTypeNack
+	if ev.tag.boot != f.boot && !isNack || ev.tag.boot == f.boot && ev.tag.seq < f.deliverSeq {
+		// Only a "gone" answer to an old Interest may still tell something.
+		f.st.Late++
+		return
+	}
+	if s != nil && s.st != sWaiting {
+		f.st.Duplicates++
+		return
+	}
+	f.checkThenVerify(ev, now)
+}
+
+// checkThenVerify runs the cheap checks on a Data, then verifies it. The
+// result comes back through onVerified, at once or later as an event.
+func (f *Fetcher) checkThenVerify(ev event, now time.Time) {
+	if err := f.check(ev); err != nil {
+		f.st.Malformed++
+		f.log.Debug("dropped data", "err", err)
+		f.unverified(ev, now)
+		return
+	}
+	if s := f.mediaSlot(ev.tag); s != nil && ev.tag.kind == tagMedia {
+		s.st, s.verifyAt = sVerifying, now
+	}
+	// cb may run before Verify returns (on this or another goroutine) or
+	// later: the state word tells which, race-free.
+	var state atomic.Int32 // 0: in Verify, 1: returned first, 2: cb first
+	res := &ev
+	f.verifier.Verify(f.owner, ev.data, ev.covered, func(err error) {
+		res.verr = err
+		res.verified = true
+		if state.CompareAndSwap(0, 2) {
+			return
+		}
+		f.post(*res)
+	})
+	if state.CompareAndSwap(0, 1) {
+		return // asynchronous: an event will follow
+	}
+	f.onVerified(*res, now)
+}
+
+// check validates a Data's name, type and size against the Interest of
+// ev.tag.
+func (f *Fetcher) check(ev event) error {
+	d := ev.data
+	if d == nil {
+		return ErrMalformed
+	}
+	ct := d.ContentType().GetOr(ndn.ContentTypeBlob)
+	content := d.Content()
+	switch ev.tag.kind {
+	case tagMedia:
+		sn, err := proto.ParseMediaName(f.prefix, d.Name())
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrNotUnder, err)
+		}
+		if sn.Kind != proto.KindMedia || sn.Boot != ev.tag.boot || sn.Seq != ev.tag.seq {
+			return fmt.Errorf("%w: %s is not the name asked for", ErrMalformed, d.Name())
+		}
+		switch ct {
+		case ndn.ContentTypeBlob:
+			return checkRTP(content.Length(), content, f.cfg.MaxPacketSize)
+		case ndn.ContentTypeNack:
+			if content.Length() > proto.MaxMetaSize {
+				return ErrOversized
+			}
+			return nil
+		}
+		return fmt.Errorf("%w: content type %d", ErrMalformed, ct)
+	case tagMeta:
+		sn, err := proto.ParseMediaName(f.prefix, d.Name())
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrNotUnder, err)
+		}
+		if sn.Kind != proto.KindMeta || sn.Boot == 0 || ct != ndn.ContentTypeBlob {
+			return fmt.Errorf("%w: %s is not stream metadata", ErrMalformed, d.Name())
+		}
+	case tagPLI:
+		if ct != ndn.ContentTypeBlob {
+			return fmt.Errorf("%w: content type %d", ErrMalformed, ct)
+		}
+	}
+	if content.Length() > proto.MaxMetaSize {
+		return ErrOversized
+	}
+	return nil
+}
+
+// checkRTP checks that a content of n bytes looks like one RTP packet.
+func checkRTP(n uint64, content enc.Wire, maxSize int) error {
+	if n > uint64(maxSize) {
+		return fmt.Errorf("%w: %d bytes", ErrOversized, n)
+	}
+	if n < 12 {
+		return fmt.Errorf("%w: %d bytes is no RTP packet", ErrMalformed, n)
+	}
+	var first byte
+	for _, b := range content {
+		if len(b) > 0 {
+			first = b[0]
+			break
+		}
+	}
+	if first>>6 != 2 {
+		return fmt.Errorf("%w: RTP version %d", ErrMalformed, first>>6)
+	}
+	return nil
+}
+
+// unverified handles a Data that was dropped: its slot waits for another.
+func (f *Fetcher) unverified(ev event, now time.Time) {
+	switch ev.tag.kind {
+	case tagMedia:
+		if s := f.mediaSlot(ev.tag); s != nil && s.st != sReceived && s.st != sGone {
+			// Ask again, not at once: the same bad answer may be cached.
+			s.st = sWaiting
+			s.notBefore = now.Add(f.rto())
+			if s.holeSince.IsZero() {
+				s.holeSince = now
+			}
+		}
+	case tagMeta:
+		f.metaFailed(now)
+	}
+}
+
+// metaFailed ends a metadata query that got no usable answer; discovery
+// retries with back-off.
+func (f *Fetcher) metaFailed(now time.Time) {
+	f.metaPending = false
+	if f.boot == 0 {
+		f.metaRetry = now.Add(f.metaBackoff)
+		f.metaBackoff = min(2*f.metaBackoff, time.Second)
+	}
+}
+
+func (f *Fetcher) onVerified(ev event, now time.Time) {
+	if ev.verr != nil {
+		f.st.VerifyFailures++
+		f.log.Debug("verification failed", "name", ev.data.Name().String(), "err", ev.verr)
+		f.unverified(ev, now)
+		return
+	}
+	switch ev.tag.kind {
+	case tagMedia:
+		if ev.data.ContentType().GetOr(ndn.ContentTypeBlob) == ndn.ContentTypeNack {
+			f.onGone(ev, now)
+			return
+		}
+		f.onMediaVerified(ev, now)
+	case tagMeta:
+		m, err := f.readMeta(ev)
+		if err != nil {
+			f.st.Malformed++
+			f.unverified(ev, now)
+			return
+		}
+		f.metaPending = false
+		f.metaBackoff = 100 * time.Millisecond
+		f.sampleRTT(now.Sub(ev.tag.sent))
+		f.onMeta(m, now)
+	case tagPLI:
+		if m, err := f.readMeta(ev); err == nil && m.Boot == f.boot {
+			f.learn(m)
+		}
+	}
+}
+
+func (f *Fetcher) readMeta(ev event) (proto.StreamMeta, error) {
+	m, err := proto.DecodeStreamMeta(ev.data.Content().Join())
+	if err != nil {
+		return m, err
+	}
+	if ev.tag.kind == tagMeta {
+		sn, _ := proto.ParseMediaName(f.prefix, ev.data.Name())
+		if sn.Boot != m.Boot || sn.Seq != m.Latest {
+			return m, fmt.Errorf("%w: name and content disagree", proto.ErrBadMeta)
+		}
+	}
+	return m, nil
+}
+
+func (f *Fetcher) onMediaVerified(ev event, now time.Time) {
+	s := f.mediaSlot(ev.tag)
+	if s == nil {
+		if ev.tag.boot == f.boot && ev.tag.seq < f.deliverSeq {
+			f.st.Late++
+		}
+		return
+	}
+	if s.st == sReceived {
+		f.st.Duplicates++
+		return
+	}
+	content := ev.data.Content()
+	var pkt []byte
+	if len(content) == 1 {
+		pkt = content[0]
+	} else {
+		pkt = content.Join()
+	}
+	s.st, s.data = sReceived, pkt
+	f.st.Received++
+	f.lastData = now
+	f.probeEvery = stallProbe
+	f.nextProbe = time.Time{}
+	if ev.tag.existed {
+		f.sampleRTT(now.Sub(ev.tag.sent))
+	}
+	f.sampleRate(now)
+	f.sampleJitter(pkt, now)
+	if ev.tag.seq > f.highest {
+		f.highest = ev.tag.seq
+	}
+	// Earlier seqs whose Interest went out no later than this one's are
+	// missing: mark the holes.
+	for seq := f.deliverSeq; seq < ev.tag.seq; seq++ {
+		h := f.slot(seq)
+		if h != nil && h.st == sWaiting && h.holeSince.IsZero() && !h.lastSend.After(ev.tag.sent) {
+			h.holeSince = now
+		}
+	}
+}
+
+// onGone handles the publisher's answer that a seq will never be served.
+func (f *Fetcher) onGone(ev event, now time.Time) {
+	m, err := proto.DecodeStreamMeta(ev.data.Content().Join())
+	if err != nil {
+		f.st.Malformed++
+		f.unverified(ev, now)
+		return
+	}
+	f.st.Gone++
+	switch {
+	case m.Boot > f.boot:
+		f.onMeta(m, now)
+	case m.Boot == f.boot && ev.tag.boot == f.boot:
+		f.learn(m)
+		if s := f.mediaSlot(ev.tag); s != nil && s.st != sReceived {
+			s.st = sGone
+		}
+		if m.Oldest > f.deliverSeq {
+			f.resync(m)
+		}
+	}
+}
+
+// onMeta acts on fresh metadata: discovery, restart or catching up.
+func (f *Fetcher) onMeta(m proto.StreamMeta, now time.Time) {
+	switch {
+	case f.boot == 0 || m.Boot > f.boot ||
+		m.Boot < f.boot && now.Sub(f.lastData) > bootRegressAfter:
+		// A lower boot is normally a stale answer, but after a long
+		// silence it is a publisher whose clock went back.
+		if f.boot != 0 {
+			f.st.Restarts++
+			f.log.Info("publisher restarted", "old", f.boot, "new", m.Boot)
+		}
+		f.boot = m.Boot
+		f.meta = m
+		f.highest = 0
+		f.lastData = now
+		f.probeEvery = stallProbe
+		seq, atKey := f.startSeq(m)
+		f.jumpTo(seq)
+		if !atKey && isVideo(m.MimeType) {
+			f.pliWanted = true
+		}
+	case m.Boot == f.boot:
+		f.learn(m)
+		if m.Latest >= f.deliverSeq && m.Latest-f.deliverSeq > f.maxLag() || m.Oldest > f.deliverSeq {
+			f.resync(m)
+		}
+	}
+	// An older boot (a stale cached answer) is ignored.
+}
+
+// maxLag is how far behind the newest packet the fetcher may be before it
+// jumps to the latest keyframe: ~2 s of packets, at least two windows.
+func (f *Fetcher) maxLag() uint64 {
+	rate := max(f.cfg.RateHint, f.rate, float64(f.meta.Rate))
+	return max(uint64(2*rate), 2*uint64(f.cfg.MaxWindow))
+}
+
+// resync jumps forward within the boot: to the latest keyframe if it is
+// ahead, else to the next packet (asking for a keyframe).
+func (f *Fetcher) resync(m proto.StreamMeta) {
+	seq, atKey := f.startSeq(m)
+	if seq <= f.deliverSeq {
+		return
+	}
+	f.st.Resyncs++
+	f.st.Lost += seq - f.deliverSeq
+	f.jumpTo(seq)
+	if !atKey && isVideo(m.MimeType) {
+		f.pliWanted = true
+	}
+}
+
+// learn keeps what m says about the current boot.
+func (f *Fetcher) learn(m proto.StreamMeta) {
+	if m.Latest >= f.meta.Latest {
+		f.meta = m
+	}
+}
+
+func (f *Fetcher) sampleRTT(d time.Duration) {
+	if !f.rttSampled {
+		f.srtt, f.rttSampled = d, true
+		return
+	}
+	f.srtt += (d - f.srtt) / 8
+}
+
+func (f *Fetcher) sampleRate(now time.Time) {
+	if f.rateStart.IsZero() {
+		f.rateStart = now
+	}
+	f.rateCount++
+	if el := now.Sub(f.rateStart); el >= time.Second {
+		r := float64(f.rateCount) / el.Seconds()
+		if f.rate == 0 {
+			f.rate = r
+		} else {
+			f.rate += (r - f.rate) / 4
+		}
+		f.rateCount, f.rateStart = 0, now
+	}
+}
+
+// sampleJitter updates the RFC 3550 interarrival jitter estimate.
+func (f *Fetcher) sampleJitter(pkt []byte, now time.Time) {
+	if f.meta.ClockRate == 0 || len(pkt) < 12 {
+		return
+	}
+	ts := binary.BigEndian.Uint32(pkt[4:8])
+	if f.haveTS {
+		transit := now.Sub(f.lastArrival).Seconds() - float64(int32(ts-f.lastTS))/float64(f.meta.ClockRate)
+		f.jitter += (math.Abs(transit) - f.jitter) / 16
+	}
+	f.lastArrival, f.lastTS, f.haveTS = now, ts, true
+}

@@ -1,0 +1,361 @@
+package media
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/named-data/ndnd/std/ndn"
+	"github.com/named-data/ndnd/std/types/optional"
+
+	"github.com/peets/peets/proto"
+)
+
+type slotState uint8
+
+const (
+	sWaiting   slotState = iota // Interest(s) outstanding or to be (re-)expressed
+	sVerifying                  // a Data is being verified asynchronously
+	sReceived                   // verified packet in data
+	sGone                       // the publisher says it will never be served
+)
+
+// fslot is the fetcher's state of one seq in the window.
+type fslot struct {
+	seq       uint64 // 0: unused
+	st        slotState
+	data      []byte
+	pending   int       // expressions awaiting their callback
+	sends     int       // expressions so far (selects the Interest variant)
+	retx      int       // retransmissions for loss
+	lastSend  time.Time // newest expression
+	holeSince time.Time // when a later packet arrived while this one is missing
+	notBefore time.Time // Nack back-off
+	verifyAt  time.Time // when verification started (sVerifying)
+	nacks     int
+}
+
+func (f *Fetcher) slot(seq uint64) *fslot {
+	s := &f.slots[seq%uint64(len(f.slots))]
+	if s.seq != seq {
+		return nil
+	}
+	return s
+}
+
+// window is the number of Interests kept outstanding ahead of deliverSeq:
+// the packets produced in an RTT plus 200 ms (so a keyframe burst is mostly
+// covered), bounded.
+func (f *Fetcher) window() int {
+	rate := max(f.cfg.RateHint, f.rate, float64(f.meta.Rate))
+	w := int(math.Ceil(rate * (f.srtt + 200*time.Millisecond).Seconds()))
+	return min(max(w, f.cfg.MinWindow), f.cfg.MaxWindow)
+}
+
+// reorderWait is how long a hole may hold up delivery.
+func (f *Fetcher) reorderWait() time.Duration {
+	w := max(f.cfg.ReorderWait, 2*f.srtt+f.retxDelay())
+	return min(w, f.cfg.MaxReorderWait)
+}
+
+// retxDelay is the grace before the first retransmission of a hole (a
+// later packet may only have overtaken it).
+func (f *Fetcher) retxDelay() time.Duration {
+	return min(max(f.srtt/2, 5*time.Millisecond), 50*time.Millisecond)
+}
+
+// rto is the wait before another retransmission of the same hole.
+func (f *Fetcher) rto() time.Duration {
+	return min(max(2*f.srtt+5*time.Millisecond, 20*time.Millisecond), 500*time.Millisecond)
+}
+
+// step advances the state machine and returns when it next needs to run.
+func (f *Fetcher) step(now time.Time) time.Time {
+	wake := now.Add(time.Second)
+	if f.metaPending {
+		// Safety net: an answer lost in a full event queue, or a verifier
+		// that never calls back.
+		if giveUp := f.metaSent.Add(DefaultMetaLifetime + verifyTimeout); !now.Before(giveUp) {
+			f.metaFailed(now)
+		} else {
+			wake = earliest(wake, giveUp)
+		}
+	}
+	if f.boot == 0 {
+		if !f.metaPending && !now.Before(f.metaRetry) {
+			f.queryMeta(now)
+		}
+		if !f.metaPending {
+			wake = earliest(wake, f.metaRetry)
+		}
+		return wake
+	}
+	f.deliver(now)
+	f.fill(now)
+	wake = earliest(wake, f.repair(now))
+	if f.pliWanted {
+		if now.Sub(f.lastPLI) >= f.cfg.PLIInterval {
+			f.sendPLI(now)
+		} else {
+			wake = earliest(wake, f.lastPLI.Add(f.cfg.PLIInterval))
+		}
+	}
+	if f.probeWanted && !f.metaPending {
+		f.probeWanted = false
+		f.queryMeta(now)
+	}
+	// A stalled stream: ask where it is (catches restarts and long gaps).
+	if !f.metaPending {
+		probeAt := f.lastData.Add(f.probeEvery)
+		if f.nextProbe.After(probeAt) {
+			probeAt = f.nextProbe
+		}
+		if !now.Before(probeAt) {
+			f.queryMeta(now)
+			f.nextProbe = now.Add(f.probeEvery)
+			f.probeEvery = min(2*f.probeEvery, maxStallProbe)
+			probeAt = f.nextProbe
+		}
+		wake = earliest(wake, probeAt)
+	}
+	return wake
+}
+
+func earliest(t time.Time, ts ...time.Time) time.Time {
+	for _, u := range ts {
+		if !u.IsZero() && u.Before(t) {
+			t = u
+		}
+	}
+	return t
+}
+
+// deliver passes on the packets ready at deliverSeq and skips holes that
+// waited long enough.
+func (f *Fetcher) deliver(now time.Time) {
+	wait := f.reorderWait()
+	for f.deliverSeq < f.nextExpress {
+		s := f.slot(f.deliverSeq)
+		switch {
+		case s == nil:
+			f.st.Lost++
+		case s.st == sReceived:
+			if f.st.Delivered == 0 {
+				f.st.FirstPacket = now.Sub(f.start)
+			}
+			f.st.Delivered++
+			f.keep(s.seq, s.data)
+			f.cfg.OnPacket(s.data, s.seq)
+		case s.st == sGone:
+			f.st.Lost++
+		case s.st == sWaiting && !s.holeSince.IsZero() && !now.Before(f.skipAt(s, wait)):
+			f.st.Lost++
+		default:
+			return
+		}
+		if s != nil {
+			*s = fslot{}
+		}
+		f.deliverSeq++
+	}
+}
+
+// skipAt is when the hole s may be skipped: once the reorder wait is over
+// and the last retransmission had an RTO to come back (so that a fetcher
+// descheduled for a while does not skip holes it never asked again for).
+func (f *Fetcher) skipAt(s *fslot, wait time.Duration) time.Time {
+	t := s.holeSince.Add(wait)
+	switch {
+	case s.retx == 0 && s.sends > 0:
+		// repair retransmits long before this
+		t = s.holeSince.Add(3 * wait)
+	case s.retx > 0:
+		if u := s.lastSend.Add(f.rto()); u.After(t) {
+			t = u
+		}
+	}
+	return t
+}
+
+// fill expresses Interests for new seqs up to the window.
+func (f *Fetcher) fill(now time.Time) {
+	w := uint64(f.window())
+	f.st.Window = int(w)
+	for f.nextExpress < f.deliverSeq+w {
+		seq := f.nextExpress
+		s := &f.slots[seq%uint64(len(f.slots))]
+		*s = fslot{seq: seq}
+		f.nextExpress++
+		f.expressMedia(s, now)
+	}
+}
+
+// repair re-expresses what needs it and returns when it next needs to look.
+func (f *Fetcher) repair(now time.Time) time.Time {
+	var wake time.Time
+	wait := f.reorderWait()
+	for seq := f.deliverSeq; seq < f.nextExpress; seq++ {
+		s := f.slot(seq)
+		if s != nil && s.st == sVerifying {
+			// A verifier that never calls back must not stall the stream.
+			if now.Sub(s.verifyAt) < verifyTimeout {
+				wake = earliest2(wake, s.verifyAt.Add(verifyTimeout))
+				continue
+			}
+			f.st.VerifyFailures++
+			s.st = sWaiting
+			if s.holeSince.IsZero() {
+				s.holeSince = now
+			}
+		}
+		if s == nil || s.st != sWaiting {
+			continue
+		}
+		// Safety net: a callback that never came (event dropped).
+		if s.pending > 0 && now.Sub(s.lastSend) > f.cfg.Lifetime+time.Second {
+			s.pending = 0
+		}
+		switch {
+		case s.pending == 0:
+			if now.Before(s.notBefore) {
+				wake = earliest2(wake, s.notBefore)
+				continue
+			}
+			if !s.holeSince.IsZero() {
+				// Known missing: bounded retries, then it is skipped.
+				if s.retx >= f.cfg.Retries {
+					break
+				}
+				s.retx++
+				f.st.Retransmitted++
+			} else if seq <= f.knownLatest() {
+				f.st.Retransmitted++
+			} else {
+				f.st.Refreshed++
+			}
+			f.expressMedia(s, now)
+		case !s.holeSince.IsZero() && s.retx < f.cfg.Retries:
+			due := s.holeSince.Add(f.retxDelay())
+			if s.retx > 0 {
+				due = s.lastSend.Add(f.rto())
+			}
+			if now.Before(due) {
+				wake = earliest2(wake, due)
+				continue
+			}
+			s.retx++
+			f.st.Retransmitted++
+			f.expressMedia(s, now)
+		}
+		if !s.holeSince.IsZero() {
+			if seq == f.deliverSeq {
+				wake = earliest2(wake, f.skipAt(s, wait))
+			}
+			if s.retx < f.cfg.Retries {
+				due := s.holeSince.Add(f.retxDelay())
+				if s.retx > 0 || due.Before(now) {
+					due = s.lastSend.Add(f.rto())
+				}
+				wake = earliest2(wake, due)
+			}
+		}
+		if s.pending > 0 {
+			wake = earliest2(wake, s.lastSend.Add(f.cfg.Lifetime+time.Second))
+		}
+	}
+	return wake
+}
+
+func earliest2(t, u time.Time) time.Time {
+	if t.IsZero() || u.Before(t) {
+		return u
+	}
+	return t
+}
+
+func (f *Fetcher) knownLatest() uint64 { return max(f.meta.Latest, f.highest) }
+
+// expressMedia expresses an Interest for s.seq. Successive expressions of one
+// seq cycle through the four (CanBePrefix, MustBeFresh) variants: forwarders
+// key their PIT entries on them, so a retransmission is not suppressed as a
+// duplicate of the still-pending first Interest (YaNFD suppresses those for
+// 400 ms) and reaches the publisher's ring at once.
+func (f *Fetcher) expressMedia(s *fslot, now time.Time) {
+	v := s.sends % 4
+	s.sends++
+	s.pending++
+	s.lastSend = now
+	t := tag{kind: tagMedia, boot: f.boot, seq: s.seq, sent: now, existed: s.seq <= f.knownLatest()}
+	f.express(proto.MediaName(f.prefix, f.boot, s.seq), v&1 != 0, v&2 != 0, f.cfg.Lifetime, t)
+}
+
+func (f *Fetcher) queryMeta(now time.Time) {
+	f.metaPending, f.metaSent = true, now
+	f.st.MetaQueries++
+	t := tag{kind: tagMeta, boot: f.boot, sent: now, existed: true}
+	f.express(proto.MetaInterestName(f.prefix), true, true, DefaultMetaLifetime, t)
+}
+
+func (f *Fetcher) sendPLI(now time.Time) {
+	f.pliWanted = false
+	f.lastPLI = now
+	f.st.PLISent++
+	name := proto.PLIName(f.owner, f.cfg.Stream, f.boot, f.meta.KeySeq)
+	t := tag{kind: tagPLI, boot: f.boot, sent: now}
+	f.express(name, false, true, time.Second, t)
+}
+
+// express sends an Interest whose result comes back as an event.
+func (f *Fetcher) express(name enc.Name, cbp, mbf bool, life time.Duration, t tag) {
+	intr, err := f.engine.Spec().MakeInterest(name, &ndn.InterestConfig{
+		CanBePrefix: cbp,
+		MustBeFresh: mbf,
+		Lifetime:    optional.Some(life),
+		Nonce:       optional.Some(rand.Uint32()),
+	}, nil, nil)
+	if err != nil {
+		f.log.Error("make interest", "name", name.String(), "err", err)
+		f.post(event{tag: t, result: ndn.InterestResultError})
+		return
+	}
+	// On a send error the PIT entry stays and times out: the callback
+	// still comes.
+	_ = f.engine.Express(intr, func(a ndn.ExpressCallbackArgs) {
+		f.post(event{tag: t, result: a.Result, data: a.Data, covered: a.SigCovered})
+	})
+}
+
+// post queues an event without blocking (it runs on the engine or a timer
+// goroutine).
+func (f *Fetcher) post(ev event) {
+	select {
+	case f.events <- ev:
+	default:
+		f.dropped.Add(1)
+	}
+}
+
+// jumpTo restarts the window at seq (a resync or a new boot).
+func (f *Fetcher) jumpTo(seq uint64) {
+	clear(f.slots)
+	f.haveTS = false
+	if seq == 0 {
+		seq = 1
+	}
+	f.deliverSeq, f.nextExpress = seq, seq
+}
+
+// startSeq is where to start in a stream described by m: its latest
+// keyframe if recent enough, else the next packet.
+func (f *Fetcher) startSeq(m proto.StreamMeta) (seq uint64, atKey bool) {
+	if m.KeySeq > 0 && m.KeySeq <= m.Latest && m.KeySeq >= m.Oldest && m.Latest-m.KeySeq <= f.cfg.MaxStartLag {
+		return m.KeySeq, true
+	}
+	return m.Latest + 1, false
+}
+
+func isVideo(mime string) bool {
+	return strings.HasPrefix(strings.ToLower(mime), "video/")
+}
