@@ -9,6 +9,7 @@ import (
 	"github.com/peets/peets/media"
 	"github.com/peets/peets/media/source"
 	"github.com/peets/peets/proto"
+	"github.com/peets/peets/sec"
 )
 
 // localStream is one stream this participant publishes.
@@ -30,7 +31,7 @@ func (d *Daemon) newLocal(id, kind, mime string, clock uint32, keyReq func()) (*
 	l := &localStream{id: id, kind: kind, mime: mime, clock: clock, keyReq: keyReq}
 	pub, err := d.prod.NewPublisher(media.PublisherConfig{
 		Stream:            id,
-		Signer:            d.id.Signer(),
+		Signer:            sec.NoKeyLocator(d.id.Signer()),
 		MimeType:          mime,
 		ClockRate:         uint64(clock),
 		OnKeyframeRequest: l.requestKeyframe,

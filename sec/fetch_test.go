@@ -60,3 +60,48 @@ func TestFetchCertificate(t *testing.T) {
 		t.Fatalf("second key: %v", err)
 	}
 }
+
+// TestNoKeyLocator: a Data without KeyLocator is checked with the owner's
+// key, fetched as <owner>/KEY when not pinned yet.
+func TestNoKeyLocator(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := forwarder.Open(ctx, forwarder.Options{URI: forwarder.URIEmbedded, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	bob := mustName(t, "/peets/user/bob/r1")
+	b, _ := NewEphemeral(bob)
+	if err := b.ServeCert(c.Engine()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Register(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := forwarder.Open(ctx, forwarder.Options{URI: "unix://" + c.SocketPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	v := NewVerifier(c2.Engine(), nil)
+	d, cov := makeData(t, bob.Append(enc.NewSequenceNumComponent(1)), NoKeyLocator(b.Signer()))
+	if kl := d.Signature().KeyName(); len(kl) != 0 {
+		t.Fatalf("key locator present: %s", kl)
+	}
+	got := make(chan error, 1)
+	v.Verify(bob, d, cov, func(err error) { got <- err })
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := v.PinnedKey(bob); !ok || !k.Equal(b.KeyName()) {
+		t.Fatalf("pinned %v %v", k, ok)
+	}
+	// Signed by someone else without KeyLocator: bad signature.
+	m, _ := NewEphemeral(mustName(t, "/peets/user/mallory/r1"))
+	d, cov = makeData(t, bob.Append(enc.NewSequenceNumComponent(2)), NoKeyLocator(m.Signer()))
+	v.Verify(bob, d, cov, func(err error) { got <- err })
+	if err := <-got; !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("forged: %v", err)
+	}
+}

@@ -146,10 +146,11 @@ func (id *Identity) CertName() enc.Name { return id.certNm }
 // CertWire is the encoded self-signed certificate.
 func (id *Identity) CertWire() enc.Wire { return id.cert }
 
-// ServeCert answers Interests for the key name (or the certificate name) with
-// the certificate. The participant prefix route covers it.
+// ServeCert answers Interests for <identity>/KEY (CanBePrefix), the key name
+// or the certificate name with the certificate. The participant prefix route
+// covers it.
 func (id *Identity) ServeCert(e ndn.Engine) error {
-	return e.AttachHandler(id.keyName, func(a ndn.InterestHandlerArgs) {
+	return e.AttachHandler(id.keyName.Prefix(-1), func(a ndn.InterestHandlerArgs) {
 		n := a.Interest.Name()
 		if n.Equal(id.certNm) || (a.Interest.CanBePrefix() && n.IsPrefix(id.certNm)) {
 			_ = a.Reply(id.cert)
@@ -159,5 +160,5 @@ func (id *Identity) ServeCert(e ndn.Engine) error {
 
 // StopServing detaches the certificate handler.
 func (id *Identity) StopServing(e ndn.Engine) error {
-	return e.DetachHandler(id.keyName)
+	return e.DetachHandler(id.keyName.Prefix(-1))
 }

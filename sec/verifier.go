@@ -126,10 +126,14 @@ func (v *Verifier) Verify(owner enc.Name, data ndn.Data, covered enc.Wire, cb fu
 		cb(err)
 		return
 	}
-	kk := keyName.String()
+	fetchName := keyName
+	if fetchName == nil {
+		fetchName = owner.Append(enc.NewGenericComponent("KEY"))
+	}
+	kk := fetchName.String()
 	if until, bad := v.negCache[kk]; bad && time.Now().Before(until) {
 		v.mu.Unlock()
-		err := fmt.Errorf("%w: %s (recent fetch failed)", ErrNoKey, keyName)
+		err := fmt.Errorf("%w: %s (recent fetch failed)", ErrNoKey, fetchName)
 		v.count(err)
 		cb(err)
 		return
@@ -161,11 +165,12 @@ func (v *Verifier) Verify(owner enc.Name, data ndn.Data, covered enc.Wire, cb fu
 	})
 	v.mu.Unlock()
 	if !inflight {
-		v.fetch(owner.Clone(), keyName)
+		v.fetch(owner.Clone(), fetchName)
 	}
 }
 
-// precheck validates the signature info and returns the key name it names.
+// precheck validates the signature info and returns the key name it names,
+// or nil when the Data has no KeyLocator (then the owner's key is meant).
 func (v *Verifier) precheck(owner enc.Name, data ndn.Data) (enc.Name, error) {
 	sig := data.Signature()
 	if sig == nil || sig.SigType() == ndn.SignatureNone {
@@ -174,9 +179,14 @@ func (v *Verifier) precheck(owner enc.Name, data ndn.Data) (enc.Name, error) {
 	if sig.SigType() != ndn.SignatureEd25519 {
 		return nil, fmt.Errorf("%w: %d", ErrBadSigType, sig.SigType())
 	}
+	if !owner.IsPrefix(data.Name()) {
+		return nil, fmt.Errorf("%w: %s is not under %s", ErrWrongSigner, data.Name(), owner)
+	}
 	kl := sig.KeyName()
 	if len(kl) == 0 {
-		return nil, ErrNoKeyLocator
+		// No KeyLocator: the name says whose key it is (the owner's), as
+		// in media packets, which omit it to save ~50 bytes each.
+		return nil, nil
 	}
 	keyName, err := keyNameOf(kl)
 	if err != nil {
@@ -185,14 +195,11 @@ func (v *Verifier) precheck(owner enc.Name, data ndn.Data) (enc.Name, error) {
 	if err := checkKeyOwner(owner, keyName); err != nil {
 		return nil, err
 	}
-	if !owner.IsPrefix(data.Name()) {
-		return nil, fmt.Errorf("%w: %s is not under %s", ErrWrongSigner, data.Name(), owner)
-	}
 	return keyName, nil
 }
 
 func (v *Verifier) check(p pin, keyName enc.Name, data ndn.Data, covered enc.Wire) error {
-	if !p.keyName.Equal(keyName) {
+	if keyName != nil && !p.keyName.Equal(keyName) {
 		v.stats.keyConflict.Add(1)
 		return fmt.Errorf("%w: signed by %s, pinned %s", ErrKeyConflict, keyName, p.keyName)
 	}
@@ -222,7 +229,8 @@ func checkKeyOwner(owner, keyName enc.Name) error {
 	return nil
 }
 
-// fetch expresses an Interest for the certificate of keyName and pins it.
+// fetch expresses an Interest for the certificate of keyName (a key name,
+// or <owner>/KEY for whichever key the owner serves) and pins it.
 func (v *Verifier) fetch(owner, keyName enc.Name) {
 	v.stats.certFetches.Add(1)
 	cfg := &ndn.InterestConfig{
@@ -242,14 +250,22 @@ func (v *Verifier) fetch(owner, keyName enc.Name) {
 			v.finish(keyName, fmt.Errorf("%w: %s: %s", ErrNoKey, keyName, a.Result))
 			return
 		}
-		pub, err := parseSelfSigned(a.Data, a.SigCovered, keyName)
+		certKey := keyName
+		if len(keyName) == len(owner)+1 && len(a.Data.Name()) == len(owner)+4 {
+			certKey = a.Data.Name().Prefix(len(owner) + 2)
+		}
+		var pub ed25519.PublicKey
+		err := checkKeyOwner(owner, certKey)
+		if err == nil {
+			pub, err = parseSelfSigned(a.Data, a.SigCovered, certKey)
+		}
 		if err == nil {
 			v.mu.Lock()
-			err = v.pinLocked(owner, keyName, pub)
+			err = v.pinLocked(owner, certKey, pub)
 			v.mu.Unlock()
 		}
 		if err == nil {
-			v.log.Debug("pinned key", "owner", owner, "key", keyName)
+			v.log.Debug("pinned key", "owner", owner, "key", certKey)
 		}
 		v.finish(keyName, err)
 	})
