@@ -1,0 +1,806 @@
+// Peets page: joins the call on load, sends the camera and microphone to the
+// local proxy over one RTCPeerConnection, and shows every participant the
+// proxy forwards. Plain JavaScript, no build step, no external resources.
+//
+// Negotiation is "perfect negotiation"; this page is the POLITE peer: when
+// an offer from the proxy collides with its own, setRemoteDescription rolls
+// the page's offer back implicitly and the page answers; its own changes are
+// offered again afterwards (negotiationneeded fires anew). The proxy is the
+// impolite peer and ignores the colliding offer.
+'use strict';
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const params = new URLSearchParams(location.search);
+  const NAME_KEY = 'peets.name';
+
+  const state = {
+    ws: null,
+    pc: null,
+    me: null, // {id, name}
+    room: '',
+    role: 'participant',
+    videoBitrate: 0,
+    participants: new Map(), // id -> {id, name, role, audioMuted, videoMuted, streams}
+    tiles: new Map(), // participant id -> tile
+    mids: new Map(), // mid -> {participant, kind, stream}
+    local: null, // MediaStream of camera and microphone
+    audioMuted: false,
+    videoMuted: false,
+    makingOffer: false,
+    sigChain: Promise.resolve(),
+    glare: 0,
+    left: false,
+    joined: false,
+    greetings: 0,
+    recoveries: 0,
+    retries: 0,
+    retryTimer: 0,
+    firstFrameMs: null,
+    loadedAt: performance.now(),
+    errors: [],
+    chat: [],
+    unread: 0,
+    stopRetry: false,
+  };
+
+  // ---------- signaling ----------
+
+  function connect() {
+    const url = new URL('/ws', location.href);
+    url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const name = params.get('name') || localStorage.getItem(NAME_KEY);
+    if (name) url.searchParams.set('name', name);
+    if (params.get('role')) url.searchParams.set('role', params.get('role'));
+    const ws = new WebSocket(url);
+    state.ws = ws;
+    setStatus('', state.retries ? 'Reconnecting…' : 'Connecting…');
+    ws.onmessage = (ev) => {
+      if (state.ws === ws) onMessage(ev.data);
+    };
+    ws.onclose = () => {
+      if (state.ws === ws) onDisconnected();
+    };
+  }
+
+  function send(type, data, receiver) {
+    const ws = state.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    const m = { type };
+    if (receiver) m.receiver = receiver;
+    if (data !== undefined) m.data = data;
+    ws.send(JSON.stringify(m));
+    return true;
+  }
+
+  function onMessage(text) {
+    let m;
+    try {
+      m = JSON.parse(text);
+    } catch (e) {
+      console.warn('peets: bad message from the proxy', e);
+      return;
+    }
+    const d = m.data || {};
+    switch (m.type) {
+      case 'greeting': onGreeting(d); break;
+      case 'offer':
+      case 'answer':
+        signalStep(() => onDescription(m.type, d.sdp));
+        break;
+      case 'candidate': signalStep(() => onCandidate(d)); break;
+      case 'tracks':
+        state.mids = new Map((d.tracks || []).map((t) => [t.mid, t]));
+        syncTracks();
+        break;
+      case 'join':
+        upsertParticipant(d);
+        if (d.id !== state.me?.id) systemMessage(`${displayName(d)} joined`);
+        break;
+      case 'update': upsertParticipant(d); break;
+      case 'leave': {
+        const p = state.participants.get(d.id);
+        removeParticipant(d.id);
+        if (p) systemMessage(`${displayName(p)} left`);
+        break;
+      }
+      case 'room-info':
+        state.participants.clear();
+        for (const p of d.participants || []) state.participants.set(p.id, p);
+        renderAll();
+        break;
+      case 'text': addChat(m.sender, d.name, d.text, d.time); break;
+      case 'error':
+        state.errors.push(d);
+        console.warn(`peets: error from the proxy: ${d.code} ${d.message || ''}`);
+        toast(`${d.code}${d.message ? ': ' + d.message : ''}`, true);
+        // The proxy could not take our offer: we would wait forever.
+        if (d.code === 'negotiation' && d.ref === 'offer' && state.pc?.signalingState === 'have-local-offer') {
+          recover('the proxy refused our offer');
+        }
+        break;
+      case 'bye':
+        state.byeReason = d.reason || '';
+        if (d.reason === 'not joined') state.stopRetry = true;
+        break;
+      case 'ping': send('pong', m.data); break;
+      case 'pong': break;
+      default: console.debug('peets: ignoring message', m.type);
+    }
+  }
+
+  // Signaling steps run one at a time, in order.
+  function signalStep(fn) {
+    state.sigChain = state.sigChain.then(fn).catch((e) => {
+      console.warn(`peets: signaling step failed: ${e}`);
+      recover('signaling failed');
+    });
+  }
+
+  // recover starts the session over (new WebSocket, new peer connection)
+  // when negotiation is stuck; a few times per page at most.
+  function recover(why) {
+    if (state.left || state.recoveries >= 3) return;
+    state.recoveries++;
+    console.warn(`peets: starting over: ${why}`);
+    toast(`Reconnecting: ${why}`);
+    state.ws?.close();
+  }
+
+  function onGreeting(g) {
+    if (state.me && state.me.id !== g.id) removeTile(state.me.id); // a new identity after reconnecting
+    state.joined = true;
+    state.greetings++;
+    state.retries = 0;
+    state.me = { id: g.id, name: g.name || g.id };
+    state.room = g.room || '';
+    state.role = g.role || 'participant';
+    state.videoBitrate = g.videoBitrate || 0;
+    state.participants.clear();
+    for (const p of g.participants || []) state.participants.set(p.id, p);
+    if (!state.participants.has(g.id)) {
+      state.participants.set(g.id, { id: g.id, name: state.me.name, role: state.role });
+    }
+    $('room-name').textContent = state.room;
+    document.title = state.room ? `${state.room} · Peets` : 'Peets';
+    $('name-input').value = state.me.name;
+    $('btn-mic').disabled = state.role === 'viewer';
+    $('btn-cam').disabled = state.role === 'viewer';
+    setStatus('', 'Joining…');
+    createPeerConnection(g.iceServers || []);
+    renderAll();
+    if (state.role !== 'viewer') {
+      startMedia().then(() => {
+        showSelf();
+        addLocalTracks();
+      });
+    }
+  }
+
+  function createPeerConnection(iceServers) {
+    closePeerConnection();
+    const pc = new RTCPeerConnection({ iceServers, bundlePolicy: 'max-bundle' });
+    state.pc = pc;
+    state.sigChain = Promise.resolve();
+    pc.onnegotiationneeded = async () => {
+      if (state.pc !== pc) return;
+      try {
+        state.makingOffer = true;
+        await pc.setLocalDescription();
+        const desc = pc.localDescription;
+        if (desc && desc.type === 'offer') send('offer', { sdp: desc.sdp });
+      } catch (e) {
+        console.warn(`peets: offer failed ${e}`);
+        if (state.pc === pc) recover('could not make an offer');
+      } finally {
+        state.makingOffer = false;
+      }
+    };
+    pc.onicecandidate = ({ candidate }) => {
+      if (state.pc === pc && candidate && candidate.candidate) send('candidate', candidate.toJSON());
+    };
+    pc.ontrack = () => syncTracks();
+    pc.onconnectionstatechange = () => {
+      if (state.pc !== pc) return;
+      const s = pc.connectionState;
+      if (s === 'connected') setStatus('ok', 'Connected');
+      else if (s === 'failed') {
+        setStatus('bad', 'Media connection failed');
+        // Start over: a new WebSocket brings a new session.
+        state.ws?.close();
+      } else if (s === 'disconnected') setStatus('', 'Media interrupted…');
+    };
+  }
+
+  function closePeerConnection() {
+    const pc = state.pc;
+    state.pc = null;
+    state.mids.clear();
+    if (pc) pc.close();
+  }
+
+  async function onDescription(type, sdp) {
+    const pc = state.pc;
+    if (!pc || !sdp) return;
+    const collision = type === 'offer' && (state.makingOffer || pc.signalingState !== 'stable');
+    if (collision) state.glare++; // polite: never ignore, roll back implicitly
+    if (type === 'answer' && pc.signalingState !== 'have-local-offer') return;
+    await pc.setRemoteDescription({ type, sdp });
+    if (type === 'offer') {
+      await pc.setLocalDescription();
+      send('answer', { sdp: pc.localDescription.sdp });
+    }
+    syncTracks();
+  }
+
+  async function onCandidate(c) {
+    const pc = state.pc;
+    if (!pc || !c.candidate) return;
+    try {
+      await pc.addIceCandidate(c);
+    } catch (e) {
+      console.debug('peets: candidate refused', e);
+    }
+  }
+
+  function onDisconnected() {
+    closePeerConnection();
+    for (const id of [...state.tiles.keys()]) {
+      if (id !== state.me?.id) removeTile(id);
+    }
+    if (state.left) return;
+    state.joined = false;
+    if (state.stopRetry) {
+      setStatus('bad', 'Not admitted');
+      return;
+    }
+    const delay = Math.min(1000 * 2 ** state.retries, 10000);
+    state.retries++;
+    setStatus('bad', 'Disconnected, retrying…');
+    if (state.retries > 60) return;
+    state.retryTimer = setTimeout(connect, delay);
+  }
+
+  // ---------- local media ----------
+
+  async function startMedia() {
+    if (state.local) return state.local;
+    const video = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
+    const audio = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+    const attempts = [{ video, audio }, { video }, { audio }];
+    let lastErr;
+    for (const c of attempts) {
+      try {
+        state.local = await navigator.mediaDevices.getUserMedia(c);
+        break;
+      } catch (e) {
+        lastErr = e;
+      }
+    }
+    if (!state.local) {
+      toast(`No camera or microphone: ${lastErr ? lastErr.name : 'unavailable'}. You can still watch and chat.`, true);
+      state.local = new MediaStream();
+    }
+    if (!state.local.getVideoTracks().length) state.videoMuted = true;
+    if (!state.local.getAudioTracks().length) state.audioMuted = true;
+    applyMute();
+    return state.local;
+  }
+
+  // showSelf puts the camera preview (muted, mirrored) in the own tile.
+  function showSelf() {
+    if (!state.me || !state.local) return;
+    const tile = ensureTile(state.me.id);
+    if (tile.video.srcObject === state.local) return;
+    tile.video.muted = true;
+    tile.video.srcObject = state.local;
+    tile.hasVideo = false;
+    updateTileVideo(tile);
+    watchFrames(tile, true);
+  }
+
+  function addLocalTracks() {
+    const pc = state.pc;
+    if (!pc || !state.local || state.role === 'viewer') return;
+    const sending = new Set(pc.getSenders().map((s) => s.track).filter(Boolean));
+    for (const track of state.local.getTracks()) {
+      if (sending.has(track)) continue;
+      const init = { direction: 'sendonly', streams: [state.local] };
+      if (track.kind === 'video' && state.videoBitrate > 0) {
+        init.sendEncodings = [{ maxBitrate: state.videoBitrate }];
+      }
+      pc.addTransceiver(track, init);
+    }
+    if (pc.connectionState !== 'connected') setStatus('', 'Connecting media…');
+  }
+
+  function applyMute() {
+    if (state.local) {
+      for (const t of state.local.getAudioTracks()) t.enabled = !state.audioMuted;
+      for (const t of state.local.getVideoTracks()) t.enabled = !state.videoMuted;
+    }
+    const mic = $('btn-mic');
+    mic.classList.toggle('off', state.audioMuted);
+    mic.setAttribute('aria-pressed', String(state.audioMuted));
+    mic.title = state.audioMuted ? 'Unmute microphone' : 'Mute microphone';
+    mic.querySelector('use').setAttribute('href', state.audioMuted ? '#i-mic-off' : '#i-mic');
+    const cam = $('btn-cam');
+    cam.classList.toggle('off', state.videoMuted);
+    cam.setAttribute('aria-pressed', String(state.videoMuted));
+    cam.title = state.videoMuted ? 'Turn camera on' : 'Turn camera off';
+    cam.querySelector('use').setAttribute('href', state.videoMuted ? '#i-cam-off' : '#i-cam');
+    if (state.me) {
+      const p = state.participants.get(state.me.id);
+      if (p) {
+        p.audioMuted = state.audioMuted;
+        p.videoMuted = state.videoMuted;
+        renderParticipant(p);
+      }
+    }
+  }
+
+  function toggle(kind) {
+    if (state.role === 'viewer') return;
+    if (kind === 'audio') {
+      if (state.local && !state.local.getAudioTracks().length) return toast('No microphone');
+      state.audioMuted = !state.audioMuted;
+      send('profile', { audioMuted: state.audioMuted });
+    } else {
+      if (state.local && !state.local.getVideoTracks().length) return toast('No camera');
+      state.videoMuted = !state.videoMuted;
+      send('profile', { videoMuted: state.videoMuted });
+    }
+    applyMute();
+  }
+
+  // ---------- remote tracks ----------
+
+  // syncTracks attaches every receiving m-line to its participant's tile,
+  // following the proxy's latest tracks message (m-lines are reused when
+  // participants come and go).
+  function syncTracks() {
+    const pc = state.pc;
+    if (!pc) return;
+    const wanted = new Map(); // participant -> [tracks]
+    for (const t of pc.getTransceivers()) {
+      if (!t.mid || !t.receiver || !t.receiver.track) continue;
+      const m = state.mids.get(t.mid);
+      if (!m) continue;
+      if (!wanted.has(m.participant)) wanted.set(m.participant, []);
+      wanted.get(m.participant).push(t.receiver.track);
+    }
+    for (const [id, tile] of state.tiles) {
+      if (id === state.me?.id) continue;
+      setTileTracks(tile, wanted.get(id) || []);
+      wanted.delete(id);
+    }
+    for (const [id, tracks] of wanted) {
+      if (state.role === 'broadcaster') continue;
+      setTileTracks(ensureTile(id), tracks);
+    }
+  }
+
+  function setTileTracks(tile, tracks) {
+    const cur = tile.stream.getTracks();
+    const same = cur.length === tracks.length && tracks.every((t) => cur.includes(t));
+    if (same) return;
+    tile.stream = new MediaStream(tracks);
+    tile.video.srcObject = tracks.length ? tile.stream : null;
+    tile.hasVideo = false;
+    updateTileVideo(tile);
+    if (tracks.length) play(tile.video);
+    watchFrames(tile, false);
+  }
+
+  function play(video) {
+    const p = video.play();
+    if (p && p.catch) {
+      p.catch(() => {
+        // Autoplay with sound refused: play muted until a click.
+        video.muted = true;
+        video.play().catch(() => {});
+        $('sound').hidden = false;
+      });
+    }
+  }
+
+  // watchFrames marks the tile as showing video on its first frame, and
+  // records the page's first decoded remote frame.
+  function watchFrames(tile, self) {
+    const v = tile.video;
+    const gen = (tile.gen = (tile.gen || 0) + 1);
+    const onFrame = () => {
+      if (tile.gen !== gen) return;
+      if (v.videoWidth > 0) {
+        tile.hasVideo = true;
+        updateTileVideo(tile);
+        if (!self && state.firstFrameMs === null) {
+          state.firstFrameMs = performance.now();
+          console.info(`peets: first remote frame ${Math.round(state.firstFrameMs)} ms after page load`);
+        }
+        return;
+      }
+      schedule();
+    };
+    const schedule = () => {
+      if ('requestVideoFrameCallback' in v) v.requestVideoFrameCallback(onFrame);
+      else v.addEventListener('resize', onFrame, { once: true });
+    };
+    schedule();
+  }
+
+  // ---------- participants and tiles ----------
+
+  function displayName(p) {
+    return (p && (p.name || p.id)) || '?';
+  }
+
+  function colorFor(id) {
+    let h = 0;
+    for (const c of id || '') h = (h * 31 + c.charCodeAt(0)) >>> 0;
+    return `hsl(${h % 360} 55% 52%)`;
+  }
+
+  function initials(name) {
+    const parts = name.trim().split(/\s+/).filter(Boolean);
+    if (!parts.length) return '?';
+    return (parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : parts[0].slice(0, 2));
+  }
+
+  function hasTile(p) {
+    if (!p) return false;
+    if (p.id === state.me?.id) return state.role !== 'viewer';
+    return p.role !== 'viewer' && state.role !== 'broadcaster';
+  }
+
+  function ensureTile(id) {
+    let tile = state.tiles.get(id);
+    if (tile) return tile;
+    const el = $('tile-tpl').content.firstElementChild.cloneNode(true);
+    tile = {
+      id,
+      el,
+      video: el.querySelector('video'),
+      nameEl: el.querySelector('.name'),
+      micEl: el.querySelector('.mic-off'),
+      avatar: el.querySelector('.avatar span'),
+      stream: new MediaStream(),
+      hasVideo: false,
+    };
+    el.dataset.participant = id;
+    const self = id === state.me?.id;
+    if (self) {
+      el.classList.add('self');
+      tile.video.muted = true;
+    }
+    el.style.setProperty('--avatar', colorFor(id));
+    state.tiles.set(id, tile);
+    // Own tile first, then in order of arrival.
+    const grid = $('grid');
+    if (self) grid.prepend(el);
+    else grid.append(el);
+    renderTile(tile);
+    layout();
+    return tile;
+  }
+
+  function removeTile(id) {
+    const tile = state.tiles.get(id);
+    if (!tile) return;
+    tile.video.srcObject = null;
+    tile.el.remove();
+    state.tiles.delete(id);
+    layout();
+  }
+
+  function updateTileVideo(tile) {
+    const p = state.participants.get(tile.id);
+    const muted = tile.id === state.me?.id ? state.videoMuted : !!p?.videoMuted;
+    tile.el.classList.toggle('novideo', muted || !tile.hasVideo);
+  }
+
+  function renderTile(tile) {
+    const p = state.participants.get(tile.id) || { id: tile.id };
+    const self = tile.id === state.me?.id;
+    const name = displayName(p) + (self ? ' (you)' : '');
+    tile.nameEl.textContent = name;
+    tile.el.title = name;
+    tile.avatar.textContent = initials(displayName(p));
+    // An SVG element has no "hidden" property: set the attribute.
+    tile.micEl.toggleAttribute('hidden', !(self ? state.audioMuted : p.audioMuted));
+    updateTileVideo(tile);
+  }
+
+  function upsertParticipant(d) {
+    if (!d || !d.id) return;
+    const old = state.participants.get(d.id) || {};
+    const p = { ...old, ...d };
+    state.participants.set(d.id, p);
+    if (d.id === state.me?.id && d.name) {
+      state.me.name = d.name;
+      if (document.activeElement !== $('name-input')) $('name-input').value = d.name;
+    }
+    renderParticipant(p);
+  }
+
+  function renderParticipant(p) {
+    if (hasTile(p)) renderTile(ensureTile(p.id));
+    else removeTile(p.id);
+    renderPeople();
+    syncTracks();
+  }
+
+  function removeParticipant(id) {
+    state.participants.delete(id);
+    removeTile(id);
+    renderPeople();
+  }
+
+  function renderAll() {
+    for (const p of state.participants.values()) {
+      if (hasTile(p)) renderTile(ensureTile(p.id));
+    }
+    for (const id of [...state.tiles.keys()]) {
+      if (!hasTile(state.participants.get(id))) removeTile(id);
+    }
+    renderPeople();
+    syncTracks();
+  }
+
+  function renderPeople() {
+    const ul = $('people');
+    ul.replaceChildren();
+    const list = [...state.participants.values()].sort((a, b) => {
+      if (a.id === state.me?.id) return -1;
+      if (b.id === state.me?.id) return 1;
+      return displayName(a).localeCompare(displayName(b));
+    });
+    for (const p of list) {
+      const li = document.createElement('li');
+      const av = document.createElement('span');
+      av.className = 'dot-avatar';
+      av.style.setProperty('--avatar', colorFor(p.id));
+      av.textContent = initials(displayName(p));
+      const who = document.createElement('span');
+      who.className = 'who';
+      who.textContent = displayName(p) + (p.id === state.me?.id ? ' (you)' : '');
+      li.append(av, who);
+      if (p.role && p.role !== 'participant') {
+        const r = document.createElement('span');
+        r.className = 'role';
+        r.textContent = p.role;
+        li.append(r);
+      }
+      if (p.role !== 'viewer') {
+        li.append(icon(p.audioMuted ? 'i-mic-off' : 'i-mic', p.audioMuted));
+        li.append(icon(p.videoMuted ? 'i-cam-off' : 'i-cam', p.videoMuted));
+      }
+      ul.append(li);
+    }
+    const n = state.participants.size;
+    $('count').textContent = String(n);
+    $('people-count').textContent = `(${n})`;
+    const others = [...state.tiles.keys()].filter((id) => id !== state.me?.id).length;
+    $('empty').hidden = !state.joined || others > 0 || state.role === 'broadcaster';
+  }
+
+  function icon(id, off) {
+    const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    if (off) svg.classList.add('off');
+    const use = document.createElementNS('http://www.w3.org/2000/svg', 'use');
+    use.setAttribute('href', '#' + id);
+    svg.append(use);
+    return svg;
+  }
+
+  // layout sizes the tiles so that they fill the stage.
+  function layout() {
+    const grid = $('grid');
+    const n = grid.children.length;
+    if (!n) return;
+    const gap = 12;
+    const W = grid.clientWidth;
+    const H = grid.clientHeight;
+    if (!W || !H) return;
+    const aspect = 16 / 9;
+    let best = 0;
+    for (let cols = 1; cols <= n; cols++) {
+      const rows = Math.ceil(n / cols);
+      const w = Math.min((W - gap * (cols - 1)) / cols, ((H - gap * (rows - 1)) / rows) * aspect);
+      if (w > best) best = w;
+    }
+    grid.style.setProperty('--tile-w', `${Math.max(120, Math.floor(best))}px`);
+  }
+
+  // ---------- chat ----------
+
+  function timeOf(ms) {
+    const d = ms ? new Date(ms) : new Date();
+    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  function addChat(from, name, text, time) {
+    if (!text) return;
+    const p = state.participants.get(from);
+    const shown = name || displayName(p) || from;
+    state.chat.push({ from, name: shown, text, time: time || Date.now() });
+    const li = document.createElement('li');
+    const meta = document.createElement('div');
+    meta.className = 'meta';
+    const who = document.createElement('span');
+    who.className = 'from';
+    who.style.setProperty('--from', colorFor(from));
+    who.textContent = from === state.me?.id ? `${shown} (you)` : shown;
+    const t = document.createElement('span');
+    t.className = 'time';
+    t.textContent = timeOf(time);
+    meta.append(who, t);
+    const body = document.createElement('div');
+    body.className = 'text';
+    body.textContent = text;
+    li.append(meta, body);
+    appendMessage(li);
+    if ($('app').classList.contains('nosidebar') && from !== state.me?.id) {
+      state.unread++;
+      $('unread').textContent = String(state.unread);
+      $('unread').hidden = false;
+    }
+  }
+
+  function systemMessage(text) {
+    const li = document.createElement('li');
+    li.className = 'system';
+    li.textContent = `${text} · ${timeOf()}`;
+    appendMessage(li);
+  }
+
+  function appendMessage(li) {
+    const ol = $('messages');
+    const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
+    ol.append(li);
+    while (ol.children.length > 500) ol.firstElementChild.remove();
+    if (atBottom) ol.scrollTop = ol.scrollHeight;
+  }
+
+  // ---------- UI ----------
+
+  function setStatus(kind, text) {
+    const el = $('status');
+    el.className = `status ${kind || 'connecting'}`;
+    $('status-text').textContent = text;
+  }
+
+  function toast(text, bad) {
+    const el = document.createElement('div');
+    el.className = 'toast' + (bad ? ' bad' : '');
+    el.textContent = text;
+    $('toasts').append(el);
+    setTimeout(() => el.remove(), 5000);
+    while ($('toasts').children.length > 4) $('toasts').firstElementChild.remove();
+  }
+
+  function leave() {
+    if (state.left) return;
+    state.left = true;
+    clearTimeout(state.retryTimer);
+    send('bye', { reason: 'left' });
+    const ws = state.ws;
+    state.ws = null;
+    if (ws) ws.close(1000);
+    closePeerConnection();
+    if (state.local) for (const t of state.local.getTracks()) t.stop();
+    state.local = null;
+    for (const id of [...state.tiles.keys()]) removeTile(id);
+    setStatus('bad', 'Left');
+    $('left-reason').textContent = state.room ? `Room ${state.room}` : '';
+    $('left').hidden = false;
+  }
+
+  function bindUI() {
+    $('btn-mic').addEventListener('click', () => toggle('audio'));
+    $('btn-cam').addEventListener('click', () => toggle('video'));
+    $('btn-leave').addEventListener('click', leave);
+    $('btn-rejoin').addEventListener('click', () => location.reload());
+    $('btn-chat').addEventListener('click', () => {
+      const app = $('app');
+      const narrow = matchMedia('(max-width: 820px)').matches;
+      if (narrow) app.classList.toggle('sidebar-open');
+      else app.classList.toggle('nosidebar');
+      const open = narrow ? app.classList.contains('sidebar-open') : !app.classList.contains('nosidebar');
+      $('btn-chat').setAttribute('aria-pressed', String(open));
+      if (open) {
+        state.unread = 0;
+        $('unread').hidden = true;
+      }
+      requestAnimationFrame(layout);
+    });
+    $('chat-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const input = $('chat-input');
+      const text = input.value.trim();
+      if (!text || !state.me) return;
+      if (!send('text', { text })) return toast('Not connected', true);
+      addChat(state.me.id, state.me.name, text, Date.now());
+      input.value = '';
+    });
+    $('name-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const name = $('name-input').value.trim();
+      if (!name || !state.me) return;
+      send('profile', { name });
+      localStorage.setItem(NAME_KEY, name);
+      upsertParticipant({ id: state.me.id, name });
+      $('name-input').blur();
+    });
+    $('sound').addEventListener('click', () => {
+      for (const [id, tile] of state.tiles) {
+        if (id !== state.me?.id) {
+          tile.video.muted = false;
+          tile.video.play().catch(() => {});
+        }
+      }
+      $('sound').hidden = true;
+    });
+    new ResizeObserver(layout).observe($('stage'));
+    window.addEventListener('pagehide', () => send('bye', { reason: 'page closed' }));
+  }
+
+  // ---------- test and debugging hooks ----------
+
+  async function inbound() {
+    const out = [];
+    const pc = state.pc;
+    if (!pc) return out;
+    const stats = await pc.getStats();
+    stats.forEach((r) => {
+      if (r.type !== 'inbound-rtp') return;
+      const m = state.mids.get(r.mid);
+      out.push({
+        kind: r.kind,
+        mid: r.mid,
+        participant: m ? m.participant : null,
+        packetsReceived: r.packetsReceived || 0,
+        packetsLost: r.packetsLost || 0,
+        framesDecoded: r.framesDecoded || 0,
+        frameWidth: r.frameWidth || 0,
+        nackCount: r.nackCount || 0,
+        pliCount: r.pliCount || 0,
+      });
+    });
+    return out;
+  }
+
+  // decoded summarizes, per remote participant, what this page plays.
+  async function decoded() {
+    const res = {};
+    for (const s of await inbound()) {
+      if (!s.participant) continue;
+      const r = (res[s.participant] ||= { framesDecoded: 0, videoWidth: 0, audioPackets: 0, videoPackets: 0 });
+      if (s.kind === 'video') {
+        r.framesDecoded += s.framesDecoded;
+        r.videoPackets += s.packetsReceived;
+      } else {
+        r.audioPackets += s.packetsReceived;
+      }
+    }
+    for (const [id, tile] of state.tiles) {
+      if (id !== state.me?.id && res[id]) res[id].videoWidth = tile.video.videoWidth;
+    }
+    return res;
+  }
+
+  window.peets = {
+    state,
+    get pc() { return state.pc; },
+    get firstFrameMs() { return state.firstFrameMs; },
+    inbound,
+    decoded,
+    send,
+    leave,
+    toggle,
+  };
+
+  bindUI();
+  applyMute();
+  connect();
+})();

@@ -1,0 +1,398 @@
+// Package cdp is a small Chrome DevTools Protocol client: it launches
+// Chromium headless on a fresh profile, opens pages, evaluates JavaScript
+// (awaiting promises), takes screenshots and kills the whole process group
+// on Close. Every wait is bounded.
+package cdp
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Defaults.
+const (
+	DefaultChromium     = "/usr/bin/chromium"
+	DefaultStartTimeout = 20 * time.Second
+	DefaultCallTimeout  = 30 * time.Second
+	closeTimeout        = 5 * time.Second
+	maxConsoleLines     = 2000
+)
+
+// Errors.
+var (
+	ErrClosed      = errors.New("cdp: browser closed")
+	ErrNoChromium  = errors.New("cdp: chromium not found")
+	ErrStart       = errors.New("cdp: chromium did not start")
+	ErrJSException = errors.New("cdp: JavaScript exception")
+)
+
+// ChromiumPath is $PEETS_CHROMIUM, or /usr/bin/chromium.
+func ChromiumPath() string {
+	if p := os.Getenv("PEETS_CHROMIUM"); p != "" {
+		return p
+	}
+	return DefaultChromium
+}
+
+// DefaultFlags run Chromium headless and quiet, with a fake camera and
+// microphone that need no permission prompt, autoplay with sound, and
+// WebRTC allowed to use the loopback interface.
+func DefaultFlags() []string {
+	return []string{
+		"--headless",
+		"--no-sandbox",
+		"--disable-gpu",
+		"--disable-quic",
+		"--no-first-run",
+		"--no-default-browser-check",
+		"--disable-background-networking",
+		"--disable-component-update",
+		"--disable-sync",
+		"--disable-extensions",
+		"--disable-default-apps",
+		"--disable-breakpad",
+		"--disable-crash-reporter",
+		"--disable-background-timer-throttling",
+		"--disable-renderer-backgrounding",
+		"--disable-backgrounding-occluded-windows",
+		"--mute-audio",
+		"--use-fake-device-for-media-stream",
+		"--use-fake-ui-for-media-stream",
+		"--autoplay-policy=no-user-gesture-required",
+		"--allow-loopback-in-peer-connection",
+		"--window-size=1280,800",
+	}
+}
+
+// Options configure Launch.
+type Options struct {
+	// Path of the browser; default ChromiumPath().
+	Path string
+	// Flags replace DefaultFlags() when not nil.
+	Flags []string
+	// ExtraFlags are added to the flags.
+	ExtraFlags []string
+	// StartTimeout bounds the start (default 20 s).
+	StartTimeout time.Duration
+	// Logger; slog.Default() if nil.
+	Logger *slog.Logger
+}
+
+// Browser is a running Chromium and its DevTools connection.
+type Browser struct {
+	cmd  *exec.Cmd
+	dir  string
+	log  *slog.Logger
+	conn *websocket.Conn
+	out  *tailBuffer
+
+	wmu     sync.Mutex // serializes writes
+	nextID  atomic.Int64
+	mu      sync.Mutex
+	pending map[int64]chan response
+	pages   map[string]*Page // by session id
+
+	readDone  chan struct{}
+	exited    chan struct{}
+	waitErr   error
+	closeOnce sync.Once
+}
+
+type response struct {
+	result json.RawMessage
+	err    error
+}
+
+// Error is a DevTools protocol error.
+type Error struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Data    string `json:"data"`
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("cdp: %s (%d) %s", e.Message, e.Code, e.Data)
+}
+
+// Launch starts Chromium with a fresh profile directory and connects to
+// it. Close it with Close.
+func Launch(ctx context.Context, opts Options) (*Browser, error) {
+	path := opts.Path
+	if path == "" {
+		path = ChromiumPath()
+	}
+	if _, err := exec.LookPath(path); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrNoChromium, path, err)
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = DefaultStartTimeout
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	dir, err := os.MkdirTemp("", "peets-chromium-")
+	if err != nil {
+		return nil, err
+	}
+	flags := opts.Flags
+	if flags == nil {
+		flags = DefaultFlags()
+	}
+	args := append(append([]string{}, flags...), opts.ExtraFlags...)
+	args = append(args, "--user-data-dir="+dir, "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1", "about:blank")
+	cmd := exec.Command(path, args...)
+	setProcessGroup(cmd)
+	b := &Browser{
+		cmd:      cmd,
+		dir:      dir,
+		log:      log.With("component", "chromium"),
+		out:      &tailBuffer{max: 64 << 10},
+		pending:  make(map[int64]chan response),
+		pages:    make(map[string]*Page),
+		readDone: make(chan struct{}),
+		exited:   make(chan struct{}),
+	}
+	cmd.Stdout = b.out
+	cmd.Stderr = b.out
+	if err := cmd.Start(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("%w: %v", ErrStart, err)
+	}
+	go func() {
+		b.waitErr = cmd.Wait()
+		close(b.exited)
+	}()
+	sctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	defer cancel()
+	wsURL, err := b.devToolsURL(sctx)
+	if err == nil {
+		d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+		b.conn, _, err = d.DialContext(sctx, wsURL, nil)
+		if b.conn != nil {
+			b.conn.SetReadLimit(256 << 20) // screenshots are big
+		}
+	}
+	if err != nil {
+		b.kill()
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("%w: %v\n%s", ErrStart, err, b.out.String())
+	}
+	go b.readLoop()
+	return b, nil
+}
+
+// devToolsURL waits for DevToolsActivePort in the profile directory.
+func (b *Browser) devToolsURL(ctx context.Context) (string, error) {
+	file := filepath.Join(b.dir, "DevToolsActivePort")
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if data, err := os.ReadFile(file); err == nil {
+			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+			if len(lines) == 2 {
+				port, err := strconv.Atoi(strings.TrimSpace(lines[0]))
+				if err == nil && port > 0 {
+					return fmt.Sprintf("ws://127.0.0.1:%d%s", port, strings.TrimSpace(lines[1])), nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("no DevToolsActivePort: %w", ctx.Err())
+		case <-b.exited:
+			return "", fmt.Errorf("chromium exited: %v", b.waitErr)
+		case <-tick.C:
+		}
+	}
+}
+
+// Output returns the last 64 KiB of the browser's stdout and stderr.
+func (b *Browser) Output() string { return b.out.String() }
+
+// Version returns the browser's product string.
+func (b *Browser) Version(ctx context.Context) (string, error) {
+	var v struct {
+		Product string `json:"product"`
+	}
+	err := b.Call(ctx, "", "Browser.getVersion", nil, &v)
+	return v.Product, err
+}
+
+// Call sends one command (to a page session when sessionID is set) and
+// decodes its result into result (may be nil). Without a deadline in ctx
+// it waits at most 30 s.
+func (b *Browser) Call(ctx context.Context, sessionID, method string, params, result any) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultCallTimeout)
+		defer cancel()
+	}
+	id := b.nextID.Add(1)
+	msg := map[string]any{"id": id, "method": method}
+	if params != nil {
+		msg["params"] = params
+	}
+	if sessionID != "" {
+		msg["sessionId"] = sessionID
+	}
+	ch := make(chan response, 1)
+	b.mu.Lock()
+	select {
+	case <-b.readDone:
+		b.mu.Unlock()
+		return ErrClosed
+	default:
+	}
+	b.pending[id] = ch
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.pending, id)
+		b.mu.Unlock()
+	}()
+	b.wmu.Lock()
+	_ = b.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	err := b.conn.WriteJSON(msg)
+	b.wmu.Unlock()
+	if err != nil {
+		return fmt.Errorf("cdp: %s: %w", method, err)
+	}
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return fmt.Errorf("%s: %w", method, r.err)
+		}
+		if result != nil && len(r.result) > 0 {
+			if err := json.Unmarshal(r.result, result); err != nil {
+				return fmt.Errorf("cdp: %s result: %w", method, err)
+			}
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("cdp: %s: %w", method, ctx.Err())
+	case <-b.readDone:
+		return fmt.Errorf("cdp: %s: %w", method, ErrClosed)
+	}
+}
+
+type inbound struct {
+	ID        int64           `json:"id"`
+	Result    json.RawMessage `json:"result"`
+	Error     *Error          `json:"error"`
+	Method    string          `json:"method"`
+	Params    json.RawMessage `json:"params"`
+	SessionID string          `json:"sessionId"`
+}
+
+func (b *Browser) readLoop() {
+	defer close(b.readDone)
+	for {
+		var m inbound
+		if err := b.conn.ReadJSON(&m); err != nil {
+			return
+		}
+		if m.ID != 0 {
+			b.mu.Lock()
+			ch := b.pending[m.ID]
+			b.mu.Unlock()
+			if ch != nil {
+				r := response{result: m.Result}
+				if m.Error != nil {
+					r.err = m.Error
+				}
+				ch <- r
+			}
+			continue
+		}
+		if m.SessionID != "" {
+			b.mu.Lock()
+			p := b.pages[m.SessionID]
+			b.mu.Unlock()
+			if p != nil {
+				p.event(m.Method, m.Params)
+			}
+		}
+	}
+}
+
+// Close closes the browser: Browser.close, then SIGKILL to its process
+// group if it lingers, and removes the profile directory.
+func (b *Browser) Close() error {
+	b.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = b.Call(ctx, "", "Browser.close", nil, nil)
+		cancel()
+		select {
+		case <-b.exited:
+		case <-time.After(closeTimeout):
+			b.log.Warn("chromium did not exit: killing its process group")
+		}
+		b.kill()
+		if b.conn != nil {
+			_ = b.conn.Close()
+			<-b.readDone
+		}
+		for i := 0; i < 10; i++ {
+			if err := os.RemoveAll(b.dir); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return nil
+}
+
+// kill ends the process group (helpers and renderers included) and waits
+// for the browser process.
+func (b *Browser) kill() {
+	killProcessGroup(b.cmd)
+	select {
+	case <-b.exited:
+	case <-time.After(closeTimeout):
+		b.log.Error("chromium survived SIGKILL")
+	}
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	sc := bufio.NewScanner(strings.NewReader(string(t.buf)))
+	var b strings.Builder
+	for sc.Scan() {
+		b.WriteString(sc.Text())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
