@@ -24,7 +24,8 @@ func newBenchCmd() *cobra.Command {
 func newBenchFanoutCmd() *cobra.Command {
 	var subs []int
 	var dur time.Duration
-	var fw, logLevel string
+	var speed float64
+	var fw, logLevel, cpuProfile string
 	var asJSON, verbose bool
 	cmd := &cobra.Command{
 		Use:   "fanout",
@@ -35,7 +36,7 @@ func newBenchFanoutCmd() *cobra.Command {
 			defer cancel()
 			log := newLogger(logLevel)
 			for _, n := range subs {
-				c := bench.FanoutConfig{Subscribers: n, Duration: dur, Forwarder: fw, Logger: log}
+				c := bench.FanoutConfig{Subscribers: n, Duration: dur, Forwarder: fw, Logger: log, Speed: speed, CPUProfile: cpuProfile}
 				if verbose {
 					c.Echo = os.Stderr
 				}
@@ -61,6 +62,9 @@ func newBenchFanoutCmd() *cobra.Command {
 	fl.BoolVar(&asJSON, "json", false, "one compact JSON object per line")
 	fl.BoolVar(&verbose, "verbose", false, "copy the workers' output to stderr")
 	fl.StringVar(&logLevel, "log-level", "warn", "log level")
+	fl.Float64Var(&speed, "speed", 1, "source pace multiplier: 1 is a real call; e.g. 10 or 20 sends the same stream faster to measure the CPU cost per packet")
+	fl.StringVar(&cpuProfile, "cpuprofile", "", "write each worker's CPU profile to <prefix>-<worker>.pprof")
+	_ = fl.MarkHidden("cpuprofile")
 	return cmd
 }
 
@@ -89,5 +93,7 @@ func newBenchWorkerCmd() *cobra.Command {
 	fl.StringVar(&c.Room, "room", "", "room id")
 	fl.StringVar(&c.Out, "out", "", "report file")
 	fl.DurationVar(&c.Progress, "progress", 0, "print the packet count at this interval")
+	fl.Float64Var(&c.Speed, "speed", 1, "source pace multiplier (pub)")
+	fl.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")
 	return cmd
 }

@@ -13,6 +13,8 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(
 		newForwarderCmd(),
+		newUpCmd(),
+		newDemoCmd(),
 		newBotCmd(),
 		newBenchCmd(),
 	)

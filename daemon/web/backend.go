@@ -35,6 +35,12 @@ type Backend interface {
 	Stats() any
 }
 
+// RosterJSONer is a Backend that renders GET /api/roster itself (the daemon
+// serves the same JSON as `peets roster --json`).
+type RosterJSONer interface {
+	RosterJSON() ([]byte, error)
+}
+
 // JoinRequest describes a page asking to join. Name and Role come from the
 // page URL's query (?name=...&role=...) and are only wishes: the backend
 // decides.

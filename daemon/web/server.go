@@ -3,7 +3,7 @@
 //
 //	GET /            the page (static/, embedded)
 //	GET /ws          signaling WebSocket (proto signaling messages)
-//	GET /api/roster  the roster, proto.RoomInfo
+//	GET /api/roster  the roster: RosterJSONer's JSON if the backend has it, else proto.RoomInfo
 //	GET /api/stats   {"web": Stats, "backend": Backend.Stats()}
 //	GET /healthz     "ok"
 //
@@ -310,6 +310,16 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", noDirs(files)))
 	mux.HandleFunc("GET /ws", s.serveWS)
 	mux.HandleFunc("GET /api/roster", func(w http.ResponseWriter, r *http.Request) {
+		if rj, ok := s.cfg.Backend.(RosterJSONer); ok {
+			b, err := rj.RosterJSON()
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(b)
+			return
+		}
 		writeJSON(w, s.cfg.Backend.RoomInfo())
 	})
 	mux.HandleFunc("GET /api/stats", func(w http.ResponseWriter, r *http.Request) {

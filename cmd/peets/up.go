@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/peets/peets/daemon"
+	"github.com/peets/peets/daemon/web"
+	"github.com/peets/peets/media/bridge"
+	"github.com/peets/peets/media/source"
+)
+
+// upFlags are the flags of up (and demo).
+type upFlags struct {
+	daemonFlags
+	listen string
+	noWeb  bool
+	source string
+}
+
+func (f *upFlags) add(cmd *cobra.Command, defUser string) {
+	f.daemonFlags.add(cmd, defUser)
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", "", "address of the web page and signaling, loopback only (default 127.0.0.1:0, a free port)")
+	fl.BoolVar(&f.noWeb, "no-web", false, "serve no web page (a headless proxy)")
+	fl.StringVar(&f.source, "source", "", `publish a file source instead of the browser's camera and mic: "bot" (the embedded VP8 + Opus test stream)`)
+}
+
+func newUpCmd() *cobra.Command {
+	var f upFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run your proxy: join a room and serve the call's web page on loopback",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext(cmd.Context())
+			defer cancel()
+			return runUp(ctx, cmd, &f, nil)
+		},
+	}
+	f.add(cmd, "")
+	return cmd
+}
+
+// runUp runs a proxy until ctx is done. started, if set, is called with the
+// page URL once the proxy is up.
+func runUp(ctx context.Context, cmd *cobra.Command, f *upFlags, started func(url string)) error {
+	log := f.logger()
+	cfg, err := f.build(cmd)
+	if err != nil {
+		return err
+	}
+	if f.listen != "" {
+		cfg.Listen = f.listen
+	}
+	opts := daemon.Options{Config: cfg, Logger: log}
+	switch f.source {
+	case "":
+	case "bot":
+		src, err := source.OpenDefault(source.Options{Loop: true, Speed: 1, Logger: log})
+		if err != nil {
+			return err
+		}
+		opts.Source = src
+	default:
+		return fmt.Errorf("--source %q: want bot", f.source)
+	}
+	d, err := daemon.New(ctx, opts)
+	if err != nil {
+		return err
+	}
+	url := ""
+	if !f.noWeb && opts.Source == nil {
+		api, err := bridge.NewAPI(bridge.APIConfig{})
+		if err != nil {
+			return err
+		}
+		srv, err := web.NewServer(web.Config{Listen: cfg.Listen, Backend: daemon.NewBackend(d, api), Logger: log})
+		if err != nil {
+			return err
+		}
+		if url, err = srv.Start(ctx); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "peets: %s in room %s as %s (forwarder %s)\n", cfg.User, cfg.Room, d.Participant(), d.Conn().URI())
+	if url != "" {
+		fmt.Fprintln(cmd.OutOrStdout(), "Open this URL in your browser to join the call:")
+		fmt.Fprintln(cmd.OutOrStdout(), url)
+	}
+	if started != nil {
+		started(url)
+	}
+	return d.Run(ctx)
+}
