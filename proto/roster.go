@@ -41,6 +41,8 @@ import (
 //	                        receivers deliver every one of them, in order
 //	  "prev": 40,           seq of the publisher's previous ordered publication
 //	                        of this boot, 0 if none (omitted when 0)
+//	  "soft": 41,           seq of the publisher's newest unordered publication
+//	                        (heartbeat) before this one, 0 if none (omitted when 0)
 //	  "body": {...}         the kind's JSON object
 //	}
 //
@@ -48,6 +50,8 @@ import (
 // sync. Ordered publications are chained by "prev", which is signed, so a
 // receiver that fetched any publication can walk back to every ordered one it
 // missed, and a forged state vector entry can never make it skip or invent one.
+// When the newest publication is not a heartbeat, its "soft" names the newest
+// heartbeat, so a late joiner still needs only two fetches per member.
 
 // Publication kinds.
 const (
@@ -124,6 +128,7 @@ type Publication struct {
 	Time int64           `json:"time"`
 	Ord  bool            `json:"ord,omitempty"`
 	Prev uint64          `json:"prev,omitempty"`
+	Soft uint64          `json:"soft,omitempty"`
 	Body json.RawMessage `json:"body"`
 }
 
@@ -142,6 +147,9 @@ func (p *Publication) Validate() error {
 	}
 	if p.Prev >= p.Seq {
 		return fmt.Errorf("%w: prev %d >= seq %d", ErrPubField, p.Prev, p.Seq)
+	}
+	if p.Soft >= p.Seq {
+		return fmt.Errorf("%w: soft %d >= seq %d", ErrPubField, p.Soft, p.Seq)
 	}
 	if p.Time < 0 {
 		return fmt.Errorf("%w: negative time", ErrPubField)

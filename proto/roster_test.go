@@ -102,7 +102,7 @@ func TestRosterEntryRejects(t *testing.T) {
 }
 
 func TestPublicationRoundTrip(t *testing.T) {
-	p := Publication{V: 1, Kind: PubKindChat, Boot: 1700000000, Seq: 42, Time: 1700000000123, Ord: true, Prev: 40,
+	p := Publication{V: 1, Kind: PubKindChat, Boot: 1700000000, Seq: 42, Time: 1700000000123, Ord: true, Prev: 40, Soft: 41,
 		Body: json.RawMessage(`{"text":"<hi> & \"bye\""}`)}
 	b, err := p.Encode()
 	if err != nil {
@@ -115,7 +115,7 @@ func TestPublicationRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Seq != 42 || got.Prev != 40 || !got.Ord || got.Kind != "chat" || string(got.Body) != string(p.Body) {
+	if got.Seq != 42 || got.Prev != 40 || got.Soft != 41 || !got.Ord || got.Kind != "chat" || string(got.Body) != string(p.Body) {
 		t.Fatalf("got %+v", got)
 	}
 	bad := map[string]error{
@@ -123,6 +123,7 @@ func TestPublicationRoundTrip(t *testing.T) {
 		`{"v":1,"kind":"HB","boot":1,"seq":1,"time":1,"body":{}}`:           ErrPubField,
 		`{"v":1,"kind":"hb","boot":1,"seq":0,"time":1,"body":{}}`:           ErrPubField,
 		`{"v":1,"kind":"hb","boot":1,"seq":3,"prev":3,"time":1,"body":{}}`:  ErrPubField,
+		`{"v":1,"kind":"hb","boot":1,"seq":3,"soft":4,"time":1,"body":{}}`:  ErrPubField,
 		`{"v":1,"kind":"hb","boot":1,"seq":3,"time":1,"body":"x"}`:          ErrPubField,
 		`{"v":1,"kind":"hb","boot":1,"seq":3,"time":1}`:                     ErrPubField,
 		`{"v":1,"kind":"hb","boot":-1,"seq":3,"time":1,"body":{}}`:          ErrPubField,

@@ -1,0 +1,397 @@
+package roster
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+
+	"github.com/peets/peets/proto"
+	roomsync "github.com/peets/peets/sync"
+)
+
+// DefaultExpireAfter is how many heartbeat intervals a silent member stays.
+const DefaultExpireAfter = 3
+
+// Reasons a publication was rejected by the roster (after the sync layer
+// accepted and verified it), as counted in Stats.Rejected.
+const (
+	ReasonBadEntry      = "bad_entry"      // heartbeat body invalid (JSON, types, limits)
+	ReasonEntryMismatch = "entry_mismatch" // heartbeat about someone else than its signer
+	ReasonBadChat       = "bad_chat"       // chat body invalid
+	ReasonUnknownKind   = "unknown_kind"   // publication kind this version does not know
+	ReasonEventsDropped = "events_dropped" // a subscriber fell maxQueued events behind
+)
+
+// Stats counts the table's activity.
+type Stats struct {
+	Members  int               `json:"members"`
+	Joins    uint64            `json:"joins"`
+	Updates  uint64            `json:"updates"`
+	Byes     uint64            `json:"byes"`
+	Expired  uint64            `json:"expired"`
+	Chats    uint64            `json:"chats"`
+	Rejected map[string]uint64 `json:"rejected"` // roster-level reasons
+	Sync     roomsync.Stats    `json:"sync"`     // sync-level counters and reasons
+}
+
+// Table is a room's soft-state roster: members join on their first valid
+// heartbeat, are updated by the next ones, and leave on an explicit bye or
+// after ExpireAfter heartbeat intervals without one. Methods are safe for
+// concurrent use.
+type Table struct {
+	room   string
+	expire int
+	log    *slog.Logger
+	group  atomic.Pointer[roomsync.Group]
+
+	mu       sync.Mutex
+	members  map[string]*Member
+	deadline map[string]time.Time
+	subs     map[*subscriber]struct{}
+	closed   bool
+	st       Stats
+
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+// newTable makes a table and starts its expiry goroutine.
+func newTable(room string, expireAfter int, log *slog.Logger) *Table {
+	if expireAfter <= 0 {
+		expireAfter = DefaultExpireAfter
+	}
+	t := &Table{
+		room:     room,
+		expire:   expireAfter,
+		log:      log,
+		members:  make(map[string]*Member),
+		deadline: make(map[string]time.Time),
+		subs:     make(map[*subscriber]struct{}),
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	t.st.Rejected = map[string]uint64{}
+	go t.expiry()
+	return t
+}
+
+// Room is the room id.
+func (t *Table) Room() string { return t.room }
+
+// Done is closed when the table stopped (its group left).
+func (t *Table) Done() <-chan struct{} { return t.done }
+
+// Snapshot returns the current members, sorted by user id.
+func (t *Table) Snapshot() []Member {
+	now := time.Now()
+	t.mu.Lock()
+	out := make([]Member, 0, len(t.members))
+	for _, m := range t.members {
+		c := m.clone()
+		c.State = c.state(now)
+		out = append(out, c)
+	}
+	t.mu.Unlock()
+	sortMembers(out)
+	return out
+}
+
+// Get returns the member with participant prefix p.
+func (t *Table) Get(p enc.Name) (Member, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m, ok := t.members[p.String()]
+	if !ok {
+		return Member{}, false
+	}
+	c := m.clone()
+	c.State = c.state(time.Now())
+	return c, true
+}
+
+// Len is the number of members.
+func (t *Table) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.members)
+}
+
+// JSON renders the roster (see Render).
+func (t *Table) JSON() ([]byte, error) {
+	return RenderJSON(t.room, t.Snapshot(), time.Now())
+}
+
+// Stats returns the counters.
+func (t *Table) Stats() Stats {
+	t.mu.Lock()
+	s := t.st
+	s.Members = len(t.members)
+	s.Rejected = maps.Clone(t.st.Rejected)
+	t.mu.Unlock()
+	if g := t.group.Load(); g != nil {
+		s.Sync = g.Stats()
+	}
+	return s
+}
+
+// Subscribe returns a channel of events: first a join for every current
+// member, then every change, in order. The channel is closed when ctx is
+// done or the table stops; read it until then (or cancel ctx).
+func (t *Table) Subscribe(ctx context.Context) <-chan Event {
+	s := newSubscriber(func() { t.reject(ReasonEventsDropped) })
+	now := time.Now()
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		s.close()
+	} else {
+		cur := make([]Member, 0, len(t.members))
+		for _, m := range t.members {
+			cur = append(cur, m.clone())
+		}
+		sortMembers(cur)
+		for _, m := range cur {
+			m.State = m.state(now)
+			s.push(Event{Type: EventJoin, Time: now, Member: m})
+		}
+		t.subs[s] = struct{}{}
+		t.mu.Unlock()
+	}
+	go func() {
+		s.run(ctx)
+		t.mu.Lock()
+		delete(t.subs, s)
+		t.mu.Unlock()
+	}()
+	return s.out
+}
+
+// emit sends ev to every subscriber (t.mu held).
+func (t *Table) emit(ev Event) {
+	for s := range t.subs {
+		s.push(ev)
+	}
+}
+
+func (t *Table) reject(reason string) {
+	t.mu.Lock()
+	t.st.Rejected[reason]++
+	t.mu.Unlock()
+}
+
+// apply takes one verified publication from the sync group (on the group's
+// goroutine).
+func (t *Table) apply(p roomsync.Pub) {
+	switch p.Kind {
+	case proto.PubKindHeartbeat:
+		t.applyHeartbeat(p)
+	case proto.PubKindChat:
+		t.applyChat(p)
+	default:
+		t.reject(ReasonUnknownKind)
+	}
+}
+
+func (t *Table) applyHeartbeat(p roomsync.Pub) {
+	e, err := proto.DecodeRosterEntry(p.Body)
+	if err != nil {
+		t.log.Debug("bad heartbeat", "from", p.Publisher, "err", err)
+		t.reject(ReasonBadEntry)
+		return
+	}
+	if err := e.CheckOwner(p.Publisher, t.room); err != nil {
+		t.log.Debug("heartbeat about someone else", "from", p.Publisher, "err", err)
+		t.reject(ReasonEntryMismatch)
+		return
+	}
+	u, _ := e.UserPrefix()
+	m := &Member{
+		User:          e.User,
+		Name:          e.Name,
+		Prefix:        u,
+		Participant:   p.Publisher,
+		Role:          e.Role,
+		Streams:       e.Streams,
+		Description:   e.Description,
+		Boot:          p.Boot,
+		Seq:           p.Seq,
+		Sent:          p.Sent,
+		LastHeartbeat: p.Received,
+		Interval:      time.Duration(e.IntervalMs) * time.Millisecond,
+	}
+	key := m.Key()
+	now := p.Received
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	old, known := t.members[key]
+	if e.Leave {
+		if known {
+			delete(t.members, key)
+			delete(t.deadline, key)
+			t.st.Byes++
+			left := old.clone()
+			left.State = left.state(now)
+			t.emit(Event{Type: EventLeave, Time: now, Member: left, Reason: LeaveBye})
+		}
+		return
+	}
+	if known && (m.Boot < old.Boot || (m.Boot == old.Boot && m.Seq <= old.Seq)) {
+		return // older than what we have
+	}
+	if known {
+		m.Joined = old.Joined
+	} else {
+		m.Joined = now
+	}
+	t.members[key] = m
+	t.deadline[key] = now.Add(time.Duration(t.expire) * m.Interval)
+	ev := m.clone()
+	ev.State = StateActive
+	switch {
+	case !known:
+		t.st.Joins++
+		t.emit(Event{Type: EventJoin, Time: now, Member: ev})
+	case profileChanged(old, m):
+		t.st.Updates++
+		t.emit(Event{Type: EventUpdate, Time: now, Member: ev})
+	}
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (t *Table) applyChat(p roomsync.Pub) {
+	c, err := proto.DecodeChat(p.Body)
+	if err != nil {
+		t.reject(ReasonBadChat)
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	from := chatFrom(p.Publisher)
+	if m, ok := t.members[p.Publisher.String()]; ok {
+		from = m.clone()
+		from.State = from.state(p.Received)
+	}
+	t.st.Chats++
+	t.emit(Event{Type: EventChat, Time: p.Received, Chat: &Chat{
+		From: from, Boot: p.Boot, Seq: p.Seq, Text: c.Text, Sent: p.Sent,
+	}})
+}
+
+// echoChat emits this participant's own chat message.
+func (t *Table) echoChat(from Member, boot, seq uint64, text string) {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.emit(Event{Type: EventChat, Time: now, Chat: &Chat{
+		From: from, Boot: boot, Seq: seq, Text: text, Sent: now, Self: true,
+	}})
+}
+
+// expiry removes members whose deadline passed.
+func (t *Table) expiry() {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		t.mu.Lock()
+		next := time.Time{}
+		for _, d := range t.deadline {
+			if next.IsZero() || d.Before(next) {
+				next = d
+			}
+		}
+		t.mu.Unlock()
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(0, time.Until(next))
+		}
+		timer.Reset(wait)
+		select {
+		case <-t.stop:
+			return
+		case <-t.wake:
+			timer.Stop() // Go >= 1.23: no stale tick after Stop
+		case <-timer.C:
+			t.expireNow(time.Now())
+		}
+	}
+}
+
+func (t *Table) expireNow(now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for key, d := range t.deadline {
+		if d.After(now) {
+			continue
+		}
+		m := t.members[key]
+		delete(t.members, key)
+		delete(t.deadline, key)
+		t.st.Expired++
+		left := m.clone()
+		left.State = StateStale
+		t.emit(Event{Type: EventLeave, Time: now, Member: left, Reason: LeaveExpired})
+	}
+}
+
+// close stops the table: subscribers' channels close, events stop.
+func (t *Table) close() {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	t.closed = true
+	for s := range t.subs {
+		s.close()
+	}
+	t.mu.Unlock()
+	close(t.stop)
+	close(t.done)
+}
+
+// WaitSynced waits until the table has caught up with the room: a sync
+// Interest has been received (so the state vector is known) and every fetch
+// it caused has completed, stable for a few milliseconds. In an empty room
+// nothing ever answers: it returns ctx's error at ctx's deadline.
+func (t *Table) WaitSynced(ctx context.Context) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	calm := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.done:
+			return errors.New("roster: table closed")
+		case <-tick.C:
+		}
+		g := t.group.Load()
+		if g == nil {
+			continue
+		}
+		st := g.Stats()
+		if st.SyncRecv > 0 && st.Outstanding == 0 {
+			calm++
+			if calm >= 3 {
+				return nil
+			}
+		} else {
+			calm = 0
+		}
+	}
+}

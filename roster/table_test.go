@@ -1,0 +1,116 @@
+package roster
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peets/peets/proto"
+	roomsync "github.com/peets/peets/sync"
+	"github.com/peets/peets/sync/synctest"
+)
+
+func hbPub(t *testing.T, user, room string, seq uint64, mod func(*proto.RosterEntry)) roomsync.Pub {
+	t.Helper()
+	e := proto.RosterEntry{User: user, Name: user, Prefix: proto.DefaultUserPrefix(user).String(),
+		Role: proto.RoleParticipant, IntervalMs: 100}
+	if mod != nil {
+		mod(&e)
+	}
+	b, _ := json.Marshal(e)
+	return roomsync.Pub{
+		Publisher: proto.ParticipantPrefix(proto.DefaultUserPrefix(user), room),
+		Boot:      1, Seq: seq, Kind: proto.PubKindHeartbeat, Sent: time.Now(), Received: time.Now(), Body: b,
+	}
+}
+
+func TestTableSoftState(t *testing.T) {
+	tab := newTable("r", 3, synctest.Logger)
+	defer tab.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := tab.Subscribe(ctx)
+
+	tab.apply(hbPub(t, "alice", "r", 1, nil))
+	tab.apply(hbPub(t, "alice", "r", 2, nil))                                             // no profile change: no event
+	tab.apply(hbPub(t, "alice", "r", 3, func(e *proto.RosterEntry) { e.Name = "Alice" })) // update
+	tab.apply(hbPub(t, "alice", "r", 2, func(e *proto.RosterEntry) { e.Name = "Old" }))   // older: ignored
+	tab.apply(hbPub(t, "bob", "r", 1, nil))                                               // join
+	tab.apply(hbPub(t, "bob", "r", 2, func(e *proto.RosterEntry) { e.Leave = true }))     // bye
+	tab.apply(hbPub(t, "carol", "r", 1, func(e *proto.RosterEntry) { e.Leave = true }))   // bye of a stranger: nothing
+	want := []struct {
+		typ  EventType
+		user string
+	}{{EventJoin, "alice"}, {EventUpdate, "alice"}, {EventJoin, "bob"}, {EventLeave, "bob"}, {EventLeave, "alice"}}
+	for i, w := range want {
+		select {
+		case ev := <-events:
+			if ev.Type != w.typ || ev.Member.User != w.user {
+				t.Fatalf("event %d: %s %s, want %s %s", i, ev.Type, ev.Member.User, w.typ, w.user)
+			}
+			if ev.Type == EventLeave && w.user == "alice" && ev.Reason != LeaveExpired {
+				t.Fatalf("alice left by %s", ev.Reason)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("event %d missing", i)
+		}
+	}
+	st := tab.Stats()
+	if st.Joins != 2 || st.Updates != 1 || st.Byes != 1 || st.Expired != 1 || st.Members != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestTableRejectsBadInput(t *testing.T) {
+	tab := newTable("r", 3, synctest.Logger)
+	defer tab.close()
+	bad := []roomsync.Pub{
+		{Publisher: proto.ParticipantPrefix(proto.DefaultUserPrefix("x"), "r"), Kind: proto.PubKindHeartbeat, Body: []byte(`{"user":1}`)},
+		{Publisher: proto.ParticipantPrefix(proto.DefaultUserPrefix("x"), "r"), Kind: proto.PubKindHeartbeat, Body: []byte(`{`)},
+		{Publisher: proto.ParticipantPrefix(proto.DefaultUserPrefix("x"), "r"), Kind: proto.PubKindHeartbeat, Body: []byte(`{"user":"x","name":"` + strings.Repeat("n", 100) + `"}`)},
+		{Publisher: proto.ParticipantPrefix(proto.DefaultUserPrefix("x"), "r"), Kind: proto.PubKindChat, Body: []byte(`{"text":""}`)},
+		{Publisher: proto.ParticipantPrefix(proto.DefaultUserPrefix("x"), "r"), Kind: "zzz", Body: []byte(`{}`)},
+		hbPub(t, "alice", "r", 1, func(e *proto.RosterEntry) { e.Prefix = "/peets/user/mallory" }), // about someone else
+		hbPub(t, "alice", "other", 1, nil), // another room
+	}
+	for _, p := range bad {
+		tab.apply(p)
+	}
+	st := tab.Stats()
+	if st.Members != 0 || st.Rejected[ReasonBadEntry] != 3 || st.Rejected[ReasonBadChat] != 1 ||
+		st.Rejected[ReasonUnknownKind] != 1 || st.Rejected[ReasonEntryMismatch] != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestRenderJSON(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	ms := []Member{{
+		User: "alice", Name: "Alice", Prefix: proto.DefaultUserPrefix("alice"), Role: proto.RoleBroadcaster,
+		LastHeartbeat: now.Add(-250 * time.Millisecond), Interval: time.Second,
+		Streams: []proto.RosterStream{{ID: "cam", Kind: "video", Codec: "video/VP8", ClockRate: 90000, LatestSeq: 5, KeyframeSeq: 1, Boot: 9}},
+	}, {
+		User: "bob", Name: "Bob", Prefix: proto.DefaultUserPrefix("bob"), Role: proto.RoleViewer,
+		LastHeartbeat: now.Add(-2 * time.Second), Interval: time.Second,
+	}}
+	b, err := RenderJSON("r1", ms, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"room":"r1","members":[` +
+		`{"user":"alice","name":"Alice","prefix":"/peets/user/alice","role":"broadcaster","streams":[{"id":"cam","kind":"video","codec":"video/VP8","clock_rate":90000,"latest_seq":5,"keyframe_seq":1,"boot":9}],"last_heartbeat_ms":250,"state":"active"},` +
+		`{"user":"bob","name":"Bob","prefix":"/peets/user/bob","role":"viewer","streams":[],"last_heartbeat_ms":2000,"state":"stale"}]}`
+	if string(b) != want {
+		t.Fatalf("got\n%s\nwant\n%s", b, want)
+	}
+	var sb strings.Builder
+	if err := WriteText(&sb, "r1", ms, now); err != nil || !strings.Contains(sb.String(), "cam(video/VP8)") {
+		t.Fatalf("text: %v\n%s", err, sb.String())
+	}
+	ev, _ := json.Marshal(Event{Type: EventLeave, Time: now, Member: ms[1], Reason: LeaveExpired})
+	if !strings.Contains(string(ev), `"type":"leave"`) || !strings.Contains(string(ev), `"reason":"expired"`) {
+		t.Fatalf("event JSON %s", ev)
+	}
+}

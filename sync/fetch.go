@@ -1,0 +1,377 @@
+package roomsync
+
+import (
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/named-data/ndnd/std/ndn"
+	"github.com/named-data/ndnd/std/types/optional"
+	"github.com/named-data/ndnd/std/utils"
+
+	"github.com/peets/peets/proto"
+)
+
+// Fetch policy.
+const (
+	maxLatestTries = 2 // the newest unordered publication: one retry
+	maxChainTries  = 3 // a link of the ordered chain
+	prefetchWindow = 8 // seqs below a missing link fetched along with it
+	maxBootsKept   = 3 // verified boot + unverified newer candidates
+	noRouteDelay   = 200 * time.Millisecond
+)
+
+type purpose uint8
+
+const (
+	forLatest   purpose = iota + 1 // newest announced seq
+	forSoft                        // newest unordered seq named by a verified publication
+	forChain                       // a missing link of the ordered chain
+	forPrefetch                    // speculative, below a missing link
+)
+
+// peer is one publisher of the group, as the run goroutine tracks it.
+type peer struct {
+	name  enc.Name
+	cur   uint64                // newest verified boot, 0 = none yet
+	boots map[uint64]*bootState // cur and newer unverified boots
+}
+
+// bootState is one boot of a peer.
+type bootState struct {
+	boot      uint64
+	verified  bool
+	announced uint64 // newest seq sync announced (unverified)
+	maxSeen   uint64 // newest verified seq
+	failed    uint64 // newest latest-fetch given up
+	lastUnord uint64 // newest delivered unordered seq
+	latest    uint64 // latest fetch in flight, 0 = none
+	inflight  map[uint64]purpose
+	tries     map[uint64]int
+	chain     *chain
+}
+
+type updateEv struct {
+	name       enc.Name
+	boot, high uint64
+}
+
+type resultEv struct {
+	key       string
+	boot, seq uint64
+	content   []byte // verified content, when reason == ""
+	reason    string // why it failed
+}
+
+type retryEv struct {
+	key       string
+	boot, seq uint64
+}
+
+// onAnnounce handles a state vector update.
+func (g *Group) onAnnounce(u updateEv) {
+	if g.cfg.Self != nil && u.name.Equal(g.cfg.Self) {
+		return // our own entry, possibly pushed by someone else: nothing to fetch
+	}
+	key := u.name.TlvStr()
+	p := g.peers[key]
+	if p == nil {
+		if g.cfg.AcceptPeer != nil && !g.cfg.AcceptPeer(u.name) {
+			g.stats.reject(ReasonBadPeer)
+			return
+		}
+		if len(g.peers) >= g.cfg.MaxPeers {
+			g.stats.reject(ReasonTooManyPeers)
+			return
+		}
+		p = &peer{name: u.name.Clone(), boots: make(map[uint64]*bootState)}
+		g.peers[key] = p
+		g.stats.peers.Store(int64(len(g.peers)))
+	}
+	if u.boot < p.cur {
+		return // an older incarnation: never fetched again
+	}
+	bs := p.boots[u.boot]
+	if bs == nil {
+		if len(p.boots) >= maxBootsKept && !p.evictCandidate(u.boot) {
+			g.stats.reject(ReasonTooManyBoots)
+			return
+		}
+		bs = &bootState{
+			boot:     u.boot,
+			inflight: make(map[uint64]purpose),
+			tries:    make(map[uint64]int),
+		}
+		p.boots[u.boot] = bs
+	}
+	bs.announced = max(bs.announced, u.high)
+	g.pumpLatest(key, p, bs)
+}
+
+// evictCandidate drops the oldest unverified boot older than boot.
+func (p *peer) evictCandidate(boot uint64) bool {
+	var victim *bootState
+	for _, bs := range p.boots {
+		if !bs.verified && bs.boot < boot && (victim == nil || bs.boot < victim.boot) {
+			victim = bs
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	delete(p.boots, victim.boot)
+	return true
+}
+
+// pumpLatest fetches the newest announced seq if it is news.
+func (g *Group) pumpLatest(key string, p *peer, bs *bootState) {
+	if bs.latest != 0 || bs.announced <= max(bs.maxSeen, bs.failed) {
+		return
+	}
+	bs.latest = bs.announced
+	g.fetch(key, p, bs, bs.announced, forLatest)
+}
+
+// fetch expresses an Interest for seq of bs (run goroutine).
+func (g *Group) fetch(key string, p *peer, bs *bootState, seq uint64, why purpose) {
+	if cur, ok := bs.inflight[seq]; ok {
+		if why < cur {
+			bs.inflight[seq] = why // upgrade a prefetch to a required fetch
+		}
+		return
+	}
+	bs.inflight[seq] = why
+	bs.tries[seq]++
+	g.stats.fetches.Add(1)
+	if why == forPrefetch {
+		g.stats.prefetches.Add(1)
+	}
+	g.stats.outstanding.Add(1)
+
+	name := proto.SyncPubName(p.name, bs.boot, seq)
+	boot := bs.boot
+	done := func(content []byte, reason string) {
+		g.inbox.post(resultEv{key: key, boot: boot, seq: seq, content: content, reason: reason})
+	}
+	intr, err := g.e.Spec().MakeInterest(name, &ndn.InterestConfig{
+		MustBeFresh: true,
+		Lifetime:    optional.Some(g.cfg.FetchLifetime),
+		Nonce:       utils.ConvertNonce(g.e.Timer().Nonce()),
+	}, nil, nil)
+	if err != nil {
+		done(nil, ReasonNoRoute)
+		return
+	}
+	owner := p.name
+	err = g.e.Express(intr, func(a ndn.ExpressCallbackArgs) {
+		switch a.Result {
+		case ndn.InterestResultData:
+		case ndn.InterestResultTimeout:
+			done(nil, ReasonTimeout)
+			return
+		default:
+			done(nil, ReasonNoRoute)
+			return
+		}
+		d := a.Data
+		if !d.Name().Equal(name) {
+			done(nil, ReasonBadName)
+			return
+		}
+		if ct, ok := d.ContentType().Get(); ok && ct == ndn.ContentTypeNack {
+			done(nil, ReasonMissing)
+			return
+		}
+		if d.Content().Length() > proto.MaxPubSize {
+			done(nil, ReasonTooLarge)
+			return
+		}
+		content := d.Content().Join()
+		g.cfg.Verifier.Verify(owner, d, a.SigCovered, func(err error) {
+			if err != nil {
+				g.log.Debug("verification failed", "name", name, "err", err)
+				done(nil, verifyReason(err))
+				return
+			}
+			done(content, "")
+		})
+	})
+	if err != nil {
+		done(nil, ReasonNoRoute)
+	}
+}
+
+// onRetry re-expresses a fetch after a delay.
+func (g *Group) onRetry(r retryEv) {
+	p := g.peers[r.key]
+	if p == nil {
+		return
+	}
+	bs := p.boots[r.boot]
+	if bs == nil {
+		return
+	}
+	why, ok := bs.inflight[r.seq]
+	if !ok {
+		return
+	}
+	delete(bs.inflight, r.seq)
+	g.fetch(r.key, p, bs, r.seq, why)
+}
+
+// onResult handles the outcome of a fetch.
+func (g *Group) onResult(r resultEv) {
+	p := g.peers[r.key]
+	if p == nil {
+		return
+	}
+	bs := p.boots[r.boot]
+	if bs == nil {
+		return
+	}
+	why, ok := bs.inflight[r.seq]
+	if !ok {
+		return
+	}
+	if r.reason != "" {
+		g.onFailure(r, p, bs, why)
+		return
+	}
+	pub, err := proto.DecodePublication(r.content)
+	if err == nil && (pub.Boot != r.boot || pub.Seq != r.seq) {
+		g.stats.reject(ReasonMismatch)
+		g.giveUp(r.key, p, bs, r.seq, why)
+		return
+	}
+	if err != nil {
+		r.reason = decodeReason(err)
+		g.onFailure(r, p, bs, why)
+		return
+	}
+	delete(bs.inflight, r.seq)
+	delete(bs.tries, r.seq)
+	if why == forLatest {
+		bs.latest = 0
+	}
+	g.stats.verified.Add(1)
+
+	if !bs.verified {
+		if bs.boot < p.cur {
+			delete(p.boots, bs.boot)
+			g.stats.reject(ReasonOldBoot)
+			return
+		}
+		bs.verified = true
+		if bs.boot > p.cur {
+			p.cur = bs.boot
+			for b := range p.boots {
+				if b < p.cur {
+					delete(p.boots, b)
+				}
+			}
+		}
+	}
+	bs.maxSeen = max(bs.maxSeen, r.seq)
+
+	in := Pub{
+		Publisher: p.name,
+		Boot:      r.boot,
+		Seq:       r.seq,
+		Kind:      pub.Kind,
+		Ordered:   pub.Ord,
+		Sent:      time.UnixMilli(pub.Time),
+		Received:  time.Now(),
+		Body:      pub.Body,
+	}
+	if !pub.Ord && r.seq > bs.lastUnord {
+		bs.lastUnord = r.seq
+		g.deliver(in)
+	}
+	if bs.chain == nil {
+		bs.chain = newChain(g.cfg.History)
+	}
+	if !bs.chain.add(r.seq, pub.Prev, pub.Ord, in) {
+		g.stats.reject(ReasonLost)
+	}
+	// The newest publication may be a chat: its "soft" names the newest
+	// heartbeat, which a late joiner needs.
+	if pub.Soft > bs.lastUnord {
+		g.fetch(r.key, p, bs, pub.Soft, forSoft)
+	}
+	g.advance(r.key, p, bs)
+	g.pumpLatest(r.key, p, bs)
+}
+
+// onFailure handles a fetch that failed with r.reason.
+func (g *Group) onFailure(r resultEv, p *peer, bs *bootState, why purpose) {
+	if why == forPrefetch {
+		// Gaps in a seq space are normal (forged bumps); nothing to count.
+		delete(bs.inflight, r.seq)
+		delete(bs.tries, r.seq)
+		return
+	}
+	g.stats.reject(r.reason)
+	limit := maxChainTries
+	if why == forLatest || why == forSoft {
+		limit = maxLatestTries
+	}
+	retryable := r.reason == ReasonTimeout || r.reason == ReasonNoRoute
+	if retryable && bs.tries[r.seq] < limit && (why != forLatest || r.seq == bs.announced) {
+		delay := time.Duration(0)
+		if r.reason == ReasonNoRoute {
+			delay = noRouteDelay
+		}
+		ev := retryEv{key: r.key, boot: r.boot, seq: r.seq}
+		if delay == 0 {
+			g.onRetry(ev)
+		} else {
+			time.AfterFunc(delay, func() { g.inbox.post(ev) })
+		}
+		return
+	}
+	g.giveUp(r.key, p, bs, r.seq, why)
+}
+
+// giveUp forgets a failed fetch of seq.
+func (g *Group) giveUp(key string, p *peer, bs *bootState, seq uint64, why purpose) {
+	delete(bs.inflight, seq)
+	delete(bs.tries, seq)
+	switch why {
+	case forLatest:
+		bs.latest = 0
+		bs.failed = max(bs.failed, seq)
+	case forChain:
+		if bs.chain != nil && bs.chain.skip(seq) {
+			g.stats.reject(ReasonLost)
+		}
+	}
+	// seq may also have been a link the chain waits for (a fetch has one
+	// purpose at a time): let it ask again.
+	g.advance(key, p, bs)
+	g.pumpLatest(key, p, bs)
+}
+
+// advance delivers the ordered publications that are ready and fetches the
+// missing links, with a few seqs below each.
+func (g *Group) advance(key string, p *peer, bs *bootState) {
+	if bs.chain == nil {
+		return
+	}
+	out, need := bs.chain.resolve()
+	for _, pub := range out {
+		g.deliver(pub)
+	}
+	for _, q := range need {
+		g.fetch(key, p, bs, q, forChain)
+		floor := bs.chain.done
+		for s := q - 1; s > floor && s+prefetchWindow > q; s-- {
+			if _, busy := bs.inflight[s]; !busy && !bs.chain.known(s) {
+				g.fetch(key, p, bs, s, forPrefetch)
+			}
+		}
+	}
+}
+
+func (g *Group) deliver(pub Pub) {
+	g.stats.delivered.Add(1)
+	g.cfg.OnPub(pub)
+}

@@ -1,0 +1,323 @@
+package roomsync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	gosync "sync"
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/named-data/ndnd/std/ndn"
+	"github.com/named-data/ndnd/std/object"
+	"github.com/named-data/ndnd/std/object/storage"
+	ndnsync "github.com/named-data/ndnd/std/sync"
+
+	"github.com/peets/peets/proto"
+)
+
+// Defaults of GroupConfig.
+const (
+	DefaultHistory          = 20
+	DefaultKeep             = 256
+	DefaultMaxPeers         = 256
+	DefaultFetchLifetime    = time.Second
+	DefaultFreshness        = time.Second
+	DefaultOrderedFreshness = 10 * time.Second
+)
+
+// GroupConfig configures Join.
+type GroupConfig struct {
+	// Conn is the forwarder connection (required).
+	Conn Conn
+	// Group is the sync group prefix G (required).
+	Group enc.Name
+	// Self is the participant prefix P this member publishes under; nil makes
+	// an observer, which publishes nothing.
+	Self enc.Name
+	// Signer signs own publications (required with Self); its key must be
+	// P/KEY/<id>, so that others' Verifier accepts it.
+	Signer ndn.Signer
+	// Verifier checks others' publications (required).
+	Verifier Verifier
+	// OnPub receives every accepted publication, on the group's goroutine:
+	// it must not block, nor call Close.
+	OnPub func(Pub)
+	// AcceptPeer, if set, filters the state vector entry names worth
+	// fetching from (for example: only names ending with the room id).
+	AcceptPeer func(enc.Name) bool
+
+	// Boot is this member's boot time (s since the epoch; default now).
+	Boot uint64
+	// Freshness is the FreshnessPeriod of unordered publications (default
+	// 1 s; set it to about one heartbeat interval).
+	Freshness time.Duration
+	// OrderedFreshness is the FreshnessPeriod of ordered ones (default 10 s).
+	OrderedFreshness time.Duration
+	// FetchLifetime is the lifetime of fetch Interests (default 1 s).
+	FetchLifetime time.Duration
+	// History is how many ordered publications sent before this member first
+	// heard of a publisher it delivers (0: DefaultHistory; negative: none).
+	History int
+	// Keep is how many own ordered publications stay served (default 256).
+	Keep int
+	// MaxPeers bounds the publishers tracked (default 256).
+	MaxPeers int
+	// SuppressionPeriod and PeriodicTimeout tune SVS (defaults 200 ms, 30 s).
+	SuppressionPeriod time.Duration
+	PeriodicTimeout   time.Duration
+
+	Logger *slog.Logger
+}
+
+// Pub is a publication received from another member, checked and verified.
+type Pub struct {
+	Publisher enc.Name        // participant prefix P
+	Boot      uint64          // publisher's boot (s)
+	Seq       uint64          // publisher's seq
+	Kind      string          // proto.PubKind*
+	Ordered   bool            // part of the ordered stream
+	Sent      time.Time       // publisher's clock
+	Received  time.Time       // local clock
+	Body      json.RawMessage // the kind's JSON object
+}
+
+// Group is a joined sync group. Its methods are safe for concurrent use.
+type Group struct {
+	cfg  GroupConfig
+	e    ndn.Engine
+	log  *slog.Logger
+	svs  *ndnsync.SvSync
+	boot uint64
+
+	out   outbox
+	stats counters
+	inbox inbox
+
+	// owned by run
+	peers map[string]*peer
+
+	closeOnce gosync.Once
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+// Join joins the sync group: it sets the multicast strategy on G, registers
+// G (and P/sync, where Self's publications are served) and starts SVS. The
+// participant prefix P itself (its certificate, its media) is the caller's
+// to register. ctx bounds the setup only; the group runs until Close.
+func Join(ctx context.Context, cfg GroupConfig) (*Group, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	g := &Group{
+		cfg:   cfg,
+		e:     cfg.Conn.Engine(),
+		log:   cfg.Logger.With("module", "roomsync", "group", cfg.Group.String()),
+		boot:  cfg.Boot,
+		peers: make(map[string]*peer),
+		done:  make(chan struct{}),
+	}
+	g.inbox.init()
+	g.out.init(cfg.Keep)
+	if g.e == nil {
+		return nil, fmt.Errorf("%w: connection has no engine", ErrConfig)
+	}
+
+	if err := cfg.Conn.SetStrategy(ctx, cfg.Group, MulticastStrategy); err != nil {
+		return nil, fmt.Errorf("roomsync: set multicast strategy on %s: %w", cfg.Group, err)
+	}
+	if err := cfg.Conn.Register(ctx, cfg.Group); err != nil {
+		return nil, fmt.Errorf("roomsync: register %s: %w", cfg.Group, err)
+	}
+	if cfg.Self != nil {
+		pre := proto.SyncPubPrefix(cfg.Self)
+		if err := cfg.Conn.Register(ctx, pre); err != nil {
+			return nil, fmt.Errorf("roomsync: register %s: %w", pre, err)
+		}
+		if err := g.e.AttachHandler(pre, g.onInterest); err != nil {
+			return nil, fmt.Errorf("roomsync: serve %s: %w", pre, err)
+		}
+	}
+
+	cl := &svsClient{
+		Client: object.NewClient(g.e, storage.NewMemoryStore(), nil),
+		eng:    &countingEngine{Engine: g.e, sent: &g.stats.syncSent, recv: &g.stats.syncRecv},
+	}
+	g.svs = ndnsync.NewSvSync(ndnsync.SvSyncOpts{
+		Client:            cl,
+		GroupPrefix:       cfg.Group,
+		OnUpdate:          g.onUpdate,
+		BootTime:          cfg.Boot,
+		PeriodicTimeout:   cfg.PeriodicTimeout,
+		SuppressionPeriod: cfg.SuppressionPeriod,
+	})
+
+	rctx, cancel := context.WithCancel(context.Background())
+	g.cancel = cancel
+	go g.run(rctx)
+	if err := g.startSVS(ctx); err != nil {
+		cancel()
+		<-g.done
+		uctx, ucancel := context.WithTimeout(context.Background(), time.Second)
+		defer ucancel()
+		_ = cfg.Conn.Unregister(uctx, cfg.Group)
+		if cfg.Self != nil {
+			_ = g.e.DetachHandler(proto.SyncPubPrefix(cfg.Self))
+			_ = cfg.Conn.Unregister(uctx, proto.SyncPubPrefix(cfg.Self))
+		}
+		return nil, err
+	}
+	g.log.Debug("joined", "self", cfg.Self, "boot", g.boot)
+	return g, nil
+}
+
+// startSVS starts SvSync. A previous group on the same engine and prefix may
+// still be detaching its handler: retry briefly. A group that stays is
+// another member of the same group on this engine, which is not supported.
+func (g *Group) startSVS(ctx context.Context) error {
+	deadline := time.Now().Add(time.Second)
+	for {
+		err := g.svs.Start()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: %v", ErrBusy, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("roomsync: start SVS: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func (c *GroupConfig) fill() error {
+	switch {
+	case c.Conn == nil:
+		return fmt.Errorf("%w: Conn is required", ErrConfig)
+	case len(c.Group) == 0:
+		return fmt.Errorf("%w: Group is required", ErrConfig)
+	case c.Verifier == nil:
+		return fmt.Errorf("%w: Verifier is required", ErrConfig)
+	case c.Self != nil && c.Signer == nil:
+		return fmt.Errorf("%w: Signer is required to publish", ErrConfig)
+	case c.Self != nil && len(c.Self) == 0:
+		return fmt.Errorf("%w: empty Self", ErrConfig)
+	}
+	if c.Self != nil && (c.Group.IsPrefix(c.Self) || c.Self.IsPrefix(c.Group)) {
+		return fmt.Errorf("%w: Self %s and Group %s overlap", ErrConfig, c.Self, c.Group)
+	}
+	if c.OnPub == nil {
+		c.OnPub = func(Pub) {}
+	}
+	if c.Boot == 0 {
+		c.Boot = uint64(time.Now().Unix())
+	}
+	if c.Freshness <= 0 {
+		c.Freshness = DefaultFreshness
+	}
+	if c.OrderedFreshness <= 0 {
+		c.OrderedFreshness = DefaultOrderedFreshness
+	}
+	if c.FetchLifetime <= 0 {
+		c.FetchLifetime = DefaultFetchLifetime
+	}
+	if c.History == 0 {
+		c.History = DefaultHistory
+	}
+	if c.Keep <= 0 {
+		c.Keep = DefaultKeep
+	}
+	if c.MaxPeers <= 0 {
+		c.MaxPeers = DefaultMaxPeers
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Self is the participant prefix (nil for an observer).
+func (g *Group) Self() enc.Name { return g.cfg.Self }
+
+// Boot is this member's boot time.
+func (g *Group) Boot() uint64 { return g.boot }
+
+// Stats returns the counters.
+func (g *Group) Stats() Stats { return g.stats.snapshot() }
+
+// Close leaves the group at once: SVS stops, own publications are no longer
+// served, OnPub is not called any more, the routes Join registered are
+// withdrawn. It does not send anything: a clean leave publishes a farewell
+// first (see roster). Close is idempotent; do not call it from OnPub nor on
+// the engine goroutine.
+func (g *Group) Close() {
+	g.closeOnce.Do(func() {
+		_ = g.svs.Stop()
+		if g.cfg.Self != nil {
+			_ = g.e.DetachHandler(proto.SyncPubPrefix(g.cfg.Self))
+		}
+		g.cancel()
+		<-g.done
+		g.waitSVSDetached()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = g.cfg.Conn.Unregister(ctx, g.cfg.Group)
+		if g.cfg.Self != nil {
+			_ = g.cfg.Conn.Unregister(ctx, proto.SyncPubPrefix(g.cfg.Self))
+		}
+		g.log.Debug("closed")
+	})
+}
+
+// waitSVSDetached waits (briefly) until SvSync's goroutine has detached its
+// Interest handler, so the prefix is free for a next group on this engine.
+func (g *Group) waitSVSDetached() {
+	pre := g.cfg.Group.Append(enc.NewVersionComponent(3))
+	for range 200 {
+		if err := g.e.AttachHandler(pre, func(ndn.InterestHandlerArgs) {}); err == nil {
+			_ = g.e.DetachHandler(pre)
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// onUpdate is SvSync's callback (on SvSync's goroutine): hand over.
+func (g *Group) onUpdate(u ndnsync.SvSyncUpdate) {
+	g.stats.updates.Add(1)
+	g.inbox.post(updateEv{name: u.Name, boot: u.Boot, high: u.High})
+}
+
+// run owns the per-peer state.
+func (g *Group) run(ctx context.Context) {
+	defer close(g.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-g.inbox.sig:
+			for _, ev := range g.inbox.drain() {
+				if ctx.Err() != nil {
+					return
+				}
+				g.handle(ev)
+			}
+		}
+	}
+}
+
+func (g *Group) handle(ev any) {
+	switch ev := ev.(type) {
+	case updateEv:
+		g.onAnnounce(ev)
+	case resultEv:
+		g.stats.outstanding.Add(-1)
+		g.onResult(ev)
+	case retryEv:
+		g.onRetry(ev)
+	}
+}

@@ -1,0 +1,157 @@
+package roomsync
+
+import (
+	"fmt"
+	gosync "sync"
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/named-data/ndnd/std/ndn"
+	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
+	"github.com/named-data/ndnd/std/security/signer"
+	"github.com/named-data/ndnd/std/types/optional"
+
+	"github.com/peets/peets/proto"
+)
+
+// keepUnordered is how many own unordered publications stay served: only
+// the newest matters, the one before covers a fetch racing a new heartbeat.
+const keepUnordered = 2
+
+// outbox holds the own publications still served.
+type outbox struct {
+	mu      gosync.Mutex
+	prevOrd uint64              // seq of the newest ordered publication
+	soft    uint64              // seq of the newest unordered publication
+	wires   map[uint64]enc.Wire // seq -> Data wire
+	unord   []uint64            // kept unordered seqs, oldest first
+	ord     []uint64            // kept ordered seqs, oldest first
+	keep    int
+}
+
+func (o *outbox) init(keep int) {
+	o.wires = make(map[uint64]enc.Wire)
+	o.keep = keep
+}
+
+func (o *outbox) get(seq uint64) enc.Wire {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.wires[seq]
+}
+
+// add stores a publication (o.mu held).
+func (o *outbox) add(seq uint64, ordered bool, wire enc.Wire) {
+	o.wires[seq] = wire
+	list, limit := &o.unord, keepUnordered
+	if ordered {
+		list, limit = &o.ord, o.keep
+		o.prevOrd = seq
+	} else {
+		o.soft = seq
+	}
+	*list = append(*list, seq)
+	for len(*list) > limit {
+		delete(o.wires, (*list)[0])
+		*list = (*list)[1:]
+	}
+}
+
+// Publish signs and publishes one publication of kind with the JSON object
+// body, and announces it to the group at once. Ordered publications are
+// delivered to every member, in order; unordered ones are soft state, of
+// which members fetch only the newest. It returns the publication's seq.
+func (g *Group) Publish(kind string, ordered bool, body []byte) (uint64, error) {
+	if g.cfg.Self == nil {
+		return 0, ErrObserver
+	}
+	select {
+	case <-g.done:
+		return 0, ErrClosed
+	default:
+	}
+	fresh := g.cfg.Freshness
+	if ordered {
+		fresh = g.cfg.OrderedFreshness
+	}
+	g.out.mu.Lock()
+	defer g.out.mu.Unlock()
+	// The seq comes from SVS, which may have been pushed ahead by a forged
+	// announcement of our own name: SetSeqNo refuses a seq that is not
+	// newer, then we take the next one.
+	for range 8 {
+		seq := g.svs.GetSeqNo(g.cfg.Self) + 1
+		p := proto.Publication{
+			V:    proto.PubVersion,
+			Kind: kind,
+			Boot: g.boot,
+			Seq:  seq,
+			Time: time.Now().UnixMilli(),
+			Ord:  ordered,
+			Prev: g.out.prevOrd,
+			Soft: g.out.soft,
+			Body: body,
+		}
+		content, err := p.Encode()
+		if err != nil {
+			return 0, err
+		}
+		name := proto.SyncPubName(g.cfg.Self, g.boot, seq)
+		data, err := spec.Spec{}.MakeData(name, &ndn.DataConfig{
+			ContentType: optional.Some(ndn.ContentTypeBlob),
+			Freshness:   optional.Some(fresh),
+		}, enc.Wire{content}, g.cfg.Signer)
+		if err != nil {
+			return 0, fmt.Errorf("roomsync: make data: %w", err)
+		}
+		prevOrd, soft := g.out.prevOrd, g.out.soft
+		g.out.add(seq, ordered, data.Wire)
+		if err := g.svs.SetSeqNo(g.cfg.Self, seq); err != nil {
+			g.out.drop(seq, prevOrd, soft)
+			continue
+		}
+		g.stats.published.Add(1)
+		return seq, nil
+	}
+	return 0, fmt.Errorf("roomsync: could not take a sequence number")
+}
+
+// drop undoes add of seq (o.mu held).
+func (o *outbox) drop(seq, prevOrd, soft uint64) {
+	delete(o.wires, seq)
+	o.prevOrd, o.soft = prevOrd, soft
+	for _, l := range []*[]uint64{&o.unord, &o.ord} {
+		if n := len(*l); n > 0 && (*l)[n-1] == seq {
+			*l = (*l)[:n-1]
+		}
+	}
+}
+
+// nackSigner signs "not here" answers: receivers take them as a hint only.
+var nackSigner = signer.NewSha256Signer()
+
+// onInterest serves own publications (on the engine goroutine: no blocking).
+func (g *Group) onInterest(a ndn.InterestHandlerArgs) {
+	name := a.Interest.Name()
+	boot, seq, err := proto.ParseSyncPubName(g.cfg.Self, name)
+	if err != nil {
+		return
+	}
+	if boot == g.boot {
+		if w := g.out.get(seq); w != nil {
+			g.stats.served.Add(1)
+			_ = a.Reply(w)
+			return
+		}
+	}
+	// Not held (another boot, too old, or never published): say so, with a
+	// Data that caches for no time.
+	data, err := spec.Spec{}.MakeData(name, &ndn.DataConfig{
+		ContentType: optional.Some(ndn.ContentTypeNack),
+		Freshness:   optional.Some(time.Duration(0)),
+	}, nil, nackSigner)
+	if err == nil {
+		g.stats.servedNack.Add(1)
+		_ = a.Reply(data.Wire)
+	}
+}
