@@ -17,7 +17,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks: one JSON object per run",
 	}
-	cmd.AddCommand(newBenchFanoutCmd(), newBenchWorkerCmd())
+	cmd.AddCommand(newBenchFanoutCmd(), newBenchRosterCmd(), newBenchWorkerCmd())
 	return cmd
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	ndnlog "github.com/named-data/ndnd/std/log"
 	"github.com/spf13/cobra"
 
 	"github.com/peets/peets/daemon/forwarder"
@@ -60,6 +61,12 @@ func newLogger(level string) *slog.Logger {
 		l = slog.LevelError
 	default:
 		l = slog.LevelInfo
+	}
+	// ndnd's library logger is global (the library forces it): keep its
+	// per-packet warnings ("No handler for interest" after a close, ...)
+	// out of the way unless debugging.
+	if l > slog.LevelDebug {
+		ndnlog.Default().SetLevel(ndnlog.LevelError)
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }

@@ -16,6 +16,7 @@ func newRootCmd() *cobra.Command {
 		newUpCmd(),
 		newDemoCmd(),
 		newBotCmd(),
+		newRosterCmd(),
 		newBenchCmd(),
 	)
 	return root

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/spf13/cobra"
+
+	"github.com/peets/peets/roster"
+)
+
+// newRosterCmd is a passive observer of a room: it sends no heartbeats and
+// never appears in the roster.
+func newRosterCmd() *cobra.Command {
+	var f ndnFlags
+	var room, group string
+	var asJSON, watch bool
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "roster",
+		Short: "Show who is in a room (a passive observer: it never appears in the roster)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext(cmd.Context())
+			defer cancel()
+			if room == "" {
+				return fmt.Errorf("--room is required")
+			}
+			log := f.logger()
+			c, err := f.open(ctx, log)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			o := roster.ObserveOptions{Logger: log}
+			if group != "" {
+				if o.Group, err = enc.NameFromStr(group); err != nil || len(o.Group) == 0 {
+					return fmt.Errorf("--group %q is not an NDN name", group)
+				}
+			}
+			obsCtx, stop := context.WithCancel(ctx)
+			defer stop()
+			t, err := roster.Observe(obsCtx, c, room, o)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if watch {
+				for ev := range t.Subscribe(obsCtx) {
+					if asJSON {
+						b, _ := json.Marshal(ev)
+						fmt.Fprintln(out, string(b))
+						continue
+					}
+					switch {
+					case ev.Chat != nil:
+						fmt.Fprintf(out, "%s chat %s: %s\n", ev.Time.Format("15:04:05.000"), ev.Chat.From.User, ev.Chat.Text)
+					default:
+						fmt.Fprintf(out, "%s %s %s (%s) %s\n", ev.Time.Format("15:04:05.000"), ev.Type, ev.Member.User, ev.Member.Name, ev.Reason)
+					}
+				}
+				return nil
+			}
+			wctx, wcancel := context.WithTimeout(ctx, wait)
+			_ = t.WaitSynced(wctx)
+			wcancel()
+			if asJSON {
+				b, err := t.JSON()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(out, string(b))
+				return nil
+			}
+			return roster.WriteText(out, room, t.Snapshot(), time.Now())
+		},
+	}
+	f.add(cmd)
+	fl := cmd.Flags()
+	f.logLevel = "warn"
+	fl.Lookup("log-level").DefValue = "warn"
+	fl.StringVar(&room, "room", "", "room id")
+	fl.StringVar(&group, "group", "", "room sync group prefix (default /peets/room/<room>)")
+	fl.BoolVar(&asJSON, "json", false, "print one JSON object (with --watch: one JSON event per line)")
+	fl.BoolVar(&watch, "watch", false, "keep watching: print every join, update, leave and chat message")
+	fl.DurationVar(&wait, "wait", time.Second, "how long to listen before printing the roster")
+	return cmd
+}
