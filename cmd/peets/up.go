@@ -10,6 +10,7 @@ import (
 	"github.com/peets/peets/daemon/web"
 	"github.com/peets/peets/media/bridge"
 	"github.com/peets/peets/media/source"
+	"github.com/peets/peets/proto"
 )
 
 // upFlags are the flags of up (and demo).
@@ -83,6 +84,9 @@ func runUp(ctx context.Context, cmd *cobra.Command, f *upFlags, started func(url
 		}
 		if url, err = srv.Start(ctx); err != nil {
 			return err
+		}
+		if cfg.Role == proto.RoleViewer {
+			url += "?role=viewer" // the page does not open the camera
 		}
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "peets: %s in room %s as %s (forwarder %s)\n", cfg.User, cfg.Room, d.Participant(), d.Conn().URI())

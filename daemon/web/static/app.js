@@ -15,6 +15,7 @@
   const NAME_KEY = 'peets.name';
 
   const state = {
+    marks: {}, // joining timeline, ms since page load
     ws: null,
     pc: null,
     me: null, // {id, name}
@@ -52,6 +53,7 @@
     const name = params.get('name') || localStorage.getItem(NAME_KEY);
     if (name) url.searchParams.set('name', name);
     if (params.get('role')) url.searchParams.set('role', params.get('role'));
+    mark('ws');
     const ws = new WebSocket(url);
     state.ws = ws;
     setStatus('', state.retries ? 'Reconnecting…' : 'Connecting…');
@@ -147,7 +149,14 @@
     state.ws?.close();
   }
 
+  // mark records when a step of joining happened (ms since page load), for
+  // the timeline logged with the first remote frame.
+  function mark(what) {
+    if (!(what in state.marks)) state.marks[what] = Math.round(performance.now());
+  }
+
   function onGreeting(g) {
+    mark('greeting');
     if (state.me && state.me.id !== g.id) removeTile(state.me.id); // a new identity after reconnecting
     state.joined = true;
     state.greetings++;
@@ -174,6 +183,9 @@
         showSelf();
         addLocalTracks();
       });
+    } else if (state.mediaPromise) {
+      // Asked for early, not needed: a viewer sends nothing.
+      state.mediaPromise.then((st) => st.getTracks().forEach((t) => t.stop()));
     }
   }
 
@@ -188,7 +200,10 @@
         state.makingOffer = true;
         await pc.setLocalDescription();
         const desc = pc.localDescription;
-        if (desc && desc.type === 'offer') send('offer', { sdp: desc.sdp });
+        if (desc && desc.type === 'offer') {
+          mark('offer-sent');
+          send('offer', { sdp: desc.sdp });
+        }
       } catch (e) {
         console.warn(`peets: offer failed ${e}`);
         if (state.pc === pc) recover('could not make an offer');
@@ -199,11 +214,17 @@
     pc.onicecandidate = ({ candidate }) => {
       if (state.pc === pc && candidate && candidate.candidate) send('candidate', candidate.toJSON());
     };
-    pc.ontrack = () => syncTracks();
+    pc.ontrack = () => {
+      mark('track');
+      syncTracks();
+    };
     pc.onconnectionstatechange = () => {
       if (state.pc !== pc) return;
       const s = pc.connectionState;
-      if (s === 'connected') setStatus('ok', 'Connected');
+      if (s === 'connected') {
+        mark('connected');
+        setStatus('ok', 'Connected');
+      }
       else if (s === 'failed') {
         setStatus('bad', 'Media connection failed');
         // Start over: a new WebSocket brings a new session.
@@ -226,6 +247,7 @@
     if (collision) state.glare++; // polite: never ignore, roll back implicitly
     if (type === 'answer' && pc.signalingState !== 'have-local-offer') return;
     await pc.setRemoteDescription({ type, sdp });
+    mark(type === 'offer' ? 'offer-received' : 'answer-received');
     if (type === 'offer') {
       await pc.setLocalDescription();
       send('answer', { sdp: pc.localDescription.sdp });
@@ -263,7 +285,15 @@
 
   // ---------- local media ----------
 
-  async function startMedia() {
+  // startMedia asks for the camera and mic once; the page starts asking at
+  // load, in parallel with the signaling connection, since the camera takes
+  // a few hundred ms to open.
+  function startMedia() {
+    if (!state.mediaPromise) state.mediaPromise = openMedia();
+    return state.mediaPromise;
+  }
+
+  async function openMedia() {
     if (state.local) return state.local;
     const video = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
     const audio = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
@@ -272,6 +302,7 @@
     for (const c of attempts) {
       try {
         state.local = await navigator.mediaDevices.getUserMedia(c);
+        mark('camera');
         break;
       } catch (e) {
         lastErr = e;
@@ -416,7 +447,8 @@
         updateTileVideo(tile);
         if (!self && state.firstFrameMs === null) {
           state.firstFrameMs = performance.now();
-          console.info(`peets: first remote frame ${Math.round(state.firstFrameMs)} ms after page load`);
+          mark('first-frame');
+          console.info(`peets: first remote frame ${Math.round(state.firstFrameMs)} ms after page load; timeline ${JSON.stringify(state.marks)}`);
         }
         return;
       }
@@ -802,5 +834,6 @@
 
   bindUI();
   applyMute();
+  if (params.get('role') !== 'viewer') startMedia();
   connect();
 })();
