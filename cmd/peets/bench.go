@@ -17,7 +17,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks: one JSON object per run",
 	}
-	cmd.AddCommand(newBenchFanoutCmd(), newBenchRosterCmd(), newBenchWorkerCmd())
+	cmd.AddCommand(newBenchFanoutCmd(), newBenchRosterCmd(), newBenchCallCmd(), newBenchWorkerCmd())
 	return cmd
 }
 
@@ -95,5 +95,45 @@ func newBenchWorkerCmd() *cobra.Command {
 	fl.DurationVar(&c.Progress, "progress", 0, "print the packet count at this interval")
 	fl.Float64Var(&c.Speed, "speed", 1, "source pace multiplier (pub)")
 	fl.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")
+	return cmd
+}
+
+// newBenchCallCmd measures a real call in headless Chromium.
+func newBenchCallCmd() *cobra.Command {
+	var c bench.CallConfig
+	var asJSON, verbose bool
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "call",
+		Short: "A real call in headless Chromium: first-frame time of a joiner, CPU per proxy",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext(cmd.Context())
+			defer cancel()
+			c.Logger = newLogger(logLevel)
+			if verbose {
+				c.Echo = os.Stderr
+			}
+			res, err := bench.Call(ctx, c)
+			if err != nil {
+				return err
+			}
+			var b []byte
+			if asJSON {
+				b, _ = json.Marshal(res)
+			} else {
+				b, _ = json.MarshalIndent(res, "", "  ")
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), string(b))
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&c.Pages, "pages", 3, "participants (a page and a proxy each)")
+	fl.DurationVar(&c.Duration, "duration", 10*time.Second, "steady call over which CPU is measured")
+	fl.IntVar(&c.Joins, "joins", 5, "late joins measured for the first-frame time")
+	fl.BoolVar(&asJSON, "json", false, "one compact JSON object")
+	fl.BoolVar(&verbose, "verbose", false, "copy the proxies' output to stderr")
+	fl.StringVar(&logLevel, "log-level", "warn", "log level")
 	return cmd
 }

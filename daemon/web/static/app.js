@@ -454,9 +454,11 @@
       }
       schedule();
     };
+    // requestVideoFrameCallback does not run in a hidden tab; the resize
+    // event (the first frame's size) does.
     const schedule = () => {
       if ('requestVideoFrameCallback' in v) v.requestVideoFrameCallback(onFrame);
-      else v.addEventListener('resize', onFrame, { once: true });
+      v.addEventListener('resize', onFrame, { once: true });
     };
     schedule();
   }

@@ -1,0 +1,245 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/peets/peets/internal/cdp"
+	"github.com/peets/peets/internal/proc"
+)
+
+// CallConfig configures Call.
+type CallConfig struct {
+	Pages    int           // participants, each a page and a proxy (default 3)
+	Duration time.Duration // steady call measured for CPU (default 10 s)
+	Joins    int           // late joins measured for the first frame (default 5)
+	Bin      string        // peets binary (default: this one)
+	Logger   *slog.Logger
+	Echo     io.Writer
+}
+
+// CallResult is one run's figures.
+type CallResult struct {
+	Pages            int       `json:"pages"`
+	DurationS        float64   `json:"duration_s"`
+	FirstFrameMs     []float64 `json:"first_frame_ms"`       // page load to first decoded remote frame, per join
+	FirstFrameP50Ms  float64   `json:"first_frame_p50_ms"`   //
+	FirstFrameMaxMs  float64   `json:"first_frame_max_ms"`   //
+	AllDecodedP50Ms  float64   `json:"all_decoded_p50_ms"`   // page load to every other participant decoded
+	ProxyCPUPercent  []float64 `json:"proxy_cpu_percent"`    // per proxy, over the steady call
+	ProxyCPUMean     float64   `json:"proxy_cpu_mean_percent"`
+	ProxyRSSMB       []float64 `json:"proxy_rss_mb"`
+	Chromium         string    `json:"chromium"`
+}
+
+var urlLineRe = regexp.MustCompile(`^(http://127\.0\.0\.1:\d+/)$`)
+
+// Call runs a real call: a forwarder, N `peets up` proxies and N headless
+// Chromium pages (fake camera and mic), then measures (1) the time from a
+// page's load to its first decoded remote frame, over several late joins,
+// and (2) each proxy's CPU during a steady call.
+func Call(ctx context.Context, c CallConfig) (CallResult, error) {
+	if c.Pages == 0 {
+		c.Pages = 3
+	}
+	if c.Duration == 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Joins == 0 {
+		c.Joins = 5
+	}
+	res := CallResult{Pages: c.Pages}
+	if c.Pages < 2 || c.Pages > 8 {
+		return res, fmt.Errorf("pages %d out of [2, 8]", c.Pages)
+	}
+	if c.Bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return res, err
+		}
+		c.Bin = exe
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	dir, err := os.MkdirTemp("", "peets-bench-call-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	var g proc.Group
+	defer g.StopAll(3 * time.Second)
+	opt := proc.Options{Echo: c.Echo}
+	fwp, err := proc.Start("fw", c.Bin, []string{"forwarder", "--state-dir", filepath.Join(dir, "fw"), "--log-level", "warn"}, opt)
+	if err != nil {
+		return res, err
+	}
+	g.Add(fwp)
+	m, err := fwp.WaitLine(fwRe, 10*time.Second)
+	if err != nil {
+		return res, err
+	}
+	fw := m[1]
+
+	b, err := cdp.Launch(ctx, cdp.Options{Logger: c.Logger})
+	if err != nil {
+		return res, fmt.Errorf("chromium: %w", err)
+	}
+	defer b.Close()
+	if v, err := b.Version(ctx); err == nil {
+		res.Chromium = v
+	}
+	proxies := make([]*proc.Proc, c.Pages)
+	urls := make([]string, c.Pages)
+	for i := range proxies {
+		user := fmt.Sprintf("p%d", i+1)
+		p, err := proc.Start(user, c.Bin, []string{"up", "--user", user, "--room", "benchcall", "--forwarder", fw,
+			"--state-dir", filepath.Join(dir, user), "--log-level", "warn"}, opt)
+		if err != nil {
+			return res, err
+		}
+		g.Add(p)
+		m, err := p.WaitLine(urlLineRe, 20*time.Second)
+		if err != nil {
+			return res, err
+		}
+		proxies[i], urls[i] = p, m[1]
+	}
+	pages := make([]*cdp.Page, c.Pages)
+	var allDecoded []float64
+	for i := range pages {
+		if pages[i], err = b.NewPage(ctx, ""); err != nil {
+			return res, err
+		}
+	}
+	// join loads url in page p and waits until it decodes want others;
+	// it returns the first-frame and all-decoded times since page load.
+	join := func(p *cdp.Page, url string, want int) (first, all float64, err error) {
+		if err := p.Navigate(ctx, url); err != nil {
+			return 0, 0, err
+		}
+		r, err := pollDecoded(ctx, p, want)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", url, err)
+		}
+		return *r.First, r.Now, nil
+	}
+	for i := range pages {
+		if err := pages[i].Navigate(ctx, urls[i]); err != nil {
+			return res, err
+		}
+	}
+	// Every page decodes every other one.
+	for i := range pages {
+		if err := waitDecoded(ctx, pages[i], c.Pages-1); err != nil {
+			return res, fmt.Errorf("%s: %w", urls[i], err)
+		}
+	}
+	// Steady call: CPU of every proxy.
+	before := make([]time.Duration, len(proxies))
+	for i, p := range proxies {
+		before[i], _ = procCPU(p.Pid())
+	}
+	t0 := time.Now()
+	select {
+	case <-time.After(c.Duration):
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
+	el := time.Since(t0)
+	res.DurationS = el.Seconds()
+	var sum float64
+	for i, p := range proxies {
+		after, _ := procCPU(p.Pid())
+		rss := procRSS(p.Pid())
+		pct := float64(after-before[i]) / float64(el) * 100
+		res.ProxyCPUPercent = append(res.ProxyCPUPercent, round3(pct))
+		res.ProxyRSSMB = append(res.ProxyRSSMB, round3(float64(rss)/1e6))
+		sum += pct
+	}
+	res.ProxyCPUMean = round3(sum / float64(len(proxies)))
+	// Late joins: the last page reloads, as a participant who joins a call
+	// in progress.
+	last := pages[len(pages)-1]
+	for k := 0; k < c.Joins; k++ {
+		if err := last.Navigate(ctx, "about:blank"); err != nil {
+			return res, err
+		}
+		time.Sleep(1500 * time.Millisecond) // gone from the others, fetchers stopped
+		first, all, err := join(last, urls[len(urls)-1], c.Pages-1)
+		if err != nil {
+			return res, err
+		}
+		res.FirstFrameMs = append(res.FirstFrameMs, round3(first))
+		allDecoded = append(allDecoded, all)
+	}
+	res.FirstFrameP50Ms = pct(res.FirstFrameMs, 50)
+	res.FirstFrameMaxMs = pct(res.FirstFrameMs, 100)
+	res.AllDecodedP50Ms = pct(allDecoded, 50)
+	return res, nil
+}
+
+type decodedState struct {
+	First *float64 `json:"first"`
+	OK    int      `json:"ok"`
+	Now   float64  `json:"now"`
+}
+
+// pollDecoded waits (20 s at most) until page p decodes video of want
+// remote participants, and returns when it saw the first frame and now.
+func pollDecoded(ctx context.Context, p *cdp.Page, want int) (decodedState, error) {
+	deadline := time.Now().Add(20 * time.Second)
+	var r decodedState
+	for time.Now().Before(deadline) {
+		r = decodedState{}
+		err := p.Eval(ctx, `(async () => {
+			if (!window.peets) return {ok: 0, now: performance.now()};
+			const d = await window.peets.decoded();
+			let ok = 0;
+			for (const k in d) if (d[k].framesDecoded > 0 && d[k].videoWidth > 0) ok++;
+			return {first: window.peets.firstFrameMs, ok, now: performance.now()};
+		})()`, &r)
+		if err == nil && r.OK >= want && r.First != nil {
+			return r, nil
+		}
+		if ctx.Err() != nil {
+			return r, ctx.Err()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return r, fmt.Errorf("decodes %d of %d participants after 20 s", r.OK, want)
+}
+
+func waitDecoded(ctx context.Context, p *cdp.Page, want int) error {
+	_, err := pollDecoded(ctx, p, want)
+	return err
+}
+
+// procRSS reads a live process's resident set size from /proc.
+func procRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 22 { // rss is field 24, the 22nd after the command
+		return 0
+	}
+	rss, _ := strconv.ParseInt(f[21], 10, 64)
+	return rss * int64(os.Getpagesize())
+}
+
+func round3(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
