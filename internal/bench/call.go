@@ -28,16 +28,16 @@ type CallConfig struct {
 
 // CallResult is one run's figures.
 type CallResult struct {
-	Pages            int       `json:"pages"`
-	DurationS        float64   `json:"duration_s"`
-	FirstFrameMs     []float64 `json:"first_frame_ms"`       // page load to first decoded remote frame, per join
-	FirstFrameP50Ms  float64   `json:"first_frame_p50_ms"`   //
-	FirstFrameMaxMs  float64   `json:"first_frame_max_ms"`   //
-	AllDecodedP50Ms  float64   `json:"all_decoded_p50_ms"`   // page load to every other participant decoded
-	ProxyCPUPercent  []float64 `json:"proxy_cpu_percent"`    // per proxy, over the steady call
-	ProxyCPUMean     float64   `json:"proxy_cpu_mean_percent"`
-	ProxyRSSMB       []float64 `json:"proxy_rss_mb"`
-	Chromium         string    `json:"chromium"`
+	Pages           int       `json:"pages"`
+	DurationS       float64   `json:"duration_s"`
+	FirstFrameMs    []float64 `json:"first_frame_ms"`     // page load to first decoded remote frame, per join
+	FirstFrameP50Ms float64   `json:"first_frame_p50_ms"` //
+	FirstFrameMaxMs float64   `json:"first_frame_max_ms"` //
+	AllDecodedP50Ms float64   `json:"all_decoded_p50_ms"` // page load to every other participant decoded
+	ProxyCPUPercent []float64 `json:"proxy_cpu_percent"`  // per proxy, over the steady call
+	ProxyCPUMean    float64   `json:"proxy_cpu_mean_percent"`
+	ProxyRSSMB      []float64 `json:"proxy_rss_mb"`
+	Chromium        string    `json:"chromium"`
 }
 
 var urlLineRe = regexp.MustCompile(`^(http://127\.0\.0\.1:\d+/)$`)
