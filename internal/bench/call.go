@@ -40,7 +40,7 @@ type CallResult struct {
 	Chromium        string    `json:"chromium"`
 }
 
-var urlLineRe = regexp.MustCompile(`^(http://127\.0\.0\.1:\d+/)$`)
+var urlLineRe = regexp.MustCompile(`^(http://127\.0\.0\.1:\d+/\S*)$`)
 
 // Call runs a real call: a forwarder, N `peets up` proxies and N headless
 // Chromium pages (fake camera and mic), then measures (1) the time from a
