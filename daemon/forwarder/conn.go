@@ -81,8 +81,12 @@ type Stats struct {
 	PacketsIn      uint64    `json:"packets_in"`
 	PacketsOut     uint64    `json:"packets_out"`
 	SendDrops      uint64    `json:"send_drops"`
+	MalformedIn    uint64    `json:"malformed_in"`               // packets from the forwarder dropped as malformed, not given to the engine
+	AppMalformedIn uint64    `json:"app_malformed_in,omitempty"` // embedded, process-wide: local apps' packets dropped as malformed before the forwarder
+	AppConnsClosed uint64    `json:"app_conns_closed,omitempty"` // embedded, process-wide: local app connections closed for bad input
 	DownSince      time.Time `json:"down_since,omitzero"`
-	LastResumeMS   float64   `json:"last_resume_ms,omitempty"` // connection lost -> state re-applied, last time
+	LastResumeMS   float64   `json:"last_resume_ms,omitempty"`  // connection lost -> state re-applied, last time
+	LastReapplyMS  float64   `json:"last_reapply_ms,omitempty"` // reconnected -> state re-applied (OnUp), last time
 	LastError      string    `json:"last_error,omitempty"`
 }
 
@@ -145,7 +149,10 @@ type Conn struct {
 	nextCB     uint64
 	downSince  time.Time
 	lastResume time.Duration
-	lastErr    string
+	// reapply timing: upAt is when the current connection came up
+	upAt        time.Time
+	lastReapply time.Duration
+	lastErr     string
 }
 
 // DefaultStateDir returns $XDG_RUNTIME_DIR/peets, else
@@ -401,10 +408,37 @@ func (c *Conn) Link(ctx context.Context, uri string, routes []enc.Name) error {
 	return c.noteErr(c.applyLink(ctx, lt, routes, l))
 }
 
-// OnUp registers f to be called after each reconnect, once the remembered
-// state has been re-applied. f runs on a package goroutine (never the
-// engine's) and should return promptly. It is not called for the initial
-// connection, nor ever for the embedded forwarder, which cannot go down.
+// OnUp registers f to be called after each reconnect to an external
+// forwarder, as soon as the remembered state has been re-applied: the moment
+// to re-express Interests that were pending when the connection dropped
+// (they are lost with it, and time out).
+//
+// Ordering guarantee: when f runs, Up() is true and every strategy, route
+// and link this Conn remembers has been sent again on the new connection
+// and answered by the forwarder, in that order (strategies, routes, links),
+// one command at a time; ndnd/YaNFD (and NFD) update their FIB before they
+// answer, and a tcp link's face has connected (YaNFD connects it in the
+// background; the wait is bounded by linkConnectWait), so an Interest
+// expressed in f reaches this Conn's own producers and links. Entries the
+// forwarder refused do not hold f back (they count in Stats.RegisterErrors
+// and LastError); if the connection drops again while re-applying, f is not
+// called for it and the next reconnect starts over. Not covered: routes that
+// other processes register on the same forwarder (they resume on their own
+// schedule, so consumers of another process's data still retransmit on
+// timeout), and a link whose remote end is itself down.
+//
+// Timing: a local forwarder (unix socket, loopback tcp) is redialed every
+// 10-25 ms while down, a remote one with backoff up to 1 s; re-applying
+// costs about one forwarder round trip per entry (measured with ndnd fw:
+// 5-30 ms, median ~15 ms, from its socket accepting again to OnUp, for 7
+// entries).
+// Stats.LastReapplyMS and LastResumeMS record the last reconnection.
+//
+// The callbacks run one after another on a package goroutine (never the
+// engine's, so f may call Express, or management methods), right after the
+// state is re-applied; f should return promptly, since later callbacks wait
+// for it. f is not called for the initial connection, nor ever for the
+// embedded forwarder, which cannot go down.
 func (c *Conn) OnUp(f func()) (cancel func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -423,6 +457,11 @@ func (c *Conn) Stats() Stats {
 	cnt := c.face.counters()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var appBad, appClosed uint64
+	if c.emb != nil {
+		appBad = c.emb.relayCnt.malformed.Load()
+		appClosed = c.emb.relayCnt.closedConn.Load()
+	}
 	return Stats{
 		Kind:           c.kind,
 		TookOver:       c.shared && c.emb != nil,
@@ -437,8 +476,12 @@ func (c *Conn) Stats() Stats {
 		PacketsIn:      cnt.in.Load(),
 		PacketsOut:     cnt.out.Load(),
 		SendDrops:      cnt.drops.Load(),
+		MalformedIn:    cnt.malformed.Load(),
+		AppMalformedIn: appBad,
+		AppConnsClosed: appClosed,
 		DownSince:      c.downSince,
 		LastResumeMS:   float64(c.lastResume.Microseconds()) / 1000,
+		LastReapplyMS:  float64(c.lastReapply.Microseconds()) / 1000,
 		LastError:      c.lastErr,
 	}
 }
@@ -493,23 +536,26 @@ func (c *Conn) onLost(err error) {
 
 // onReconnect runs on the face goroutine when a new connection is up.
 func (c *Conn) onReconnect() {
+	c.mu.Lock()
+	c.upAt = time.Now()
+	c.mu.Unlock()
 	select {
 	case c.kick <- struct{}{}:
 	default:
 	}
 }
 
-// takeoverAfter is how many failed redials of a shared forwarder's socket
-// (gone or refusing: its process exited) start the takeover (~150 ms).
-const takeoverAfter = 2
+// takeoverAfter is how long redials of a shared forwarder's socket must have
+// failed (gone or refusing: its process exited) before the takeover starts.
+const takeoverAfter = 100 * time.Millisecond
 
 // onRedialFail runs on the face goroutine after each failed redial. When the
 // shared forwarder of another peets process has gone away, this Conn starts
 // the embedded forwarder on the same socket (the state dir lock makes
 // concurrent takeovers safe: losers get ErrSocketInUse and connect to the
 // winner); the face's next redial then reaches it.
-func (c *Conn) onRedialFail(err error, failures int) bool {
-	if !c.shared || failures < takeoverAfter {
+func (c *Conn) onRedialFail(err error, down time.Duration) bool {
+	if !c.shared || down < takeoverAfter {
 		return false
 	}
 	if !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.ECONNREFUSED) {
@@ -571,13 +617,16 @@ func (c *Conn) reapplyLoop() {
 			c.lastResume = time.Since(c.downSince)
 			c.downSince = time.Time{}
 		}
-		resume := c.lastResume
+		if !c.upAt.IsZero() {
+			c.lastReapply = time.Since(c.upAt)
+		}
+		resume, reapplied := c.lastResume, c.lastReapply
 		cbs := make([]func(), 0, len(c.onUp))
 		for _, f := range c.onUp {
 			cbs = append(cbs, f)
 		}
 		c.mu.Unlock()
-		c.log.Info("forwarder state re-applied", "uri", c.uri, "resume", resume)
+		c.log.Info("forwarder state re-applied", "uri", c.uri, "resume", resume, "reapply", reapplied)
 		for _, f := range cbs {
 			f()
 		}

@@ -42,6 +42,26 @@ import (
 // YaNFD, so that it can be closed and moved between Conns; YaNFD's own unix
 // listener (it must have at least one listener or it exits) is bound to a
 // private temporary path that is unlinked as soon as it is up.
+//
+// Untrusted input. ndnd v1.5.3 panics on some malformed packets and never
+// recovers (see validate.go), so every packet is checked before ndnd code
+// parses it, wherever this package owns the entry point: frames of local
+// apps on the public socket go through an appRelay (relay.go) before YaNFD
+// sees them, and what YaNFD hands to an in-process face is checked before
+// the engine sees it (face_inproc.go; stream faces: face_stream.go).
+//
+// Residual risk: faces that YaNFD itself creates and reads -- UDP faces
+// accepted on UDPPort > 0, and the udp/tcp faces Link makes towards remote
+// forwarders -- are read by YaNFD's own goroutines (transport runReceive ->
+// NDNLPLinkService.handleIncomingFrame -> defn.ParseFwPacket), with no hook
+// before the parser: fw/face's transport and link-service interfaces are
+// unexported, and a recover would have to sit in goroutines we do not own.
+// A remote peer (or anyone who can spoof its UDP source address) can
+// therefore still end this process with one datagram, e.g. the 15-byte
+// crash packet, a Data with a 6-byte PIT token naming thread 1, or an
+// Interest with a PIT token that is not 6 bytes. Keep UDPPort at 0 unless
+// remote peers must link here, and link only to forwarders you trust, until
+// ndnd is fixed upstream or links are relayed through this package.
 var (
 	embMu sync.Mutex
 	emb   *embeddedFw // nil until the first embedded Conn starts it
@@ -59,11 +79,25 @@ type embeddedFw struct {
 	ln     *net.UnixListener
 	lnDone chan struct{}
 
-	mu       sync.Mutex // guards the fields below
-	accepted map[*fwface.NDNLPLinkService]struct{}
+	fwThreads int // forwarding threads of YaNFD (fixed at start)
+
+	relays   sync.WaitGroup // app relay goroutines
+	relayCnt relayCounters
+	badLog   rateLimiter
+
+	mu       sync.Mutex                             // guards the fields below
+	accepted map[*fwface.NDNLPLinkService]*appRelay // relay nil if unfiltered
 	nextFD   int
 	pool     []*inprocLink
+	warnedNF bool // warned that app frames go unfiltered
 }
+
+// fwThreads is the number of forwarding threads of the embedded YaNFD. One
+// thread: ndnd v1.5.3's PIT/CS tree is not safe across threads (the race
+// detector flags it), and several threads reorder Data of one flow, which
+// under load shows up as spurious retransmissions. A Peets node forwards a
+// few thousand packets per second, far below what one thread does.
+const fwThreads = 1
 
 // embeddedConfig is what an Open asks of the embedded forwarder.
 type embeddedConfig struct {
@@ -95,7 +129,8 @@ func acquireEmbedded(cfg embeddedConfig, log *slog.Logger) (*embeddedFw, error) 
 		return nil, err
 	}
 	if emb == nil {
-		e := &embeddedFw{udpPort: cfg.udpPort, log: log.With("component", "forwarder"), nextFD: 1 << 20}
+		e := &embeddedFw{udpPort: cfg.udpPort, log: log.With("component", "forwarder"), nextFD: 1 << 20,
+			fwThreads: fwThreads, badLog: rateLimiter{every: badLogEvery}}
 		if err := e.start(cfg.logLevel); err != nil {
 			ln.Close()
 			return nil, err
@@ -140,9 +175,13 @@ func (e *embeddedFw) release() {
 	acc := e.accepted
 	e.accepted = nil
 	e.mu.Unlock()
-	for ls := range acc {
+	for ls, r := range acc {
 		ls.Close()
+		if r != nil {
+			r.close()
+		}
 	}
+	e.relays.Wait() // both ends are closed: the copies stop at once
 	e.log.Info("embedded forwarder socket closed", "socket", e.sock)
 	e.ln, e.lnDone, e.sock = nil, nil, ""
 }
@@ -159,7 +198,7 @@ func (e *embeddedFw) newFace() *inprocFace {
 	if l == nil {
 		l = newInprocLink()
 	}
-	return newInprocFace(l, e.putLink)
+	return newInprocFace(l, e.putLink, e.log)
 }
 
 // putLink scrubs the routes of a released link and pools it.
@@ -193,6 +232,7 @@ func (e *embeddedFw) start(level string) error {
 	cfg.Faces.Unix.Enabled = true
 	cfg.Faces.Unix.SocketPath = hiddenSock
 	cfg.Tables.Rib.ReadvertiseNlsr = false
+	cfg.Fw.Threads = e.fwThreads
 
 	y := fw_cmd.NewYaNFD(cfg)
 	// Route the forwarder's log into ours. Safe here: no forwarder goroutine
@@ -295,27 +335,53 @@ func (e *embeddedFw) accept(ln *net.UnixListener, sock string, done chan struct{
 		fd := e.nextFD
 		e.nextFD++
 		e.mu.Unlock()
-		tr, err := fwface.MakeUnixStreamTransport(defn.MakeFDFaceURI(fd), local, c)
+
+		// YaNFD gets one end of a socketpair, the relay the other (see
+		// relay.go); without socketpairs it gets the app's connection.
+		var relay *appRelay
+		fwConn := c
+		if ours, theirs, err := socketPair(); err == nil {
+			relay = &appRelay{e: e, app: c, fw: ours,
+				opts: validateOpts{forForwarder: true, fwThreads: e.fwThreads}}
+			fwConn = theirs
+		} else {
+			e.mu.Lock()
+			warn := !e.warnedNF
+			e.warnedNF = true
+			e.mu.Unlock()
+			if warn {
+				e.log.Warn("embedded forwarder: cannot filter local apps' packets; a malformed packet can crash the process", "err", err)
+			}
+		}
+		tr, err := fwface.MakeUnixStreamTransport(defn.MakeFDFaceURI(fd), local, fwConn)
 		if err != nil {
 			e.log.Error("embedded forwarder: unix face", "err", err)
 			c.Close()
+			if relay != nil {
+				relay.fw.Close()
+				fwConn.Close()
+			}
 			continue
 		}
 		opts := fwface.MakeNDNLPLinkServiceOptions()
 		opts.IsFragmentationEnabled = false // reliable stream
+		opts.IsReassemblyEnabled = false    // and the relay drops fragments anyway
 		ls := fwface.MakeNDNLPLinkService(tr, opts)
 		ls.Run(nil)
+		if relay != nil {
+			relay.start()
+		}
 
 		e.mu.Lock()
 		if e.accepted == nil {
-			e.accepted = map[*fwface.NDNLPLinkService]struct{}{}
+			e.accepted = map[*fwface.NDNLPLinkService]*appRelay{}
 		}
 		for old := range e.accepted { // forget faces their apps closed
 			if old.State() != defn.Up {
 				delete(e.accepted, old)
 			}
 		}
-		e.accepted[ls] = struct{}{}
+		e.accepted[ls] = relay
 		e.mu.Unlock()
 	}
 }

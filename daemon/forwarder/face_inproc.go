@@ -2,6 +2,7 @@ package forwarder
 
 import (
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,17 +44,39 @@ func (l *inprocLink) faceID() uint64 { return l.link.FaceID() }
 // arriving while the link is pooled are dropped. It runs for the life of the
 // process (the transport is never closed).
 func (l *inprocLink) drain() {
-	for {
-		lp := l.tr.Receive()
-		if lp == nil {
-			return
-		}
-		l.busy.Lock()
-		if f := l.owner.Load(); f != nil {
-			f.deliver(lp)
-		}
-		l.busy.Unlock()
+	for l.step() {
 	}
+}
+
+// step moves one packet. A panic in ndnd's decoding of the forwarder's
+// output (which should not happen: the forwarder encoded it) is recovered
+// and counted instead of ending the process.
+func (l *inprocLink) step() (more bool) {
+	locked := false
+	defer func() {
+		if r := recover(); r != nil {
+			if locked {
+				l.busy.Unlock()
+			}
+			if f := l.owner.Load(); f != nil {
+				f.cnt.malformed.Add(1)
+				f.logBad(fmt.Errorf("panic in packet decoding: %v", r), nil)
+			}
+			more = true
+		}
+	}()
+	lp := l.tr.Receive()
+	if lp == nil {
+		return false
+	}
+	l.busy.Lock()
+	locked = true
+	if f := l.owner.Load(); f != nil {
+		f.deliver(lp)
+	}
+	locked = false
+	l.busy.Unlock()
+	return true
 }
 
 // quiesce waits until drain is not inside a delivery (which may block on a
@@ -80,6 +103,8 @@ type inprocFace struct {
 
 	onPkt   func(frame []byte)
 	running atomic.Bool
+	badLog  rateLimiter
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	closed bool
@@ -89,8 +114,17 @@ type inprocFace struct {
 
 var _ ndn.Face = (*inprocFace)(nil)
 
-func newInprocFace(l *inprocLink, release func(*inprocLink)) *inprocFace {
-	return &inprocFace{l: l, rel: release, onUp: map[int]func(){}}
+func newInprocFace(l *inprocLink, release func(*inprocLink), log *slog.Logger) *inprocFace {
+	return &inprocFace{l: l, rel: release, onUp: map[int]func(){}, log: log, badLog: rateLimiter{every: badLogEvery}}
+}
+
+// logBad logs a dropped packet, rate-limited.
+func (f *inprocFace) logBad(err error, frame []byte) {
+	if ok, more := f.badLog.allow(); ok && f.log != nil {
+		f.log.Warn("dropped malformed packet from the embedded forwarder", "face", f.String(),
+			"err", err, "frame", frameSummary(frame), "suppressed_before", more,
+			"total", f.cnt.malformed.Load())
+	}
 }
 
 // String implements ndn.Face.
@@ -219,10 +253,18 @@ func (f *inprocFace) deliver(lp *spec.LpPacket) {
 		f.cnt.drops.Add(1)
 		return
 	}
-	f.cnt.in.Add(1)
-	if len(w) == 1 {
-		f.onPkt(w[0])
-	} else {
-		f.onPkt(w.Join())
+	frame := w[0]
+	if len(w) != 1 {
+		frame = w.Join()
 	}
+	// The forwarder only parsed what it needed of this packet (name, a few
+	// fields): anything it relays from another face may still be malformed
+	// deeper inside, where the engine's full decoder would panic.
+	if err := validatePacket(frame, validateOpts{}); err != nil {
+		f.cnt.malformed.Add(1)
+		f.logBad(err, frame)
+		return
+	}
+	f.cnt.in.Add(1)
+	f.onPkt(frame)
 }

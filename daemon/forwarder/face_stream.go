@@ -2,7 +2,9 @@ package forwarder
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -11,35 +13,45 @@ import (
 
 	enc "github.com/named-data/ndnd/std/encoding"
 	"github.com/named-data/ndnd/std/ndn"
-	ndn_io "github.com/named-data/ndnd/std/utils/io"
 )
 
 // Reconnect and I/O timing of the stream face.
 const (
-	redialMin    = 50 * time.Millisecond // first retry after a disconnect
-	redialMax    = 1 * time.Second       // backoff cap: a restarted forwarder is found within ~1 s
-	dialTimeout  = 1 * time.Second       // one connect attempt
-	writeTimeout = 2 * time.Second       // a wedged forwarder must not block senders forever
+	redialMin = 50 * time.Millisecond // first retry after a disconnect (remote forwarder)
+	redialMax = 1 * time.Second       // backoff cap (remote forwarder): found within ~1 s of its return
+	// A local forwarder (unix socket, loopback tcp) is redialed faster: a
+	// refused local connect costs a few microseconds, and the time to find
+	// a restarted forwarder is what media streams wait before they resume.
+	redialMinLocal = 10 * time.Millisecond
+	redialMaxLocal = 25 * time.Millisecond // found within ~25 ms of its return (a refused dial costs ~13 us: 40/s)
+	dialTimeout    = 1 * time.Second       // one connect attempt
+	writeTimeout   = 2 * time.Second       // a wedged forwarder must not block senders forever
 )
 
 // faceCounters are the packet counters every face of this package keeps.
 type faceCounters struct {
 	in, out, drops, reconnects atomic.Uint64
+	malformed                  atomic.Uint64 // frames dropped by validatePacket (or framing errors)
 }
+
+// badLogEvery rate-limits the logs of malformed packets (they are all
+// counted).
+const badLogEvery = 5 * time.Second
 
 // faceHooks let the Conn observe transitions that ndn.Face does not expose
 // with enough detail. They run on the face's own goroutine, never on the
 // engine's.
 type faceHooks struct {
-	onLost       func(err error)                               // connection lost; redialing starts
-	onReconnect  func()                                        // a new connection is up (not called for the first one)
-	onRedialFail func(err error, failures int) (retryNow bool) // a redial attempt failed (failures so far in this outage)
+	onLost       func(err error)                                     // connection lost; redialing starts
+	onReconnect  func()                                              // a new connection is up (not called for the first one)
+	onRedialFail func(err error, down time.Duration) (retryNow bool) // a redial attempt failed (down: time since the loss)
 }
 
 // streamFace is an ndn.Face over a unix or tcp stream to an external
 // forwarder. Unlike ndnd's StreamFace it never exits the process and never
 // reports a fatal error to the engine: when the connection drops it fires
-// OnDown, redials with exponential backoff (redialMin..redialMax) until Close,
+// OnDown, redials with exponential backoff (redialMin..redialMax, faster for
+// local forwarders: redialMinLocal..redialMaxLocal) until Close,
 // and fires OnUp again. Sends while down fail fast with ErrDown.
 type streamFace struct {
 	ep    endpoint
@@ -47,7 +59,8 @@ type streamFace struct {
 	hooks faceHooks
 	cnt   faceCounters
 
-	onPkt func(frame []byte)
+	onPkt  func(frame []byte)
+	badLog rateLimiter
 
 	running atomic.Bool
 	sendMu  sync.Mutex // serializes writes: one frame per Write
@@ -70,6 +83,7 @@ var _ ndn.Face = (*streamFace)(nil)
 // connected stream to use first (from discovery), saving a redial.
 func newStreamFace(ep endpoint, initial net.Conn, log *slog.Logger, hooks faceHooks) *streamFace {
 	return &streamFace{
+		badLog:  rateLimiter{every: badLogEvery},
 		ep:      ep,
 		log:     log,
 		hooks:   hooks,
@@ -257,12 +271,10 @@ func (f *streamFace) Send(pkt enc.Wire) error {
 // until Close.
 func (f *streamFace) run(c net.Conn) {
 	defer close(f.done)
+	fr := newFrameReader(nil)
 	for {
-		err := ndn_io.ReadTlvStream(c, func(frame []byte) bool {
-			f.cnt.in.Add(1)
-			f.onPkt(frame)
-			return true
-		}, nil)
+		fr.reset(c)
+		err := f.receive(fr)
 		c.Close()
 
 		f.mu.Lock()
@@ -295,6 +307,43 @@ func (f *streamFace) run(c net.Conn) {
 	}
 }
 
+// receive reads frames from the connection until it fails and hands the
+// well-formed ones to the engine. A malformed frame is dropped and counted
+// (the forwarder may merely relay it from someone else: the connection
+// stays); a stream whose framing is lost ends the connection, which is then
+// redialed.
+func (f *streamFace) receive(fr *frameReader) error {
+	for {
+		if err := fr.fill(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		for {
+			frame, err := fr.next()
+			if err != nil {
+				f.cnt.malformed.Add(1)
+				return err
+			}
+			if frame == nil {
+				break
+			}
+			if err := validatePacket(frame, validateOpts{}); err != nil {
+				f.cnt.malformed.Add(1)
+				if ok, more := f.badLog.allow(); ok {
+					f.log.Warn("dropped malformed packet from the forwarder", "uri", f.ep.String(),
+						"err", err, "frame", frameSummary(frame), "suppressed_before", more,
+						"total", f.cnt.malformed.Load())
+				}
+				continue
+			}
+			f.cnt.in.Add(1)
+			f.onPkt(frame)
+		}
+	}
+}
+
 // redial connects with exponential backoff; it returns nil once the face is
 // closed. On success the connection is installed and the face marked up.
 func (f *streamFace) redial() net.Conn {
@@ -309,10 +358,14 @@ func (f *streamFace) redial() net.Conn {
 	}()
 
 	d := net.Dialer{Timeout: dialTimeout}
-	wait := redialMin
+	lost := time.Now()
+	wait, maxWait := redialMin, redialMax
+	if f.ep.network == "unix" || f.ep.local {
+		wait, maxWait = redialMinLocal, redialMaxLocal
+	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
-	for failures := 1; ; failures++ {
+	for {
 		select {
 		case <-f.quit:
 			return nil
@@ -332,8 +385,8 @@ func (f *streamFace) redial() net.Conn {
 			return c
 		}
 		f.log.Debug("redial failed", "uri", f.ep.String(), "err", err, "next", wait)
-		wait = min(wait*2, redialMax)
-		if f.hooks.onRedialFail != nil && f.hooks.onRedialFail(err, failures) {
+		wait = min(wait*2, maxWait)
+		if f.hooks.onRedialFail != nil && f.hooks.onRedialFail(err, time.Since(lost)) {
 			t.Reset(0)
 		} else {
 			t.Reset(wait)

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/named-data/ndnd/fw/defn"
+	fwface "github.com/named-data/ndnd/fw/face"
 	enc "github.com/named-data/ndnd/std/encoding"
 	"github.com/named-data/ndnd/std/ndn"
 	mgmt "github.com/named-data/ndnd/std/ndn/mgmt_2022"
@@ -133,6 +136,9 @@ func (c *Conn) applyLink(ctx context.Context, lt linkTarget, routes []enc.Name, 
 		}
 		c.mu.Unlock()
 	}
+	if lt.proto == "tcp" {
+		c.waitLinkConnected(ctx, uri, faceID, resp.Val.Params.LocalUri.GetOr(""))
+	}
 	for _, r := range routes {
 		if _, err := c.exec(ctx, "rib", "register", &mgmt.ControlArgs{
 			Name:   r,
@@ -144,6 +150,59 @@ func (c *Conn) applyLink(ctx context.Context, lt linkTarget, routes []enc.Name, 
 		}
 	}
 	return nil
+}
+
+// linkConnectWait bounds how long a link waits for its tcp face to connect.
+const linkConnectWait = 500 * time.Millisecond
+
+// waitLinkConnected waits, at most linkConnectWait, until the forwarder's
+// tcp face faceID is connected. YaNFD answers faces/create at once and
+// connects in the background, dropping what it is asked to send meanwhile
+// (its local URI stays tcp://127.0.0.1:0 until then); NFD connects before
+// it answers. Without the wait, an Interest expressed right after Link or
+// OnUp over the link would be lost. A remote that does not accept costs
+// the full wait, once per reconnect.
+func (c *Conn) waitLinkConnected(ctx context.Context, uri string, faceID uint64, localURI string) {
+	connected := func(local string) bool { return local != "" && !strings.HasSuffix(local, ":0") }
+	if connected(localURI) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, linkConnectWait)
+	defer cancel()
+	c.mu.Lock()
+	inProcess := c.emb != nil
+	c.mu.Unlock()
+	for wait := 500 * time.Microsecond; ; wait = min(wait*2, 20*time.Millisecond) {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			c.log.Debug("link face not connected yet", "link", uri, "faceid", faceID)
+			return
+		case <-t.C:
+		}
+		var local string
+		if inProcess {
+			// our own forwarder: look (its send condition), rather than
+			// log a conflict per poll
+			if f := fwface.FaceTable.Get(faceID); f == nil || f.State() == defn.Up {
+				return
+			}
+		} else {
+			// the conflict answer of faces/create carries the face's
+			// current local URI; nothing is changed
+			resp, _ := c.exec(ctx, "faces", "create", &mgmt.ControlArgs{
+				Uri:             optional.Some(uri),
+				FacePersistency: optional.Some(uint64(mgmt.PersistencyPermanent)),
+			})
+			if resp != nil && resp.Val != nil && resp.Val.Params != nil {
+				local = resp.Val.Params.LocalUri.GetOr("")
+			}
+		}
+		if connected(local) {
+			return
+		}
+	}
 }
 
 // undoLinks withdraws the routes this Conn put on link faces and destroys
@@ -207,6 +266,10 @@ func (c *Conn) reapply(ctx context.Context) bool {
 		c.log.Warn("re-applying forwarder state failed", "what", what, "err", err)
 		return true
 	}
+	// Strategies first (a group prefix must not see traffic under the
+	// default strategy), then routes, then links. One command at a time: a
+	// command costs one round trip (~0.3 ms), and forwarders that check
+	// signed-command timestamps (NFD) reject commands that arrive reordered.
 	for _, s := range strategies {
 		if err := c.setStrategy(ctx, s.prefix, s.strategy); err != nil && !fail("strategy "+s.prefix.String(), err) {
 			return false
