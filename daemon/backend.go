@@ -105,6 +105,7 @@ func (b *Backend) Join(ctx context.Context, req web.JoinRequest, conn web.PageCo
 	evCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	go p.forwardEvents(evCtx, d.part.Table().Subscribe(evCtx))
+	d.pageOpened()
 	d.log.Info("page joined", "page", conn.ID(), "agent", req.UserAgent)
 	return p, nil
 }
@@ -209,6 +210,7 @@ func (p *page) Leave() {
 		b.publisher = nil
 	}
 	b.mu.Unlock()
+	b.d.pageClosed()
 	b.d.log.Info("page left", "page", p.conn.ID())
 }
 

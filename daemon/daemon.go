@@ -43,7 +43,22 @@ type Options struct {
 	// Fetch limits which remote streams are fetched (nil: every stream of
 	// every publishing member, unless the role is broadcaster).
 	Fetch func(m roster.Member, s proto.RosterStream) bool
+
+	// PresenceFollowsPages makes the participant present in the room only
+	// while at least one page is connected (`peets up` serving the web
+	// page): it starts absent, is announced as soon as a page joins, and
+	// says bye PresenceGrace after the last page left. While absent the
+	// daemon keeps following the room (roster, fetchers), so coming back is
+	// quick. Without it (bots, headless proxies) it is present from New to
+	// the end of Run.
+	PresenceFollowsPages bool
+	// PresenceGrace is how long the participant stays after the last page
+	// left, so that a reload does not flap (default 250 ms).
+	PresenceGrace time.Duration
 }
+
+// DefaultPresenceGrace is the default Options.PresenceGrace.
+const DefaultPresenceGrace = 250 * time.Millisecond
 
 // Daemon is one participant's proxy in one room.
 type Daemon struct {
@@ -65,6 +80,12 @@ type Daemon struct {
 	sinks   map[int]RemoteSink       // every page session
 	nextID  int
 	final   Stats
+
+	// presence (Options.PresenceFollowsPages)
+	presMu  sync.Mutex
+	pages   int         // connected pages
+	awayGen uint64      // bumped to cancel a pending away
+	away    *time.Timer // pending away, nil if none
 
 	wg sync.WaitGroup
 }
@@ -154,7 +175,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		UserPrefix: cfg.UserPrefix(), Group: cfg.GroupPrefix(), Description: desc,
 		Streams: d.rosterStreams, Signer: d.id.Signer(), Verifier: d.ver,
 		Interval: cfg.Heartbeat, Jitter: cfg.Jitter, ExpireAfter: cfg.ExpireAfter,
-		Logger: d.log,
+		StartAbsent: o.PresenceFollowsPages, Logger: d.log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("join room: %w", err)
@@ -233,11 +254,90 @@ func (d *Daemon) leave() error {
 		d.log.Warn("leave", "err", err)
 	}
 	d.log.Info("left the room")
+	rs := st.Roster
+	rej, _ := json.Marshal(rs.Rejected)
+	srej, _ := json.Marshal(rs.Sync.Rejected)
+	d.log.Info("roster stats", "joins", rs.Joins, "byes", rs.Byes, "expired", rs.Expired,
+		"fetches", rs.Sync.Fetches, "verified", rs.Sync.Verified,
+		"rejected", string(rej), "sync_rejected", string(srej))
 	return nil
+}
+
+// pageOpened counts a connected page: with PresenceFollowsPages the
+// participant is present (at once) while there is at least one.
+func (d *Daemon) pageOpened() {
+	if !d.opts.PresenceFollowsPages {
+		return
+	}
+	d.presMu.Lock()
+	defer d.presMu.Unlock()
+	d.pages++
+	d.cancelAway()
+	if d.pages == 1 {
+		d.setPresent(true)
+	}
+}
+
+// pageClosed uncounts a page: after the last one, the participant goes
+// away once PresenceGrace has passed without a page coming back.
+func (d *Daemon) pageClosed() {
+	if !d.opts.PresenceFollowsPages {
+		return
+	}
+	d.presMu.Lock()
+	defer d.presMu.Unlock()
+	d.pages--
+	if d.pages > 0 {
+		return
+	}
+	d.cancelAway()
+	grace := d.opts.PresenceGrace
+	if grace <= 0 {
+		grace = DefaultPresenceGrace
+	}
+	gen := d.awayGen
+	d.away = time.AfterFunc(grace, func() {
+		d.presMu.Lock()
+		defer d.presMu.Unlock()
+		if gen != d.awayGen || d.pages > 0 {
+			return // a page came back meanwhile
+		}
+		d.away = nil
+		d.setPresent(false)
+	})
+}
+
+// cancelAway cancels a pending away (d.presMu held).
+func (d *Daemon) cancelAway() {
+	d.awayGen++
+	if d.away != nil {
+		d.away.Stop()
+		d.away = nil
+	}
+}
+
+// setPresent changes the presence (d.presMu held, which keeps the changes
+// in order).
+func (d *Daemon) setPresent(present bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := d.part.SetPresent(ctx, present)
+	switch {
+	case errors.Is(err, roster.ErrLeft):
+	case err != nil:
+		d.log.Warn("presence not changed", "present", present, "err", err)
+	case present:
+		d.log.Info("in the call: a page is open")
+	default:
+		d.log.Info("out of the call: no page open")
+	}
 }
 
 // closeAll stops everything New started, in reverse order.
 func (d *Daemon) closeAll() {
+	d.presMu.Lock()
+	d.cancelAway()
+	d.presMu.Unlock()
 	d.mu.Lock()
 	remotes := d.remotes
 	d.remotes = map[string]*remoteStream{}

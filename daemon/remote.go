@@ -51,13 +51,17 @@ func remoteKey(owner enc.Name, stream string) string {
 
 // onRosterEvent starts and stops fetchers as members come, change and go.
 func (d *Daemon) onRosterEvent(ctx context.Context, ev roster.Event) {
+	if ev.Type != roster.EventChat && (ev.Member.Self || ev.Member.Participant.Equal(d.self)) {
+		return
+	}
 	switch ev.Type {
 	case roster.EventJoin, roster.EventUpdate:
-		if ev.Member.Self || ev.Member.Participant.Equal(d.self) {
-			return
+		if ev.Type == roster.EventJoin {
+			d.log.Info("member joined", "member", ev.Member.User, "participant", ev.Member.Participant, "boot", ev.Member.Boot)
 		}
 		d.syncMember(ctx, ev.Member)
 	case roster.EventLeave:
+		d.log.Info("member left", "member", ev.Member.User, "participant", ev.Member.Participant, "reason", ev.Reason)
 		d.dropMember(ev.Member.Participant, nil)
 	}
 }

@@ -93,6 +93,14 @@ func SyncPubPrefix(participant enc.Name) enc.Name {
 	return participant.Append(enc.NewGenericComponent(CompSync))
 }
 
+// SyncBootPrefix is P/sync/t=<boot>: a participant registers this prefix,
+// not P/sync, so that another process announcing the same P (a second proxy
+// of the same user, an impostor) never gets the Interests for this boot's
+// publications, whatever order the forwarder keeps its nexthops in.
+func SyncBootPrefix(participant enc.Name, boot uint64) enc.Name {
+	return SyncPubPrefix(participant).Append(enc.NewTimestampComponent(boot))
+}
+
 // SyncPubName is P/sync/t=<boot>/seq=<n>.
 func SyncPubName(participant enc.Name, boot, seq uint64) enc.Name {
 	return SyncPubPrefix(participant).Append(enc.NewTimestampComponent(boot), enc.NewSequenceNumComponent(seq))
@@ -250,9 +258,15 @@ func (s *RosterStream) Validate() error {
 //	                                       configuration (never by a browser)
 //	  "interval_ms": 1000,                 the sender's mean heartbeat interval;
 //	                                       receivers expire it after K of them
-//	  "leave":       true                  present and true only in the "bye"
-//	                                       heartbeat sent on a clean shutdown
+//	  "leave":       true                  present and true only in a "bye":
+//	                                       sent on a clean shutdown, or when
+//	                                       the participant goes away (its page
+//	                                       closed) while its proxy stays
 //	}
+//
+// A bye removes the member at once. A later heartbeat of the same boot (a
+// higher seq) brings it back; a heartbeat or bye that is not newer than the
+// member's latest one, or than its bye, is stale and ignored.
 type RosterEntry struct {
 	User        string          `json:"user"`
 	Name        string          `json:"name"`

@@ -31,6 +31,12 @@ var (
 	ErrLeft   = errors.New("roster: participant left the room")
 )
 
+// presenceReq asks the heartbeat loop to change the presence.
+type presenceReq struct {
+	present bool
+	done    chan error
+}
+
 // Config configures Join.
 type Config struct {
 	// Conn is the forwarder connection (required).
@@ -59,7 +65,7 @@ type Config struct {
 	// Signer signs with the participant's key, named P/KEY/<id> (required).
 	// Serving its certificate (sec.Identity.ServeCert) and registering P so
 	// that certificate Interests reach it are the caller's job; Join
-	// registers only G and P/sync.
+	// registers only G and P/sync/t=<boot>.
 	Signer ndn.Signer
 	// Verifier checks others' heartbeats and chat (required).
 	Verifier roomsync.Verifier
@@ -80,6 +86,10 @@ type Config struct {
 	Rand *rand.Rand
 	// Boot is the boot time (s; default now). A restart must not reuse one.
 	Boot uint64
+	// StartAbsent joins the sync group (the table fills, chat arrives)
+	// without announcing this participant: nobody lists it until
+	// SetPresent(ctx, true).
+	StartAbsent bool
 	// Sync tunes the sync group; its Conn, Group, Self, Signer, Verifier,
 	// OnPub, AcceptPeer, Boot, Freshness and History are set by Join.
 	Sync roomsync.GroupConfig
@@ -97,12 +107,14 @@ type Participant struct {
 	table *Table
 	log   *slog.Logger
 
-	mu     sync.Mutex
-	entry  proto.RosterEntry
-	lastHB time.Time
-	left   bool
+	mu      sync.Mutex
+	entry   proto.RosterEntry
+	lastHB  time.Time
+	left    bool
+	present bool // changed only by loop; read under mu
 
 	kick     chan struct{}
+	presence chan presenceReq
 	stop     chan struct{}
 	loopDone chan struct{}
 	once     sync.Once
@@ -110,7 +122,8 @@ type Participant struct {
 }
 
 // Join joins the room: it starts the sync group, sends a first heartbeat at
-// once, then one at every tick of a JitterSchedule. The participant stays
+// once (unless Config.StartAbsent), then one at every tick of a
+// JitterSchedule. The participant stays
 // until Leave (a clean leave: a bye heartbeat), Close (silent, like a crash),
 // or ctx is done (then it leaves cleanly).
 func Join(ctx context.Context, cfg Config) (*Participant, error) {
@@ -122,6 +135,8 @@ func Join(ctx context.Context, cfg Config) (*Participant, error) {
 		self:     proto.ParticipantPrefix(cfg.UserPrefix, cfg.Room),
 		log:      cfg.Logger.With("module", "roster", "room", cfg.Room),
 		kick:     make(chan struct{}, 1),
+		presence: make(chan presenceReq),
+		present:  !cfg.StartAbsent,
 		stop:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 		entry: proto.RosterEntry{
@@ -260,11 +275,54 @@ func (p *Participant) SelfMember() Member {
 	}
 }
 
-// Snapshot returns every member including this participant.
+// Snapshot returns every member, including this participant while it is
+// present.
 func (p *Participant) Snapshot() []Member {
-	ms := append(p.table.Snapshot(), p.SelfMember())
-	sortMembers(ms)
+	ms := p.table.Snapshot()
+	if p.Present() {
+		ms = append(ms, p.SelfMember())
+		sortMembers(ms)
+	}
 	return ms
+}
+
+// Present reports whether this participant is announced in the room (see
+// SetPresent).
+func (p *Participant) Present() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.present && !p.left
+}
+
+// SetPresent changes whether this participant is in the room, keeping the
+// sync group and the table running either way.
+//
+// Not present ("away"): a bye is published at once, so every member drops
+// this participant as on Leave, and no heartbeat is sent any more; but the
+// group stays joined and the bye stays served, so the table keeps following
+// the others (their heartbeats, streams, chat) and a member that joins
+// meanwhile learns from the bye that we are away.
+//
+// Present again ("back"): a heartbeat is sent at once, then one at every
+// tick; it has a higher seq than the bye, so members take it as a join.
+//
+// It returns once the bye or heartbeat is published (nil when the presence
+// does not change), ErrLeft after Leave or Close, or ctx's error.
+func (p *Participant) SetPresent(ctx context.Context, present bool) error {
+	req := presenceReq{present: present, done: make(chan error, 1)}
+	select {
+	case p.presence <- req:
+	case <-p.loopDone:
+		return ErrLeft
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // JSON renders the roster including this participant (GET /api/roster).
@@ -273,7 +331,8 @@ func (p *Participant) JSON() ([]byte, error) {
 }
 
 // Update changes the own roster entry (name, role, streams, description)
-// with f and sends a heartbeat at once. The user, prefix, interval and leave
+// with f and sends a heartbeat at once (while present; else the entry goes
+// out when present again). The user, prefix, interval and leave
 // flag cannot be changed.
 func (p *Participant) Update(f func(*proto.RosterEntry)) error {
 	p.mu.Lock()
@@ -327,12 +386,30 @@ func (p *Participant) SendChat(text string) error {
 	return nil
 }
 
-// loop sends the heartbeats.
+// loop sends the heartbeats while present, and makes the presence
+// changes, so that no heartbeat can follow a bye by mistake.
 func (p *Participant) loop(ctx context.Context) {
 	defer close(p.loopDone)
-	p.beat(false)
-	timer := time.NewTimer(time.Until(p.sched.Next(time.Now())))
-	defer timer.Stop()
+	var timer *time.Timer
+	var tick <-chan time.Time
+	arm := func() {
+		d := time.Until(p.sched.Next(time.Now()))
+		if timer == nil {
+			timer = time.NewTimer(d)
+		} else {
+			timer.Reset(d)
+		}
+		tick = timer.C
+	}
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	if p.isPresent() {
+		p.beat(false)
+		arm()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -340,12 +417,52 @@ func (p *Participant) loop(ctx context.Context) {
 			return
 		case <-p.stop:
 			return
+		case req := <-p.presence:
+			req.done <- p.changePresence(req.present, arm, func() {
+				if timer != nil {
+					timer.Stop() // Go >= 1.23: no stale tick after Stop
+				}
+				tick = nil
+			})
+			continue
 		case <-p.kick:
-		case <-timer.C:
+		case <-tick:
 		}
-		p.beat(false)
-		timer.Reset(time.Until(p.sched.Next(time.Now())))
+		if p.isPresent() {
+			p.beat(false)
+			arm()
+		}
 	}
+}
+
+// changePresence applies a presence change (on the loop).
+func (p *Participant) changePresence(present bool, arm, disarm func()) error {
+	if present == p.isPresent() {
+		return nil
+	}
+	p.setPresent(present)
+	if present {
+		err := p.beat(false)
+		arm()
+		p.log.Debug("present in the room")
+		return err
+	}
+	disarm()
+	err := p.beat(true)
+	p.log.Debug("away from the room: bye sent")
+	return err
+}
+
+func (p *Participant) setPresent(v bool) {
+	p.mu.Lock()
+	p.present = v
+	p.mu.Unlock()
+}
+
+func (p *Participant) isPresent() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.present
 }
 
 // beat publishes one heartbeat (a bye if leave).
@@ -375,7 +492,8 @@ func (p *Participant) beat(leave bool) error {
 // Leave leaves the room cleanly: it stops heartbeating, publishes a bye
 // (which makes every member drop this participant at once), keeps serving
 // it for LeaveLinger (or until ctx is done; 20 ms if the room looks empty),
-// then leaves the sync group. Idempotent.
+// then leaves the sync group. When away (SetPresent) the bye was sent
+// already: it just leaves the group. Idempotent.
 func (p *Participant) Leave(ctx context.Context) error {
 	p.once.Do(func() {
 		p.mu.Lock()
@@ -383,6 +501,11 @@ func (p *Participant) Leave(ctx context.Context) error {
 		p.mu.Unlock()
 		close(p.stop)
 		<-p.loopDone
+		if !p.isPresent() {
+			p.group.Close()
+			p.table.close()
+			return
+		}
 		p.leaveErr = p.beat(true)
 		if p.leaveErr == nil {
 			linger := p.cfg.LeaveLinger

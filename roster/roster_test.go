@@ -3,6 +3,7 @@ package roster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -668,5 +669,206 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}
 	if stay.Table().Len() != 0 {
 		synctest.Eventually(time.Second, func() bool { return stay.Table().Len() == 0 })
+	}
+}
+
+// gone reports whether none of ps lists x.
+func gone(ps []*tp, x *tp) bool {
+	for _, p := range ps {
+		if _, ok := p.Table().Get(x.Prefix()); ok {
+			return false
+		}
+	}
+	return true
+}
+
+// TestAwayAndBack: a participant that goes away (SetPresent false) is
+// dropped by the others at once, as with a bye, stays dropped while it
+// keeps following the room, and is taken back at once when present again,
+// in the same boot.
+func TestAwayAndBack(t *testing.T) {
+	const interval = 100 * time.Millisecond
+	fast := func(c *Config) { c.Interval = interval }
+	ps := joinN(t, newRoom(), 3, fast)
+	if synctest.Eventually(2*time.Second, func() bool { return allSee(ps, true) }) < 0 {
+		t.Fatal("no convergence")
+	}
+	x, rest := ps[0], ps[1:]
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+
+	start := time.Now()
+	if err := x.SetPresent(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	took := synctest.Eventually(time.Second, func() bool { return gone(rest, x) })
+	t.Logf("away: dropped by the others after %v (SetPresent returned after %v)", took, time.Since(start))
+	if took < 0 || took > 100*time.Millisecond {
+		t.Fatalf("away participant still listed after %v", time.Since(start))
+	}
+	for _, p := range rest {
+		if ev := p.waitEvents(EventLeave, 1); len(ev) != 1 || ev[0].Reason != LeaveBye {
+			t.Fatalf("%s: leave events %+v", p.Prefix(), ev)
+		}
+	}
+	if x.Present() || len(x.Snapshot()) != 2 {
+		t.Fatalf("present %v, snapshot %+v", x.Present(), x.Snapshot())
+	}
+	if err := x.SetPresent(ctx, false); err != nil { // no change: nothing sent
+		t.Fatal(err)
+	}
+	// While away: no heartbeat (nobody takes it back, nothing expires), the
+	// own table keeps following the others, an update waits.
+	if err := x.SetName("back again"); err != nil {
+		t.Fatal(err)
+	}
+	pub := x.Group().Stats().Published
+	time.Sleep(5 * interval)
+	if !gone(rest, x) || !x.has(ps, true) {
+		t.Fatalf("while away: others list x %v, x lists %d", !gone(rest, x), x.Table().Len())
+	}
+	if n := x.Group().Stats().Published; n != pub {
+		t.Fatalf("%d publications while away", n-pub)
+	}
+	if n := len(x.eventsOf(EventLeave)); n != 0 {
+		t.Fatalf("x saw %d leaves while away", n)
+	}
+
+	start = time.Now()
+	if err := x.SetPresent(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	took = synctest.Eventually(time.Second, func() bool {
+		for _, p := range rest {
+			if m, ok := p.Table().Get(x.Prefix()); !ok || m.Name != "back again" {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("back: listed again by the others after %v", took)
+	if took < 0 || took > 100*time.Millisecond {
+		t.Fatalf("back participant not listed after %v", time.Since(start))
+	}
+	for _, p := range rest {
+		ev := p.waitEvents(EventJoin, 3) // x, the other, x again
+		if len(ev) != 3 || !ev[2].Member.Participant.Equal(x.Prefix()) || ev[2].Member.Boot != x.Boot() {
+			t.Fatalf("%s: join events %+v", p.Prefix(), ev)
+		}
+	}
+	if !x.Present() || len(x.Snapshot()) != 3 {
+		t.Fatalf("present %v, snapshot %d", x.Present(), len(x.Snapshot()))
+	}
+	// Heartbeats resume: nobody expires x.
+	time.Sleep(5 * interval)
+	for _, p := range rest {
+		if _, ok := p.Table().Get(x.Prefix()); !ok || len(p.eventsOf(EventLeave)) != 1 {
+			t.Fatalf("%s: x expired after coming back", p.Prefix())
+		}
+		if n := p.Stats().Rejected[ReasonStale]; n != 0 {
+			t.Fatalf("%s: %d stale heartbeats", p.Prefix(), n)
+		}
+	}
+
+	// Away then Leave: no second bye, and a quick Leave.
+	if err := x.SetPresent(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Eventually(time.Second, func() bool { return gone(rest, x) })
+	pub = x.Group().Stats().Published
+	start = time.Now()
+	if err := x.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 50*time.Millisecond {
+		t.Errorf("leave while away took %v", d)
+	}
+	if n := x.Group().Stats().Published; n != pub {
+		t.Fatalf("leave while away published %d", n-pub)
+	}
+	if err := x.SetPresent(ctx, true); !errors.Is(err, ErrLeft) {
+		t.Fatalf("SetPresent after Leave: %v", err)
+	}
+}
+
+// TestStartAbsent: a participant that starts absent learns the room but is
+// not listed by anyone until it is present.
+func TestStartAbsent(t *testing.T) {
+	room := newRoom()
+	ps := joinN(t, room, 2, nil)
+	if synctest.Eventually(2*time.Second, func() bool { return allSee(ps, true) }) < 0 {
+		t.Fatal("no convergence")
+	}
+	x := joinTP(t, nil, room, "shy", func(c *Config) { c.StartAbsent = true })
+	if x.Present() {
+		t.Fatal("present at start")
+	}
+	all := append(slices.Clone(ps), x)
+	took := synctest.Eventually(2*time.Second, func() bool { return x.has(all, true) })
+	if took < 0 {
+		t.Fatalf("absent participant knows %d members", x.Table().Len())
+	}
+	t.Logf("absent participant learned the room in %v", took)
+	time.Sleep(300 * time.Millisecond)
+	if !gone(ps, x) || x.Group().Stats().Published != 0 {
+		t.Fatalf("absent participant listed or published (%d)", x.Group().Stats().Published)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := x.SetPresent(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	took = synctest.Eventually(time.Second, func() bool { return allSee(all, true) })
+	t.Logf("present: listed by all after %v", took)
+	if took < 0 || took > 100*time.Millisecond {
+		t.Fatalf("not listed %v after becoming present", time.Since(start))
+	}
+}
+
+// TestSameUserTwice: a second process joins as an existing member (same
+// participant prefix, its own key and boot), as a second proxy of the same
+// user or an impostor would. The members pinned the first one's key: the
+// second one's heartbeats are rejected, and the first one's keep arriving
+// (its publications are routed by P/sync/t=<boot>, which the second one
+// does not register, whatever order the forwarder keeps P's nexthops in).
+func TestSameUserTwice(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	fast := func(c *Config) { c.Interval = interval }
+	room := newRoom()
+	ps := joinN(t, room, 3, fast)
+	if synctest.Eventually(2*time.Second, func() bool { return allSee(ps, true) }) < 0 {
+		t.Fatal("no convergence")
+	}
+	x, rest := ps[0], ps[1:]
+	twin := joinTP(t, nil, room, "user0", func(c *Config) {
+		fast(c)
+		c.Boot = x.Boot() + 1
+		c.Name = "Twin"
+	})
+	if !twin.Prefix().Equal(x.Prefix()) {
+		t.Fatal("not the same participant prefix")
+	}
+	if synctest.Eventually(2*time.Second, func() bool {
+		for _, p := range rest {
+			st := p.Stats().Sync.Rejected
+			if st[roomsync.ReasonKeyConflict]+st[roomsync.ReasonWrongSigner] == 0 {
+				return false
+			}
+		}
+		return true
+	}) < 0 {
+		t.Fatalf("the twin's heartbeats not rejected: %+v", rest[0].Stats().Sync)
+	}
+	time.Sleep(10 * interval) // > K intervals
+	for _, p := range rest {
+		m, ok := p.Table().Get(x.Prefix())
+		if !ok || m.Boot != x.Boot() || m.Name != "user0" || time.Since(m.LastHeartbeat) > 2*interval {
+			t.Fatalf("%s sees %+v (ok %v)", p.Prefix(), m, ok)
+		}
+		if n := len(p.eventsOf(EventLeave)); n != 0 {
+			t.Fatalf("%s: %d leave events", p.Prefix(), n)
+		}
+		t.Logf("%s: sync rejections %v", p.Prefix(), p.Stats().Sync.Rejected)
 	}
 }

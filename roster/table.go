@@ -18,6 +18,24 @@ import (
 // DefaultExpireAfter is how many heartbeat intervals a silent member stays.
 const DefaultExpireAfter = 3
 
+// maxGone bounds the departures a table remembers (see goneMark).
+const maxGone = 1024
+
+// goneMark is the (boot, seq) of a member's bye, or of its last heartbeat
+// when it expired: a heartbeat of that member must be newer to count. So a
+// member that went away and comes back in the same boot (Participant.
+// SetPresent) is taken back, while a stale or replayed heartbeat from before
+// its departure is not.
+type goneMark struct {
+	boot, seq uint64
+	at        time.Time
+}
+
+// newer reports whether (boot, seq) comes after (boot0, seq0).
+func newer(boot, seq, boot0, seq0 uint64) bool {
+	return boot > boot0 || (boot == boot0 && seq > seq0)
+}
+
 // Reasons a publication was rejected by the roster (after the sync layer
 // accepted and verified it), as counted in Stats.Rejected.
 const (
@@ -25,6 +43,7 @@ const (
 	ReasonEntryMismatch = "entry_mismatch" // heartbeat about someone else than its signer
 	ReasonBadChat       = "bad_chat"       // chat body invalid
 	ReasonUnknownKind   = "unknown_kind"   // publication kind this version does not know
+	ReasonStale         = "stale"          // heartbeat or bye not newer than what the table has, or than the member's departure
 	ReasonEventsDropped = "events_dropped" // a subscriber fell maxQueued events behind
 )
 
@@ -53,6 +72,7 @@ type Table struct {
 	mu       sync.Mutex
 	members  map[string]*Member
 	deadline map[string]time.Time
+	gone     map[string]goneMark
 	subs     map[*subscriber]struct{}
 	closed   bool
 	st       Stats
@@ -73,6 +93,7 @@ func newTable(room string, expireAfter int, log *slog.Logger) *Table {
 		log:      log,
 		members:  make(map[string]*Member),
 		deadline: make(map[string]time.Time),
+		gone:     make(map[string]goneMark),
 		subs:     make(map[*subscriber]struct{}),
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
@@ -236,7 +257,16 @@ func (t *Table) applyHeartbeat(p roomsync.Pub) {
 		return
 	}
 	old, known := t.members[key]
+	if g, ok := t.gone[key]; ok && !newer(m.Boot, m.Seq, g.boot, g.seq) {
+		t.st.Rejected[ReasonStale]++ // from before its departure
+		return
+	}
+	if known && !newer(m.Boot, m.Seq, old.Boot, old.Seq) {
+		t.st.Rejected[ReasonStale]++ // older than what we have
+		return
+	}
 	if e.Leave {
+		t.markGone(key, m.Boot, m.Seq, now)
 		if known {
 			delete(t.members, key)
 			delete(t.deadline, key)
@@ -247,9 +277,7 @@ func (t *Table) applyHeartbeat(p roomsync.Pub) {
 		}
 		return
 	}
-	if known && (m.Boot < old.Boot || (m.Boot == old.Boot && m.Seq <= old.Seq)) {
-		return // older than what we have
-	}
+	delete(t.gone, key)
 	if known {
 		m.Joined = old.Joined
 	} else {
@@ -270,6 +298,24 @@ func (t *Table) applyHeartbeat(p roomsync.Pub) {
 	select {
 	case t.wake <- struct{}{}:
 	default:
+	}
+}
+
+// markGone remembers a departure (t.mu held), forgetting the oldest one
+// beyond maxGone.
+func (t *Table) markGone(key string, boot, seq uint64, now time.Time) {
+	if g, ok := t.gone[key]; ok && !newer(boot, seq, g.boot, g.seq) {
+		return
+	}
+	t.gone[key] = goneMark{boot: boot, seq: seq, at: now}
+	for len(t.gone) > maxGone {
+		oldest, at := "", time.Time{}
+		for k, g := range t.gone {
+			if oldest == "" || g.at.Before(at) {
+				oldest, at = k, g.at
+			}
+		}
+		delete(t.gone, oldest)
 	}
 }
 
@@ -341,6 +387,7 @@ func (t *Table) expireNow(now time.Time) {
 		m := t.members[key]
 		delete(t.members, key)
 		delete(t.deadline, key)
+		t.markGone(key, m.Boot, m.Seq, now)
 		t.st.Expired++
 		left := m.clone()
 		left.State = StateStale

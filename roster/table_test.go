@@ -114,3 +114,92 @@ func TestRenderJSON(t *testing.T) {
 		t.Fatalf("event JSON %s", ev)
 	}
 }
+
+// TestTableRejoinAndReplay: a member back after its bye (same boot, higher
+// seq) joins again; heartbeats and byes from before its departure, replayed
+// or late, change nothing and are counted as stale.
+func TestTableRejoinAndReplay(t *testing.T) {
+	tab := newTable("r", 3, synctest.Logger)
+	defer tab.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := tab.Subscribe(ctx)
+	bye := func(e *proto.RosterEntry) { e.Leave = true }
+	alice := proto.ParticipantPrefix(proto.DefaultUserPrefix("alice"), "r")
+	listed := func() bool { _, ok := tab.Get(alice); return ok }
+
+	tab.apply(hbPub(t, "alice", "r", 1, nil))
+	tab.apply(hbPub(t, "alice", "r", 2, nil))
+	tab.apply(hbPub(t, "alice", "r", 3, bye)) // away
+	if listed() {
+		t.Fatal("listed after bye")
+	}
+	tab.apply(hbPub(t, "alice", "r", 2, nil)) // replay from before the bye
+	tab.apply(hbPub(t, "alice", "r", 3, nil)) // same seq as the bye
+	if listed() {
+		t.Fatal("stale heartbeat took alice back")
+	}
+	tab.apply(hbPub(t, "alice", "r", 4, nil)) // back
+	if !listed() {
+		t.Fatal("not back after a newer heartbeat")
+	}
+	tab.apply(hbPub(t, "alice", "r", 3, bye)) // the old bye, replayed
+	if !listed() {
+		t.Fatal("replayed bye dropped alice")
+	}
+	tab.apply(hbPub(t, "alice", "r", 5, bye)) // away again
+	p := hbPub(t, "alice", "r", 1, nil)       // a new boot starts at seq 1
+	p.Boot = 2
+	tab.apply(p)
+	if m, ok := tab.Get(alice); !ok || m.Boot != 2 {
+		t.Fatal("new boot not taken")
+	}
+	old := hbPub(t, "alice", "r", 9, nil) // the old boot, higher seq
+	tab.apply(old)
+	if m, _ := tab.Get(alice); m.Boot != 2 || m.Seq != 1 {
+		t.Fatalf("old boot taken: %+v", m)
+	}
+	want := []EventType{EventJoin, EventLeave, EventJoin, EventLeave, EventJoin}
+	for i, w := range want {
+		select {
+		case ev := <-events:
+			if ev.Type != w {
+				t.Fatalf("event %d: %s, want %s", i, ev.Type, w)
+			}
+			if ev.Type == EventLeave && ev.Reason != LeaveBye {
+				t.Fatalf("event %d: reason %s", i, ev.Reason)
+			}
+		case <-time.After(time.Second):
+			t.Fatalf("event %d missing", i)
+		}
+	}
+	select {
+	case ev := <-events:
+		t.Fatalf("extra event %+v", ev)
+	case <-time.After(20 * time.Millisecond):
+	}
+	st := tab.Stats()
+	if st.Joins != 3 || st.Byes != 2 || st.Rejected[ReasonStale] != 4 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestTableReplayAfterExpiry: a heartbeat that is not newer than the last
+// one of an expired member does not bring it back.
+func TestTableReplayAfterExpiry(t *testing.T) {
+	tab := newTable("r", 1, synctest.Logger) // IntervalMs 100: expires after 100 ms
+	defer tab.close()
+	alice := proto.ParticipantPrefix(proto.DefaultUserPrefix("alice"), "r")
+	tab.apply(hbPub(t, "alice", "r", 7, nil))
+	if synctest.Eventually(time.Second, func() bool { return tab.Len() == 0 }) < 0 {
+		t.Fatal("no expiry")
+	}
+	tab.apply(hbPub(t, "alice", "r", 7, nil))
+	if _, ok := tab.Get(alice); ok {
+		t.Fatal("replayed heartbeat took an expired member back")
+	}
+	tab.apply(hbPub(t, "alice", "r", 8, nil))
+	if _, ok := tab.Get(alice); !ok {
+		t.Fatal("newer heartbeat refused")
+	}
+}

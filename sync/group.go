@@ -10,9 +10,11 @@ import (
 
 	enc "github.com/named-data/ndnd/std/encoding"
 	"github.com/named-data/ndnd/std/ndn"
+	mgmt "github.com/named-data/ndnd/std/ndn/mgmt_2022"
 	"github.com/named-data/ndnd/std/object"
 	"github.com/named-data/ndnd/std/object/storage"
 	ndnsync "github.com/named-data/ndnd/std/sync"
+	"github.com/named-data/ndnd/std/types/optional"
 
 	"github.com/peets/peets/proto"
 )
@@ -100,24 +102,73 @@ type Group struct {
 
 	closeOnce gosync.Once
 	cancel    context.CancelFunc
+	cancelUp  func() // stops capture after reconnects
 	done      chan struct{}
 }
 
+// upConn is a Conn that re-applies its routes after a reconnect and then
+// calls the OnUp callbacks (forwarder.Conn).
+type upConn interface {
+	OnUp(f func()) (cancel func())
+}
+
+// captureFlags are the flags of the own publications' route.
+const captureFlags = uint64(mgmt.RouteFlagChildInherit | mgmt.RouteFlagCapture)
+
+// capture sets the Capture flag on the route of this boot's publications,
+// P/sync/t=<boot> (Conn.Register registered it, with the default flags): a
+// forwarder then sends their Interests to this member only, never along a
+// route inherited from a shorter prefix. Without it, another process that
+// registers P (a second proxy of the same user, an impostor: each registers
+// P for its certificate and media, with ChildInherit) gets them whenever the
+// forwarder happens to list its nexthop first (ndnd orders equal-cost
+// nexthops arbitrarily), and answers that it has no such publication: the
+// members miss this one's heartbeats and expire it.
+// It is redone after every reconnect (the Conn registers the route again,
+// with the default flags). A failure only loses that protection.
+func (g *Group) capture(ctx context.Context) {
+	select {
+	case <-g.done:
+		return
+	default:
+	}
+	route := proto.SyncBootPrefix(g.cfg.Self, g.boot)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	ch := make(chan error, 1)
+	go func() {
+		_, err := g.e.ExecMgmtCmd("rib", "register", &mgmt.ControlArgs{
+			Name: route, Flags: optional.Some(captureFlags),
+		})
+		ch <- err
+	}()
+	select {
+	case err := <-ch:
+		if err != nil {
+			g.log.Warn("own publications' route not captured", "route", route, "err", err)
+		}
+	case <-ctx.Done():
+		g.log.Warn("own publications' route not captured", "route", route, "err", ctx.Err())
+	}
+}
+
 // Join joins the sync group: it sets the multicast strategy on G, registers
-// G (and P/sync, where Self's publications are served) and starts SVS. The
-// participant prefix P itself (its certificate, its media) is the caller's
-// to register. ctx bounds the setup only; the group runs until Close.
+// G (and P/sync/t=<boot>, where Self's publications are served, with the
+// Capture flag) and starts SVS. The participant prefix P itself (its
+// certificate, its media) is the caller's to register. ctx bounds the setup
+// only; the group runs until Close.
 func Join(ctx context.Context, cfg GroupConfig) (*Group, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
 	g := &Group{
-		cfg:   cfg,
-		e:     cfg.Conn.Engine(),
-		log:   cfg.Logger.With("module", "roomsync", "group", cfg.Group.String()),
-		boot:  cfg.Boot,
-		peers: make(map[string]*peer),
-		done:  make(chan struct{}),
+		cfg:      cfg,
+		e:        cfg.Conn.Engine(),
+		log:      cfg.Logger.With("module", "roomsync", "group", cfg.Group.String()),
+		boot:     cfg.Boot,
+		peers:    make(map[string]*peer),
+		done:     make(chan struct{}),
+		cancelUp: func() {},
 	}
 	g.inbox.init()
 	g.out.init(cfg.Keep)
@@ -132,11 +183,20 @@ func Join(ctx context.Context, cfg GroupConfig) (*Group, error) {
 		return nil, fmt.Errorf("roomsync: register %s: %w", cfg.Group, err)
 	}
 	if cfg.Self != nil {
-		pre := proto.SyncPubPrefix(cfg.Self)
-		if err := cfg.Conn.Register(ctx, pre); err != nil {
-			return nil, fmt.Errorf("roomsync: register %s: %w", pre, err)
+		// The route is for this boot only, and captures (see capture); the
+		// handler takes all of P/sync, to answer a stray Interest.
+		route := proto.SyncBootPrefix(cfg.Self, cfg.Boot)
+		if err := cfg.Conn.Register(ctx, route); err != nil {
+			return nil, fmt.Errorf("roomsync: register %s: %w", route, err)
 		}
+		g.capture(ctx)
+		if uc, ok := cfg.Conn.(upConn); ok {
+			g.cancelUp = uc.OnUp(func() { go g.capture(context.Background()) })
+		}
+		pre := proto.SyncPubPrefix(cfg.Self)
 		if err := g.e.AttachHandler(pre, g.onInterest); err != nil {
+			g.cancelUp()
+			_ = cfg.Conn.Unregister(ctx, route)
 			return nil, fmt.Errorf("roomsync: serve %s: %w", pre, err)
 		}
 	}
@@ -160,12 +220,13 @@ func Join(ctx context.Context, cfg GroupConfig) (*Group, error) {
 	if err := g.startSVS(ctx); err != nil {
 		cancel()
 		<-g.done
+		g.cancelUp()
 		uctx, ucancel := context.WithTimeout(context.Background(), time.Second)
 		defer ucancel()
 		_ = cfg.Conn.Unregister(uctx, cfg.Group)
 		if cfg.Self != nil {
 			_ = g.e.DetachHandler(proto.SyncPubPrefix(cfg.Self))
-			_ = cfg.Conn.Unregister(uctx, proto.SyncPubPrefix(cfg.Self))
+			_ = cfg.Conn.Unregister(uctx, proto.SyncBootPrefix(cfg.Self, cfg.Boot))
 		}
 		return nil, err
 	}
@@ -262,12 +323,13 @@ func (g *Group) Close() {
 		}
 		g.cancel()
 		<-g.done
+		g.cancelUp()
 		g.waitSVSDetached()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = g.cfg.Conn.Unregister(ctx, g.cfg.Group)
 		if g.cfg.Self != nil {
-			_ = g.cfg.Conn.Unregister(ctx, proto.SyncPubPrefix(g.cfg.Self))
+			_ = g.cfg.Conn.Unregister(ctx, proto.SyncBootPrefix(g.cfg.Self, g.boot))
 		}
 		g.log.Debug("closed")
 	})

@@ -68,6 +68,7 @@ func runUp(ctx context.Context, cmd *cobra.Command, f *upFlags, started func(url
 	default:
 		return fmt.Errorf("--source %q: want bot", f.source)
 	}
+	opts.PresenceFollowsPages = !f.noWeb && opts.Source == nil // in the call while a page is open
 	d, err := daemon.New(ctx, opts)
 	if err != nil {
 		return err

@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 }
 
 var fwRe = regexp.MustCompile(`^forwarder: (unix://\S+)$`)
-var urlRe = regexp.MustCompile(`^(http://127\.0\.0\.1:\d+/)$`)
+var urlRe = regexp.MustCompile(`^(http://127\.0\.0\.1:\d+/\S*)$`)
 
 // room runs a forwarder and proxies for one test.
 type room struct {
