@@ -219,6 +219,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	// After a forwarder restart the Interests outstanding died with its PIT:
+	// re-express them at once rather than after their lifetime.
+	cancelUp := d.conn.OnUp(d.refreshFetchers)
+	defer cancelUp()
 	events := d.part.Table().Subscribe(runCtx)
 	for {
 		select {
@@ -231,6 +235,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return d.leave()
 		}
 	}
+}
+
+// refreshFetchers re-expresses every fetcher's outstanding Interests.
+func (d *Daemon) refreshFetchers() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range d.remotes {
+		r.f.Refresh()
+	}
+	d.log.Info("forwarder back: fetchers refreshed", "fetchers", len(d.remotes))
 }
 
 // FinalStats are the counters as they were when Run stopped (before the
