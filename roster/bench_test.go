@@ -39,7 +39,10 @@ func TestBenchQuick(t *testing.T) {
 	if res.Rejected != 0 {
 		t.Fatalf("rejections in a clean room: %d", res.Rejected)
 	}
-	if res.Crash.Max > 3*100+50 {
+	// Expiry is K = 3 of the 100 ms intervals; the bound is loose on
+	// purpose (a correctness check, not a speed test: the machine may be
+	// loaded). `peets bench roster` measures the figure.
+	if res.Crash.Max > 2000 {
 		t.Fatalf("crash detection %v ms", res.Crash.Max)
 	}
 }
