@@ -134,3 +134,6 @@ func TestThreeWayCall(t *testing.T) {
 		t.Errorf("closed page vanished after %v (want <= 1s)", d)
 	}
 }
+
+// newRoomBin is the peets binary for tests that run no room of their own.
+func newRoomBin(t *testing.T) string { return e2etest.Peets(t) }
