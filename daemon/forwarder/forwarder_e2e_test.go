@@ -7,17 +7,17 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
+
+	"github.com/peets/peets/internal/e2etest"
 )
 
 // The e2e tests run a real `ndnd fw` process (binary from $PEETS_NDND, else
@@ -25,130 +25,33 @@ import (
 //
 //	PEETS_NDND=/tmp/ndnd go test -tags e2e -run E2E -v ./daemon/forwarder/
 
-var (
-	ndndOnce  sync.Once
-	ndndPath  string
-	ndndErr   error
-	ndndBuilt string // temp dir of a binary built by the tests, removed by TestMain
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if ndndBuilt != "" {
-		os.RemoveAll(ndndBuilt)
-	}
+	e2etest.Cleanup()
 	os.Exit(code)
 }
 
-// ndndBinary returns the ndnd executable to use ($PEETS_NDND, else built
-// once from the pinned module).
-func ndndBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("PEETS_NDND"); p != "" {
-		return p
-	}
-	ndndOnce.Do(func() {
-		if ndndBuilt, ndndErr = os.MkdirTemp("", "peets-ndnd-"); ndndErr != nil {
-			return
-		}
-		ndndPath = filepath.Join(ndndBuilt, "ndnd")
-		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-		defer cancel()
-		b, err := exec.CommandContext(ctx, "go", "build", "-o", ndndPath, "github.com/named-data/ndnd/cmd/ndnd").CombinedOutput()
-		if err != nil {
-			ndndErr = fmt.Errorf("build ndnd: %v\n%s", err, b)
-		}
-	})
-	if ndndErr != nil {
-		t.Fatal(ndndErr)
-	}
-	return ndndPath
-}
-
-// extFw is an external ndnd forwarder process.
+// extFw is an external ndnd forwarder process (internal/e2etest), with the
+// names these tests use.
 type extFw struct {
-	t    *testing.T
-	dir  string
-	bin  string
-	cfg  string
-	sock string
-	log  *os.File
-	cmd  *exec.Cmd
+	*e2etest.Fw
+	sock, dir string
 }
 
 func newExtFw(t *testing.T) *extFw {
-	dir := t.TempDir()
-	f := &extFw{t: t, dir: dir, bin: ndndBinary(t), sock: filepath.Join(dir, "nfd.sock"), cfg: filepath.Join(dir, "fw.yml")}
-	// Only the unix listener: no TCP/WebSocket, no UDP multicast, and UDP
-	// port 0 (non-canonical, so YaNFD creates no UDP listener at all).
-	yml := fmt.Sprintf(`core:
-  log_level: WARN
-faces:
-  udp:
-    enabled_unicast: false
-    enabled_multicast: false
-    port_unicast: 0
-  tcp:
-    enabled: false
-  unix:
-    enabled: true
-    socket_path: %s
-  websocket:
-    enabled: false
-  http3:
-    enabled: false
-tables:
-  rib:
-    readvertise_nlsr: false
-`, f.sock)
-	if err := os.WriteFile(f.cfg, []byte(yml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	if f.log, err = os.Create(filepath.Join(dir, "fw.log")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		f.kill()
-		f.log.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(f.log.Name())
-			t.Logf("forwarder log:\n%s", b)
-		}
-	})
-	return f
+	f := e2etest.NewFw(t)
+	return &extFw{Fw: f, sock: f.Sock, dir: f.Dir}
 }
 
 // start launches the forwarder and waits until its socket answers.
 func (f *extFw) start() time.Duration {
-	f.t.Helper()
 	t0 := time.Now()
-	f.cmd = exec.Command(f.bin, "fw", "run", f.cfg)
-	f.cmd.Stdout, f.cmd.Stderr = f.log, f.log
-	if err := f.cmd.Start(); err != nil {
-		f.t.Fatalf("start ndnd fw: %v", err)
-	}
-	if !eventually(5*time.Second, func() bool {
-		c, err := net.Dial("unix", f.sock)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}) {
-		f.t.Fatalf("ndnd fw did not come up at %s", f.sock)
-	}
+	f.Start()
 	return time.Since(t0)
 }
 
 // kill sends SIGKILL and reaps the process.
-func (f *extFw) kill() {
-	if f.cmd == nil || f.cmd.Process == nil {
-		return
-	}
-	_ = f.cmd.Process.Kill()
-	_, _ = f.cmd.Process.Wait()
-	f.cmd = nil
-}
+func (f *extFw) kill() { f.Kill() }
 
 func TestE2EReconnectAfterForwarderRestart(t *testing.T) {
 	fw := newExtFw(t)

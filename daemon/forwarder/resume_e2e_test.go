@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os/exec"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -115,8 +114,4 @@ func TestE2EResumeLatency(t *testing.T) {
 }
 
 // startQuiet launches the forwarder without waiting for its socket.
-func startQuiet(f *extFw) error {
-	f.cmd = exec.Command(f.bin, "fw", "run", f.cfg)
-	f.cmd.Stdout, f.cmd.Stderr = f.log, f.log
-	return f.cmd.Start()
-}
+func startQuiet(f *extFw) error { return f.StartNoWait() }

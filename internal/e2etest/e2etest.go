@@ -133,12 +133,17 @@ tables:
 // URI is the forwarder's unix URI.
 func (f *Fw) URI() string { return "unix://" + f.Sock }
 
+// StartNoWait runs the forwarder without waiting for its socket.
+func (f *Fw) StartNoWait() error {
+	f.cmd = exec.Command(f.bin, "fw", "run", f.cfg)
+	f.cmd.Stdout, f.cmd.Stderr = f.log, f.log
+	return f.cmd.Start()
+}
+
 // Start runs the forwarder and waits until its socket answers.
 func (f *Fw) Start() {
 	f.t.Helper()
-	f.cmd = exec.Command(f.bin, "fw", "run", f.cfg)
-	f.cmd.Stdout, f.cmd.Stderr = f.log, f.log
-	if err := f.cmd.Start(); err != nil {
+	if err := f.StartNoWait(); err != nil {
 		f.t.Fatalf("start ndnd fw: %v", err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
