@@ -9,10 +9,18 @@
 // A Producer owns the handlers of one participant: the keyframe-request
 // (PLI) handler is shared by all its streams.
 //
+// Media Data are encoded by the publisher itself (datawire.go): name,
+// content, SignatureInfo and signature only, no MetaInfo (see proto/media.go
+// for the wire format and the overhead arithmetic).
+//
 // A Fetcher (one per remote stream) discovers the stream with a metadata
 // Interest, starts at its latest keyframe, keeps a window of Interests
-// outstanding for upcoming packets, re-expresses lost ones, verifies every
-// Data and delivers RTP packets in order with a bounded reorder wait.
+// outstanding for upcoming packets (expressed in batches aligned on
+// multiples of InterestBatch, so that the publisher gets them in bursts and
+// all subscribers' Interests still merge in forwarders), re-expresses lost
+// ones, verifies every Data and delivers RTP packets in order with a bounded
+// reorder wait. Refresh re-expresses the whole window at once, for when the
+// forwarder connection comes back.
 //
 // Names are built and parsed by package proto (names.go, media.go). Every
 // prefix kept here is a Clone (capacity == length): ndnd's Name.Append
@@ -20,10 +28,17 @@
 // shared name with spare capacity race and can corrupt each other.
 //
 // Concurrency: ndnd runs all Interest handlers and Express callbacks on one
-// engine goroutine (timeouts on timer goroutines). Code here never blocks
+// engine goroutine (timeouts on timer goroutines). Code here never waits
 // there: handlers answer from data at hand or keep the reply function, and
-// anything slow (signing, verification, user callbacks) runs on the
-// publisher's caller, the producer's worker or the fetcher's goroutine.
+// signing runs on the publisher's caller or the producer's worker. A
+// fetcher handles an arriving Data (verification, in-order delivery to
+// OnPacket, the next Interests) right on the goroutine that brought it,
+// normally the engine's: at a real-time packet rate a proxy is idle between
+// packets and a handoff to another goroutine costs a thread wake-up, which
+// costs more CPU than the handling. Its state is behind a mutex that is only
+// ever tried from callbacks (whoever holds it handles what was queued
+// meanwhile), so no callback waits; its deadlines are met by one timer armed
+// for the next one.
 package media
 
 import (

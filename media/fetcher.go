@@ -22,6 +22,7 @@ const (
 	DefaultMaxReorderWait = 250 * time.Millisecond
 	DefaultMinWindow      = 32
 	DefaultMaxWindow      = 256
+	DefaultInterestBatch  = 8
 	DefaultRateHint       = 50
 	DefaultBufferSize     = 512
 	DefaultMaxStartLag    = 512
@@ -43,8 +44,12 @@ type FetcherConfig struct {
 	Stream string
 	// Verifier checks every Data (media, metadata, answers). Required.
 	Verifier Verifier
-	// OnPacket receives the RTP packets in seq order, on the goroutine
-	// running Run. rtp must not be modified; it may be retained.
+	// OnPacket receives the RTP packets in seq order, one call at a time,
+	// while Run runs. It is called on the goroutine that handled the Data,
+	// normally the engine's (see Fetcher), so it must not block nor call
+	// into the engine synchronously (RegisterRoute, ExecMgmtCmd); it may
+	// call the Fetcher's methods. rtp must not be modified; it may be
+	// retained.
 	OnPacket func(rtp []byte, seq uint64)
 
 	// RateHint is the expected packet rate (packets/s) before one is
@@ -52,8 +57,16 @@ type FetcherConfig struct {
 	RateHint float64
 	// MinWindow and MaxWindow bound the number of Interests kept
 	// outstanding ahead of the next packet to deliver (defaults 32, 256;
-	// MaxWindow should not exceed the publisher's Horizon).
+	// MaxWindow + InterestBatch should not exceed the publisher's Horizon).
 	MinWindow, MaxWindow int
+	// InterestBatch: Interests for new seqs are expressed in batches of
+	// this many, aligned on multiples of it (default 8, at most 64; 1 sends
+	// one Interest per delivered packet). The publisher then gets them in
+	// bursts, one wake-up per batch instead of one per packet, and all
+	// subscribers of a stream share the batch boundaries, so forwarders
+	// still merge their Interests. The window is then between its size and
+	// its size plus InterestBatch-1.
+	InterestBatch int
 	// Lifetime of media Interests, which the publisher holds until the
 	// packet exists (default 2 s); they are re-expressed when they expire.
 	Lifetime time.Duration
@@ -78,8 +91,20 @@ type FetcherConfig struct {
 }
 
 // Fetcher fetches one remote stream and delivers its RTP packets in order.
-// Run does the work on the caller's goroutine; Stats, Buffered and
-// RequestKeyframe may be called from any goroutine.
+// Stats, Buffered, RequestKeyframe, Rediscover and Refresh may be called
+// from any goroutine.
+//
+// Where the work runs: an arriving Data is handled (checked, verified,
+// delivered, the window refilled) at once on the goroutine that brought it,
+// normally the engine's, instead of being handed to Run's goroutine. At a
+// real-time packet rate a proxy is idle between packets, and each handoff
+// to a parked goroutine costs a thread wake-up (a futex, often another
+// CPU), which costs more CPU than the handling itself. Run's goroutine only
+// acts on requests; deadlines (repairs, probes) are met by a timer armed for
+// the next one, never a periodic tick. The state is guarded by mu; whoever
+// holds it also handles the events queued meanwhile, so a callback never
+// waits for the lock (no lock-order cycles with the verifier's callbacks,
+// nothing blocks the engine goroutine on Run).
 type Fetcher struct {
 	cfg      FetcherConfig
 	engine   ndn.Engine
@@ -88,12 +113,20 @@ type Fetcher struct {
 	verifier Verifier
 	log      *slog.Logger
 
-	events  chan event
-	pliReq  chan struct{}
-	probe   chan struct{}
-	running atomic.Bool
+	events   chan event
+	kick     chan struct{} // wakes Run: a request (RequestKeyframe, Rediscover, Refresh)
+	pliReq   atomic.Bool
+	probeReq atomic.Bool
+	refresh  atomic.Bool
+	running  atomic.Bool
+	dropped  atomic.Uint64 // events dropped by callbacks
 
-	dropped atomic.Uint64 // events dropped by callbacks
+	// mu guards everything below "owned" (and active, wakeAt, armedAt).
+	mu      sync.Mutex
+	active  bool        // between Run's start and its end: events are handled
+	wakeAt  time.Time   // when step next needs to run
+	armedAt time.Time   // when timer fires; zero: not armed
+	timer   *time.Timer // runs onTimer
 
 	bufMu  sync.Mutex
 	buf    ring   // delivered packets, for Buffered
@@ -102,7 +135,7 @@ type Fetcher struct {
 	statsMu sync.Mutex
 	shared  FetcherStats // snapshot published by Run (statsMu)
 
-	// Everything below is owned by the goroutine running Run.
+	// Owned: everything below is guarded by mu.
 	st          FetcherStats
 	start       time.Time
 	boot        uint64
@@ -116,20 +149,25 @@ type Fetcher struct {
 	metaRetry   time.Time // discovery: next meta Interest
 	metaBackoff time.Duration
 	lastData    time.Time
-	nextProbe   time.Time
-	probeEvery  time.Duration
-	lastPLI     time.Time
-	pliWanted   bool
-	probeWanted bool
-	srtt        time.Duration
-	rttSampled  bool
-	rate        float64 // measured packets/s
-	rateCount   int
-	rateStart   time.Time
-	jitter      float64 // seconds
-	lastArrival time.Time
-	lastTS      uint32
-	haveTS      bool
+	// Refresh follow-ups (refreshStep): start, next, current gap; refreshOK:
+	// an Interest expressed since the start was answered.
+	refreshStart, refreshNext time.Time
+	refreshGap                time.Duration
+	refreshOK                 bool
+	nextProbe                 time.Time
+	probeEvery                time.Duration
+	lastPLI                   time.Time
+	pliWanted                 bool
+	probeWanted               bool
+	srtt                      time.Duration
+	rttSampled                bool
+	rate                      float64 // measured packets/s
+	rateCount                 int
+	rateStart                 time.Time
+	jitter                    float64 // seconds
+	lastArrival               time.Time
+	lastTS                    uint32
+	haveTS                    bool
 }
 
 // NewFetcher checks cfg and makes a Fetcher; Run starts it.
@@ -150,6 +188,10 @@ func NewFetcher(cfg FetcherConfig) (*Fetcher, error) {
 		cfg.MaxWindow = DefaultMaxWindow
 	}
 	cfg.MaxWindow = min(cfg.MaxWindow, slotRingSize/2)
+	if cfg.InterestBatch <= 0 {
+		cfg.InterestBatch = DefaultInterestBatch
+	}
+	cfg.InterestBatch = min(cfg.InterestBatch, 64)
 	cfg.MinWindow = min(cfg.MinWindow, cfg.MaxWindow)
 	if cfg.Lifetime <= 0 {
 		cfg.Lifetime = DefaultLifetime
@@ -187,8 +229,7 @@ func NewFetcher(cfg FetcherConfig) (*Fetcher, error) {
 		verifier: cfg.Verifier,
 		log:      cfg.Logger.With("stream", prefix.String()),
 		events:   make(chan event, 4*slotRingSize),
-		pliReq:   make(chan struct{}, 1),
-		probe:    make(chan struct{}, 1),
+		kick:     make(chan struct{}, 1),
 		buf:      newRing(cfg.BufferSize),
 		slots:    make([]fslot, slotRingSize),
 	}, nil
@@ -198,46 +239,134 @@ func NewFetcher(cfg FetcherConfig) (*Fetcher, error) {
 func (f *Fetcher) Prefix() enc.Name { return f.prefix }
 
 // Run fetches the stream until ctx is cancelled, then returns nil. Interests
-// still outstanding then complete on their own; their results are ignored.
+// still outstanding then complete on their own; their results are ignored,
+// and OnPacket is not called any more once Run has returned.
 func (f *Fetcher) Run(ctx context.Context) error {
 	if !f.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("%w: Run called twice", ErrConfig)
 	}
+	f.mu.Lock()
 	f.start = time.Now()
 	f.metaBackoff = 100 * time.Millisecond
 	f.probeEvery = stallProbe
 	f.srtt = 50 * time.Millisecond
 	f.st.Window = f.window()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	f.active = true
+	f.timer = time.AfterFunc(time.Hour, f.onTimer)
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.active = false
+		f.timer.Stop()
+		f.mu.Unlock()
+		f.discard()
+	}()
 	for {
-		now := time.Now()
-		wake := f.step(now)
-		f.publishStats()
-		// At least 1 ms: a deadline in the past must not make a busy loop.
-		timer.Reset(max(wake.Sub(now), time.Millisecond))
+		f.mu.Lock()
+		f.process()
+		f.mu.Unlock()
+		f.pump() // events queued while the lock was held here
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev := <-f.events:
-			f.handle(ev, time.Now())
-			f.drain()
-		case <-f.pliReq:
-			f.pliWanted = true
-		case <-f.probe:
-			f.probeWanted = true
-		case <-timer.C:
+		case <-f.kick:
 		}
 	}
 }
 
-// drain handles the events already queued (up to a batch) before the next
-// step.
-func (f *Fetcher) drain() {
-	for range 64 {
+// onTimer runs when the timer armed for the state machine's next deadline
+// fires (on a goroutine of its own).
+func (f *Fetcher) onTimer() {
+	f.mu.Lock()
+	f.armedAt = time.Time{} // fired: process re-arms it
+	f.process()
+	f.mu.Unlock()
+	f.pump()
+}
+
+// process handles the queued events and requests, steps the state machine
+// and arms the timer for its next deadline (mu held).
+func (f *Fetcher) process() {
+	if !f.active {
+		f.discard() // before Run or after it: results are ignored
+		return
+	}
+	if f.pliReq.Swap(false) {
+		f.pliWanted = true
+	}
+	if f.probeReq.Swap(false) {
+		f.probeWanted = true
+	}
+	if f.refresh.Swap(false) {
+		f.refreshNow(time.Now())
+	}
+	for {
+		// Batches of a bounded size: delivery keeps up during a flood.
+		n := 0
+	batch:
+		for ; n < 64; n++ {
+			select {
+			case ev := <-f.events:
+				f.handle(ev, time.Now())
+			default:
+				break batch
+			}
+		}
+		f.wakeAt = f.step(time.Now())
+		if n < 64 {
+			break
+		}
+	}
+	f.publishStats()
+	f.arm(time.Now())
+}
+
+// timerSlack: a timer armed to fire within it is moved to a later deadline
+// only if that one is at least as far again (a hole filled by the next
+// packet must not cost a wake-up; a 1 s probe moving by 20 ms with every
+// packet must not cost a timer update per packet).
+const timerSlack = 100 * time.Millisecond
+
+// arm sets the timer to the state machine's next deadline: earlier at once;
+// later only when the armed one is close and the new one much later (mu
+// held). A timer that fires before the deadline is harmless: process
+// re-arms it.
+func (f *Fetcher) arm(now time.Time) {
+	due := f.wakeAt
+	switch {
+	case f.armedAt.IsZero(), due.Before(f.armedAt):
+	case f.armedAt.Sub(now) < timerSlack && due.Sub(f.armedAt) > timerSlack:
+	default:
+		return
+	}
+	// At least 1 ms: a deadline in the past must not make a busy loop.
+	d := max(due.Sub(now), time.Millisecond)
+	f.armedAt = now.Add(d)
+	f.timer.Reset(d)
+}
+
+// pump handles the queued events on the calling goroutine unless another
+// holds the lock (it then handles them before letting go). It never waits.
+func (f *Fetcher) pump() {
+	for len(f.events) > 0 && f.mu.TryLock() {
+		f.process()
+		f.mu.Unlock()
+	}
+}
+
+// wake makes Run look again (non-blocking).
+func (f *Fetcher) wake() {
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+// discard drops the queued events (after Run).
+func (f *Fetcher) discard() {
+	for {
 		select {
-		case ev := <-f.events:
-			f.handle(ev, time.Now())
+		case <-f.events:
 		default:
 			return
 		}
@@ -247,20 +376,27 @@ func (f *Fetcher) drain() {
 // RequestKeyframe asks the publisher for a keyframe (a PLI Interest),
 // at most once per PLIInterval. It does not block.
 func (f *Fetcher) RequestKeyframe() {
-	select {
-	case f.pliReq <- struct{}{}:
-	default:
-	}
+	f.pliReq.Store(true)
+	f.wake()
 }
 
 // Rediscover makes the fetcher ask the publisher where the stream is now
 // (a metadata Interest), e.g. when the roster reports that the publisher
 // restarted: a new boot is then followed at once. It does not block.
 func (f *Fetcher) Rediscover() {
-	select {
-	case f.probe <- struct{}{}:
-	default:
-	}
+	f.probeReq.Store(true)
+	f.wake()
+}
+
+// Refresh re-expresses at once every Interest of the window still waiting
+// for its Data (and the metadata Interest if one is pending), e.g. when the
+// connection to the forwarder is up again after a forwarder restart: the
+// Interests outstanding then died with the forwarder's PIT, and waiting for
+// their lifetime to run out would stall the stream for seconds. It does not
+// block.
+func (f *Fetcher) Refresh() {
+	f.refresh.Store(true)
+	f.wake()
 }
 
 // Stats returns a snapshot of the fetcher's counters, as of Run's last

@@ -233,6 +233,9 @@ func (f *Fetcher) onVerified(ev event, now time.Time) {
 		f.unverified(ev, now)
 		return
 	}
+	if !ev.tag.sent.Before(f.refreshStart) {
+		f.refreshOK = true // the path to the publisher works again
+	}
 	switch ev.tag.kind {
 	case tagMedia:
 		if ev.data.ContentType().GetOr(ndn.ContentTypeBlob) == ndn.ContentTypeNack {
@@ -304,11 +307,14 @@ func (f *Fetcher) onMediaVerified(ev event, now time.Time) {
 	if ev.tag.seq > f.highest {
 		f.highest = ev.tag.seq
 	}
-	// Earlier seqs whose Interest went out no later than this one's are
-	// missing: mark the holes.
+	// Earlier seqs whose Interest went out no later than this one's, or
+	// has been out for longer than an RTO (re-expressed after this one's,
+	// e.g. by Refresh), are missing: mark the holes.
+	rto := f.rto()
 	for seq := f.deliverSeq; seq < ev.tag.seq; seq++ {
 		h := f.slot(seq)
-		if h != nil && h.st == sWaiting && h.holeSince.IsZero() && !h.lastSend.After(ev.tag.sent) {
+		if h != nil && h.st == sWaiting && h.holeSince.IsZero() &&
+			(!h.lastSend.After(ev.tag.sent) || now.Sub(h.lastSend) > rto) {
 			h.holeSince = now
 		}
 	}

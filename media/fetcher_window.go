@@ -83,6 +83,7 @@ func (f *Fetcher) step(now time.Time) time.Time {
 			wake = earliest(wake, giveUp)
 		}
 	}
+	wake = earliest(wake, f.refreshStep(now))
 	if f.boot == 0 {
 		if !f.metaPending && !now.Before(f.metaRetry) {
 			f.queryMeta(now)
@@ -179,11 +180,16 @@ func (f *Fetcher) skipAt(s *fslot, wait time.Duration) time.Time {
 	return t
 }
 
-// fill expresses Interests for new seqs up to the window.
+// fill expresses Interests for new seqs up to the window, rounded up to a
+// multiple of InterestBatch.
 func (f *Fetcher) fill(now time.Time) {
 	w := uint64(f.window())
 	f.st.Window = int(w)
-	for f.nextExpress < f.deliverSeq+w {
+	end := f.deliverSeq + w
+	if b := uint64(f.cfg.InterestBatch); b > 1 {
+		end = (end + b - 1) / b * b
+	}
+	for f.nextExpress < end {
 		seq := f.nextExpress
 		s := &f.slots[seq%uint64(len(f.slots))]
 		*s = fslot{seq: seq}
@@ -196,8 +202,32 @@ func (f *Fetcher) fill(now time.Time) {
 func (f *Fetcher) repair(now time.Time) time.Time {
 	var wake time.Time
 	wait := f.reorderWait()
+	// Interests for packets not known to exist are renewed when they
+	// expire only up to a lifetime's worth of packets ahead at the measured
+	// rate, and one batch when the stream is idle (no Data for a lifetime):
+	// those beyond would expire again and again, unanswered, before their
+	// packet exists. They are renewed as the stream moves on.
+	renewTo := f.nextExpress
+	batch := uint64(f.cfg.InterestBatch)
+	switch {
+	case now.Sub(f.lastData) > f.cfg.Lifetime:
+		renewTo = f.deliverSeq + batch
+	case f.rate > 0:
+		renewTo = f.deliverSeq + max(batch, uint64(f.rate*f.cfg.Lifetime.Seconds()))
+	}
+	netLife := f.cfg.Lifetime + time.Second // Interest lifetime, with a margin
+	stale := now.Add(-netLife)
+	var oldest time.Time // oldest expression still pending, nothing known missing
 	for seq := f.deliverSeq; seq < f.nextExpress; seq++ {
 		s := f.slot(seq)
+		if s != nil && s.st == sWaiting && s.pending > 0 && s.holeSince.IsZero() && !s.lastSend.Before(stale) {
+			// The common case (most of a large window): an Interest is
+			// out and nothing says it is lost.
+			if oldest.IsZero() || s.lastSend.Before(oldest) {
+				oldest = s.lastSend
+			}
+			continue
+		}
 		if s != nil && s.st == sVerifying {
 			// A verifier that never calls back must not stall the stream.
 			if now.Sub(s.verifyAt) < verifyTimeout {
@@ -214,7 +244,7 @@ func (f *Fetcher) repair(now time.Time) time.Time {
 			continue
 		}
 		// Safety net: a callback that never came (event dropped).
-		if s.pending > 0 && now.Sub(s.lastSend) > f.cfg.Lifetime+time.Second {
+		if s.pending > 0 && s.lastSend.Before(stale) {
 			s.pending = 0
 		}
 		switch {
@@ -232,6 +262,8 @@ func (f *Fetcher) repair(now time.Time) time.Time {
 				f.st.Retransmitted++
 			} else if seq <= f.knownLatest() {
 				f.st.Retransmitted++
+			} else if seq >= renewTo {
+				continue // see renewTo
 			} else {
 				f.st.Refreshed++
 			}
@@ -262,8 +294,11 @@ func (f *Fetcher) repair(now time.Time) time.Time {
 			}
 		}
 		if s.pending > 0 {
-			wake = earliest2(wake, s.lastSend.Add(f.cfg.Lifetime+time.Second))
+			wake = earliest2(wake, s.lastSend.Add(netLife))
 		}
+	}
+	if !oldest.IsZero() {
+		wake = earliest2(wake, oldest.Add(netLife))
 	}
 	return wake
 }
@@ -289,6 +324,59 @@ func (f *Fetcher) expressMedia(s *fslot, now time.Time) {
 	s.lastSend = now
 	t := tag{kind: tagMedia, boot: f.boot, seq: s.seq, sent: now, existed: s.seq <= f.knownLatest()}
 	f.express(proto.MediaName(f.prefix, f.boot, s.seq), v&1 != 0, v&2 != 0, f.cfg.Lifetime, t)
+}
+
+// refreshNow acts on Refresh: it re-expresses every Interest of the window
+// still waiting for its Data, and the metadata query if one is pending or
+// due, at once and again after 50, 100, 200... ms until one of these
+// Interests is answered or an Interest lifetime has passed (the connection
+// may be up before the publisher's route is back in the forwarder, and an
+// Interest without a route waits there for its whole lifetime). The old
+// Interests, if they still get an answer, count as duplicates.
+func (f *Fetcher) refreshNow(now time.Time) {
+	f.st.Refreshes++
+	f.refreshStart, f.refreshGap, f.refreshOK = now, refreshFirstGap, false
+	f.refreshNext = now.Add(f.refreshGap)
+	f.reexpress(now)
+}
+
+// refreshFirstGap is the wait before the first follow-up of a Refresh.
+const refreshFirstGap = 50 * time.Millisecond
+
+// refreshStep runs the follow-ups of a Refresh and returns when it next
+// needs to run (zero: none).
+func (f *Fetcher) refreshStep(now time.Time) time.Time {
+	switch {
+	case f.refreshNext.IsZero():
+	case f.refreshOK || f.refreshGap > f.cfg.Lifetime:
+		f.refreshNext = time.Time{} // answered, or given up: normal repair
+	case !now.Before(f.refreshNext):
+		f.reexpress(now)
+		f.refreshGap *= 2
+		f.refreshNext = now.Add(f.refreshGap)
+	}
+	return f.refreshNext
+}
+
+// reexpress expresses again the window's Interests still waiting for their
+// Data and the metadata query (see refreshNow).
+func (f *Fetcher) reexpress(now time.Time) {
+	switch {
+	case f.metaPending:
+		f.queryMeta(now)
+	case f.boot == 0:
+		f.metaRetry, f.metaBackoff = now, 100*time.Millisecond
+	}
+	f.probeEvery = stallProbe
+	for seq := f.deliverSeq; seq < f.nextExpress; seq++ {
+		s := f.slot(seq)
+		if s == nil || s.st != sWaiting {
+			continue
+		}
+		s.notBefore = time.Time{}
+		f.st.Refreshed++
+		f.expressMedia(s, now)
+	}
 }
 
 func (f *Fetcher) queryMeta(now time.Time) {
@@ -327,14 +415,17 @@ func (f *Fetcher) express(name enc.Name, cbp, mbf bool, life time.Duration, t ta
 	})
 }
 
-// post queues an event without blocking (it runs on the engine or a timer
-// goroutine).
+// post queues an event and handles it at once if the state is free (it
+// runs on the engine goroutine, a timer's or the verifier's). It never
+// blocks.
 func (f *Fetcher) post(ev event) {
 	select {
 	case f.events <- ev:
 	default:
 		f.dropped.Add(1)
+		return
 	}
+	f.pump()
 }
 
 // jumpTo restarts the window at seq (a resync or a new boot).

@@ -8,8 +8,6 @@ import (
 
 	enc "github.com/named-data/ndnd/std/encoding"
 	"github.com/named-data/ndnd/std/ndn"
-	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
-	"github.com/named-data/ndnd/std/types/optional"
 
 	"github.com/peets/peets/proto"
 )
@@ -19,7 +17,6 @@ const (
 	DefaultRingSize         = 1024
 	DefaultHorizon          = 512 // > DefaultMaxWindow: fetchers count their window from the oldest missing packet
 	DefaultMaxHeld          = 2048
-	DefaultFreshness        = time.Second
 	DefaultKeyframeInterval = 400 * time.Millisecond
 	heldSweepInterval       = 100 * time.Millisecond
 	rateWindow              = time.Second
@@ -45,12 +42,14 @@ type PublisherConfig struct {
 	// ~3-10 s of video).
 	RingSize int
 	// Horizon is how far ahead of the newest seq an Interest is held
-	// (default 256); Interests beyond are ignored and counted.
+	// (default 512); Interests beyond are ignored and counted.
 	Horizon uint64
 	// MaxHeld bounds the held Interests (default 2048).
 	MaxHeld int
-	// Freshness is the FreshnessPeriod of media Data (default 1 s: packets
-	// are immutable, but caches need not keep them forever).
+	// Freshness is the FreshnessPeriod of media Data. Default 0: none, and
+	// no MetaInfo at all (9 bytes less per packet). A media packet never
+	// changes, so a cached copy is always right; caches keep Data without
+	// FreshnessPeriod and give it to any Interest without MustBeFresh.
 	Freshness time.Duration
 	// MetaFreshness is the FreshnessPeriod of metadata Data (default 0:
 	// every fresh metadata Interest reaches the publisher).
@@ -84,6 +83,7 @@ type Publisher struct {
 	prefix   enc.Name
 	boot     uint64
 	signer   Signer
+	enc      *dataEncoder // media Data of this boot
 	log      *slog.Logger
 
 	horizon       uint64
@@ -169,8 +169,8 @@ func (p *Producer) NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	if cfg.MaxHeld <= 0 {
 		cfg.MaxHeld = DefaultMaxHeld
 	}
-	if cfg.Freshness <= 0 {
-		cfg.Freshness = DefaultFreshness
+	if cfg.Freshness < 0 {
+		cfg.Freshness = 0
 	}
 	if cfg.MetaFreshness < 0 {
 		cfg.MetaFreshness = 0
@@ -208,6 +208,7 @@ func (p *Producer) NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		ring:          newRing(cfg.RingSize),
 		held:          make(map[uint64][]heldInterest),
 	}
+	pub.enc = newDataEncoder(pub.prefix, pub.boot, pub.signer, pub.freshness)
 	if err := p.add(pub); err != nil {
 		return nil, err
 	}
@@ -237,15 +238,11 @@ func (p *Publisher) Publish(pkt []byte, keyframe bool) (uint64, error) {
 		return 0, ErrClosed
 	}
 	seq := p.next
-	d, err := spec.Spec{}.MakeData(proto.MediaName(p.prefix, p.boot, seq), &ndn.DataConfig{
-		ContentType: optional.Some(ndn.ContentTypeBlob),
-		Freshness:   optional.Some(p.freshness),
-	}, enc.Wire{pkt}, p.signer)
+	wire, err := p.enc.encode(seq, pkt)
 	if err != nil {
 		p.counters.signErrors.Add(1)
 		return 0, fmt.Errorf("media: make data: %w", err)
 	}
-	wire := d.Wire.Join()
 	p.next++
 
 	now := time.Now()

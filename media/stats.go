@@ -98,7 +98,8 @@ type FetcherStats struct {
 	VerifyFailures uint64
 	Malformed      uint64 // bad name, content type, content or size
 	Retransmitted  uint64 // Interests re-expressed for a missing packet
-	Refreshed      uint64 // Interests re-expressed after expiring unanswered while idle
+	Refreshed      uint64 // Interests re-expressed after expiring unanswered while idle, or by Refresh
+	Refreshes      uint64 // Refresh calls acted on
 	Timeouts       uint64
 	Nacks          uint64
 	Gone           uint64 // "gone" answers from the publisher

@@ -28,32 +28,62 @@ type FanoutConfig struct {
 	Forwarder string
 	Logger    *slog.Logger
 	Echo      io.Writer // worker output copy (nil: none)
+	// Speed multiplies the source's pace (default 1, real time). Above 1
+	// the same VP8+Opus stream is sent faster, which amortizes each
+	// proxy's fixed idle cost (timers, heartbeats, sync) and measures the
+	// per-packet CPU cost; at 1 the figures are those of a real call.
+	Speed float64
+	// Warmup is excluded from the CPU figures: the time after every
+	// subscriber is in the room (certificate fetch, stream discovery).
+	// Default 1 s.
+	Warmup time.Duration
+	// CPUProfile, if set, is a file name prefix: each worker writes a CPU
+	// profile of its whole run to <prefix>-<worker>.pprof.
+	CPUProfile string
 }
 
 // FanoutResult is one run's figures (one JSON object).
 type FanoutResult struct {
 	Subscribers      int     `json:"subscribers"`
+	Speed            float64 `json:"speed"`
 	DurationS        float64 `json:"duration_s"`
 	Published        uint64  `json:"published"`
 	DataSent         uint64  `json:"data_sent"`
 	UploadFactor     float64 `json:"upload_factor"`
 	MeshUploadFactor int     `json:"mesh_upload_factor"`
 	OverheadRatio    float64 `json:"overhead_ratio"`
-	LatencyP50Ms     float64 `json:"latency_p50_ms"`
-	LatencyP99Ms     float64 `json:"latency_p99_ms"`
-	LatencyMaxMs     float64 `json:"latency_max_ms"`
-	RawRTTP50Ms      float64 `json:"raw_rtt_p50_ms"`
-	RawRTTP99Ms      float64 `json:"raw_rtt_p99_ms"`
-	Expected         uint64  `json:"expected"`
-	Delivered        uint64  `json:"delivered"`
-	DeliveredRatio   float64 `json:"delivered_ratio"`
-	Corrupt          uint64  `json:"corrupt"`
-	OutOfOrder       int     `json:"out_of_order"`
-	CPUSeconds       float64 `json:"cpu_seconds"`
-	PPSPerCore       float64 `json:"pps_per_core"`
-	RSSMBPerStream   float64 `json:"rss_mb_per_stream"`
-	PublisherRSSMB   float64 `json:"publisher_rss_mb"`
-	Forwarder        string  `json:"forwarder"`
+	// Per stream (video, audio): Data bytes sent / RTP bytes in them, and
+	// the mean RTP packet size.
+	OverheadByStream map[string]float64 `json:"overhead_by_stream"`
+	RTPBytesByStream map[string]float64 `json:"rtp_bytes_by_stream"`
+	LatencyP50Ms     float64            `json:"latency_p50_ms"`
+	LatencyP99Ms     float64            `json:"latency_p99_ms"`
+	LatencyMaxMs     float64            `json:"latency_max_ms"`
+	RawRTTP50Ms      float64            `json:"raw_rtt_p50_ms"`
+	RawRTTP99Ms      float64            `json:"raw_rtt_p99_ms"`
+	Expected         uint64             `json:"expected"`
+	Delivered        uint64             `json:"delivered"`
+	DeliveredRatio   float64            `json:"delivered_ratio"`
+	Corrupt          uint64             `json:"corrupt"`
+	OutOfOrder       int                `json:"out_of_order"`
+	// CPU figures of the proxies (publisher + subscribers, not the
+	// forwarder) over the measured window only (after the warm-up, up to
+	// the stop): startup, key generation, joining and the report are
+	// excluded. pps_per_core is the RTP packets delivered to subscribers
+	// in the window per CPU-second in the window.
+	CPUSeconds     float64 `json:"cpu_seconds"`
+	PPSPerCore     float64 `json:"pps_per_core"`
+	WindowS        float64 `json:"window_s"`
+	WindowPkts     uint64  `json:"window_delivered"`
+	PubCPUPct      float64 `json:"pub_cpu_pct"`       // publisher, % of one core
+	SubCPUPct      float64 `json:"sub_cpu_pct"`       // mean subscriber, % of one core
+	PubUsPerPkt    float64 `json:"pub_us_per_pkt"`    // publisher CPU per packet published
+	SubUsPerPkt    float64 `json:"sub_us_per_pkt"`    // subscriber CPU per packet delivered
+	CPUSecsTotal   float64 `json:"cpu_seconds_total"` // whole process lifetimes
+	PPSPerCoreLT   float64 `json:"pps_per_core_lifetime"`
+	RSSMBPerStream float64 `json:"rss_mb_per_stream"`
+	PublisherRSSMB float64 `json:"publisher_rss_mb"`
+	Forwarder      string  `json:"forwarder"`
 }
 
 var readyRe = regexp.MustCompile(`^ready$`)
@@ -78,6 +108,16 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Speed == 0 {
+		c.Speed = 1
+	}
+	if c.Speed < 0.1 || c.Speed > 100 {
+		return res, fmt.Errorf("speed %v out of [0.1, 100]", c.Speed)
+	}
+	res.Speed = c.Speed
+	if c.Warmup <= 0 {
+		c.Warmup = time.Second
 	}
 	dir, err := os.MkdirTemp("", "peets-bench-")
 	if err != nil {
@@ -105,8 +145,15 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 	room := "bench" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10)
 	worker := func(name, mode string) (*proc.Proc, string, error) {
 		out := filepath.Join(dir, name+".json")
-		p, err := proc.Start(name, c.Bin, []string{"bench", "worker", "--mode", mode, "--user", name, "--room", room,
-			"--forwarder", fw, "--state-dir", filepath.Join(dir, name), "--out", out, "--log-level", "warn"}, opt)
+		args := []string{"bench", "worker", "--mode", mode, "--user", name, "--room", room,
+			"--forwarder", fw, "--state-dir", filepath.Join(dir, name), "--out", out, "--log-level", "warn"}
+		if mode == "pub" && c.Speed != 1 {
+			args = append(args, "--speed", strconv.FormatFloat(c.Speed, 'g', -1, 64))
+		}
+		if c.CPUProfile != "" {
+			args = append(args, "--cpuprofile", c.CPUProfile+"-"+name+".pprof")
+		}
+		p, err := proc.Start(name, c.Bin, args, opt)
 		if err != nil {
 			return nil, "", err
 		}
@@ -133,6 +180,15 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 		}
 	}
 	start := time.Now()
+	// The CPU window starts after the warm-up.
+	select {
+	case <-time.After(c.Warmup):
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
+	all := append([]*proc.Proc{pub}, subs...)
+	cpu0, cpuOK := procCPUs(all)
+	win0 := time.Now()
 	// The plain Interest/Data round trip through the same forwarder, while
 	// the media flows.
 	rtts, rttErr := pingRTT(ctx, fw, 300, c.Logger)
@@ -141,6 +197,8 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
+	cpu1, cpuOK1 := procCPUs(all)
+	win1 := time.Now()
 	res.DurationS = time.Since(start).Seconds()
 
 	var cpu time.Duration
@@ -168,11 +226,18 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 
 	// Publisher side: packets published, Data sent, bytes.
 	var bytesIn, bytesOut uint64
-	for _, ps := range pubRep.Stats.Publishers {
+	res.OverheadByStream, res.RTPBytesByStream = map[string]float64{}, map[string]float64{}
+	for id, ps := range pubRep.Stats.Publishers {
 		res.Published += ps.Published
-		res.DataSent += ps.ServedRing + ps.HeldAnswered
+		sent := ps.ServedRing + ps.HeldAnswered
+		res.DataSent += sent
 		bytesIn += ps.BytesIn
 		bytesOut += ps.BytesOut
+		if ps.Published > 0 && sent > 0 && ps.BytesIn > 0 {
+			rtpSent := float64(ps.BytesIn) * float64(sent) / float64(ps.Published)
+			res.OverheadByStream[id] = math.Round(1000*float64(ps.BytesOut)/rtpSent) / 1000
+			res.RTPBytesByStream[id] = math.Round(10*float64(ps.BytesIn)/float64(ps.Published)) / 10
+		}
 	}
 	if res.Published > 0 {
 		res.UploadFactor = float64(res.DataSent) / float64(res.Published)
@@ -243,13 +308,51 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 	} else {
 		c.Logger.Warn("raw RTT", "err", rttErr)
 	}
-	res.CPUSeconds = cpu.Seconds()
-	if cpu > 0 {
-		var delivered uint64
-		for _, sr := range subReps {
-			delivered += uint64(len(sr.Records))
+	var delivered, inWindow uint64
+	for _, sr := range subReps {
+		delivered += uint64(len(sr.Records))
+		for _, r := range sr.Records {
+			if r.TimeNs >= win0.UnixNano() && r.TimeNs < win1.UnixNano() {
+				inWindow++
+			}
 		}
-		res.PPSPerCore = float64(delivered) / cpu.Seconds()
+	}
+	var pubInWindow uint64
+	for _, r := range pubRep.Records {
+		if r.TimeNs >= win0.UnixNano() && r.TimeNs < win1.UnixNano() {
+			pubInWindow++
+		}
+	}
+	res.CPUSecsTotal = cpu.Seconds()
+	if cpu > 0 {
+		res.PPSPerCoreLT = float64(delivered) / cpu.Seconds()
+	}
+	if cpuOK && cpuOK1 {
+		w := win1.Sub(win0).Seconds()
+		res.WindowS, res.WindowPkts = w, inWindow
+		var subCPU float64
+		for i := range all {
+			d := (cpu1[i] - cpu0[i]).Seconds()
+			res.CPUSeconds += d
+			if i > 0 {
+				subCPU += d
+			}
+		}
+		pubCPU := (cpu1[0] - cpu0[0]).Seconds()
+		res.PubCPUPct = 100 * pubCPU / w
+		res.SubCPUPct = 100 * subCPU / float64(len(subs)) / w
+		if pubInWindow > 0 {
+			res.PubUsPerPkt = 1e6 * pubCPU / float64(pubInWindow)
+		}
+		if inWindow > 0 {
+			res.SubUsPerPkt = 1e6 * subCPU / float64(inWindow)
+		}
+		if res.CPUSeconds > 0 {
+			res.PPSPerCore = float64(inWindow) / res.CPUSeconds
+		}
+	} else {
+		// No per-process CPU clock while running (not Linux): lifetimes.
+		res.CPUSeconds, res.PPSPerCore = res.CPUSecsTotal, res.PPSPerCoreLT
 	}
 	if len(rssPerStream) > 0 {
 		var s float64

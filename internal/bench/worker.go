@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -57,6 +59,11 @@ type WorkerConfig struct {
 	// Progress, if > 0, writes "progress n=<packets>" to Ready at this
 	// interval.
 	Progress time.Duration
+	// Speed is the source's pace (publisher): 1 (or 0) is real time.
+	Speed float64
+	// CPUProfile, if set, is a file for a CPU profile of the whole run
+	// (up to the end of Run, before the report is written).
+	CPUProfile string
 }
 
 // maxRecords bounds what a worker keeps (10 minutes of a bot stream).
@@ -65,6 +72,35 @@ const maxRecords = 200000
 // RunWorker runs one proxy of the benchmark until ctx is done and writes
 // its report.
 func RunWorker(ctx context.Context, c WorkerConfig) error {
+	if c.Speed == 0 {
+		c.Speed = 1
+	}
+	if c.Speed < 0 || c.Speed > 1000 {
+		return fmt.Errorf("bench worker: speed %v out of (0, 1000]", c.Speed)
+	}
+	stopProfile := func() {}
+	if c.CPUProfile != "" {
+		pf, err := os.Create(c.CPUProfile)
+		if err != nil {
+			return err
+		}
+		// 1 kHz instead of 100 Hz: a proxy at real pace uses a few % of a
+		// core, too few samples otherwise. (The runtime then warns that
+		// the rate was set already; the profile keeps this one.)
+		runtime.SetCPUProfileRate(1000)
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			pf.Close()
+			return err
+		}
+		var once sync.Once
+		stopProfile = func() {
+			once.Do(func() {
+				pprof.StopCPUProfile()
+				pf.Close()
+			})
+		}
+		defer stopProfile()
+	}
 	var mu sync.Mutex
 	var recs []Record
 	outOfOrder := 0
@@ -98,7 +134,7 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 	switch c.Mode {
 	case "pub":
 		opts.Config.Role = proto.RoleBroadcaster
-		src, err := source.OpenDefault(source.Options{Loop: true, Speed: 1, Logger: c.Logger})
+		src, err := source.OpenDefault(source.Options{Loop: true, Speed: c.Speed, Logger: c.Logger})
 		if err != nil {
 			return err
 		}
@@ -136,6 +172,7 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 	}
 	runErr := d.Run(ctx)
 	stop := time.Now()
+	stopProfile()
 	mu.Lock()
 	rep := WorkerReport{Mode: c.Mode, User: c.User, Records: recs, StopNs: stop.UnixNano(), Stats: d.FinalStats(), Streams: len(last), OutOfOrder: outOfOrder}
 	mu.Unlock()
