@@ -114,8 +114,8 @@ func (d *Daemon) onSourcePacket(p source.Packet) {
 	if _, err := p.RTP.MarshalTo(b); err != nil {
 		return
 	}
-	// The publisher keeps the packet: hand it a copy.
-	d.publish(l, append([]byte(nil), b...), p.Keyframe)
+	// Publish copies the packet into the Data and keeps nothing of b.
+	d.publish(l, b, p.Keyframe)
 }
 
 // rosterStreams describes the local streams for the heartbeat.
