@@ -104,7 +104,7 @@ func (b *Backend) Join(ctx context.Context, req web.JoinRequest, conn web.PageCo
 	p.removeSink = d.AddSink(p)
 	evCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	go p.forwardEvents(evCtx, d.part.Table().Subscribe(evCtx))
+	go p.forwardEvents(d.part.Table().Subscribe(evCtx))
 	d.pageOpened()
 	d.log.Info("page joined", "page", conn.ID(), "agent", req.UserAgent)
 	return p, nil
@@ -214,8 +214,9 @@ func (p *page) Leave() {
 	b.d.log.Info("page left", "page", p.conn.ID())
 }
 
-// forwardEvents turns roster events into signaling messages.
-func (p *page) forwardEvents(ctx context.Context, events <-chan roster.Event) {
+// forwardEvents turns roster events into signaling messages until the
+// subscription ends (the page left: its context was cancelled).
+func (p *page) forwardEvents(events <-chan roster.Event) {
 	self := p.b.d.self
 	for ev := range events {
 		var m proto.Message
@@ -249,7 +250,6 @@ func (p *page) forwardEvents(ctx context.Context, events <-chan roster.Event) {
 			return
 		}
 	}
-	_ = ctx
 }
 
 // onLocalStream publishes a stream of the page (camera, mic).
