@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
@@ -79,7 +80,10 @@ type Daemon struct {
 	remotes map[string]*remoteStream // remoteKey -> fetcher
 	sinks   map[int]RemoteSink       // every page session
 	nextID  int
-	final   Stats
+	// sinkSnap is the list of d.sinks, replaced (never modified) when it
+	// changes: fetchers read it once per packet without d.mu.
+	sinkSnap atomic.Pointer[[]RemoteSink]
+	final    Stats
 
 	// presence (Options.PresenceFollowsPages)
 	presMu  sync.Mutex

@@ -135,10 +135,9 @@ func (d *Daemon) startRemote(ctx context.Context, m roster.Member, s proto.Roste
 			if onRemote != nil {
 				onRemote(info.Owner, info.Stream, seq, pkt)
 			}
-			d.mu.Lock()
-			sinks := d.sinkList()
-			d.mu.Unlock()
-			for _, sk := range sinks {
+			// On the engine goroutine, once per packet: no lock, no
+			// allocation (the sink list is a copy-on-write snapshot).
+			for _, sk := range d.sinkList() {
 				sk.WriteRemote(key, pkt)
 			}
 		},
@@ -168,13 +167,23 @@ func (d *Daemon) startRemote(ctx context.Context, m roster.Member, s proto.Roste
 	}()
 }
 
-// sinkList returns the sinks (d.mu held).
+// sinkList returns the current sinks: a snapshot that is never modified,
+// safe to read without d.mu.
 func (d *Daemon) sinkList() []RemoteSink {
+	if p := d.sinkSnap.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// updateSinksLocked republishes the sink snapshot after d.sinks changed
+// (d.mu held).
+func (d *Daemon) updateSinksLocked() {
 	out := make([]RemoteSink, 0, len(d.sinks))
 	for _, s := range d.sinks {
 		out = append(out, s)
 	}
-	return out
+	d.sinkSnap.Store(&out)
 }
 
 // AddSink attaches a sink: it gets every current remote stream at once,
@@ -184,6 +193,7 @@ func (d *Daemon) AddSink(s RemoteSink) (remove func()) {
 	id := d.nextID
 	d.nextID++
 	d.sinks[id] = s
+	d.updateSinksLocked()
 	infos := make([]RemoteInfo, 0, len(d.remotes))
 	for _, r := range d.remotes {
 		infos = append(infos, r.info)
@@ -197,6 +207,7 @@ func (d *Daemon) AddSink(s RemoteSink) (remove func()) {
 		once.Do(func() {
 			d.mu.Lock()
 			delete(d.sinks, id)
+			d.updateSinksLocked()
 			d.mu.Unlock()
 		})
 	}
