@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -19,6 +20,18 @@ func newBenchCmd() *cobra.Command {
 	}
 	cmd.AddCommand(newBenchFanoutCmd(), newBenchRosterCmd(), newBenchCallCmd(), newBenchWorkerCmd())
 	return cmd
+}
+
+// printResult prints a benchmark result: one compact JSON line with --json,
+// else indented.
+func printResult(w io.Writer, res any, compact bool) {
+	var b []byte
+	if compact {
+		b, _ = json.Marshal(res)
+	} else {
+		b, _ = json.MarshalIndent(res, "", "  ")
+	}
+	fmt.Fprintln(w, string(b))
 }
 
 func newBenchFanoutCmd() *cobra.Command {
@@ -44,13 +57,7 @@ func newBenchFanoutCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("fanout N=%d: %w", n, err)
 				}
-				if asJSON {
-					b, _ := json.Marshal(res)
-					fmt.Fprintln(cmd.OutOrStdout(), string(b))
-				} else {
-					b, _ := json.MarshalIndent(res, "", "  ")
-					fmt.Fprintln(cmd.OutOrStdout(), string(b))
-				}
+				printResult(cmd.OutOrStdout(), res, asJSON)
 			}
 			return nil
 		},
@@ -118,13 +125,7 @@ func newBenchCallCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var b []byte
-			if asJSON {
-				b, _ = json.Marshal(res)
-			} else {
-				b, _ = json.MarshalIndent(res, "", "  ")
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), string(b))
+			printResult(cmd.OutOrStdout(), res, asJSON)
 			return nil
 		},
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -60,13 +59,7 @@ func newBenchRosterCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("roster bench N=%d: %w", n, err)
 				}
-				var b []byte
-				if asJSON {
-					b, _ = json.Marshal(res)
-				} else {
-					b, _ = json.MarshalIndent(res, "", "  ")
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), string(b))
+				printResult(cmd.OutOrStdout(), res, asJSON)
 			}
 			return nil
 		},

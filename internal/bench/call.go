@@ -60,15 +60,9 @@ func Call(ctx context.Context, c CallConfig) (CallResult, error) {
 	if c.Pages < 2 || c.Pages > 8 {
 		return res, fmt.Errorf("pages %d out of [2, 8]", c.Pages)
 	}
-	if c.Bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return res, err
-		}
-		c.Bin = exe
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
+	var err error
+	if c.Bin, c.Logger, err = defaults(c.Bin, c.Logger); err != nil {
+		return res, err
 	}
 	dir, err := os.MkdirTemp("", "peets-bench-call-")
 	if err != nil {
@@ -78,16 +72,10 @@ func Call(ctx context.Context, c CallConfig) (CallResult, error) {
 	var g proc.Group
 	defer g.StopAll(3 * time.Second)
 	opt := proc.Options{Echo: c.Echo}
-	fwp, err := proc.Start("fw", c.Bin, []string{"forwarder", "--state-dir", filepath.Join(dir, "fw"), "--log-level", "warn"}, opt)
+	fw, err := startForwarder(&g, c.Bin, dir, opt)
 	if err != nil {
 		return res, err
 	}
-	g.Add(fwp)
-	m, err := fwp.WaitLine(fwRe, 10*time.Second)
-	if err != nil {
-		return res, err
-	}
-	fw := m[1]
 
 	b, err := cdp.Launch(ctx, cdp.Options{Logger: c.Logger})
 	if err != nil {

@@ -99,15 +99,9 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 	if c.Duration < time.Second || c.Duration > 10*time.Minute {
 		return res, fmt.Errorf("duration %v out of [1s, 10m]", c.Duration)
 	}
-	if c.Bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return res, err
-		}
-		c.Bin = exe
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
+	var err error
+	if c.Bin, c.Logger, err = defaults(c.Bin, c.Logger); err != nil {
+		return res, err
 	}
 	if c.Speed == 0 {
 		c.Speed = 1
@@ -130,16 +124,9 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 
 	fw := c.Forwarder
 	if fw == "" {
-		p, err := proc.Start("fw", c.Bin, []string{"forwarder", "--state-dir", filepath.Join(dir, "fw"), "--log-level", "warn"}, opt)
-		if err != nil {
+		if fw, err = startForwarder(&g, c.Bin, dir, opt); err != nil {
 			return res, err
 		}
-		g.Add(p)
-		m, err := p.WaitLine(fwRe, 10*time.Second)
-		if err != nil {
-			return res, err
-		}
-		fw = m[1]
 	}
 	res.Forwarder = fw
 	room := "bench" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10)
