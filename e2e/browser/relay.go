@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand"
 	"regexp"
 	"strings"
 	"sync"
@@ -40,7 +39,7 @@ type RelayConfig struct {
 	Room   string      // default "test"
 	API    *bridge.API // default bridge.NewAPI(bridge.APIConfig{})
 	Logger *slog.Logger
-	// Loss is the fraction of video packets not forwarded (but kept for
+	// Loss is the fraction of video packets not forwarded, evenly spaced (but kept for
 	// NACKs): a test of loss recovery.
 	Loss float64
 	// FirstOfferWait is passed to the sessions (bridge.SessionConfig).
@@ -91,7 +90,7 @@ type stream struct {
 	ls   bridge.LocalStream
 	ring *packetRing
 	loss float64
-	rng  *rand.Rand // guarded by mu (write lock)
+	acc  float64 // accumulated loss; a packet is dropped each time it passes 1 (guarded by mu, write lock)
 
 	mu   sync.RWMutex
 	subs map[string]*bridge.RemoteTrack // by subscriber id
@@ -100,8 +99,14 @@ type stream struct {
 func (s *stream) write(pkt []byte) {
 	s.ring.put(pkt)
 	if s.loss > 0 {
+		// Evenly spaced drops (every 1/loss-th packet), not random ones: a
+		// short test with few packets still loses some, every run.
 		s.mu.Lock()
-		lost := s.rng.Float64() < s.loss
+		s.acc += s.loss
+		lost := s.acc >= 1
+		if lost {
+			s.acc--
+		}
 		s.mu.Unlock()
 		if lost {
 			return
@@ -242,7 +247,6 @@ func (r *Relay) onLocalStream(m *member, ls bridge.LocalStream) {
 	s := &stream{ls: ls, ring: newPacketRing(1024), subs: map[string]*bridge.RemoteTrack{}}
 	if ls.Kind == proto.KindVideo && r.loss > 0 {
 		s.loss = r.loss
-		s.rng = rand.New(rand.NewSource(int64(len(m.id)) + int64(ls.SSRC)))
 	}
 	r.mu.Lock()
 	if r.members[m.id] != m {
