@@ -63,6 +63,10 @@ func (b *Backend) Join(ctx context.Context, req web.JoinRequest, conn web.PageCo
 	p := &page{b: b, conn: conn, tracks: map[string]*bridge.RemoteTrack{}, ids: map[string]string{}}
 	sess, err := bridge.NewSession(bridge.SessionConfig{
 		API: b.api, ID: conn.ID(), Role: d.cfg.Role, Logger: d.log,
+		// Offer the remote tracks at once: the page opens its camera in
+		// parallel and offers it in a second round, so receiving the call
+		// does not wait for the camera.
+		FirstOfferWait: -1,
 		Signal:           func(m proto.Message) { _ = conn.Send(m) },
 		OnLocalStream:    p.onLocalStream,
 		OnLocalStreamEnd: p.onLocalStreamEnd,
