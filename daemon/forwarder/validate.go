@@ -191,12 +191,9 @@ func validatePacket(frame []byte, o validateOpts) (err error) {
 	if len(frame) > ndn.MaxNDNPacketSize {
 		return errTooLarge
 	}
-	typ, val, rest, err := nextTLV(frame)
+	typ, val, err := onlyTLV(frame, errTrailing)
 	if err != nil {
 		return err
-	}
-	if len(rest) != 0 {
-		return errTrailing
 	}
 	switch typ {
 	case tInterest:
@@ -265,20 +262,81 @@ func nextTLV(b []byte) (typ uint64, val, rest []byte, err error) {
 	return typ, b[:l], b[l:], nil
 }
 
+// onlyTLV splits v, which must be exactly one TLV element: errExtra if
+// anything follows it.
+func onlyTLV(v []byte, errExtra malformedErr) (typ uint64, val []byte, err error) {
+	typ, val, rest, err := nextTLV(v)
+	if err == nil && len(rest) != 0 {
+		err = errExtra
+	}
+	return typ, val, err
+}
+
 // critical follows ndnd's decoder: unknown elements of these types make it
 // reject the packet.
 func critical(typ uint64) bool { return typ <= 31 || typ&1 == 1 }
 
-// orderKeeper enforces schema order: each known element has a rank that must
-// strictly increase.
-type orderKeeper int
-
-func (k *orderKeeper) next(rank int) error {
-	if rank <= int(*k) {
-		return errOrder
+// checkUnknown handles an element the schema does not name.
+func checkUnknown(typ uint64) error {
+	if critical(typ) {
+		return errCritical
 	}
-	*k = orderKeeper(rank)
 	return nil
+}
+
+// walkSeq calls f on each element of a TLV sequence, with bounds checks.
+func walkSeq(v []byte, f func(typ uint64, val []byte) error) error {
+	for len(v) > 0 {
+		typ, val, rest, err := nextTLV(v)
+		if err != nil {
+			return err
+		}
+		if err := f(typ, val); err != nil {
+			return err
+		}
+		v = rest
+	}
+	return nil
+}
+
+// elementCheck checks one element of a sequence that has a schema order.
+// rank is the element's place in that order, counting from 1, or 0 if the
+// schema does not name it; err is the outcome of the element's own checks.
+type elementCheck func(typ uint64, val []byte) (rank int, err error)
+
+// walkOrdered walks a TLV sequence with a schema order: check ranks and
+// checks each element; then a known element must rank above every one
+// before it (schema order, each at most once) and an unknown one must be
+// non-critical. An element's own error wins over its order error.
+func walkOrdered(v []byte, check elementCheck) error {
+	last := 0
+	return walkSeq(v, func(typ uint64, val []byte) error {
+		rank, err := check(typ, val)
+		switch {
+		case err != nil:
+			return err
+		case rank == 0:
+			return checkUnknown(typ)
+		case rank <= last:
+			return errOrder
+		}
+		last = rank
+		return nil
+	})
+}
+
+// walkNamed is walkOrdered for the value of an Interest or Data, which must
+// start with its Name.
+func walkNamed(v []byte, check elementCheck) error {
+	if len(v) == 0 {
+		return errNoName
+	}
+	if typ, _, _, err := nextTLV(v); err != nil {
+		return err
+	} else if typ != tName {
+		return errNoName
+	}
+	return walkOrdered(v, check)
 }
 
 func checkNat(v []byte) error {
@@ -288,6 +346,17 @@ func checkNat(v []byte) error {
 	}
 	return errNatLen
 }
+
+// checkSize checks a fixed-size field: n bytes, or errSize.
+func checkSize(v []byte, n int, errSize malformedErr) error {
+	if len(v) != n {
+		return errSize
+	}
+	return nil
+}
+
+// checkFlag checks a flag element, which is empty.
+func checkFlag(v []byte) error { return checkSize(v, 0, errFlagLen) }
 
 // checkComponent checks one name component TLV value of type typ.
 func checkComponent(typ uint64, v []byte) error {
@@ -305,25 +374,7 @@ func checkName(v []byte, allowEmpty bool) error {
 	if len(v) == 0 && !allowEmpty {
 		return errEmptyName
 	}
-	for len(v) > 0 {
-		typ, val, rest, err := nextTLV(v)
-		if err != nil {
-			return err
-		}
-		if err := checkComponent(typ, val); err != nil {
-			return err
-		}
-		v = rest
-	}
-	return nil
-}
-
-// checkUnknown handles an element the schema does not name.
-func checkUnknown(typ uint64) error {
-	if critical(typ) {
-		return errCritical
-	}
-	return nil
+	return walkSeq(v, checkComponent)
 }
 
 // checkInterest checks an Interest TLV value. pitToken is the LpPacket's.
@@ -331,74 +382,38 @@ func checkInterest(v, pitToken []byte, o validateOpts) error {
 	if o.forForwarder && pitToken != nil && len(pitToken) != 6 {
 		return errPitTokenLen
 	}
-	var ord orderKeeper
-	var nameVal, appParams []byte
-	first := true
-	for len(v) > 0 {
-		typ, val, rest, err := nextTLV(v)
-		if err != nil {
-			return err
-		}
-		v = rest
-		if first && typ != tName {
-			return errNoName
-		}
-		first = false
-		rank := 0
+	var name, appParams []byte
+	err := walkNamed(v, func(typ uint64, val []byte) (int, error) {
 		switch typ {
 		case tName:
-			rank, err = 1, checkName(val, false)
-			nameVal = val
+			name = val
+			return 1, checkName(val, false)
 		case tCanBePrefix:
-			rank = 2
-			if len(val) != 0 {
-				err = errFlagLen
-			}
+			return 2, checkFlag(val)
 		case tMustBeFresh:
-			rank = 3
-			if len(val) != 0 {
-				err = errFlagLen
-			}
+			return 3, checkFlag(val)
 		case tFwHint:
-			rank, err = 4, checkLinks(val)
+			return 4, checkLinks(val)
 		case tNonce:
-			rank = 5
-			if len(val) != 4 {
-				err = errNonceLen
-			}
+			return 5, checkSize(val, 4, errNonceLen)
 		case tLifetime:
-			rank, err = 6, checkNat(val)
+			return 6, checkNat(val)
 		case tHopLimit:
-			rank = 7
-			if len(val) != 1 {
-				err = errHopLimitLen
-			}
+			return 7, checkSize(val, 1, errHopLimitLen)
 		case tAppParams:
-			rank = 8
 			appParams = val
+			return 8, nil
 		case tIntSigInfo:
-			rank, err = 9, checkSigInfo(val)
+			return 9, checkSigInfo(val)
 		case tIntSigValue:
-			rank = 10
-		default:
-			err = checkUnknown(typ)
+			return 10, nil
 		}
-		if err != nil {
-			return err
-		}
-		if rank > 0 {
-			if err := ord.next(rank); err != nil {
-				return err
-			}
-		}
+		return 0, nil
+	})
+	if err != nil || !o.forForwarder {
+		return err
 	}
-	if first {
-		return errNoName
-	}
-	if o.forForwarder {
-		return checkMgmtCommand(nameVal, appParams)
-	}
-	return nil
+	return checkMgmtCommand(name, appParams)
 }
 
 // Management commands. YaNFD's management decodes more than the packet:
@@ -481,43 +496,20 @@ func checkMgmtCommand(name, appParams []byte) error {
 	return nil
 }
 
-// walkSeq calls f on each element of a TLV sequence, with bounds checks.
-func walkSeq(v []byte, f func(typ uint64, val []byte) error) error {
-	for len(v) > 0 {
-		typ, val, rest, err := nextTLV(v)
-		if err != nil {
-			return err
-		}
-		if err := f(typ, val); err != nil {
-			return err
-		}
-		v = rest
-	}
-	return nil
-}
-
 // checkLinks checks a ForwardingHint value: one or more names.
 func checkLinks(v []byte) error {
 	names := 0
-	for len(v) > 0 {
-		typ, val, rest, err := nextTLV(v)
-		if err != nil {
-			return err
+	err := walkSeq(v, func(typ uint64, val []byte) error {
+		if typ != tName {
+			return checkUnknown(typ)
 		}
-		v = rest
-		if typ == tName {
-			if err := checkName(val, false); err != nil {
-				return err
-			}
-			names++
-		} else if err := checkUnknown(typ); err != nil {
-			return err
-		}
-	}
-	if names == 0 {
+		names++
+		return checkName(val, false)
+	})
+	if err == nil && names == 0 {
 		return errEmptyHint
 	}
-	return nil
+	return err
 }
 
 // checkData checks a Data TLV value. pitToken is the LpPacket's.
@@ -525,107 +517,64 @@ func checkData(v, pitToken []byte, o validateOpts) error {
 	if o.forForwarder && len(pitToken) == 6 && int(binary.BigEndian.Uint16(pitToken)) >= o.fwThreads {
 		return errPitTokenThread
 	}
-	var ord orderKeeper
-	first, hasSigInfo, hasSigValue := true, false, false
-	for len(v) > 0 {
-		typ, val, rest, err := nextTLV(v)
-		if err != nil {
-			return err
-		}
-		v = rest
-		if first && typ != tName {
-			return errNoName
-		}
-		first = false
-		rank := 0
+	hasSigInfo, hasSigValue := false, false
+	err := walkNamed(v, func(typ uint64, val []byte) (int, error) {
 		switch typ {
 		case tName:
-			rank, err = 1, checkName(val, false)
+			return 1, checkName(val, false)
 		case tMetaInfo:
-			rank, err = 2, checkMetaInfo(val)
+			return 2, checkMetaInfo(val)
 		case tContent:
-			rank = 3
+			return 3, nil
 		case tDataSigInfo:
-			rank, err = 4, checkSigInfo(val)
 			hasSigInfo = true
+			return 4, checkSigInfo(val)
 		case tDataSigValue:
-			rank = 5
 			hasSigValue = true
+			return 5, nil
 		case tCrossSchema:
-			rank = 6
-		default:
-			err = checkUnknown(typ)
+			return 6, nil
 		}
-		if err != nil {
-			return err
-		}
-		if rank > 0 {
-			if err := ord.next(rank); err != nil {
-				return err
-			}
-		}
-	}
-	if first {
-		return errNoName
-	}
-	if !hasSigInfo || !hasSigValue {
+		return 0, nil
+	})
+	if err == nil && (!hasSigInfo || !hasSigValue) {
 		return errNoSignature
 	}
-	return nil
+	return err
 }
 
 func checkMetaInfo(v []byte) error {
-	var ord orderKeeper
-	for len(v) > 0 {
-		typ, val, rest, err := nextTLV(v)
-		if err != nil {
-			return err
-		}
-		v = rest
-		rank := 0
+	return walkOrdered(v, func(typ uint64, val []byte) (int, error) {
 		switch typ {
 		case tContentType:
-			rank, err = 1, checkNat(val)
+			return 1, checkNat(val)
 		case tFreshness:
-			rank, err = 2, checkNat(val)
+			return 2, checkNat(val)
 		case tFinalBlockID:
-			rank = 3
-			ct, cv, crest, cerr := nextTLV(val)
-			switch {
-			case cerr != nil:
-				err = cerr
-			case len(crest) != 0:
-				err = errFinalBlockID
-			default:
-				err = checkComponent(ct, cv)
-			}
-		default:
-			err = checkUnknown(typ)
+			return 3, checkFinalBlockID(val)
 		}
-		if err != nil {
-			return err
-		}
-		if rank > 0 {
-			if err := ord.next(rank); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+		return 0, nil
+	})
 }
 
+// checkFinalBlockID: exactly one name component.
+func checkFinalBlockID(v []byte) error {
+	typ, val, err := onlyTLV(v, errFinalBlockID)
+	if err != nil {
+		return err
+	}
+	return checkComponent(typ, val)
+}
+
+// checkSigInfo checks a SignatureInfo value (of a Data or an Interest),
+// which starts with the SignatureType.
 func checkSigInfo(v []byte) error {
-	var ord orderKeeper
-	for len(v) > 0 {
-		typ, val, rest, err := nextTLV(v)
-		if err != nil {
-			return err
-		}
-		v = rest
-		rank := 0
+	hasType := false
+	err := walkOrdered(v, func(typ uint64, val []byte) (rank int, err error) {
 		switch typ {
 		case tSigType:
 			rank, err = 1, checkNat(val)
+			hasType = true
 		case tKeyLocator:
 			rank, err = 2, checkKeyLocator(val)
 		case tSigNonce:
@@ -638,35 +587,23 @@ func checkSigInfo(v []byte) error {
 			rank, err = 6, checkValidity(val)
 		case tAddlDesc:
 			rank, err = 7, checkDescription(val)
-		default:
-			err = checkUnknown(typ)
 		}
-		if err != nil {
-			return err
+		if err == nil && rank > 1 && !hasType {
+			err = errNoSigType
 		}
-		if rank > 0 {
-			if ord == 0 && rank != 1 {
-				return errNoSigType
-			}
-			if err := ord.next(rank); err != nil {
-				return err
-			}
-		}
-	}
-	if ord == 0 {
+		return rank, err
+	})
+	if err == nil && !hasType {
 		return errNoSigType
 	}
-	return nil
+	return err
 }
 
 // checkKeyLocator: exactly one Name or KeyDigest.
 func checkKeyLocator(v []byte) error {
-	typ, val, rest, err := nextTLV(v)
+	typ, val, err := onlyTLV(v, errKeyLocator)
 	if err != nil {
 		return err
-	}
-	if len(rest) != 0 {
-		return errKeyLocator
 	}
 	switch typ {
 	case tName:
@@ -679,6 +616,12 @@ func checkKeyLocator(v []byte) error {
 
 // checkValidity: NotBefore then NotAfter.
 func checkValidity(v []byte) error {
+	return checkPair(v, tNotBefore, tNotAfter, errValidity)
+}
+
+// checkPair checks that v is two elements, of types first and second (their
+// values are opaque), or fails with errShape.
+func checkPair(v []byte, first, second uint64, errShape malformedErr) error {
 	t1, _, rest, err := nextTLV(v)
 	if err != nil {
 		return err
@@ -687,8 +630,8 @@ func checkValidity(v []byte) error {
 	if err != nil {
 		return err
 	}
-	if t1 != tNotBefore || t2 != tNotAfter || len(rest) != 0 {
-		return errValidity
+	if t1 != first || t2 != second || len(rest) != 0 {
+		return errShape
 	}
 	return nil
 }
@@ -698,105 +641,75 @@ func checkDescription(v []byte) error {
 	if len(v) == 0 {
 		return errDescription
 	}
-	for len(v) > 0 {
-		typ, val, rest, err := nextTLV(v)
-		if err != nil {
-			return err
-		}
-		v = rest
-		if typ != tDescEntry {
-			return errDescription
-		}
-		k, _, r, err := nextTLV(val)
-		if err != nil {
-			return err
-		}
-		d, _, r, err := nextTLV(r)
-		if err != nil {
-			return err
-		}
-		if k != tDescKey || d != tDescValue || len(r) != 0 {
-			return errDescription
-		}
+	return walkSeq(v, checkDescEntry)
+}
+
+func checkDescEntry(typ uint64, v []byte) error {
+	if typ != tDescEntry {
+		return errDescription
 	}
-	return nil
+	return checkPair(v, tDescKey, tDescValue, errDescription)
 }
 
 // checkLp checks an LpPacket value: header fields in order, then one whole
 // Interest or Data as fragment.
 func checkLp(v []byte, o validateOpts) error {
-	var ord orderKeeper
 	var pitToken, fragment []byte
 	hasFragment, nack := false, false
 	fragIndex, fragCount := uint64(0), uint64(1)
-	for len(v) > 0 {
-		typ, val, rest, err := nextTLV(v)
-		if err != nil {
-			return err
-		}
-		v = rest
-		rank := 0
+	err := walkOrdered(v, func(typ uint64, val []byte) (int, error) {
 		switch typ {
 		case tLpSequence:
-			rank, err = 1, checkNat(val)
+			return 1, checkNat(val)
 		case tLpFragIndex:
-			rank, err = 2, checkNat(val)
-			fragIndex = natValue(val)
+			return 2, readNat(val, &fragIndex)
 		case tLpFragCount:
-			rank, err = 3, checkNat(val)
-			fragCount = natValue(val)
+			return 3, readNat(val, &fragCount)
 		case tLpPitToken:
-			rank = 4
 			pitToken = val
+			return 4, nil
 		case tLpNack:
-			rank, err = 5, checkNack(val)
 			nack = true
+			return 5, checkNack(val)
 		case tLpIncomingFace:
-			rank, err = 6, checkNat(val)
+			return 6, checkNat(val)
 		case tLpNextHopFace:
-			rank, err = 7, checkNat(val)
+			return 7, checkNat(val)
 		case tLpCachePolicy:
-			rank, err = 8, checkCachePolicy(val)
+			return 8, checkCachePolicy(val)
 		case tLpCongestion:
-			rank, err = 9, checkNat(val)
+			return 9, checkNat(val)
 		case tLpAck:
-			rank, err = 10, checkNat(val)
+			return 10, checkNat(val)
 		case tLpTxSequence:
-			rank, err = 11, checkNat(val)
+			return 11, checkNat(val)
 		case tLpNonDiscovery:
-			rank = 12
-			if len(val) != 0 {
-				err = errFlagLen
-			}
+			return 12, checkFlag(val)
 		case tLpPrefixAnn:
-			rank, err = 13, checkWholeData(val, o)
+			return 13, checkWholeData(val, o)
 		case tLpFragment:
-			rank = 14
 			fragment, hasFragment = val, true
-		default:
-			err = checkUnknown(typ)
+			return 14, nil
 		}
-		if err != nil {
-			return err
-		}
-		if rank > 0 {
-			if err := ord.next(rank); err != nil {
-				return err
-			}
-		}
-	}
-	if !hasFragment || len(fragment) == 0 {
+		return 0, nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case !hasFragment || len(fragment) == 0:
 		return errNoFragment
-	}
-	if fragIndex != 0 || fragCount != 1 {
+	case fragIndex != 0 || fragCount != 1:
 		return errFragmented
 	}
-	typ, val, rest, err := nextTLV(fragment)
+	return checkFragment(fragment, pitToken, nack, o)
+}
+
+// checkFragment checks the fragment of an unfragmented LpPacket: one
+// Interest, or one Data if the LpPacket is not a Nack.
+func checkFragment(v, pitToken []byte, nack bool, o validateOpts) error {
+	typ, val, err := onlyTLV(v, errFragment)
 	if err != nil {
 		return err
-	}
-	if len(rest) != 0 {
-		return errFragment
 	}
 	switch typ {
 	case tInterest:
@@ -812,43 +725,43 @@ func checkLp(v []byte, o validateOpts) error {
 
 // checkWholeData checks a complete Data TLV (PrefixAnnouncement).
 func checkWholeData(v []byte, o validateOpts) error {
-	typ, val, rest, err := nextTLV(v)
+	typ, val, err := onlyTLV(v, errPacketType)
 	if err != nil {
 		return err
 	}
-	if typ != tData || len(rest) != 0 {
+	if typ != tData {
 		return errPacketType
 	}
 	return checkData(val, nil, validateOpts{})
 }
 
 func checkNack(v []byte) error {
-	for len(v) > 0 {
-		typ, val, rest, err := nextTLV(v)
-		if err != nil {
-			return err
-		}
-		v = rest
+	return walkSeq(v, func(typ uint64, val []byte) error {
 		if typ == tLpNackReason {
-			if err := checkNat(val); err != nil {
-				return err
-			}
-		} else if err := checkUnknown(typ); err != nil {
-			return err
+			return checkNat(val)
 		}
-	}
-	return nil
+		return checkUnknown(typ)
+	})
 }
 
 func checkCachePolicy(v []byte) error {
-	typ, val, rest, err := nextTLV(v)
+	typ, val, err := onlyTLV(v, errCachePolicy)
 	if err != nil {
 		return err
 	}
-	if typ != tLpCachePolType || len(rest) != 0 {
+	if typ != tLpCachePolType {
 		return errCachePolicy
 	}
 	return checkNat(val)
+}
+
+// readNat checks a NonNegativeInteger and decodes it into x.
+func readNat(v []byte, x *uint64) error {
+	if err := checkNat(v); err != nil {
+		return err
+	}
+	*x = natValue(v)
+	return nil
 }
 
 // natValue decodes a NonNegativeInteger already checked by checkNat.
