@@ -66,7 +66,7 @@ func (b *Backend) Join(ctx context.Context, req web.JoinRequest, conn web.PageCo
 		// Offer the remote tracks at once: the page opens its camera in
 		// parallel and offers it in a second round, so receiving the call
 		// does not wait for the camera.
-		FirstOfferWait: -1,
+		FirstOfferWait:   -1,
 		Signal:           func(m proto.Message) { _ = conn.Send(m) },
 		OnLocalStream:    p.onLocalStream,
 		OnLocalStreamEnd: p.onLocalStreamEnd,

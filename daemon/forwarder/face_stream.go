@@ -67,6 +67,7 @@ type streamFace struct {
 
 	mu      sync.Mutex
 	conn    net.Conn // nil while down
+	raw     *rawIO   // conn's raw writer (Linux), or nil
 	initial net.Conn // pre-dialed connection handed over by Open, used once
 	opened  bool
 	closed  bool
@@ -177,7 +178,7 @@ func (f *streamFace) Open() error {
 		return ErrClosed
 	}
 	f.opened = true
-	f.conn = c
+	f.conn, f.raw = c, newRawIO(c)
 	f.running.Store(true)
 	f.mu.Unlock()
 
@@ -203,7 +204,7 @@ func (f *streamFace) Close() error {
 		f.initial = nil
 	}
 	c := f.conn
-	f.conn = nil
+	f.conn, f.raw = nil, nil
 	f.running.Store(false)
 	f.mu.Unlock()
 
@@ -242,11 +243,21 @@ func (f *streamFace) Send(pkt enc.Wire) error {
 	defer f.sendMu.Unlock()
 
 	f.mu.Lock()
-	c := f.conn
+	c, raw := f.conn, f.raw
 	f.mu.Unlock()
 	if c == nil {
 		f.cnt.drops.Add(1)
 		return ErrDown
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if raw != nil {
+		if err := raw.writev(pkt); err != nil {
+			f.cnt.drops.Add(1)
+			c.Close() // as below: a partial write breaks the framing
+			return fmt.Errorf("%w: send: %v", ErrDown, err)
+		}
+		f.cnt.out.Add(1)
+		return nil
 	}
 
 	// net.Buffers.WriteTo consumes its slice in place: never hand it the
@@ -255,7 +266,6 @@ func (f *streamFace) Send(pkt enc.Wire) error {
 	for i, b := range pkt {
 		bufs[i] = b
 	}
-	_ = c.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := bufs.WriteTo(c); err != nil {
 		f.cnt.drops.Add(1)
 		// A partial write breaks the TLV framing: drop the connection, the
@@ -267,13 +277,21 @@ func (f *streamFace) Send(pkt enc.Wire) error {
 	return nil
 }
 
+// readerOf reads c with raw system calls where it can (see rawIO).
+func readerOf(c net.Conn) io.Reader {
+	if r := newRawIO(c); r != nil {
+		return r
+	}
+	return c
+}
+
 // run reads frames from the current connection and, when it breaks, redials
 // until Close.
 func (f *streamFace) run(c net.Conn) {
 	defer close(f.done)
 	fr := newFrameReader(nil)
 	for {
-		fr.reset(c)
+		fr.reset(readerOf(c))
 		err := f.receive(fr)
 		c.Close()
 
@@ -282,7 +300,7 @@ func (f *streamFace) run(c net.Conn) {
 			f.mu.Unlock()
 			return
 		}
-		f.conn = nil
+		f.conn, f.raw = nil, nil
 		f.running.Store(false)
 		f.mu.Unlock()
 
@@ -379,7 +397,7 @@ func (f *streamFace) redial() net.Conn {
 				c.Close()
 				return nil
 			}
-			f.conn = c
+			f.conn, f.raw = c, newRawIO(c)
 			f.running.Store(true)
 			f.mu.Unlock()
 			return c
