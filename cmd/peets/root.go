@@ -13,11 +13,12 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(
 		newForwarderCmd(),
-		newUpCmd(),
-		newDemoCmd(),
-		newBotCmd(),
+		withProcs(newUpCmd(), proxyProcs),
+		withProcs(newDemoCmd(), proxyProcs),
+		withProcs(newBotCmd(), proxyProcs),
 		newRosterCmd(),
 		newBenchCmd(),
 	)
+	addProcsFlag(root)
 	return root
 }

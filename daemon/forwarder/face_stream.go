@@ -277,14 +277,6 @@ func (f *streamFace) Send(pkt enc.Wire) error {
 	return nil
 }
 
-// readerOf reads c with raw system calls where it can (see rawIO).
-func readerOf(c net.Conn) io.Reader {
-	if r := newRawIO(c); r != nil {
-		return r
-	}
-	return c
-}
-
 // run reads frames from the current connection and, when it breaks, redials
 // until Close.
 func (f *streamFace) run(c net.Conn) {

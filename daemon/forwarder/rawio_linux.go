@@ -78,6 +78,14 @@ func newRawIO(c net.Conn) *rawIO {
 	return r
 }
 
+// Write implements io.Writer: all of p, or an error.
+func (r *rawIO) Write(p []byte) (int, error) {
+	if err := r.writev(enc.Wire{p}); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 // Read implements io.Reader.
 func (r *rawIO) Read(p []byte) (int, error) {
 	if len(p) == 0 {

@@ -16,3 +16,5 @@ func newRawIO(net.Conn) *rawIO { return nil }
 func (*rawIO) Read([]byte) (int, error) { panic("unreachable") }
 
 func (*rawIO) writev(enc.Wire) error { panic("unreachable") }
+
+func (*rawIO) Write([]byte) (int, error) { panic("unreachable") }

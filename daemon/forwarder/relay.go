@@ -67,7 +67,8 @@ func (r *appRelay) close() {
 func (r *appRelay) pumpIn() {
 	defer r.e.relays.Done()
 	defer r.close()
-	fr := newFrameReader(r.app)
+	fr := newFrameReader(readerOf(r.app))
+	fw := writerOf(r.fw)
 	bad := 0
 	for {
 		if err := fr.fill(); err != nil {
@@ -78,7 +79,7 @@ func (r *appRelay) pumpIn() {
 			frame, err := fr.next()
 			if err != nil {
 				if run >= 0 { // the good frames before it still count
-					_, _ = r.fw.Write(fr.buf[run:fr.off])
+					_, _ = fw.Write(fr.buf[run:fr.off])
 				}
 				r.e.relayCnt.malformed.Add(1)
 				r.e.relayCnt.closedConn.Add(1)
@@ -92,7 +93,7 @@ func (r *appRelay) pumpIn() {
 			if err := validatePacket(frame, r.opts); err != nil {
 				r.e.relayCnt.malformed.Add(1)
 				if run >= 0 {
-					if _, err := r.fw.Write(fr.buf[run:start]); err != nil {
+					if _, err := fw.Write(fr.buf[run:start]); err != nil {
 						return
 					}
 					run = -1
@@ -113,7 +114,7 @@ func (r *appRelay) pumpIn() {
 			}
 		}
 		if run >= 0 {
-			if _, err := r.fw.Write(fr.buf[run:fr.off]); err != nil {
+			if _, err := fw.Write(fr.buf[run:fr.off]); err != nil {
 				return
 			}
 		}
@@ -125,10 +126,11 @@ func (r *appRelay) pumpOut() {
 	defer r.e.relays.Done()
 	defer r.close()
 	buf := make([]byte, 64<<10)
+	in, app := readerOf(r.fw), writerOf(r.app)
 	for {
-		n, err := r.fw.Read(buf)
+		n, err := in.Read(buf)
 		if n > 0 {
-			if _, werr := r.app.Write(buf[:n]); werr != nil {
+			if _, werr := app.Write(buf[:n]); werr != nil {
 				return
 			}
 		}
