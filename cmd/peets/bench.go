@@ -38,7 +38,7 @@ func newBenchFanoutCmd() *cobra.Command {
 	var subs []int
 	var dur time.Duration
 	var speed float64
-	var fw, logLevel, cpuProfile string
+	var fw, logLevel, cpuProfile, video, audio string
 	var asJSON, verbose bool
 	cmd := &cobra.Command{
 		Use:   "fanout",
@@ -49,7 +49,7 @@ func newBenchFanoutCmd() *cobra.Command {
 			defer cancel()
 			log := newLogger(logLevel)
 			for _, n := range subs {
-				c := bench.FanoutConfig{Subscribers: n, Duration: dur, Forwarder: fw, Logger: log, Speed: speed, CPUProfile: cpuProfile}
+				c := bench.FanoutConfig{Subscribers: n, Duration: dur, Forwarder: fw, Logger: log, Speed: speed, CPUProfile: cpuProfile, VideoPath: video, AudioPath: audio}
 				if verbose {
 					c.Echo = os.Stderr
 				}
@@ -72,6 +72,8 @@ func newBenchFanoutCmd() *cobra.Command {
 	fl.Float64Var(&speed, "speed", 1, "source pace multiplier: 1 is a real call; e.g. 10 or 20 sends the same stream faster to measure the CPU cost per packet")
 	fl.StringVar(&cpuProfile, "cpuprofile", "", "write each worker's CPU profile to <prefix>-<worker>.pprof")
 	_ = fl.MarkHidden("cpuprofile")
+	fl.StringVar(&video, "video", "", "publish this VP8 IVF file instead of the bot's embedded video (the audio stays the embedded one unless --audio)")
+	fl.StringVar(&audio, "audio", "", "publish this Opus Ogg file instead of the bot's embedded audio")
 	return cmd
 }
 
@@ -101,6 +103,8 @@ func newBenchWorkerCmd() *cobra.Command {
 	fl.StringVar(&c.Out, "out", "", "report file")
 	fl.DurationVar(&c.Progress, "progress", 0, "print the packet count at this interval")
 	fl.Float64Var(&c.Speed, "speed", 1, "source pace multiplier (pub)")
+	fl.StringVar(&c.VideoPath, "video", "", "VP8 IVF file instead of the embedded video (pub)")
+	fl.StringVar(&c.AudioPath, "audio", "", "Opus Ogg file instead of the embedded audio (pub)")
 	fl.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")
 	return cmd
 }

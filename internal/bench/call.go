@@ -37,6 +37,8 @@ type CallResult struct {
 	ProxyCPUPercent []float64 `json:"proxy_cpu_percent"`  // per proxy, over the steady call
 	ProxyCPUMean    float64   `json:"proxy_cpu_mean_percent"`
 	ProxyRSSMB      []float64 `json:"proxy_rss_mb"`
+	PageVideoKbps   []float64 `json:"page_video_kbps"` // each page's camera as sent to its proxy (RTP payload + headers), over the steady call
+	PageAudioKbps   []float64 `json:"page_audio_kbps"` //
 	Chromium        string    `json:"chromium"`
 }
 
@@ -131,10 +133,14 @@ func Call(ctx context.Context, c CallConfig) (CallResult, error) {
 			return res, fmt.Errorf("%s: %w", urls[i], err)
 		}
 	}
-	// Steady call: CPU of every proxy.
+	// Steady call: CPU of every proxy, bitrate of every page's camera.
 	before := make([]time.Duration, len(proxies))
 	for i, p := range proxies {
 		before[i], _ = procCPU(p.Pid())
+	}
+	sentBefore := make([]sentBytes, len(pages))
+	for i, p := range pages {
+		sentBefore[i], _ = pageSent(ctx, p)
 	}
 	t0 := time.Now()
 	select {
@@ -154,6 +160,15 @@ func Call(ctx context.Context, c CallConfig) (CallResult, error) {
 		sum += pct
 	}
 	res.ProxyCPUMean = round3(sum / float64(len(proxies)))
+	for i, p := range pages {
+		after, err := pageSent(ctx, p)
+		if err != nil {
+			return res, err
+		}
+		secs := after.At/1000 - sentBefore[i].At/1000
+		res.PageVideoKbps = append(res.PageVideoKbps, round3(float64(after.Video-sentBefore[i].Video)*8/1000/secs))
+		res.PageAudioKbps = append(res.PageAudioKbps, round3(float64(after.Audio-sentBefore[i].Audio)*8/1000/secs))
+	}
 	// Late joins: the last page reloads, as a participant who joins a call
 	// in progress.
 	last := pages[len(pages)-1]
@@ -173,6 +188,29 @@ func Call(ctx context.Context, c CallConfig) (CallResult, error) {
 	res.FirstFrameMaxMs = pct(res.FirstFrameMs, 100)
 	res.AllDecodedP50Ms = pct(allDecoded, 50)
 	return res, nil
+}
+
+// sentBytes is what a page sent to its proxy so far: RTP bytes (headers
+// and payload) per kind, at page time At (ms).
+type sentBytes struct {
+	Video, Audio int64
+	At           float64
+}
+
+func pageSent(ctx context.Context, p *cdp.Page) (sentBytes, error) {
+	var r sentBytes
+	err := p.Eval(ctx, `(async () => {
+		const r = {Video: 0, Audio: 0, At: performance.now()};
+		const pc = window.peets && window.peets.pc;
+		if (!pc) return r;
+		(await pc.getStats()).forEach((s) => {
+			if (s.type !== 'outbound-rtp') return;
+			const b = (s.bytesSent || 0) + (s.headerBytesSent || 0);
+			if (s.kind === 'video') r.Video += b; else r.Audio += b;
+		});
+		return r;
+	})()`, &r)
+	return r, err
 }
 
 type decodedState struct {

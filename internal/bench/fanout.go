@@ -37,6 +37,9 @@ type FanoutConfig struct {
 	// subscriber is in the room (certificate fetch, stream discovery).
 	// Default 1 s.
 	Warmup time.Duration
+	// VideoPath (VP8 IVF) and AudioPath (Opus Ogg) replace the bot's
+	// embedded video and audio (each one independently).
+	VideoPath, AudioPath string
 	// CPUProfile, if set, is a file name prefix: each worker writes a CPU
 	// profile of its whole run to <prefix>-<worker>.pprof.
 	CPUProfile string
@@ -136,6 +139,12 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 			"--forwarder", fw, "--state-dir", filepath.Join(dir, name), "--out", out, "--log-level", "warn"}
 		if mode == "pub" && c.Speed != 1 {
 			args = append(args, "--speed", strconv.FormatFloat(c.Speed, 'g', -1, 64))
+		}
+		if mode == "pub" && c.VideoPath != "" {
+			args = append(args, "--video", c.VideoPath)
+		}
+		if mode == "pub" && c.AudioPath != "" {
+			args = append(args, "--audio", c.AudioPath)
 		}
 		if c.CPUProfile != "" {
 			args = append(args, "--cpuprofile", c.CPUProfile+"-"+name+".pprof")

@@ -61,6 +61,8 @@ type WorkerConfig struct {
 	Progress time.Duration
 	// Speed is the source's pace (publisher): 1 (or 0) is real time.
 	Speed float64
+	// VideoPath and AudioPath replace the embedded media (publisher).
+	VideoPath, AudioPath string
 	// CPUProfile, if set, is a file for a CPU profile of the whole run
 	// (up to the end of Run, before the report is written).
 	CPUProfile string
@@ -134,7 +136,7 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 	switch c.Mode {
 	case "pub":
 		opts.Config.Role = proto.RoleBroadcaster
-		src, err := source.OpenDefault(source.Options{Loop: true, Speed: c.Speed, Logger: c.Logger})
+		src, err := source.OpenDefault(source.Options{VideoPath: c.VideoPath, AudioPath: c.AudioPath, Loop: true, Speed: c.Speed, Logger: c.Logger})
 		if err != nil {
 			return err
 		}
