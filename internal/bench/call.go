@@ -28,18 +28,19 @@ type CallConfig struct {
 
 // CallResult is one run's figures.
 type CallResult struct {
-	Pages           int       `json:"pages"`
-	DurationS       float64   `json:"duration_s"`
-	FirstFrameMs    []float64 `json:"first_frame_ms"`     // page load to first decoded remote frame, per join
-	FirstFrameP50Ms float64   `json:"first_frame_p50_ms"` //
-	FirstFrameMaxMs float64   `json:"first_frame_max_ms"` //
-	AllDecodedP50Ms float64   `json:"all_decoded_p50_ms"` // page load to every other participant decoded
-	ProxyCPUPercent []float64 `json:"proxy_cpu_percent"`  // per proxy, over the steady call
-	ProxyCPUMean    float64   `json:"proxy_cpu_mean_percent"`
-	ProxyRSSMB      []float64 `json:"proxy_rss_mb"`
-	PageVideoKbps   []float64 `json:"page_video_kbps"` // each page's camera as sent to its proxy (RTP payload + headers), over the steady call
-	PageAudioKbps   []float64 `json:"page_audio_kbps"` //
-	Chromium        string    `json:"chromium"`
+	Pages           int                  `json:"pages"`
+	DurationS       float64              `json:"duration_s"`
+	FirstFrameMs    []float64            `json:"first_frame_ms"`     // page load to first decoded remote frame, per join
+	FirstFrameP50Ms float64              `json:"first_frame_p50_ms"` //
+	FirstFrameMaxMs float64              `json:"first_frame_max_ms"` //
+	AllDecodedP50Ms float64              `json:"all_decoded_p50_ms"` // page load to every other participant decoded
+	ProxyCPUPercent []float64            `json:"proxy_cpu_percent"`  // per proxy, over the steady call
+	ProxyCPUMean    float64              `json:"proxy_cpu_mean_percent"`
+	ProxyRSSMB      []float64            `json:"proxy_rss_mb"`
+	JoinTimelines   []map[string]float64 `json:"join_timelines"`  // the page's joining marks (ms since load), per join
+	PageVideoKbps   []float64            `json:"page_video_kbps"` // each page's camera as sent to its proxy (RTP payload + headers), over the steady call
+	PageAudioKbps   []float64            `json:"page_audio_kbps"` //
+	Chromium        string               `json:"chromium"`
 }
 
 var urlLineRe = regexp.MustCompile(`^(http://127\.0\.0\.1:\d+/\S*)$`)
@@ -183,6 +184,10 @@ func Call(ctx context.Context, c CallConfig) (CallResult, error) {
 		}
 		res.FirstFrameMs = append(res.FirstFrameMs, round3(first))
 		allDecoded = append(allDecoded, all)
+		var marks map[string]float64
+		if err := last.Eval(ctx, `window.peets.state.marks`, &marks); err == nil {
+			res.JoinTimelines = append(res.JoinTimelines, marks)
+		}
 	}
 	res.FirstFrameP50Ms = pct(res.FirstFrameMs, 50)
 	res.FirstFrameMaxMs = pct(res.FirstFrameMs, 100)

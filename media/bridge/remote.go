@@ -311,7 +311,7 @@ func (s *Session) assign(rt *RemoteTrack) {
 		if rt.slot.Load() == sl {
 			s.log.Debug("remote reuses m-line", "remote", rt.id, "slot", sl.id, "mid", sl.tr.Mid())
 			s.tracksChanged()
-			if s.negotiated {
+			if s.negotiated && s.connected.Load() {
 				s.remoteKeyframe(rt)
 			}
 		}
@@ -364,13 +364,35 @@ func (s *Session) bindRemote(sl *slot, rt *RemoteTrack) {
 	}
 }
 
-// slotBound runs when negotiation bound a slot's track.
+// slotBound runs when negotiation bound a slot's track: the page can
+// decode the remote stream from its next keyframe, so one is asked for,
+// unless the transport is not up yet (keyframesOnConnect asks then).
 func (s *Session) slotBound(sl *slot) {
 	sl.mu.Lock()
 	rt := sl.rt
 	sl.mu.Unlock()
-	if rt != nil {
+	if rt != nil && s.connected.Load() {
 		s.remoteKeyframe(rt)
+	}
+}
+
+// keyframesOnConnect asks for a keyframe of every remote stream on a slot
+// when the page's transport first connects. A keyframe that arrived while
+// the DTLS handshake was running was dropped (pion drops RTP written
+// before SRTP is up), and the page would otherwise wait for its own PLI,
+// which the publisher may suppress as too soon after the first request:
+// joins then took ~0.9 s instead of ~0.35 s (bench call join timelines).
+func (s *Session) keyframesOnConnect() {
+	s.mu.Lock()
+	slots := append([]*slot(nil), s.slots...)
+	s.mu.Unlock()
+	for _, sl := range slots {
+		sl.mu.Lock()
+		rt := sl.rt
+		sl.mu.Unlock()
+		if rt != nil && rt.slot.Load() == sl {
+			s.remoteKeyframe(rt)
+		}
 	}
 }
 

@@ -108,6 +108,11 @@ type Session struct {
 	firstOfferAt   time.Time
 	prefsSet       map[*webrtc.RTPTransceiver]bool
 
+	// connected is set once the page's transport first connected: RTP
+	// written to the page before that is dropped, so keyframes for the
+	// remote tracks are asked for from then on (see keyframesOnConnect).
+	connected atomic.Bool
+
 	mu       sync.Mutex // guards the fields below
 	closed   bool
 	remotes  map[string]*RemoteTrack
@@ -204,8 +209,13 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	pc.OnTrack(s.onTrack)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		s.log.Debug("connection state", "state", st.String())
-		if st == webrtc.PeerConnectionStateFailed {
+		switch st {
+		case webrtc.PeerConnectionStateFailed:
 			go s.close(ErrConnectionFailed)
+		case webrtc.PeerConnectionStateConnected:
+			if !s.connected.Swap(true) {
+				s.post(s.keyframesOnConnect)
+			}
 		}
 	})
 	s.wg.Add(1)

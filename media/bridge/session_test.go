@@ -536,3 +536,43 @@ func TestFirstOfferWait(t *testing.T) {
 		return st.AnswersSent == 1 && st.OffersSent == 1 && st.SignalingState == "stable"
 	})
 }
+
+// TestKeyframeAfterConnect: the keyframe for a remote stream is asked for
+// once the page's transport is up, never before (RTP written before SRTP is
+// up is dropped, and the publisher may then suppress the page's own PLI as
+// too soon after the first request).
+func TestKeyframeAfterConnect(t *testing.T) {
+	api := testAPI(t)
+	page := newFakePage(t)
+	defer page.close()
+	var reqs, early atomic.Int32
+	var sess *Session
+	ready := make(chan struct{})
+	var err error
+	sess, err = NewSession(SessionConfig{
+		API: api, ID: "B", Signal: page.signal, FirstOfferWait: -1,
+		OnRemoteKeyframeRequest: func(id string) {
+			<-ready
+			reqs.Add(1)
+			if !sess.connected.Load() {
+				early.Add(1)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	page.sess = sess
+	close(ready)
+	if _, err := sess.AddRemote("A/cam", RemoteInfo{Participant: "A", Stream: "cam", MimeType: webrtc.MimeTypeVP8}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "a keyframe request", func() bool { return reqs.Load() > 0 })
+	if n := early.Load(); n != 0 {
+		t.Fatalf("%d keyframe requests before the transport was up", n)
+	}
+	if !sess.connected.Load() {
+		t.Fatal("not connected")
+	}
+}
