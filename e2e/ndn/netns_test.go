@@ -1,0 +1,164 @@
+//go:build e2e
+
+package ndn
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/peets/peets/internal/proc"
+)
+
+// TestTwoHosts runs a call across two hosts: two network namespaces made by
+// the test, joined by a veth pair, each with its own `peets forwarder`
+// linked to the other over UDP as README describes (peets forwarder
+// --udp-port 6363 --link udp://OTHER:6363). A bot publishes on host A; a
+// subscriber proxy on host B gets its video and audio in order, and the
+// room's roster, read on host B, lists both.
+//
+// Needs root and iproute2 (skipped otherwise). Addresses are private to the
+// namespaces the test creates.
+func TestTwoHosts(t *testing.T) {
+	hosts := newNetns(t)
+	p := newProcs(t)
+	room := fmt.Sprintf("lab%d", os.Getpid()%100000)
+
+	fwA := p.startIn(hosts.a, "fwA", "forwarder", "--state-dir", filepath.Join(p.dir, "fwA"), "--log-level", "info",
+		"--udp-port", "6363", "--link", "udp://"+hosts.ipB+":6363")
+	fwB := p.startIn(hosts.b, "fwB", "forwarder", "--state-dir", filepath.Join(p.dir, "fwB"), "--log-level", "info",
+		"--udp-port", "6363", "--link", "udp://"+hosts.ipA+":6363")
+	uriA, uriB := waitForwarder(t, fwA), waitForwarder(t, fwB)
+
+	bot := p.startIn(hosts.a, "alice", "bot", "--user", "alice", "--room", room, "--forwarder", uriA,
+		"--state-dir", filepath.Join(p.dir, "alice"), "--log-level", "info")
+	if _, err := bot.WaitLine(botRe, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(p.dir, "bob.json")
+	sub := p.startIn(hosts.b, "bob", "bench", "worker", "--mode", "sub", "--user", "bob", "--room", room,
+		"--forwarder", uriB, "--state-dir", filepath.Join(p.dir, "bob"), "--out", out, "--log-level", "info")
+	if _, err := sub.WaitLine(readyRe, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	const run = 4 * time.Second
+	time.Sleep(run)
+
+	roster := exec.Command("ip", "netns", "exec", hosts.b, p.bin, "roster", "--room", room, "--json",
+		"--forwarder", uriB, "--state-dir", filepath.Join(p.dir, "observer"), "--log-level", "warn")
+	ro, err := roster.Output()
+	if err != nil {
+		t.Fatalf("roster on host B: %v\n%s", err, ro)
+	}
+	for _, u := range []string{`"alice"`, `"bob"`} {
+		if !strings.Contains(string(ro), u) {
+			t.Errorf("roster on host B lacks %s: %s", u, ro)
+		}
+	}
+
+	if err := sub.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Wait(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rep := readReport(t, out)
+	per := map[string]int{}
+	first := map[string]int64{}
+	for _, r := range rep.Records {
+		per[r.Stream]++
+		if _, ok := first[r.Stream]; !ok {
+			first[r.Stream] = r.TimeNs
+		}
+	}
+	t.Logf("host B received %v packets from host A in ~%v (out of order: %d)", per, run, rep.OutOfOrder)
+	// ~55 video and 50 audio packets per second: at least half of that
+	// over the run after the first packet.
+	if per["video"] < 100 || per["audio"] < 100 {
+		t.Fatalf("host B got %v packets from host A", per)
+	}
+	if rep.OutOfOrder != 0 {
+		t.Errorf("%d packets out of order", rep.OutOfOrder)
+	}
+}
+
+var fwLineRe = regexp.MustCompile(`^forwarder: (unix://\S+)$`)
+
+func waitForwarder(t *testing.T, fw *proc.Proc) string {
+	t.Helper()
+	m, err := fw.WaitLine(fwLineRe, 15*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m[1]
+}
+
+// startIn is start in network namespace ns.
+func (p *procs) startIn(ns, name string, args ...string) *proc.Proc {
+	p.t.Helper()
+	o := proc.Options{}
+	if f := echo(); f != nil {
+		o.Echo = f
+	}
+	pr, err := proc.Start(name, "ip", append([]string{"netns", "exec", ns, p.bin}, args...), o)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.g.Add(pr)
+	p.t.Cleanup(func() {
+		if p.t.Failed() {
+			p.t.Logf("%s output:\n%s", name, pr.Output())
+		}
+	})
+	return pr
+}
+
+// netns is two network namespaces joined by a veth pair.
+type netns struct {
+	a, b     string
+	ipA, ipB string
+}
+
+func newNetns(t *testing.T) netns {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs iproute2 (ip)")
+	}
+	id := os.Getpid() % 100000
+	n := netns{
+		a: fmt.Sprintf("peets%d-a", id), b: fmt.Sprintf("peets%d-b", id),
+		ipA: "10.231.0.1", ipB: "10.231.0.2",
+	}
+	va, vb := fmt.Sprintf("pv%da", id), fmt.Sprintf("pv%db", id)
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	t.Cleanup(func() {
+		_ = exec.Command("ip", "netns", "del", n.a).Run()
+		_ = exec.Command("ip", "netns", "del", n.b).Run() // the veth pair goes with them
+	})
+	run("netns", "add", n.a)
+	run("netns", "add", n.b)
+	run("link", "add", va, "type", "veth", "peer", "name", vb)
+	run("link", "set", va, "netns", n.a)
+	run("link", "set", vb, "netns", n.b)
+	run("-n", n.a, "addr", "add", n.ipA+"/24", "dev", va)
+	run("-n", n.b, "addr", "add", n.ipB+"/24", "dev", vb)
+	for _, c := range [][2]string{{n.a, va}, {n.b, vb}} {
+		run("-n", c[0], "link", "set", c[1], "up")
+		run("-n", c[0], "link", "set", "lo", "up")
+	}
+	return n
+}
