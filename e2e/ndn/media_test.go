@@ -77,11 +77,18 @@ func newProcs(t *testing.T) *procs {
 
 func (p *procs) start(name string, args ...string) *proc.Proc {
 	p.t.Helper()
+	return p.run(name, p.bin, args)
+}
+
+// run starts bin with args as the process name, stopped at the end of the
+// test; its output goes to the log if the test fails.
+func (p *procs) run(name, bin string, args []string) *proc.Proc {
+	p.t.Helper()
 	o := proc.Options{}
 	if f := echo(); f != nil {
 		o.Echo = f
 	}
-	pr, err := proc.Start(name, p.bin, args, o)
+	pr, err := proc.Start(name, bin, args, o)
 	if err != nil {
 		p.t.Fatal(err)
 	}

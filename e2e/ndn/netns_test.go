@@ -102,21 +102,7 @@ func waitForwarder(t *testing.T, fw *proc.Proc) string {
 // startIn is start in network namespace ns.
 func (p *procs) startIn(ns, name string, args ...string) *proc.Proc {
 	p.t.Helper()
-	o := proc.Options{}
-	if f := echo(); f != nil {
-		o.Echo = f
-	}
-	pr, err := proc.Start(name, "ip", append([]string{"netns", "exec", ns, p.bin}, args...), o)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.g.Add(pr)
-	p.t.Cleanup(func() {
-		if p.t.Failed() {
-			p.t.Logf("%s output:\n%s", name, pr.Output())
-		}
-	})
-	return pr
+	return p.run(name, "ip", append([]string{"netns", "exec", ns, p.bin}, args...))
 }
 
 // netns is two network namespaces joined by a veth pair.
