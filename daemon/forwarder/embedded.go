@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,37 +32,31 @@ import (
 // (removing the socket file), closes the faces of the local apps that
 // connected through it, and returns its in-process face to a pool.
 //
-// Listeners: YaNFD's TCP, WebSocket, HTTP/3 and UDP multicast listeners are
-// off. The UDP unicast listener cannot be turned off by configuration on
-// Linux (YaNFD always binds 0.0.0.0 and [::] on port_unicast): with
-// Options.UDPPort == 0 the port is set to 0, which YaNFD rejects as
-// non-canonical, so no UDP listener exists; outgoing links (Link) still work
-// over per-face ephemeral ports. With UDPPort > 0 the forwarder accepts UDP
-// faces on that port on all interfaces (needed only if remote peers --link to
-// this machine). The public unix socket is served by this package, not by
-// YaNFD, so that it can be closed and moved between Conns; YaNFD's own unix
-// listener (it must have at least one listener or it exits) is bound to a
-// private temporary path that is unlinked as soon as it is up.
+// Listeners: YaNFD's TCP, WebSocket, HTTP/3 and UDP listeners are off, and
+// YaNFD has no UDP face at all: the UDP port (Options.UDPPort > 0, on all
+// interfaces; 0 for none) belongs to this package's udpGuard, which gives
+// each remote peer a face in YaNFD over a unix socketpair and validates
+// every datagram before it gets there (udpguard.go). UDP links (Link) go
+// through the guard too, from the UDP port or, without one, an ephemeral
+// port that hears only the link targets. The public unix socket is served
+// by this package, not by YaNFD, so that it can be closed and moved between
+// Conns; YaNFD's own unix listener (it must have at least one listener or
+// it exits) is bound to a private temporary path that is unlinked as soon
+// as it is up.
 //
 // Untrusted input. ndnd v1.5.3 panics on some malformed packets and never
 // recovers (see validate.go), so every packet is checked before ndnd code
 // parses it, wherever this package owns the entry point: frames of local
 // apps on the public socket go through an appRelay (relay.go) before YaNFD
-// sees them, and what YaNFD hands to an in-process face is checked before
-// the engine sees it (face_inproc.go; stream faces: face_stream.go).
+// sees them, datagrams from the network through the udpGuard, and what
+// YaNFD hands to an in-process face is checked before the engine sees it
+// (face_inproc.go; stream faces: face_stream.go).
 //
-// Residual risk: faces that YaNFD itself creates and reads -- UDP faces
-// accepted on UDPPort > 0, and the udp/tcp faces Link makes towards remote
-// forwarders -- are read by YaNFD's own goroutines (transport runReceive ->
-// NDNLPLinkService.handleIncomingFrame -> defn.ParseFwPacket), with no hook
-// before the parser: fw/face's transport and link-service interfaces are
-// unexported, and a recover would have to sit in goroutines we do not own.
-// A remote peer (or anyone who can spoof its UDP source address) can
-// therefore still end this process with one datagram, e.g. the 15-byte
-// crash packet, a Data with a 6-byte PIT token naming thread 1, or an
-// Interest with a PIT token that is not 6 bytes. Keep UDPPort at 0 unless
-// remote peers must link here, and link only to forwarders you trust, until
-// ndnd is fixed upstream or links are relayed through this package.
+// Residual risk: a tcp:// link (Link) is a face YaNFD makes and reads
+// itself (transport runReceive -> NDNLPLinkService.handleIncomingFrame ->
+// defn.ParseFwPacket) with no hook before the parser, so the forwarder at
+// the other end can still end this process with one malformed packet. Link
+// over TCP only to forwarders you trust; UDP links are guarded.
 var (
 	embMu sync.Mutex
 	emb   *embeddedFw // nil until the first embedded Conn starts it
@@ -89,7 +84,8 @@ type embeddedFw struct {
 	accepted map[*fwface.NDNLPLinkService]*appRelay // relay nil if unfiltered
 	nextFD   int
 	pool     []*inprocLink
-	warnedNF bool // warned that app frames go unfiltered
+	warnedNF bool      // warned that app frames go unfiltered
+	guard    *udpGuard // the UDP port, if any (udpguard.go)
 }
 
 // fwThreads is the number of forwarding threads of the embedded YaNFD. One
@@ -223,9 +219,10 @@ func (e *embeddedFw) start(level string) error {
 
 	cfg := fw_core.DefaultConfig()
 	cfg.Core.LogLevel = level
-	cfg.Faces.Udp.EnabledUnicast = e.udpPort > 0
+	// No UDP face in YaNFD: the guard owns the UDP port (udpguard.go).
+	cfg.Faces.Udp.EnabledUnicast = false
 	cfg.Faces.Udp.EnabledMulticast = false
-	cfg.Faces.Udp.PortUnicast = uint16(e.udpPort) // 0: no UDP listener, ephemeral ports for links
+	cfg.Faces.Udp.PortUnicast = 0
 	cfg.Faces.Tcp.Enabled = false
 	cfg.Faces.WebSocket.Enabled = false
 	cfg.Faces.HTTP3.Enabled = false
@@ -237,7 +234,7 @@ func (e *embeddedFw) start(level string) error {
 	y := fw_cmd.NewYaNFD(cfg)
 	// Route the forwarder's log into ours. Safe here: no forwarder goroutine
 	// logs before Start.
-	fw_core.Log = ndnlog.NewText(&logBridge{log: e.log, udpOff: e.udpPort == 0})
+	fw_core.Log = ndnlog.NewText(&logBridge{log: e.log, udpOff: true})
 	fw_core.Log.SetLevel(lvl)
 	y.Start()
 
@@ -246,6 +243,13 @@ func (e *embeddedFw) start(level string) error {
 		e.log.Warn("embedded forwarder: internal listener not confirmed", "err", err)
 	} else {
 		os.RemoveAll(hidden)
+	}
+	if e.udpPort > 0 {
+		g, err := newUDPGuard(e, e.udpPort, e.log)
+		if err != nil {
+			return err
+		}
+		e.guard = g
 	}
 	e.log.Info("embedded forwarder started", "udp_port", e.udpPort)
 	return nil
@@ -353,7 +357,7 @@ func (e *embeddedFw) accept(ln *net.UnixListener, sock string, done chan struct{
 				e.log.Warn("embedded forwarder: cannot filter local apps' packets; a malformed packet can crash the process", "err", err)
 			}
 		}
-		tr, err := fwface.MakeUnixStreamTransport(defn.MakeFDFaceURI(fd), local, fwConn)
+		ls, err := e.unixFaceAt(fd, local, fwConn)
 		if err != nil {
 			e.log.Error("embedded forwarder: unix face", "err", err)
 			c.Close()
@@ -363,11 +367,6 @@ func (e *embeddedFw) accept(ln *net.UnixListener, sock string, done chan struct{
 			}
 			continue
 		}
-		opts := fwface.MakeNDNLPLinkServiceOptions()
-		opts.IsFragmentationEnabled = false // reliable stream
-		opts.IsReassemblyEnabled = false    // and the relay drops fragments anyway
-		ls := fwface.MakeNDNLPLinkService(tr, opts)
-		ls.Run(nil)
 		if relay != nil {
 			relay.start()
 		}
@@ -384,6 +383,60 @@ func (e *embeddedFw) accept(ln *net.UnixListener, sock string, done chan struct{
 		e.accepted[ls] = relay
 		e.mu.Unlock()
 	}
+}
+
+// unixFace gives YaNFD a face over conn (one end of a socketpair whose
+// other end this package validates and feeds: a UDP peer of the guard).
+func (e *embeddedFw) unixFace(conn net.Conn) (*fwface.NDNLPLinkService, error) {
+	e.mu.Lock()
+	fd := e.nextFD
+	e.nextFD++
+	e.mu.Unlock()
+	embMu.Lock()
+	sock := e.sock
+	embMu.Unlock()
+	if sock == "" {
+		sock = "/run/peets/none.sock" // only a label: the face's local URI
+	}
+	return e.unixFaceAt(fd, defn.MakeUnixFaceURI(sock), conn)
+}
+
+// unixFaceAt makes and starts YaNFD's unix stream face number fd over conn.
+func (e *embeddedFw) unixFaceAt(fd int, local *defn.URI, conn net.Conn) (*fwface.NDNLPLinkService, error) {
+	tr, err := fwface.MakeUnixStreamTransport(defn.MakeFDFaceURI(fd), local, conn)
+	if err != nil {
+		return nil, err
+	}
+	opts := fwface.MakeNDNLPLinkServiceOptions()
+	opts.IsFragmentationEnabled = false // reliable stream
+	opts.IsReassemblyEnabled = false    // the relay and the guard deliver whole packets
+	ls := fwface.MakeNDNLPLinkService(tr, opts)
+	ls.Run(nil)
+	return ls, nil
+}
+
+// udpGuard returns the UDP guard, if the forwarder has one.
+func (e *embeddedFw) udpGuard() *udpGuard {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.guard
+}
+
+// udpLink returns the face of a UDP link to addr, through the guard (made
+// on an ephemeral port if the forwarder has no UDP port).
+func (e *embeddedFw) udpLink(addr netip.AddrPort) (uint64, error) {
+	e.mu.Lock()
+	g := e.guard
+	if g == nil {
+		var err error
+		if g, err = newUDPGuard(e, 0, e.log); err != nil {
+			e.mu.Unlock()
+			return 0, err
+		}
+		e.guard = g
+	}
+	e.mu.Unlock()
+	return g.link(addr)
 }
 
 // logBridge turns the forwarder's log lines (slog text format) into records

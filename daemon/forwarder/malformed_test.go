@@ -349,7 +349,8 @@ func TestExternalConnSurvivesMalformedForwarder(t *testing.T) {
 // TestInprocDropsMalformedFromLink: a remote peer behind a UDP link answers
 // with Data whose name YaNFD accepts but whose SignatureInfo holds the
 // top-bit-length crash (YaNFD does not decode it, the engine would). The
-// in-process face drops it: the consumer sees a timeout, not a crash.
+// UDP guard drops it before YaNFD (the in-process face would too): the
+// consumer sees a timeout, not a crash.
 func TestInprocDropsMalformedFromLink(t *testing.T) {
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -386,14 +387,24 @@ func TestInprocDropsMalformedFromLink(t *testing.T) {
 	if err := a.Link(ctxT(t), "udp://"+pc.LocalAddr().String(), []enc.Name{name(t, "/evil")}); err != nil {
 		t.Fatal(err)
 	}
-	before := a.Stats().MalformedIn
+	dropped := func() uint64 {
+		st := a.Stats()
+		if st.UDP == nil {
+			return st.MalformedIn
+		}
+		return st.MalformedIn + st.UDP.Malformed
+	}
+	before := dropped()
 	for i := range 5 {
 		if _, err := fetch(a.Engine(), name(t, fmt.Sprintf("/evil/%d", i)), 300*time.Millisecond); err == nil {
 			t.Fatalf("malformed Data reached the consumer")
 		}
 	}
-	if !eventually(2*time.Second, func() bool { return a.Stats().MalformedIn-before >= 5 }) {
+	if !eventually(2*time.Second, func() bool { return dropped()-before >= 5 }) {
 		t.Fatalf("malformed Data not counted: %+v", a.Stats())
+	}
+	if st := a.Stats(); st.UDP == nil || st.UDP.Malformed < 5 {
+		t.Fatalf("the UDP guard did not drop it: %+v", st.UDP)
 	}
 }
 

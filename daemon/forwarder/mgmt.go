@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -116,28 +117,17 @@ func (c *Conn) applyLink(ctx context.Context, lt linkTarget, routes []enc.Name, 
 	if err != nil {
 		return err
 	}
-	resp, err := c.exec(ctx, "faces", "create", &mgmt.ControlArgs{
-		Uri:             optional.Some(uri),
-		FacePersistency: optional.Some(uint64(mgmt.PersistencyPermanent)),
-	})
-	// 409 "conflicts with existing face" still carries the face id
-	if resp == nil || resp.Val == nil || resp.Val.Params == nil || !resp.Val.Params.FaceId.IsSet() {
-		if err == nil {
-			err = fmt.Errorf("%w: faces/create %s: no face id in response", ErrCommand, uri)
-		}
+	faceID, created, err := c.linkFace(ctx, lt, uri)
+	if err != nil {
 		return err
 	}
-	faceID := resp.Val.Params.FaceId.Unwrap()
 	if l != nil {
 		c.mu.Lock()
 		if l.faceID != faceID {
 			l.faceID = faceID
-			l.created = resp.Val.StatusCode == 200
+			l.created = created
 		}
 		c.mu.Unlock()
-	}
-	if lt.proto == "tcp" {
-		c.waitLinkConnected(ctx, uri, faceID, resp.Val.Params.LocalUri.GetOr(""))
 	}
 	for _, r := range routes {
 		if _, err := c.exec(ctx, "rib", "register", &mgmt.ControlArgs{
@@ -150,6 +140,41 @@ func (c *Conn) applyLink(ctx context.Context, lt linkTarget, routes []enc.Name, 
 		}
 	}
 	return nil
+}
+
+// linkFace makes (or finds) the face of a link. A UDP link of this
+// process's embedded forwarder goes through its UDP guard (udpguard.go):
+// YaNFD's own UDP faces would read the network unchecked. Anything else is
+// the forwarder's faces/create.
+func (c *Conn) linkFace(ctx context.Context, lt linkTarget, uri string) (faceID uint64, created bool, err error) {
+	c.mu.Lock()
+	e := c.emb
+	embedded := c.kind == KindEmbedded
+	c.mu.Unlock()
+	if lt.proto == "udp" && e != nil && embedded {
+		addr, err := netip.ParseAddrPort(uri[strings.Index(uri, "://")+3:])
+		if err != nil {
+			return 0, false, fmt.Errorf("%w: link %s: %v", ErrBadURI, uri, err)
+		}
+		id, err := e.udpLink(addr)
+		return id, false, err
+	}
+	resp, err := c.exec(ctx, "faces", "create", &mgmt.ControlArgs{
+		Uri:             optional.Some(uri),
+		FacePersistency: optional.Some(uint64(mgmt.PersistencyPermanent)),
+	})
+	// 409 "conflicts with existing face" still carries the face id
+	if resp == nil || resp.Val == nil || resp.Val.Params == nil || !resp.Val.Params.FaceId.IsSet() {
+		if err == nil {
+			err = fmt.Errorf("%w: faces/create %s: no face id in response", ErrCommand, uri)
+		}
+		return 0, false, err
+	}
+	faceID = resp.Val.Params.FaceId.Unwrap()
+	if lt.proto == "tcp" {
+		c.waitLinkConnected(ctx, uri, faceID, resp.Val.Params.LocalUri.GetOr(""))
+	}
+	return faceID, resp.Val.StatusCode == 200, nil
 }
 
 // linkConnectWait bounds how long a link waits for its tcp face to connect.

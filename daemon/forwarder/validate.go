@@ -107,6 +107,8 @@ const (
 	errPitTokenThread malformedErr = "Data PIT token names no forwarding thread"
 	errMgmtParams     malformedErr = "management command with malformed parameters"
 	errValidatorPanic malformedErr = "validator failure"
+	errLocalField     malformedErr = "face-local LP field (IncomingFaceId, NextHopFaceId, CachePolicy) from the network"
+	errLocalhost      malformedErr = "/localhost name from the network"
 )
 
 // TLV types the validator knows.
@@ -172,6 +174,10 @@ type validateOpts struct {
 	// token rules above); fwThreads is its number of forwarding threads.
 	forForwarder bool
 	fwThreads    int
+	// fromNetwork: the frame comes from another host (a UDP link, which
+	// reaches YaNFD as a local face): names under /localhost and the LP
+	// fields only a local app may set are refused.
+	fromNetwork bool
 }
 
 // validatePacket checks that frame is one well-formed NDN packet that ndnd's
@@ -370,6 +376,28 @@ func checkComponent(typ uint64, v []byte) error {
 }
 
 // checkName checks a Name TLV value (its components).
+// localField refuses a face-local LP field from the network.
+func localField(o validateOpts, err error) error {
+	if err == nil && o.fromNetwork {
+		return errLocalField
+	}
+	return err
+}
+
+// checkScope refuses a /localhost name from the network: on the local face
+// a link reaches YaNFD by, it would be a management command or a packet of
+// a local app.
+func checkScope(name []byte, o validateOpts) error {
+	if !o.fromNetwork {
+		return nil
+	}
+	typ, val, _, err := nextTLV(name)
+	if err == nil && typ == 8 && string(val) == "localhost" {
+		return errLocalhost
+	}
+	return nil
+}
+
 func checkName(v []byte, allowEmpty bool) error {
 	if len(v) == 0 && !allowEmpty {
 		return errEmptyName
@@ -387,7 +415,10 @@ func checkInterest(v, pitToken []byte, o validateOpts) error {
 		switch typ {
 		case tName:
 			name = val
-			return 1, checkName(val, false)
+			if err := checkName(val, false); err != nil {
+				return 1, err
+			}
+			return 1, checkScope(val, o)
 		case tCanBePrefix:
 			return 2, checkFlag(val)
 		case tMustBeFresh:
@@ -521,7 +552,10 @@ func checkData(v, pitToken []byte, o validateOpts) error {
 	err := walkNamed(v, func(typ uint64, val []byte) (int, error) {
 		switch typ {
 		case tName:
-			return 1, checkName(val, false)
+			if err := checkName(val, false); err != nil {
+				return 1, err
+			}
+			return 1, checkScope(val, o)
 		case tMetaInfo:
 			return 2, checkMetaInfo(val)
 		case tContent:
@@ -672,11 +706,11 @@ func checkLp(v []byte, o validateOpts) error {
 			nack = true
 			return 5, checkNack(val)
 		case tLpIncomingFace:
-			return 6, checkNat(val)
+			return 6, localField(o, checkNat(val))
 		case tLpNextHopFace:
-			return 7, checkNat(val)
+			return 7, localField(o, checkNat(val))
 		case tLpCachePolicy:
-			return 8, checkCachePolicy(val)
+			return 8, localField(o, checkCachePolicy(val))
 		case tLpCongestion:
 			return 9, checkNat(val)
 		case tLpAck:

@@ -50,17 +50,48 @@ func TestTwoHosts(t *testing.T) {
 	const run = 4 * time.Second
 	time.Sleep(run)
 
-	roster := exec.Command("ip", "netns", "exec", hosts.b, p.bin, "roster", "--room", room, "--json",
-		"--forwarder", uriB, "--state-dir", filepath.Join(p.dir, "observer"), "--log-level", "warn")
-	ro, err := roster.Output()
-	if err != nil {
-		t.Fatalf("roster on host B: %v\n%s", err, ro)
-	}
-	for _, u := range []string{`"alice"`, `"bob"`} {
-		if !strings.Contains(string(ro), u) {
-			t.Errorf("roster on host B lacks %s: %s", u, ro)
+	rosterOnB := func(what string) {
+		t.Helper()
+		roster := exec.Command("ip", "netns", "exec", hosts.b, p.bin, "roster", "--room", room, "--json",
+			"--forwarder", uriB, "--state-dir", filepath.Join(p.dir, "observer"), "--log-level", "warn")
+		ro, err := roster.Output()
+		if err != nil {
+			t.Fatalf("roster on host B %s: %v\n%s", what, err, ro)
+		}
+		for _, u := range []string{`"alice"`, `"bob"`} {
+			if !strings.Contains(string(ro), u) {
+				t.Errorf("roster on host B %s lacks %s: %s", what, u, ro)
+			}
 		}
 	}
+	rosterOnB("")
+
+	// Anyone on host B's network sends host A's UDP port what crashed
+	// YaNFD's own UDP listener (a name component length with the top bit
+	// set), the same in an LpPacket, a management command, and garbage:
+	// host A's forwarder drops them and goes on forwarding.
+	comp := append([]byte{0x08, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1}, "abc"...)
+	crash := tlvE(0x05, append(tlvE(0x07, comp), tlvE(0x0a, []byte{1, 2, 3, 4})...))
+	mgmt := tlvE(0x05, append(tlvE(0x07, append(tlvE(8, []byte("localhost")), tlvE(8, []byte("nfd"))...)), tlvE(0x0a, []byte{1, 2, 3, 4})...))
+	for _, d := range [][]byte{crash, tlvE(0x64, tlvE(0x50, crash)), mgmt, []byte("\x64\xfd\xff\xffgarbage")} {
+		var esc strings.Builder
+		for _, c := range d {
+			fmt.Fprintf(&esc, "\\x%02x", c)
+		}
+		cmd := exec.Command("ip", "netns", "exec", hosts.b, "bash", "-c",
+			fmt.Sprintf("printf '%s' > /dev/udp/%s/6363", esc.String(), hosts.ipA))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("send a bad datagram: %v\n%s", err, out)
+		}
+	}
+	if _, err := fwA.WaitLine(droppedRe, 5*time.Second); err != nil {
+		t.Fatalf("host A's forwarder did not report the bad datagrams: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if fwA.Exited() {
+		t.Fatalf("host A's forwarder exited:\n%s", fwA.Output())
+	}
+	rosterOnB("after the bad datagrams")
 
 	if err := sub.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -88,7 +119,15 @@ func TestTwoHosts(t *testing.T) {
 	}
 }
 
-var fwLineRe = regexp.MustCompile(`^forwarder: (unix://\S+)$`)
+var (
+	fwLineRe  = regexp.MustCompile(`^forwarder: (unix://\S+)$`)
+	droppedRe = regexp.MustCompile(`dropped a datagram from the network`)
+)
+
+// tlvE encodes one TLV element with a one-byte type and length.
+func tlvE(typ byte, v []byte) []byte {
+	return append([]byte{typ, byte(len(v))}, v...)
+}
 
 func waitForwarder(t *testing.T, fw *proc.Proc) string {
 	t.Helper()

@@ -1,0 +1,164 @@
+package forwarder
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+var (
+	netName     = tlv(tName, tlv(8, []byte("peets")), tlv(8, []byte("x")))
+	netInterest = tlv(tInterest, netName, tlv(tNonce, b(1, 2, 3, 4)))
+	netData     = tlv(tData, netName, tlv(tContent, bytes.Repeat([]byte("d"), 3000)), okSigInfo, okSigVal)
+)
+
+// TestValidateFromNetwork: what only a local app may send is refused when
+// it comes from a UDP peer, and accepted from an app.
+func TestValidateFromNetwork(t *testing.T) {
+	localhost := tlv(tName, tlv(8, []byte("localhost")), tlv(8, []byte("nfd")), tlv(8, []byte("rib")))
+	for _, c := range []struct {
+		name  string
+		frame []byte
+		want  error
+	}{
+		{"management Interest", tlv(tInterest, localhost, tlv(tNonce, b(1, 2, 3, 4))), errLocalhost},
+		{"/localhost Data", tlv(tData, localhost, tlv(tContent), okSigInfo, okSigVal), errLocalhost},
+		{"NextHopFaceId", tlv(tLpPacket, tlv(tLpNextHopFace, b(7)), tlv(tLpFragment, netInterest)), errLocalField},
+		{"IncomingFaceId", tlv(tLpPacket, tlv(tLpIncomingFace, b(7)), tlv(tLpFragment, netInterest)), errLocalField},
+		{"CachePolicy", tlv(tLpPacket, tlv(tLpCachePolicy, tlv(tLpCachePolType, b(1))), tlv(tLpFragment, netData)), errLocalField},
+	} {
+		app := validateOpts{forForwarder: true, fwThreads: 1}
+		if err := validatePacket(c.frame, app); err != nil {
+			t.Errorf("%s from an app: %v", c.name, err)
+		}
+		net := app
+		net.fromNetwork = true
+		if err := validatePacket(c.frame, net); !errors.Is(err, c.want) {
+			t.Errorf("%s from the network: %v, want %v", c.name, err, c.want)
+		}
+	}
+	net := validateOpts{forForwarder: true, fwThreads: 1, fromNetwork: true}
+	for _, f := range [][]byte{netInterest, netData, tlv(tLpPacket, tlv(tLpSequence, make([]byte, 8)), tlv(tLpFragment, netInterest))} {
+		if err := validatePacket(f, net); err != nil {
+			t.Errorf("ordinary packet from the network refused: %v", err)
+		}
+	}
+}
+
+// fragments splits pkt into NDNLPv2 fragments of at most size payload
+// bytes, numbered from seq, with extra LP fields in the first.
+func fragments(pkt []byte, size int, seq uint64, extra []byte) [][]byte {
+	n := (len(pkt) + size - 1) / size
+	var out [][]byte
+	for i := 0; i < n; i++ {
+		part := pkt[i*size : min(len(pkt), (i+1)*size)]
+		s := make([]byte, 8)
+		for k := 0; k < 8; k++ {
+			s[7-k] = byte((seq + uint64(i)) >> (8 * k))
+		}
+		fields := [][]byte{tlv(tLpSequence, s), tlv(tLpFragIndex, b(byte(i))), tlv(tLpFragCount, b(byte(n)))}
+		if i == 0 && extra != nil {
+			fields = append(fields, extra)
+		}
+		fields = append(fields, tlv(tLpFragment, part))
+		out = append(out, tlv(tLpPacket, fields...))
+	}
+	return out
+}
+
+func TestReassembly(t *testing.T) {
+	now := time.Now()
+	pitToken := tlv(tLpPitToken, b(0, 0, 1, 2, 3, 4))
+	frags := fragments(netData, 1000, 1<<40, pitToken)
+	if len(frags) != 4 {
+		t.Fatalf("%d fragments", len(frags))
+	}
+	var r reassembler
+	// out of order, with a duplicate
+	for _, i := range []int{2, 0, 2, 3} {
+		if pkt, err := r.add(frags[i], now); pkt != nil || err != nil {
+			t.Fatalf("fragment %d: %x, %v", i, pkt, err)
+		}
+	}
+	pkt, err := r.add(frags[1], now)
+	if err != nil || pkt == nil {
+		t.Fatalf("last fragment: %v", err)
+	}
+	want := tlv(tLpPacket, pitToken, tlv(tLpFragment, netData))
+	if !bytes.Equal(pkt, want) {
+		t.Fatalf("reassembled %x\nwant        %x", pkt, want)
+	}
+	if err := validatePacket(pkt, validateOpts{forForwarder: true, fwThreads: 1, fromNetwork: true}); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.parts) != 0 {
+		t.Fatalf("%d partial packets left", len(r.parts))
+	}
+
+	// Whole packets pass as they are.
+	for _, whole := range [][]byte{netInterest, tlv(tLpPacket, tlv(tLpFragment, netInterest))} {
+		if got, err := r.add(whole, now); err != nil || !bytes.Equal(got, whole) {
+			t.Fatalf("whole packet: %x, %v", got, err)
+		}
+	}
+
+	// A packet whose fragments do not all come is forgotten.
+	if pkt, err := r.add(frags[0], now); pkt != nil || err != nil {
+		t.Fatal(pkt, err)
+	}
+	r.gc(now.Add(2 * partialLifetime))
+	if len(r.parts) != 0 {
+		t.Fatal("stale partial packet kept")
+	}
+}
+
+func TestReassemblyRejects(t *testing.T) {
+	now := time.Now()
+	seq := make([]byte, 8)
+	for _, c := range []struct {
+		name string
+		d    []byte
+		want error
+	}{
+		{"index beyond count", tlv(tLpPacket, tlv(tLpSequence, seq), tlv(tLpFragIndex, b(3)), tlv(tLpFragCount, b(2)), tlv(tLpFragment, b(1))), errFragmentation},
+		{"no sequence", tlv(tLpPacket, tlv(tLpFragIndex, b(0)), tlv(tLpFragCount, b(2)), tlv(tLpFragment, b(1))), errFragmentation},
+		{"too many fragments", tlv(tLpPacket, tlv(tLpSequence, seq), tlv(tLpFragIndex, b(0)), tlv(tLpFragCount, b(200)), tlv(tLpFragment, b(1))), errFragmentation},
+		{"zero count", tlv(tLpPacket, tlv(tLpSequence, seq), tlv(tLpFragIndex, b(0)), tlv(tLpFragCount, b(0)), tlv(tLpFragment, b(1))), errFragmentation},
+		{"bad TLV", b(0x64, 0x05, 0x51), errOverrun},
+		{"trailing bytes", append(netInterest, 0), errTrailing},
+	} {
+		var r reassembler
+		if _, err := r.add(c.d, now); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+
+	// Bounded: at most maxPartials packets in reassembly.
+	var r reassembler
+	for i := 0; i < maxPartials; i++ {
+		f := fragments(netData, 1000, uint64(i)*100, nil)
+		if _, err := r.add(f[0], now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := fragments(netData, 1000, 1<<50, nil)
+	if _, err := r.add(f[0], now); !errors.Is(err, errReassembly) {
+		t.Fatalf("partial packet %d accepted: %v", maxPartials+1, err)
+	}
+	// and a packet cannot grow beyond the largest NDN packet
+	var r2 reassembler
+	big := bytes.Repeat([]byte{1}, 9000)
+	for i, f := range fragments(big, 1000, 0, nil) {
+		_, err := r2.add(f, now)
+		if err != nil {
+			if !errors.Is(err, errReassembly) {
+				t.Fatal(err)
+			}
+			return
+		}
+		if i == 9 {
+			t.Fatal("9000 bytes reassembled")
+		}
+	}
+}
