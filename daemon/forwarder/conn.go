@@ -68,27 +68,28 @@ type Options struct {
 
 // Stats is a snapshot of a Conn's state and counters.
 type Stats struct {
-	Kind           string      `json:"kind"`
-	TookOver       bool        `json:"took_over,omitempty"` // this Conn now runs the forwarder a departed peer ran
-	URI            string      `json:"uri"`
-	SocketPath     string      `json:"socket_path,omitempty"`
-	Up             bool        `json:"up"`
-	Reconnects     uint64      `json:"reconnects"`
-	RegisterErrors uint64      `json:"register_errors"`
-	Routes         int         `json:"routes"`
-	Strategies     int         `json:"strategies"`
-	Links          int         `json:"links"`
-	PacketsIn      uint64      `json:"packets_in"`
-	PacketsOut     uint64      `json:"packets_out"`
-	SendDrops      uint64      `json:"send_drops"`
-	MalformedIn    uint64      `json:"malformed_in"`               // packets from the forwarder dropped as malformed, not given to the engine
-	AppMalformedIn uint64      `json:"app_malformed_in,omitempty"` // embedded, process-wide: local apps' packets dropped as malformed before the forwarder
-	AppConnsClosed uint64      `json:"app_conns_closed,omitempty"` // embedded, process-wide: local app connections closed for bad input
-	UDP            *guardStats `json:"udp,omitempty"`              // embedded with a UDP port or UDP links: the guard's counters (udpguard.go)
-	DownSince      time.Time   `json:"down_since,omitzero"`
-	LastResumeMS   float64     `json:"last_resume_ms,omitempty"`  // connection lost -> state re-applied, last time
-	LastReapplyMS  float64     `json:"last_reapply_ms,omitempty"` // reconnected -> state re-applied (OnUp), last time
-	LastError      string      `json:"last_error,omitempty"`
+	Kind           string        `json:"kind"`
+	TookOver       bool          `json:"took_over,omitempty"` // this Conn now runs the forwarder a departed peer ran
+	URI            string        `json:"uri"`
+	SocketPath     string        `json:"socket_path,omitempty"`
+	Up             bool          `json:"up"`
+	Reconnects     uint64        `json:"reconnects"`
+	RegisterErrors uint64        `json:"register_errors"`
+	Routes         int           `json:"routes"`
+	Strategies     int           `json:"strategies"`
+	Links          int           `json:"links"`
+	PacketsIn      uint64        `json:"packets_in"`
+	PacketsOut     uint64        `json:"packets_out"`
+	SendDrops      uint64        `json:"send_drops"`
+	MalformedIn    uint64        `json:"malformed_in"`               // packets from the forwarder dropped as malformed, not given to the engine
+	AppMalformedIn uint64        `json:"app_malformed_in,omitempty"` // embedded, process-wide: local apps' packets dropped as malformed before the forwarder
+	AppConnsClosed uint64        `json:"app_conns_closed,omitempty"` // embedded, process-wide: local app connections closed for bad input
+	UDP            *guardStats   `json:"udp,omitempty"`              // embedded with a UDP port or UDP links: the guard's counters (udpguard.go)
+	TCP            *tcpLinkStats `json:"tcp,omitempty"`              // embedded with TCP links: the link relays' counters (tcplink.go)
+	DownSince      time.Time     `json:"down_since,omitzero"`
+	LastResumeMS   float64       `json:"last_resume_ms,omitempty"`  // connection lost -> state re-applied, last time
+	LastReapplyMS  float64       `json:"last_reapply_ms,omitempty"` // reconnected -> state re-applied (OnUp), last time
+	LastError      string        `json:"last_error,omitempty"`
 }
 
 // connFace is what a Conn needs of its face.
@@ -110,6 +111,7 @@ type linkEntry struct {
 	routes  []enc.Name
 	faceID  uint64 // last face id the forwarder gave (guarded by Conn.mu)
 	created bool   // this Conn created that face (vs. found it existing)
+	release func() // lets an embedded link go (guard peer or TCP relay), or nil
 }
 
 // Conn is a connection to an NDN forwarder. Its methods are safe for
@@ -460,7 +462,9 @@ func (c *Conn) Stats() Stats {
 	defer c.mu.Unlock()
 	var appBad, appClosed uint64
 	var udp *guardStats
+	var tcp *tcpLinkStats
 	if c.emb != nil {
+		tcp = c.emb.tcpStats()
 		appBad = c.emb.relayCnt.malformed.Load()
 		appClosed = c.emb.relayCnt.closedConn.Load()
 		if g := c.emb.udpGuard(); g != nil {
@@ -486,6 +490,7 @@ func (c *Conn) Stats() Stats {
 		AppMalformedIn: appBad,
 		AppConnsClosed: appClosed,
 		UDP:            udp,
+		TCP:            tcp,
 		DownSince:      c.downSince,
 		LastResumeMS:   float64(c.lastResume.Microseconds()) / 1000,
 		LastReapplyMS:  float64(c.lastReapply.Microseconds()) / 1000,

@@ -52,11 +52,8 @@ import (
 // YaNFD hands to an in-process face is checked before the engine sees it
 // (face_inproc.go; stream faces: face_stream.go).
 //
-// Residual risk: a tcp:// link (Link) is a face YaNFD makes and reads
-// itself (transport runReceive -> NDNLPLinkService.handleIncomingFrame ->
-// defn.ParseFwPacket) with no hook before the parser, so the forwarder at
-// the other end can still end this process with one malformed packet. Link
-// over TCP only to forwarders you trust; UDP links are guarded.
+// TCP links (Link tcp://) are relayed the same way (tcplink.go): no face of
+// YaNFD reads the network.
 var (
 	embMu sync.Mutex
 	emb   *embeddedFw // nil until the first embedded Conn starts it
@@ -84,8 +81,9 @@ type embeddedFw struct {
 	accepted map[*fwface.NDNLPLinkService]*appRelay // relay nil if unfiltered
 	nextFD   int
 	pool     []*inprocLink
-	warnedNF bool      // warned that app frames go unfiltered
-	guard    *udpGuard // the UDP port, if any (udpguard.go)
+	warnedNF bool                // warned that app frames go unfiltered
+	guard    *udpGuard           // the UDP port, if any (udpguard.go)
+	tcpLinks map[string]*tcpLink // by host:port (tcplink.go)
 }
 
 // fwThreads is the number of forwarding threads of the embedded YaNFD. One
@@ -415,6 +413,23 @@ func (e *embeddedFw) unixFaceAt(fd int, local *defn.URI, conn net.Conn) (*fwface
 	return ls, nil
 }
 
+// tcpStats sums the counters of the TCP links.
+func (e *embeddedFw) tcpStats() *tcpLinkStats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.tcpLinks) == 0 {
+		return nil
+	}
+	st := &tcpLinkStats{Links: len(e.tcpLinks)}
+	for _, l := range e.tcpLinks {
+		st.In += l.in.Load()
+		st.Out += l.out.Load()
+		st.Malformed += l.malformed.Load()
+		st.Redials += l.redial.Load()
+	}
+	return st
+}
+
 // udpGuard returns the UDP guard, if the forwarder has one.
 func (e *embeddedFw) udpGuard() *udpGuard {
 	e.mu.Lock()
@@ -423,15 +438,16 @@ func (e *embeddedFw) udpGuard() *udpGuard {
 }
 
 // udpLink returns the face of a UDP link to addr, through the guard (made
-// on an ephemeral port if the forwarder has no UDP port).
-func (e *embeddedFw) udpLink(addr netip.AddrPort) (uint64, error) {
+// on an ephemeral port if the forwarder has no UDP port), and a function
+// that lets the link go.
+func (e *embeddedFw) udpLink(addr netip.AddrPort) (uint64, func(), error) {
 	e.mu.Lock()
 	g := e.guard
 	if g == nil {
 		var err error
 		if g, err = newUDPGuard(e, 0, e.log); err != nil {
 			e.mu.Unlock()
-			return 0, err
+			return 0, nil, err
 		}
 		e.guard = g
 	}

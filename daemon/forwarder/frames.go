@@ -83,6 +83,28 @@ func (fr *frameReader) next() ([]byte, error) {
 	return b[:size:size], nil
 }
 
+// each hands every frame of the stream to f until the stream ends (fill's
+// error), its framing is lost (errFraming) or f returns an error.
+func (fr *frameReader) each(f func(frame []byte) error) error {
+	for {
+		if err := fr.fill(); err != nil {
+			return err
+		}
+		for {
+			frame, err := fr.next()
+			if err != nil {
+				return err
+			}
+			if frame == nil {
+				break
+			}
+			if err := f(frame); err != nil {
+				return err
+			}
+		}
+	}
+}
+
 // frameSummary describes a rejected frame for logs: its size and first bytes.
 func frameSummary(frame []byte) string {
 	const show = 24

@@ -117,7 +117,7 @@ func (c *Conn) applyLink(ctx context.Context, lt linkTarget, routes []enc.Name, 
 	if err != nil {
 		return err
 	}
-	faceID, created, err := c.linkFace(ctx, lt, uri)
+	faceID, created, release, err := c.linkFace(ctx, lt, uri)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,13 @@ func (c *Conn) applyLink(ctx context.Context, lt linkTarget, routes []enc.Name, 
 			l.faceID = faceID
 			l.created = created
 		}
+		if release != nil && l.release == nil {
+			l.release, release = release, nil
+		}
 		c.mu.Unlock()
+	}
+	if release != nil {
+		release() // held already (or no entry to hold it)
 	}
 	for _, r := range routes {
 		if _, err := c.exec(ctx, "rib", "register", &mgmt.ControlArgs{
@@ -142,22 +148,29 @@ func (c *Conn) applyLink(ctx context.Context, lt linkTarget, routes []enc.Name, 
 	return nil
 }
 
-// linkFace makes (or finds) the face of a link. A UDP link of this
-// process's embedded forwarder goes through its UDP guard (udpguard.go):
-// YaNFD's own UDP faces would read the network unchecked. Anything else is
-// the forwarder's faces/create.
-func (c *Conn) linkFace(ctx context.Context, lt linkTarget, uri string) (faceID uint64, created bool, err error) {
+// linkFace makes (or finds) the face of a link. A link of this process's
+// embedded forwarder goes through its UDP guard (udpguard.go) or a TCP link
+// relay (tcplink.go): YaNFD's own UDP and TCP faces would read the network
+// unchecked. An external forwarder gets faces/create.
+//
+// An embedded link comes with release, which lets it go (Close calls it).
+func (c *Conn) linkFace(ctx context.Context, lt linkTarget, uri string) (faceID uint64, created bool, release func(), err error) {
 	c.mu.Lock()
 	e := c.emb
 	embedded := c.kind == KindEmbedded
 	c.mu.Unlock()
-	if lt.proto == "udp" && e != nil && embedded {
-		addr, err := netip.ParseAddrPort(uri[strings.Index(uri, "://")+3:])
-		if err != nil {
-			return 0, false, fmt.Errorf("%w: link %s: %v", ErrBadURI, uri, err)
+	if e != nil && embedded {
+		hostPort := uri[strings.Index(uri, "://")+3:]
+		if lt.proto == "tcp" {
+			id, rel, err := e.tcpLinkFace(hostPort)
+			return id, false, rel, err
 		}
-		id, err := e.udpLink(addr)
-		return id, false, err
+		addr, err := netip.ParseAddrPort(hostPort)
+		if err != nil {
+			return 0, false, nil, fmt.Errorf("%w: link %s: %v", ErrBadURI, uri, err)
+		}
+		id, rel, err := e.udpLink(addr)
+		return id, false, rel, err
 	}
 	resp, err := c.exec(ctx, "faces", "create", &mgmt.ControlArgs{
 		Uri:             optional.Some(uri),
@@ -168,13 +181,13 @@ func (c *Conn) linkFace(ctx context.Context, lt linkTarget, uri string) (faceID 
 		if err == nil {
 			err = fmt.Errorf("%w: faces/create %s: no face id in response", ErrCommand, uri)
 		}
-		return 0, false, err
+		return 0, false, nil, err
 	}
 	faceID = resp.Val.Params.FaceId.Unwrap()
 	if lt.proto == "tcp" {
 		c.waitLinkConnected(ctx, uri, faceID, resp.Val.Params.LocalUri.GetOr(""))
 	}
-	return faceID, resp.Val.StatusCode == 200, nil
+	return faceID, resp.Val.StatusCode == 200, nil, nil
 }
 
 // linkConnectWait bounds how long a link waits for its tcp face to connect.
@@ -257,6 +270,9 @@ func (c *Conn) undoLinks(ctx context.Context) {
 			if _, err := c.exec(ctx, "faces", "destroy", &mgmt.ControlArgs{FaceId: optional.Some(l.faceID)}); err != nil {
 				c.log.Debug("link face destruction failed", "link", l.uri, "err", err)
 			}
+		}
+		if l.release != nil {
+			l.release()
 		}
 	}
 }

@@ -64,7 +64,8 @@ type udpPeer struct {
 	addr      netip.AddrPort
 	fw        *net.UnixConn // our end of the socketpair
 	ls        *fwface.NDNLPLinkService
-	permanent bool // a link target: never expires
+	permanent bool // a link target: never expires (guard.mu)
+	refs      int  // Conns holding it as a link (guard.mu)
 	lastIn    atomic.Int64
 	reasm     reassembler // receive goroutine only
 }
@@ -91,13 +92,29 @@ func newUDPGuard(e *embeddedFw, port int, log *slog.Logger) (*udpGuard, error) {
 // Port returns the bound UDP port.
 func (g *udpGuard) Port() int { return g.conn.LocalAddr().(*net.UDPAddr).Port }
 
-// link returns the face of the link target addr, making it if needed.
-func (g *udpGuard) link(addr netip.AddrPort) (uint64, error) {
+// link returns the face of the link target addr, making it if needed, and
+// a function that lets the link go: the last one closes the peer's face.
+func (g *udpGuard) link(addr netip.AddrPort) (uint64, func(), error) {
 	p, err := g.peer(unmap(addr), true, false)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return p.ls.FaceID(), nil
+	var once sync.Once
+	return p.ls.FaceID(), func() { once.Do(func() { g.unlink(p) }) }, nil
+}
+
+// unlink drops one hold on p as a link target.
+func (g *udpGuard) unlink(p *udpPeer) {
+	g.mu.Lock()
+	p.refs--
+	last := p.refs <= 0
+	if last {
+		p.permanent = false
+	}
+	g.mu.Unlock()
+	if last {
+		p.fw.Close() // send() forgets it; YaNFD's face goes down
+	}
 }
 
 // peer finds the peer of addr, or makes it when permanent (a link target)
@@ -112,6 +129,7 @@ func (g *udpGuard) peer(addr netip.AddrPort, permanent, accept bool) (*udpPeer, 
 	if p := g.peers[addr]; p != nil {
 		if permanent {
 			p.permanent = true
+			p.refs++
 		}
 		return p, nil
 	}
@@ -133,6 +151,9 @@ func (g *udpGuard) peer(addr netip.AddrPort, permanent, accept bool) (*udpPeer, 
 		return nil, err
 	}
 	p := &udpPeer{addr: addr, fw: ours, ls: ls, permanent: permanent}
+	if permanent {
+		p.refs = 1
+	}
 	p.lastIn.Store(time.Now().UnixNano())
 	g.peers[addr] = p
 	g.wg.Add(1)
@@ -222,26 +243,14 @@ func (g *udpGuard) handle(p *udpPeer, d []byte) {
 func (g *udpGuard) send(p *udpPeer) {
 	defer g.wg.Done()
 	defer g.drop(p)
-	fr := newFrameReader(readerOf(p.fw))
-	for {
-		if err := fr.fill(); err != nil {
-			return
+	_ = newFrameReader(readerOf(p.fw)).each(func(frame []byte) error {
+		if _, err := g.conn.WriteToUDPAddrPort(frame, p.addr); err != nil {
+			g.cnt.dropped.Add(1)
+			return nil
 		}
-		for {
-			frame, err := fr.next()
-			if err != nil || frame == nil {
-				if err != nil {
-					return // YaNFD's output is framed; cannot happen
-				}
-				break
-			}
-			if _, err := g.conn.WriteToUDPAddrPort(frame, p.addr); err != nil {
-				g.cnt.dropped.Add(1)
-				continue
-			}
-			g.cnt.out.Add(1)
-		}
-	}
+		g.cnt.out.Add(1)
+		return nil
+	})
 }
 
 // drop forgets p and closes its face.

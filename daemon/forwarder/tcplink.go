@@ -1,0 +1,233 @@
+package forwarder
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	fwface "github.com/named-data/ndnd/fw/face"
+)
+
+// tcpLink is a tcp:// link of the embedded forwarder, relayed by this
+// package for the same reason as UDP (udpguard.go): a TCP face of YaNFD
+// would read the remote forwarder's stream straight into ndnd's parser.
+// YaNFD gets a face over a unix socketpair that lives as long as the
+// process, so its face id and the routes on it survive the TCP connection
+// going down: the link redials with backoff, frames from the remote are
+// validated with the network rules (bad ones dropped and counted; a stream
+// whose framing is lost is redialed), and YaNFD's frames go to the current
+// connection (dropped while there is none).
+type tcpLink struct {
+	e    *embeddedFw
+	addr string
+	log  *slog.Logger
+	fw   *net.UnixConn // our end of the socketpair
+	ls   *fwface.NDNLPLinkService
+	opts validateOpts
+
+	mu   sync.Mutex
+	conn net.Conn // current connection, nil while down
+
+	refs int           // Conns holding the link (embeddedFw.mu)
+	stop chan struct{} // closed when the last one let it go
+
+	up                         chan struct{} // closed at the first connection
+	upOnce                     sync.Once
+	in, out, malformed, redial atomic.Uint64
+}
+
+// TCP link timing.
+const (
+	tcpDialTimeout = 2 * time.Second
+	tcpRedialMin   = 50 * time.Millisecond
+	tcpRedialMax   = 5 * time.Second
+	tcpFirstWait   = time.Second // Link waits this long for the first connection
+	tcpWriteLimit  = time.Second
+)
+
+// tcpLinkFace returns the face of the tcp link to addr (host:port), making
+// and starting it if needed, and a function that lets it go (the last one
+// closes it). It waits up to tcpFirstWait for the first connection, so that
+// what is expressed right after Link goes out.
+func (e *embeddedFw) tcpLinkFace(addr string) (uint64, func(), error) {
+	l, err := e.holdTCPLink(addr)
+	if err != nil {
+		return 0, nil, err
+	}
+	select {
+	case <-l.up:
+	case <-time.After(tcpFirstWait):
+	}
+	var once sync.Once
+	return l.ls.FaceID(), func() { once.Do(func() { e.releaseTCPLink(l) }) }, nil
+}
+
+// holdTCPLink finds or starts the link to addr and takes a reference.
+func (e *embeddedFw) holdTCPLink(addr string) (*tcpLink, error) {
+	e.mu.Lock()
+	l := e.tcpLinks[addr]
+	if l == nil {
+		e.mu.Unlock() // unixFace takes e.mu
+		ours, theirs, err := socketPair()
+		if err != nil {
+			return nil, err
+		}
+		ls, err := e.unixFace(theirs)
+		if err != nil {
+			ours.Close()
+			theirs.Close()
+			return nil, err
+		}
+		l = &tcpLink{e: e, addr: addr, log: e.log.With("link", "tcp://"+addr), fw: ours, ls: ls,
+			opts: validateOpts{forForwarder: true, fwThreads: e.fwThreads, fromNetwork: true},
+			up:   make(chan struct{}), stop: make(chan struct{})}
+		e.mu.Lock()
+		if e.tcpLinks == nil {
+			e.tcpLinks = map[string]*tcpLink{}
+		}
+		if old := e.tcpLinks[addr]; old != nil { // made meanwhile
+			old.refs++
+			e.mu.Unlock()
+			ours.Close()
+			return old, nil
+		}
+		l.refs = 1
+		e.tcpLinks[addr] = l
+		e.mu.Unlock()
+		go l.dialLoop()
+		go l.toRemote()
+		l.log.Info("embedded forwarder: TCP link", "face", ls.FaceID())
+		return l, nil
+	}
+	l.refs++
+	e.mu.Unlock()
+	return l, nil
+}
+
+// releaseTCPLink lets l go; the last holder closes it: the dial loop stops,
+// the connection closes and YaNFD's face goes down with its routes.
+func (e *embeddedFw) releaseTCPLink(l *tcpLink) {
+	e.mu.Lock()
+	l.refs--
+	last := l.refs == 0
+	if last && e.tcpLinks[l.addr] == l {
+		delete(e.tcpLinks, l.addr)
+	}
+	e.mu.Unlock()
+	if !last {
+		return
+	}
+	close(l.stop)
+	l.mu.Lock()
+	if l.conn != nil {
+		l.conn.Close()
+	}
+	l.mu.Unlock()
+	l.fw.Close()
+	l.log.Info("embedded forwarder: TCP link closed")
+}
+
+// stopped reports whether the link was let go.
+func (l *tcpLink) stopped() bool {
+	select {
+	case <-l.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// dialLoop keeps one connection to the remote, redialing with backoff.
+func (l *tcpLink) dialLoop() {
+	wait := tcpRedialMin
+	for !l.stopped() {
+		c, err := net.DialTimeout("tcp", l.addr, tcpDialTimeout)
+		if err != nil {
+			l.log.Debug("embedded forwarder: TCP link dial", "err", err)
+			select {
+			case <-l.stop:
+				return
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, tcpRedialMax)
+			continue
+		}
+		wait = tcpRedialMin
+		l.mu.Lock()
+		if l.stopped() {
+			l.mu.Unlock()
+			c.Close()
+			return
+		}
+		l.conn = c
+		l.mu.Unlock()
+		l.upOnce.Do(func() { close(l.up) })
+		err = l.fromRemote(c)
+		l.mu.Lock()
+		l.conn = nil
+		l.mu.Unlock()
+		c.Close()
+		if l.stopped() {
+			return
+		}
+		l.redial.Add(1)
+		l.log.Warn("embedded forwarder: TCP link lost; redialing", "err", err)
+	}
+}
+
+// fromRemote validates the remote's frames into YaNFD until the connection
+// fails or its framing is lost.
+func (l *tcpLink) fromRemote(c net.Conn) error {
+	w := writerOf(l.fw)
+	err := newFrameReader(readerOf(c)).each(func(frame []byte) error {
+		if err := validatePacket(frame, l.opts); err != nil {
+			l.malformed.Add(1)
+			if ok, more := l.e.badLog.allow(); ok {
+				l.log.Warn("embedded forwarder: dropped a packet from the network", "err", err,
+					"frame", frameSummary(frame), "suppressed_before", more, "total", l.malformed.Load())
+			}
+			return nil
+		}
+		if _, err := w.Write(frame); err != nil {
+			return errors.New("forwarder face closed")
+		}
+		l.in.Add(1)
+		return nil
+	})
+	if errors.Is(err, errFraming) {
+		l.malformed.Add(1)
+	}
+	return err
+}
+
+// toRemote copies YaNFD's frames to the current connection.
+func (l *tcpLink) toRemote() {
+	// Ends when the face closes (the link was let go).
+	_ = newFrameReader(readerOf(l.fw)).each(func(frame []byte) error {
+		l.mu.Lock()
+		c := l.conn
+		l.mu.Unlock()
+		if c == nil {
+			return nil // down: dropped, as on any broken link
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(tcpWriteLimit))
+		if _, err := c.Write(frame); err != nil {
+			c.Close() // fromRemote sees it and redials
+			return nil
+		}
+		l.out.Add(1)
+		return nil
+	})
+}
+
+// tcpLinkStats is what the TCP links counted.
+type tcpLinkStats struct {
+	Links     int    `json:"links"`
+	In        uint64 `json:"in"`
+	Out       uint64 `json:"out"`
+	Malformed uint64 `json:"malformed"`
+	Redials   uint64 `json:"redials"`
+}
