@@ -50,7 +50,7 @@ type page struct {
 
 // participantOf is a roster member as the page knows it.
 func participantOf(m roster.Member) proto.Participant {
-	p := proto.Participant{ID: m.User, Name: m.Name, Role: m.Role}
+	p := proto.Participant{ID: m.User, Name: m.Name, Role: m.Role, AudioMuted: m.AudioMuted, VideoMuted: m.VideoMuted}
 	for _, s := range m.Streams {
 		p.Streams = append(p.Streams, proto.PageStream{ID: s.ID, Kind: s.Kind, MimeType: s.Codec})
 	}
@@ -175,8 +175,9 @@ func (p *page) Greeting() proto.Greeting {
 // Signal implements web.PageHandle.
 func (p *page) Signal(m proto.Message) error { return p.sess.HandleSignal(m) }
 
-// SetProfile implements web.PageHandle: a new display name reaches every
-// member with the heartbeat sent at once.
+// SetProfile implements web.PageHandle: a new display name, and the
+// publishing page's mute state, reach every member with the heartbeat sent
+// at once.
 func (p *page) SetProfile(pr proto.Profile) error {
 	p.mu.Lock()
 	if pr.AudioMuted != nil {
@@ -186,6 +187,18 @@ func (p *page) SetProfile(pr proto.Profile) error {
 		p.profile.VideoMuted = pr.VideoMuted
 	}
 	p.mu.Unlock()
+	if (pr.AudioMuted != nil || pr.VideoMuted != nil) && p.b.isPublisher(p) {
+		if err := p.b.d.part.Update(func(e *proto.RosterEntry) {
+			if pr.AudioMuted != nil {
+				e.AudioMuted = *pr.AudioMuted
+			}
+			if pr.VideoMuted != nil {
+				e.VideoMuted = *pr.VideoMuted
+			}
+		}); err != nil {
+			return err
+		}
+	}
 	if pr.Name != nil {
 		return p.b.d.part.SetName(*pr.Name)
 	}

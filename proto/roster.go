@@ -274,8 +274,12 @@ type RosterEntry struct {
 	Role        string          `json:"role"`
 	Streams     []RosterStream  `json:"streams"`
 	Description json.RawMessage `json:"description,omitempty"`
-	IntervalMs  int             `json:"interval_ms"`
-	Leave       bool            `json:"leave,omitempty"`
+	// AudioMuted and VideoMuted: the participant turned its microphone or
+	// camera off (its streams stay announced, and silent or black).
+	AudioMuted bool `json:"audio_muted,omitempty"`
+	VideoMuted bool `json:"video_muted,omitempty"`
+	IntervalMs int  `json:"interval_ms"`
+	Leave      bool `json:"leave,omitempty"`
 }
 
 // Validate checks an entry's fields. It does not check that the entry matches

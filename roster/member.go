@@ -33,6 +33,8 @@ type Member struct {
 	Role          string               // proto.Role*
 	Streams       []proto.RosterStream // as of the latest heartbeat
 	Description   json.RawMessage      // JSON object from the member's daemon config, or nil
+	AudioMuted    bool                 // microphone turned off
+	VideoMuted    bool                 // camera turned off
 	Boot          uint64               // the member's boot (s)
 	Seq           uint64               // seq of the latest heartbeat
 	Sent          time.Time            // latest heartbeat, sender's clock
@@ -68,6 +70,7 @@ func (m Member) clone() Member {
 // on (everything but heartbeat timing and the streams' moving seqs).
 func profileChanged(a, b *Member) bool {
 	if a.Name != b.Name || a.Role != b.Role || a.Boot != b.Boot || a.Interval != b.Interval ||
+		a.AudioMuted != b.AudioMuted || a.VideoMuted != b.VideoMuted ||
 		string(a.Description) != string(b.Description) || len(a.Streams) != len(b.Streams) {
 		return true
 	}
@@ -98,6 +101,8 @@ type MemberJSON struct {
 	Prefix          string               `json:"prefix"`
 	Role            string               `json:"role"`
 	Streams         []proto.RosterStream `json:"streams"`
+	AudioMuted      bool                 `json:"audio_muted,omitempty"`
+	VideoMuted      bool                 `json:"video_muted,omitempty"`
 	LastHeartbeatMs int64                `json:"last_heartbeat_ms"` // ms since the latest heartbeat arrived
 	State           State                `json:"state"`
 }
@@ -124,6 +129,8 @@ func (m *Member) JSON(now time.Time) MemberJSON {
 		Prefix:          m.Prefix.String(),
 		Role:            m.Role,
 		Streams:         streams,
+		AudioMuted:      m.AudioMuted,
+		VideoMuted:      m.VideoMuted,
 		LastHeartbeatMs: age,
 		State:           m.state(now),
 	}

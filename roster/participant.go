@@ -270,7 +270,8 @@ func (p *Participant) SelfMember() Member {
 	p.mu.Unlock()
 	return Member{
 		User: e.User, Name: e.Name, Prefix: p.cfg.UserPrefix, Participant: p.self, Role: e.Role,
-		Streams: e.Streams, Description: e.Description, Boot: p.group.Boot(),
+		Streams: e.Streams, Description: e.Description, AudioMuted: e.AudioMuted, VideoMuted: e.VideoMuted,
+		Boot:          p.group.Boot(),
 		LastHeartbeat: last, Sent: last, Interval: p.cfg.Interval, State: StateSelf, Self: true,
 	}
 }

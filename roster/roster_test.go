@@ -387,6 +387,34 @@ func TestSetNameReachesEveryone(t *testing.T) {
 	}
 }
 
+// TestMuteReachesEveryone: a participant's microphone and camera state is
+// in its roster entry; the others get an update event with it.
+func TestMuteReachesEveryone(t *testing.T) {
+	ps := joinN(t, newRoom(), 2, nil)
+	if synctest.Eventually(2*time.Second, func() bool { return allSee(ps, true) }) < 0 {
+		t.Fatal("no convergence")
+	}
+	if err := ps[0].Update(func(e *proto.RosterEntry) { e.AudioMuted = true }); err != nil {
+		t.Fatal(err)
+	}
+	seen := func(audio, video bool) bool {
+		m, _ := ps[1].Table().Get(ps[0].Prefix())
+		return m.AudioMuted == audio && m.VideoMuted == video
+	}
+	if synctest.Eventually(time.Second, func() bool { return seen(true, false) }) < 0 {
+		t.Fatal("mute not seen")
+	}
+	if synctest.Eventually(time.Second, func() bool { return len(ps[1].eventsOf(EventUpdate)) >= 1 }) < 0 {
+		t.Fatal("no update event for the mute")
+	}
+	if err := ps[0].Update(func(e *proto.RosterEntry) { e.AudioMuted, e.VideoMuted = false, true }); err != nil {
+		t.Fatal(err)
+	}
+	if synctest.Eventually(time.Second, func() bool { return seen(false, true) }) < 0 {
+		t.Fatal("unmute / camera off not seen")
+	}
+}
+
 func TestObserver(t *testing.T) {
 	room := newRoom()
 	ps := joinN(t, room, 3, nil)

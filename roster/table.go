@@ -242,6 +242,8 @@ func (t *Table) applyHeartbeat(p roomsync.Pub) {
 		Role:          e.Role,
 		Streams:       e.Streams,
 		Description:   e.Description,
+		AudioMuted:    e.AudioMuted,
+		VideoMuted:    e.VideoMuted,
 		Boot:          p.Boot,
 		Seq:           p.Seq,
 		Sent:          p.Sent,

@@ -111,6 +111,19 @@ func TestThreeWayCall(t *testing.T) {
 	}
 	browser.Screenshot(t, alice, filepath.Join(os.TempDir(), "peets-call.png"))
 
+	// Alice mutes her microphone: the others see it (it travels in her
+	// roster entry), then unmuted again.
+	muted := time.Now()
+	alice.Eval(`window.peets.toggle('audio')`, nil)
+	for _, p := range []*browser.Page{bob, carol} {
+		p.WaitFor(`window.peets.state.participants.get('alice')?.audioMuted === true`, 3*time.Second)
+	}
+	t.Logf("mute seen by the others %v after the click", time.Since(muted))
+	alice.Eval(`window.peets.toggle('audio')`, nil)
+	for _, p := range []*browser.Page{bob, carol} {
+		p.WaitFor(`window.peets.state.participants.get('alice')?.audioMuted === false`, 3*time.Second)
+	}
+
 	// A fourth participant joins late: sees all three within a second.
 	_, url := r.proxy("dave", "Dave")
 	dave := browser.OpenPage(t, b, url)

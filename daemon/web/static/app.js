@@ -170,6 +170,7 @@
     if (!state.participants.has(g.id)) {
       state.participants.set(g.id, { id: g.id, name: state.me.name, role: state.role });
     }
+    announceMute();
     $('room-name').textContent = state.room;
     document.title = state.room ? `${state.room} · Peets` : 'Peets';
     $('name-input').value = state.me.name;
@@ -315,7 +316,15 @@
     if (!state.local.getVideoTracks().length) state.videoMuted = true;
     if (!state.local.getAudioTracks().length) state.audioMuted = true;
     applyMute();
+    announceMute();
     return state.local;
+  }
+
+  // announceMute tells the proxy whether the microphone and camera are on,
+  // so that the others see it (it travels in the roster).
+  function announceMute() {
+    if (state.role === 'viewer' || !state.joined) return;
+    send('profile', { audioMuted: state.audioMuted, videoMuted: state.videoMuted });
   }
 
   // showSelf puts the camera preview (muted, mirrored) in the own tile.
@@ -548,7 +557,8 @@
   function upsertParticipant(d) {
     if (!d || !d.id) return;
     const old = state.participants.get(d.id) || {};
-    const p = { ...old, ...d };
+    // The proxy sends whole participants and omits false flags.
+    const p = { ...old, audioMuted: false, videoMuted: false, ...d };
     state.participants.set(d.id, p);
     if (d.id === state.me?.id && d.name) {
       state.me.name = d.name;
