@@ -75,7 +75,7 @@ func Call(ctx context.Context, c CallConfig) (CallResult, error) {
 	var g proc.Group
 	defer g.StopAll(3 * time.Second)
 	opt := proc.Options{Echo: c.Echo}
-	fw, err := startForwarder(&g, c.Bin, dir, opt)
+	_, fw, err := startForwarder(&g, c.Bin, dir, opt)
 	if err != nil {
 		return res, err
 	}

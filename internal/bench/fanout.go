@@ -82,6 +82,8 @@ type FanoutResult struct {
 	SubCPUPct      float64 `json:"sub_cpu_pct"`       // mean subscriber, % of one core
 	PubUsPerPkt    float64 `json:"pub_us_per_pkt"`    // publisher CPU per packet published
 	SubUsPerPkt    float64 `json:"sub_us_per_pkt"`    // subscriber CPU per packet delivered
+	FwCPUPct       float64 `json:"fw_cpu_pct"`        // the forwarder process (not in pps_per_core), % of one core
+	FwUsPerPkt     float64 `json:"fw_us_per_pkt"`     // the forwarder's CPU per packet delivered to a subscriber
 	CPUSecsTotal   float64 `json:"cpu_seconds_total"` // whole process lifetimes
 	PPSPerCoreLT   float64 `json:"pps_per_core_lifetime"`
 	RSSMBPerStream float64 `json:"rss_mb_per_stream"`
@@ -126,8 +128,9 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 	opt := proc.Options{Echo: c.Echo}
 
 	fw := c.Forwarder
+	var fwProc *proc.Proc // nil with an external forwarder
 	if fw == "" {
-		if fw, err = startForwarder(&g, c.Bin, dir, opt); err != nil {
+		if fwProc, fw, err = startForwarder(&g, c.Bin, dir, opt); err != nil {
 			return res, err
 		}
 	}
@@ -184,6 +187,10 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 	}
 	all := append([]*proc.Proc{pub}, subs...)
 	cpu0, cpuOK := procCPUs(all)
+	var fwCPU0 time.Duration
+	if fwProc != nil {
+		fwCPU0, _ = procCPU(fwProc.Pid())
+	}
 	win0 := time.Now()
 	// The plain Interest/Data round trip through the same forwarder, while
 	// the media flows.
@@ -194,6 +201,11 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 		return res, ctx.Err()
 	}
 	cpu1, cpuOK1 := procCPUs(all)
+	var fwCPU1 time.Duration
+	fwOK := false
+	if fwProc != nil {
+		fwCPU1, fwOK = procCPU(fwProc.Pid())
+	}
 	win1 := time.Now()
 	res.DurationS = time.Since(start).Seconds()
 
@@ -342,6 +354,11 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 		}
 		if inWindow > 0 {
 			res.SubUsPerPkt = 1e6 * subCPU / float64(inWindow)
+		}
+		if fwOK && inWindow > 0 {
+			d := (fwCPU1 - fwCPU0).Seconds()
+			res.FwCPUPct = 100 * d / w
+			res.FwUsPerPkt = 1e6 * d / float64(inWindow)
 		}
 		if res.CPUSeconds > 0 {
 			res.PPSPerCore = float64(inWindow) / res.CPUSeconds

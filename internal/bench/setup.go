@@ -26,15 +26,15 @@ func defaults(bin string, log *slog.Logger) (string, *slog.Logger, error) {
 
 // startForwarder runs a `peets forwarder` process for a benchmark (added to
 // g) with its state under dir, and returns its URI.
-func startForwarder(g *proc.Group, bin, dir string, opt proc.Options) (string, error) {
+func startForwarder(g *proc.Group, bin, dir string, opt proc.Options) (*proc.Proc, string, error) {
 	p, err := proc.Start("fw", bin, []string{"forwarder", "--state-dir", filepath.Join(dir, "fw"), "--log-level", "warn"}, opt)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	g.Add(p)
 	m, err := p.WaitLine(fwRe, 10*time.Second)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
-	return m[1], nil
+	return p, m[1], nil
 }
