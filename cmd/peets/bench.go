@@ -103,6 +103,7 @@ func newBenchWorkerCmd() *cobra.Command {
 	fl.StringVar(&c.Out, "out", "", "report file")
 	fl.DurationVar(&c.Progress, "progress", 0, "print the packet count at this interval")
 	fl.Float64Var(&c.Speed, "speed", 1, "source pace multiplier (pub)")
+	fl.StringArrayVar(&c.Links, "link", nil, "udp://HOST:PORT or tcp://HOST:PORT of another host's forwarder to link to (repeatable)")
 	fl.StringVar(&c.VideoPath, "video", "", "VP8 IVF file instead of the embedded video (pub)")
 	fl.StringVar(&c.AudioPath, "audio", "", "Opus Ogg file instead of the embedded audio (pub)")
 	fl.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")

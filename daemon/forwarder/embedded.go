@@ -430,6 +430,24 @@ func (e *embeddedFw) tcpStats() *tcpLinkStats {
 	return st
 }
 
+// hasTCPLink reports whether a TCP link to addr is open.
+func (e *embeddedFw) hasTCPLink(addr string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.tcpLinks[addr] != nil
+}
+
+// hasUDPPeer reports whether the guard has a face for addr.
+func (e *embeddedFw) hasUDPPeer(addr netip.AddrPort) bool {
+	g := e.udpGuard()
+	if g == nil {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.peers[unmap(addr)] != nil
+}
+
 // udpGuard returns the UDP guard, if the forwarder has one.
 func (e *embeddedFw) udpGuard() *udpGuard {
 	e.mu.Lock()

@@ -23,7 +23,10 @@ import (
 //     is dropped and counted; after maxBadFrames of them, or at once if the
 //     stream's framing is lost, the app's connection is closed. Other apps
 //     and the forwarder are unaffected.
-//   - forwarder -> app: plain byte copy (YaNFD's output is well-formed).
+//   - forwarder -> app: whole frames (YaNFD's output is well-formed), so
+//     that the relay's own answers can go in between: a faces/create for a
+//     udp or tcp face is answered by the relay with a guarded link
+//     (mgmtlink.go), never by YaNFD.
 //
 // The cost is one extra copy and socket hop per direction, amortized over
 // the packets a single read brings under load.
@@ -45,6 +48,11 @@ type appRelay struct {
 	fw   *net.UnixConn // our end of the socketpair (YaNFD has the other)
 	opts validateOpts
 	once sync.Once
+
+	appMu   sync.Mutex // serializes writes to app (pumpOut, answers)
+	appW    io.Writer  // app's writer, under appMu
+	links   []func()   // links made for this app (mgmtlink.go), under appMu
+	answers sync.WaitGroup
 }
 
 // start runs the two copy goroutines; e.relays tracks them.
@@ -55,12 +63,49 @@ func (r *appRelay) start() {
 }
 
 // close ends both directions: YaNFD sees its end of the pair close (face
-// down, routes cleaned) and the app sees its connection close.
+// down, routes cleaned) and the app sees its connection close. The links
+// made for the app are let go.
 func (r *appRelay) close() {
 	r.once.Do(func() {
 		r.app.Close()
 		r.fw.Close()
+		go func() {
+			r.answers.Wait()
+			r.appMu.Lock()
+			links := r.links
+			r.links = nil
+			r.appMu.Unlock()
+			for _, release := range links {
+				release()
+			}
+		}()
 	})
+}
+
+// writeApp writes one or more whole frames to the app.
+func (r *appRelay) writeApp(b []byte) error {
+	r.appMu.Lock()
+	defer r.appMu.Unlock()
+	if r.appW == nil {
+		r.appW = writerOf(r.app)
+	}
+	_, err := r.appW.Write(b)
+	return err
+}
+
+// answerLink makes the link a faces/create command asks for and answers
+// the app (mgmtlink.go).
+func (r *appRelay) answerLink(fc faceCreate) {
+	defer r.answers.Done()
+	wire, release := r.e.createLink(fc)
+	if release != nil {
+		r.appMu.Lock()
+		r.links = append(r.links, release)
+		r.appMu.Unlock()
+	}
+	if wire != nil {
+		_ = r.writeApp(wire)
+	}
 }
 
 // pumpIn validates the app's frames and passes the good ones to YaNFD.
@@ -90,7 +135,23 @@ func (r *appRelay) pumpIn() {
 				break
 			}
 			start := fr.off - len(frame)
-			if err := validatePacket(frame, r.opts); err != nil {
+			err = validatePacket(frame, r.opts)
+			if err == nil {
+				// (only a validated frame may reach ndnd's parsers)
+				if fc, ok := networkFaceCreate(frame); ok {
+					// answered here, not by YaNFD: flush the frames before it
+					if run >= 0 {
+						if _, err := fw.Write(fr.buf[run:start]); err != nil {
+							return
+						}
+						run = -1
+					}
+					r.answers.Add(1)
+					go r.answerLink(fc)
+					continue
+				}
+			}
+			if err != nil {
 				r.e.relayCnt.malformed.Add(1)
 				if run >= 0 {
 					if _, err := fw.Write(fr.buf[run:start]); err != nil {
@@ -125,20 +186,29 @@ func (r *appRelay) pumpIn() {
 func (r *appRelay) pumpOut() {
 	defer r.e.relays.Done()
 	defer r.close()
-	buf := make([]byte, 64<<10)
-	in, app := readerOf(r.fw), writerOf(r.app)
+	// Whole frames only: the relay's own answers (answerLink) go in between.
+	fr := newFrameReader(readerOf(r.fw))
 	for {
-		n, err := in.Read(buf)
-		if n > 0 {
-			if _, werr := app.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
+		if err := fr.fill(); err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				r.e.log.Debug("embedded forwarder: app relay read", "err", err)
 			}
 			return
+		}
+		start := fr.off
+		for {
+			frame, err := fr.next()
+			if err != nil {
+				return // YaNFD's output is framed: cannot happen
+			}
+			if frame == nil {
+				break
+			}
+		}
+		if fr.off > start {
+			if err := r.writeApp(fr.buf[start:fr.off]); err != nil {
+				return
+			}
 		}
 	}
 }

@@ -136,3 +136,37 @@ func TestTCPLink(t *testing.T) {
 		t.Fatalf("link still open after its Conn closed: %+v", st.TCP)
 	}
 }
+
+// TestLinkAskedByAnApp: another process on the forwarder's socket (here a
+// second Conn) asks for a tcp link with faces/create. The app relay
+// answers it with a relayed, validated link, not a YaNFD face: the link
+// works, a malformed Data from the remote is dropped by the relay, and the
+// link is let go when the app's connection closes.
+func TestLinkAskedByAnApp(t *testing.T) {
+	remote := newFakeTCPForwarder(t)
+	a := openT(t, Options{URI: URIEmbedded, StateDir: t.TempDir()})
+	b := openT(t, Options{URI: "unix://" + a.SocketPath()})
+	if b.Kind() != KindExternal {
+		t.Fatalf("second Conn is %s", b.Kind())
+	}
+	if err := b.Link(ctxT(t), "tcp://"+remote.ln.Addr().String(), []enc.Name{name(t, "/remote2")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := fetch(b.Engine(), name(t, "/remote2/1"), time.Second); err != nil || got != "remote" {
+		t.Fatalf("fetch over the app's link: %q, %v", got, err)
+	}
+	if st := a.Stats(); st.TCP == nil || st.TCP.Links != 1 {
+		t.Fatalf("the link is not the relay's: %+v", st.TCP)
+	}
+	remote.evil.Store(true)
+	if _, err := fetch(b.Engine(), name(t, "/remote2/2"), 300*time.Millisecond); err == nil {
+		t.Fatal("malformed Data reached the app")
+	}
+	if st := a.Stats(); st.TCP.Malformed < 1 {
+		t.Fatalf("malformed Data not counted: %+v", st.TCP)
+	}
+	b.Close()
+	if !eventually(3*time.Second, func() bool { return a.Stats().TCP == nil }) {
+		t.Fatalf("link kept after the app left: %+v", a.Stats().TCP)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peets/peets/internal/e2etest"
 	"github.com/peets/peets/internal/proc"
 )
 
@@ -93,6 +94,19 @@ func TestTwoHosts(t *testing.T) {
 	}
 	rosterOnB("after the bad datagrams")
 
+	per := stopSubscriber(t, sub, out)
+	t.Logf("host B received %v packets from host A in ~%v", per, run)
+	// ~55 video and 50 audio packets per second: at least half of that
+	// over the run after the first packet.
+	if per["video"] < 100 || per["audio"] < 100 {
+		t.Fatalf("host B got %v packets from host A", per)
+	}
+}
+
+// stopSubscriber stops a subscriber worker and returns the packets it got
+// per stream, failing the test if any came out of order.
+func stopSubscriber(t *testing.T, sub *proc.Proc, out string) map[string]int {
+	t.Helper()
 	if err := sub.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -101,22 +115,13 @@ func TestTwoHosts(t *testing.T) {
 	}
 	rep := readReport(t, out)
 	per := map[string]int{}
-	first := map[string]int64{}
 	for _, r := range rep.Records {
 		per[r.Stream]++
-		if _, ok := first[r.Stream]; !ok {
-			first[r.Stream] = r.TimeNs
-		}
-	}
-	t.Logf("host B received %v packets from host A in ~%v (out of order: %d)", per, run, rep.OutOfOrder)
-	// ~55 video and 50 audio packets per second: at least half of that
-	// over the run after the first packet.
-	if per["video"] < 100 || per["audio"] < 100 {
-		t.Fatalf("host B got %v packets from host A", per)
 	}
 	if rep.OutOfOrder != 0 {
 		t.Errorf("%d packets out of order", rep.OutOfOrder)
 	}
+	return per
 }
 
 var (
@@ -186,4 +191,53 @@ func newNetns(t *testing.T) netns {
 		run("-n", c[0], "link", "set", "lo", "up")
 	}
 	return n
+}
+
+// TestTwoHostsNdnd: host A runs peets' forwarder (its UDP guard), host B an
+// `ndnd fw` with its own UDP faces, linked over UDP both ways: the guard
+// speaks ndnd's NDNLPv2. A bot publishes on host A; on host B a subscriber
+// proxy joins the room over the link (each side sees the other) and gets
+// host A's media in order.
+func TestTwoHostsNdnd(t *testing.T) {
+	hosts := newNetns(t)
+	p := newProcs(t)
+	room := fmt.Sprintf("mix%d", os.Getpid()%100000)
+
+	fwA := p.startIn(hosts.a, "fwA", "forwarder", "--state-dir", filepath.Join(p.dir, "fwA"), "--log-level", "info",
+		"--udp-port", "6363")
+	uriA := waitForwarder(t, fwA)
+	ndnd := e2etest.NewFwUDP(t, 6363)
+	ndnd.Netns = hosts.b
+	ndnd.Start()
+
+	alice := p.startIn(hosts.a, "alice", "bot", "--user", "alice", "--room", room, "--forwarder", uriA,
+		"--state-dir", filepath.Join(p.dir, "alice"), "--log-level", "info", "--link", "udp://"+hosts.ipB+":6363")
+	if _, err := alice.WaitLine(botRe, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(p.dir, "carol.json")
+	sub := p.startIn(hosts.b, "carol", "bench", "worker", "--mode", "sub", "--user", "carol", "--room", room,
+		"--forwarder", ndnd.URI(), "--link", "udp://"+hosts.ipA+":6363",
+		"--state-dir", filepath.Join(p.dir, "carol"), "--out", out, "--log-level", "info")
+	if _, err := sub.WaitLine(readyRe, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []struct {
+		p    *proc.Proc
+		whom string
+	}{{alice, "carol"}, {sub, "alice"}} {
+		re := regexp.MustCompile(`msg="member joined" .*\bmember=` + w.whom + ` `)
+		if _, err := w.p.WaitLine(re, 10*time.Second); err != nil {
+			t.Fatalf("%s never saw %s join across the link: %v", w.p.Name, w.whom, err)
+		}
+	}
+	time.Sleep(4 * time.Second)
+	per := stopSubscriber(t, sub, out)
+	t.Logf("host B (ndnd fw) received %v packets from host A in ~4s", per)
+	if per["video"] < 100 || per["audio"] < 100 {
+		t.Fatalf("host B got %v packets from host A", per)
+	}
+	if st := fwA.Output(); strings.Contains(st, "dropped a datagram from the network") {
+		t.Errorf("the guard dropped some of ndnd's datagrams:\n%s", st)
+	}
 }

@@ -61,6 +61,8 @@ type WorkerConfig struct {
 	Progress time.Duration
 	// Speed is the source's pace (publisher): 1 (or 0) is real time.
 	Speed float64
+	// Links are udp:// or tcp:// links to other hosts' forwarders (--link).
+	Links []string
 	// VideoPath and AudioPath replace the embedded media (publisher).
 	VideoPath, AudioPath string
 	// CPUProfile, if set, is a file for a CPU profile of the whole run
@@ -130,7 +132,7 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 		mu.Unlock()
 	}
 	cfg := daemon.Config{
-		User: c.User, Room: c.Room, Forwarder: c.Forwarder, StateDir: c.StateDir,
+		User: c.User, Room: c.Room, Forwarder: c.Forwarder, StateDir: c.StateDir, Links: c.Links,
 	}
 	opts := daemon.Options{Config: cfg, Logger: c.Logger, Ephemeral: true}
 	switch c.Mode {

@@ -78,6 +78,8 @@ func Cleanup() {
 
 // Fw is an external `ndnd fw` process with only a unix listener.
 type Fw struct {
+	Netns string // run in this network namespace (set before Start)
+
 	t    testing.TB
 	Dir  string
 	Sock string
@@ -88,7 +90,11 @@ type Fw struct {
 }
 
 // NewFw prepares an ndnd forwarder in a temp dir (Start runs it).
-func NewFw(t testing.TB) *Fw {
+func NewFw(t testing.TB) *Fw { return NewFwUDP(t, 0) }
+
+// NewFwUDP is NewFw with UDP unicast faces on udpPort (0: none), on all
+// interfaces: use it in a network namespace of the test's own.
+func NewFwUDP(t testing.TB, udpPort int) *Fw {
 	t.Helper()
 	dir := t.TempDir()
 	f := &Fw{t: t, Dir: dir, Sock: filepath.Join(dir, "nfd.sock"), cfg: filepath.Join(dir, "fw.yml"), bin: Ndnd(t)}
@@ -96,9 +102,9 @@ func NewFw(t testing.TB) *Fw {
   log_level: WARN
 faces:
   udp:
-    enabled_unicast: false
+    enabled_unicast: %t
     enabled_multicast: false
-    port_unicast: 0
+    port_unicast: %d
   tcp:
     enabled: false
   unix:
@@ -111,7 +117,7 @@ faces:
 tables:
   rib:
     readvertise_nlsr: false
-`, f.Sock)
+`, udpPort > 0, udpPort, f.Sock)
 	if err := os.WriteFile(f.cfg, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +142,9 @@ func (f *Fw) URI() string { return "unix://" + f.Sock }
 // StartNoWait runs the forwarder without waiting for its socket.
 func (f *Fw) StartNoWait() error {
 	f.cmd = exec.Command(f.bin, "fw", "run", f.cfg)
+	if f.Netns != "" {
+		f.cmd = exec.Command("ip", "netns", "exec", f.Netns, f.bin, "fw", "run", f.cfg)
+	}
 	f.cmd.Stdout, f.cmd.Stderr = f.log, f.log
 	return f.cmd.Start()
 }
