@@ -162,7 +162,11 @@ func WriteText(w io.Writer, room string, members []Member, now time.Time) error 
 		j := members[i].JSON(now)
 		var ss []string
 		for _, st := range j.Streams {
-			ss = append(ss, fmt.Sprintf("%s(%s)", st.ID, st.Codec))
+			off := ""
+			if (st.Kind == proto.KindAudio && j.AudioMuted) || (st.Kind == proto.KindVideo && j.VideoMuted) {
+				off = " off" // muted mic / camera turned off
+			}
+			ss = append(ss, fmt.Sprintf("%s(%s%s)", st.ID, st.Codec, off))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%dms\t%s\t%s\n",
 			j.User, j.Name, j.Role, j.State, j.LastHeartbeatMs, j.Prefix, strings.Join(ss, ","))

@@ -109,6 +109,14 @@ func TestRenderJSON(t *testing.T) {
 	if err := WriteText(&sb, "r1", ms, now); err != nil || !strings.Contains(sb.String(), "cam(video/VP8)") {
 		t.Fatalf("text: %v\n%s", err, sb.String())
 	}
+	ms[0].VideoMuted = true // camera off: the JSON and the table say so
+	if b, _ := RenderJSON("r1", ms[:1], now); !strings.Contains(string(b), `"video_muted":true`) {
+		t.Fatalf("muted camera not in the JSON: %s", b)
+	}
+	sb.Reset()
+	if err := WriteText(&sb, "r1", ms, now); err != nil || !strings.Contains(sb.String(), "cam(video/VP8 off)") {
+		t.Fatalf("text: %v\n%s", err, sb.String())
+	}
 	ev, _ := json.Marshal(Event{Type: EventLeave, Time: now, Member: ms[1], Reason: LeaveExpired})
 	if !strings.Contains(string(ev), `"type":"leave"`) || !strings.Contains(string(ev), `"reason":"expired"`) {
 		t.Fatalf("event JSON %s", ev)
