@@ -162,3 +162,29 @@ func TestReassemblyRejects(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReassembly: any sequence of datagrams from the network is taken
+// without a panic, and what the reassembler hands on is checked by the
+// validator (which must not panic either) before YaNFD would see it.
+func FuzzReassembly(f *testing.F) {
+	for _, fr := range fragments(netData, 700, 7, tlv(tLpPitToken, b(0, 0, 1, 2, 3, 4))) {
+		f.Add(fr, fr)
+	}
+	f.Add(netInterest, []byte{0x64, 0x05, 0x51})
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		var r reassembler
+		now := time.Now()
+		for _, d := range [][]byte{a, b, a} {
+			if len(d) > udpRecvBuf {
+				d = d[:udpRecvBuf]
+			}
+			pkt, err := r.add(d, now)
+			if err == nil && pkt != nil {
+				_ = validatePacket(pkt, validateOpts{forForwarder: true, fwThreads: 1, fromNetwork: true})
+			}
+		}
+		if len(r.parts) > maxPartials {
+			t.Fatalf("%d partial packets", len(r.parts))
+		}
+	})
+}
