@@ -35,7 +35,7 @@ func (f *daemonFlags) add(cmd *cobra.Command, defUser string) {
 	fl.StringVar(&f.prefix, "prefix", "", "user prefix, routable on a testbed (default /peets/user/<user>)")
 	fl.StringVar(&f.group, "group", "", "room sync group prefix (default /peets/room/<room>)")
 	fl.StringVar(&f.role, "role", "", "participant, broadcaster (publishes, receives nothing) or viewer (receives only)")
-	fl.StringArrayVar(&f.links, "link", nil, "udp://HOST:PORT of another host's forwarder to link to (repeatable)")
+	fl.StringArrayVar(&f.links, "link", nil, "udp://HOST:PORT or tcp://HOST:PORT of another host's forwarder to link to (repeatable)")
 	fl.DurationVar(&f.heartbeat, "heartbeat", 0, "mean heartbeat interval (default 1s)")
 	fl.Float64Var(&f.jitter, "jitter", 0, "heartbeat jitter, +- fraction of the interval (default 0.25)")
 	fl.IntVar(&f.expire, "expire-after", 0, "missed heartbeat intervals before a member is dropped (default 3)")

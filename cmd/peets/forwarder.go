@@ -40,6 +40,6 @@ func newForwarderCmd() *cobra.Command {
 	}
 	f.add(cmd)
 	cmd.Flags().IntVar(&udpPort, "udp-port", 0, "accept UDP faces from other hosts on this port (0: none)")
-	cmd.Flags().StringArrayVar(&links, "link", nil, "udp://HOST:PORT of another forwarder to route /peets over (repeatable)")
+	cmd.Flags().StringArrayVar(&links, "link", nil, "udp://HOST:PORT or tcp://HOST:PORT of another forwarder to route /peets over (repeatable)")
 	return cmd
 }
