@@ -30,7 +30,7 @@ type Config struct {
 	Role      string   `yaml:"role"`      // participant | broadcaster | viewer
 	Forwarder string   `yaml:"forwarder"` // forwarder URI; "" = auto
 	StateDir  string   `yaml:"state_dir"` // keys and the embedded forwarder's socket
-	Links     []string `yaml:"links"`     // udp://HOST:PORT links of the embedded forwarder
+	Links     []string `yaml:"links"`     // udp:// or tcp://HOST:PORT links to other hosts' forwarders
 	Listen    string   `yaml:"listen"`    // web page and signaling, loopback only
 	// Description is a JSON object published in the roster entry. Only this
 	// file sets it (never the browser), so peers can trust it.
