@@ -3,6 +3,7 @@ package forwarder
 import (
 	"bytes"
 	"errors"
+	"net"
 	"testing"
 	"time"
 )
@@ -187,4 +188,64 @@ func FuzzReassembly(f *testing.F) {
 			t.Fatalf("%d partial packets", len(r.parts))
 		}
 	})
+}
+
+// TestUDPGuardAcceptsPeers: a guard that accepts peers gives a face to a
+// new source only for a valid packet; an Interest from the network reaches
+// a local producer through YaNFD and its Data goes back as a datagram.
+func TestUDPGuardAcceptsPeers(t *testing.T) {
+	a := openT(t, Options{URI: URIEmbedded, StateDir: t.TempDir()})
+	serve(t, a.Engine(), name(t, "/guardtest"), "G")
+	if err := a.Register(ctxT(t), name(t, "/guardtest")); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	e := a.emb
+	a.mu.Unlock()
+	g, err := newUDPGuard(e, 0, e.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.close()
+	g.listen = true // as with --udp-port, on an ephemeral port
+
+	client, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: g.Port()}
+
+	// The crash packet and garbage: counted, and no face for the sender.
+	crash := tlv(tInterest, rawTLV(tName, vn(11), rawTLV(8, b(0xff, 0x80, 0, 0, 0, 0, 0, 0, 0x01)), b(0xaa)), okNonce)
+	for _, d := range [][]byte{crash, b(0x64, 0xfd, 0xff), bytes.Repeat([]byte{0x05}, 100)} {
+		if _, err := client.WriteToUDP(d, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !eventually(2*time.Second, func() bool { return g.stats().Malformed >= 3 }) {
+		t.Fatalf("bad datagrams not counted: %+v", g.stats())
+	}
+	if st := g.stats(); st.Peers != 0 {
+		t.Fatalf("a face was made for garbage: %+v", st)
+	}
+
+	// A valid Interest: a face, the producer's Data back.
+	nm := tlv(tName, tlv(8, []byte("guardtest")), tlv(8, []byte("x")))
+	interest := tlv(tInterest, nm, tlv(tMustBeFresh), okNonce, tlv(tLifetime, b(0x03, 0xe8)))
+	if _, err := client.WriteToUDP(interest, to); err != nil {
+		t.Fatal(err)
+	}
+	_ = client.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 9000)
+	n, _, err := client.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatalf("no Data back: %v (guard %+v)", err, g.stats())
+	}
+	if !bytes.Contains(buf[:n], []byte("G:/guardtest/x")) {
+		t.Fatalf("unexpected datagram %x", buf[:n])
+	}
+	if st := g.stats(); st.Peers != 1 || st.In < 1 || st.Out < 1 {
+		t.Fatalf("guard stats %+v", st)
+	}
 }
