@@ -50,7 +50,7 @@ func Start(name, bin string, args []string, o Options) (*Proc, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), o.Env...)
 	cmd.Dir = o.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(cmd)
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw
 	cmd.Stderr = pw
@@ -144,9 +144,10 @@ func (p *Proc) WaitLine(re *regexp.Regexp, timeout time.Duration) ([]string, err
 	}
 }
 
-// Signal sends sig to the child's process group.
+// Signal sends sig to the child's process group (to the child alone where
+// there are no process groups).
 func (p *Proc) Signal(sig syscall.Signal) error {
-	return syscall.Kill(-p.cmd.Process.Pid, sig)
+	return signalGroup(p.cmd.Process, sig)
 }
 
 // Done is closed when the process has exited.
@@ -203,11 +204,7 @@ func CPU(st *os.ProcessState) (time.Duration, int64) {
 		return 0, 0
 	}
 	cpu := st.UserTime() + st.SystemTime()
-	var rss int64
-	if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss * 1024
-	}
-	return cpu, rss
+	return cpu, maxRSS(st)
 }
 
 // Group stops a set of processes together.
