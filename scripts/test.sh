@@ -15,6 +15,10 @@ echo "== go vet"
 go vet ./...
 echo "== go vet (e2e)"
 go vet -tags e2e ./...
+# The proxy runs on macOS and Windows too: keep it building there.
+echo "== cross builds (darwin/arm64, windows/amd64)"
+GOOS=darwin GOARCH=arm64 go build -o /dev/null ./cmd/peets
+GOOS=windows GOARCH=amd64 go build -o /dev/null ./cmd/peets
 # One package at a time: several tests start forwarders and check
 # latencies that two packages' tests competing for 2 cores could blur.
 echo "== unit tests"
