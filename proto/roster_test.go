@@ -51,6 +51,28 @@ func TestRosterEntryRoundTrip(t *testing.T) {
 	}
 }
 
+// TestRosterEntryFields: the mute flags round-trip, and a field a newer
+// member adds is ignored, not an error.
+func TestRosterEntryFields(t *testing.T) {
+	e := validEntry()
+	e.AudioMuted, e.VideoMuted = true, true
+	b, err := e.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"audio_muted":true`) || !strings.Contains(string(b), `"video_muted":true`) {
+		t.Fatalf("mute flags not encoded: %s", b)
+	}
+	got, err := DecodeRosterEntry(b)
+	if err != nil || !got.AudioMuted || !got.VideoMuted {
+		t.Fatalf("decoded %+v, %v", got, err)
+	}
+	newer := strings.Replace(string(b), `{`, `{"hand_raised":true,`, 1)
+	if _, err := DecodeRosterEntry([]byte(newer)); err != nil {
+		t.Fatalf("an unknown field refused: %v", err)
+	}
+}
+
 func TestRosterEntryRejects(t *testing.T) {
 	cases := map[string]func(*RosterEntry){
 		"bad user":         func(e *RosterEntry) { e.User = "a/b" },
