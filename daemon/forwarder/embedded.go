@@ -430,24 +430,6 @@ func (e *embeddedFw) tcpStats() *tcpLinkStats {
 	return st
 }
 
-// hasTCPLink reports whether a TCP link to addr is open.
-func (e *embeddedFw) hasTCPLink(addr string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.tcpLinks[addr] != nil
-}
-
-// hasUDPPeer reports whether the guard has a face for addr.
-func (e *embeddedFw) hasUDPPeer(addr netip.AddrPort) bool {
-	g := e.udpGuard()
-	if g == nil {
-		return false
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.peers[unmap(addr)] != nil
-}
-
 // udpGuard returns the UDP guard, if the forwarder has one.
 func (e *embeddedFw) udpGuard() *udpGuard {
 	e.mu.Lock()
@@ -455,17 +437,36 @@ func (e *embeddedFw) udpGuard() *udpGuard {
 	return e.guard
 }
 
+// networkLink returns the face of a link to the canonical face URI uri
+// (udp4://, udp6://, tcp4:// or tcp6://HOST:PORT), made by the UDP guard or
+// a TCP link relay, whether it existed already, and a function that lets
+// the link go. Link and the app relay's faces/create both come here.
+func (e *embeddedFw) networkLink(uri string) (id uint64, existed bool, release func(), err error) {
+	scheme, hostPort, ok := strings.Cut(uri, "://")
+	if !ok {
+		return 0, false, nil, fmt.Errorf("%w: link %s", ErrBadURI, uri)
+	}
+	if strings.HasPrefix(scheme, "tcp") {
+		return e.tcpLinkFace(hostPort)
+	}
+	addr, err := netip.ParseAddrPort(hostPort)
+	if err != nil {
+		return 0, false, nil, fmt.Errorf("%w: link %s: %v", ErrBadURI, uri, err)
+	}
+	return e.udpLink(addr)
+}
+
 // udpLink returns the face of a UDP link to addr, through the guard (made
-// on an ephemeral port if the forwarder has no UDP port), and a function
-// that lets the link go.
-func (e *embeddedFw) udpLink(addr netip.AddrPort) (uint64, func(), error) {
+// on an ephemeral port if the forwarder has no UDP port), whether it
+// existed already, and a function that lets the link go.
+func (e *embeddedFw) udpLink(addr netip.AddrPort) (uint64, bool, func(), error) {
 	e.mu.Lock()
 	g := e.guard
 	if g == nil {
 		var err error
 		if g, err = newUDPGuard(e, 0, e.log); err != nil {
 			e.mu.Unlock()
-			return 0, nil, err
+			return 0, false, nil, err
 		}
 		e.guard = g
 	}

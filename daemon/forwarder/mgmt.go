@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -160,16 +159,7 @@ func (c *Conn) linkFace(ctx context.Context, lt linkTarget, uri string) (faceID 
 	embedded := c.kind == KindEmbedded
 	c.mu.Unlock()
 	if e != nil && embedded {
-		hostPort := uri[strings.Index(uri, "://")+3:]
-		if lt.proto == "tcp" {
-			id, rel, err := e.tcpLinkFace(hostPort)
-			return id, false, rel, err
-		}
-		addr, err := netip.ParseAddrPort(hostPort)
-		if err != nil {
-			return 0, false, nil, fmt.Errorf("%w: link %s: %v", ErrBadURI, uri, err)
-		}
-		id, rel, err := e.udpLink(addr)
+		id, _, rel, err := e.networkLink(uri)
 		return id, false, rel, err
 	}
 	resp, err := c.exec(ctx, "faces", "create", &mgmt.ControlArgs{

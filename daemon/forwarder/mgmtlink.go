@@ -3,7 +3,6 @@ package forwarder
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
@@ -91,19 +90,9 @@ func (e *embeddedFw) createLink(fc faceCreate) ([]byte, func()) {
 	var release func()
 	uri, err := fc.target.canonical(ctx)
 	if err == nil {
-		hostPort := uri[len(fc.target.proto)+4:] // after "udp4://" or "tcp6://"
 		var id uint64
 		var existed bool
-		if fc.target.proto == "tcp" {
-			existed = e.hasTCPLink(hostPort)
-			id, release, err = e.tcpLinkFace(hostPort)
-		} else {
-			var addr netip.AddrPort
-			if addr, err = netip.ParseAddrPort(hostPort); err == nil {
-				existed = e.hasUDPPeer(addr)
-				id, release, err = e.udpLink(addr)
-			}
-		}
+		id, existed, release, err = e.networkLink(uri)
 		if err == nil {
 			if existed {
 				resp.StatusCode, resp.StatusText = 409, "Conflicts with existing face"

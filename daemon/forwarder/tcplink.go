@@ -49,37 +49,38 @@ const (
 )
 
 // tcpLinkFace returns the face of the tcp link to addr (host:port), making
-// and starting it if needed, and a function that lets it go (the last one
-// closes it). It waits up to tcpFirstWait for the first connection, so that
-// what is expressed right after Link goes out.
-func (e *embeddedFw) tcpLinkFace(addr string) (uint64, func(), error) {
-	l, err := e.holdTCPLink(addr)
+// and starting it if needed, whether it existed already, and a function
+// that lets it go (the last one closes it). It waits up to tcpFirstWait for
+// the first connection, so that what is expressed right after Link goes out.
+func (e *embeddedFw) tcpLinkFace(addr string) (uint64, bool, func(), error) {
+	l, existed, err := e.holdTCPLink(addr)
 	if err != nil {
-		return 0, nil, err
+		return 0, false, nil, err
 	}
 	select {
 	case <-l.up:
 	case <-time.After(tcpFirstWait):
 	}
 	var once sync.Once
-	return l.ls.FaceID(), func() { once.Do(func() { e.releaseTCPLink(l) }) }, nil
+	return l.ls.FaceID(), existed, func() { once.Do(func() { e.releaseTCPLink(l) }) }, nil
 }
 
-// holdTCPLink finds or starts the link to addr and takes a reference.
-func (e *embeddedFw) holdTCPLink(addr string) (*tcpLink, error) {
+// holdTCPLink finds or starts the link to addr and takes a reference; it
+// reports whether the link existed already.
+func (e *embeddedFw) holdTCPLink(addr string) (*tcpLink, bool, error) {
 	e.mu.Lock()
 	l := e.tcpLinks[addr]
 	if l == nil {
 		e.mu.Unlock() // unixFace takes e.mu
 		ours, theirs, err := socketPair()
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		ls, err := e.unixFace(theirs)
 		if err != nil {
 			ours.Close()
 			theirs.Close()
-			return nil, err
+			return nil, false, err
 		}
 		l = &tcpLink{e: e, addr: addr, log: e.log.With("link", "tcp://"+addr), fw: ours, ls: ls,
 			opts: validateOpts{forForwarder: true, fwThreads: e.fwThreads, fromNetwork: true},
@@ -92,7 +93,7 @@ func (e *embeddedFw) holdTCPLink(addr string) (*tcpLink, error) {
 			old.refs++
 			e.mu.Unlock()
 			ours.Close()
-			return old, nil
+			return old, true, nil
 		}
 		l.refs = 1
 		e.tcpLinks[addr] = l
@@ -100,11 +101,11 @@ func (e *embeddedFw) holdTCPLink(addr string) (*tcpLink, error) {
 		go l.dialLoop()
 		go l.toRemote()
 		l.log.Info("embedded forwarder: TCP link", "face", ls.FaceID())
-		return l, nil
+		return l, false, nil
 	}
 	l.refs++
 	e.mu.Unlock()
-	return l, nil
+	return l, true, nil
 }
 
 // releaseTCPLink lets l go; the last holder closes it: the dial loop stops,

@@ -92,15 +92,16 @@ func newUDPGuard(e *embeddedFw, port int, log *slog.Logger) (*udpGuard, error) {
 // Port returns the bound UDP port.
 func (g *udpGuard) Port() int { return g.conn.LocalAddr().(*net.UDPAddr).Port }
 
-// link returns the face of the link target addr, making it if needed, and
-// a function that lets the link go: the last one closes the peer's face.
-func (g *udpGuard) link(addr netip.AddrPort) (uint64, func(), error) {
-	p, err := g.peer(unmap(addr), true, false)
+// link returns the face of the link target addr, making it if needed,
+// whether it existed already, and a function that lets the link go: the
+// last one closes the peer's face.
+func (g *udpGuard) link(addr netip.AddrPort) (uint64, bool, func(), error) {
+	p, existed, err := g.peer(unmap(addr), true, false)
 	if err != nil {
-		return 0, nil, err
+		return 0, false, nil, err
 	}
 	var once sync.Once
-	return p.ls.FaceID(), func() { once.Do(func() { g.unlink(p) }) }, nil
+	return p.ls.FaceID(), existed, func() { once.Do(func() { g.unlink(p) }) }, nil
 }
 
 // unlink drops one hold on p as a link target.
@@ -117,40 +118,40 @@ func (g *udpGuard) unlink(p *udpPeer) {
 	}
 }
 
-// peer finds the peer of addr, or makes it when permanent (a link target)
-// or when accept is true and the guard accepts new peers. It returns nil, nil
-// for a source the guard does not hear.
-func (g *udpGuard) peer(addr netip.AddrPort, permanent, accept bool) (*udpPeer, error) {
+// peer finds the peer of addr (existed), or makes it when permanent (a
+// link target) or when accept is true and the guard accepts new peers. It
+// returns a nil peer and no error for a source the guard does not hear.
+func (g *udpGuard) peer(addr netip.AddrPort, permanent, accept bool) (p *udpPeer, existed bool, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
-		return nil, ErrClosed
+		return nil, false, ErrClosed
 	}
 	if p := g.peers[addr]; p != nil {
 		if permanent {
 			p.permanent = true
 			p.refs++
 		}
-		return p, nil
+		return p, true, nil
 	}
 	if !permanent && !(accept && g.listen) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if len(g.peers) >= maxUDPPeers {
 		g.cnt.full.Add(1)
-		return nil, fmt.Errorf("embedded forwarder: %d UDP peers already", maxUDPPeers)
+		return nil, false, fmt.Errorf("embedded forwarder: %d UDP peers already", maxUDPPeers)
 	}
 	ours, theirs, err := socketPair()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	ls, err := g.e.unixFace(theirs)
 	if err != nil {
 		ours.Close()
 		theirs.Close()
-		return nil, err
+		return nil, false, err
 	}
-	p := &udpPeer{addr: addr, fw: ours, ls: ls, permanent: permanent}
+	p = &udpPeer{addr: addr, fw: ours, ls: ls, permanent: permanent}
 	if permanent {
 		p.refs = 1
 	}
@@ -159,7 +160,7 @@ func (g *udpGuard) peer(addr netip.AddrPort, permanent, accept bool) (*udpPeer, 
 	g.wg.Add(1)
 	go g.send(p)
 	g.log.Info("embedded forwarder: UDP peer", "peer", addr.String(), "face", ls.FaceID(), "link", permanent)
-	return p, nil
+	return p, false, nil
 }
 
 // receive reads datagrams until the socket closes.
@@ -175,7 +176,7 @@ func (g *udpGuard) receive() {
 			return
 		}
 		addr = unmap(addr)
-		p, _ := g.peer(addr, false, false)
+		p, _, _ := g.peer(addr, false, false)
 		if p == nil {
 			p = g.newcomer(addr, buf[:n])
 			if p == nil {
@@ -200,7 +201,7 @@ func (g *udpGuard) newcomer(addr netip.AddrPort, d []byte) *udpPeer {
 		g.logBad(addr, d, err)
 		return nil
 	}
-	p, err := g.peer(addr, false, true)
+	p, _, err := g.peer(addr, false, true)
 	if err != nil {
 		g.log.Debug("embedded forwarder: UDP peer refused", "peer", addr.String(), "err", err)
 	}
@@ -402,15 +403,7 @@ func (r *reassembler) add(d []byte, now time.Time) ([]byte, error) {
 	}
 	delete(r.parts, base)
 	// LpPacket{fragment 0's other fields, Fragment{all payloads}}
-	inner := tlvLen(tLpFragment, p.size) + len(p.headers)
-	out := make([]byte, 0, tlvLen(tLpPacket, inner))
-	out = appendTL(out, tLpPacket, inner)
-	out = append(out, p.headers...)
-	out = appendTL(out, tLpFragment, p.size)
-	for _, f := range p.frags {
-		out = append(out, f...)
-	}
-	return out, nil
+	return appendTLVs(tLpPacket, p.headers, appendTLVs(tLpFragment, p.frags...)), nil
 }
 
 // gc forgets packets whose fragments did not all come in time.
@@ -445,9 +438,6 @@ const (
 	errFragmentation malformedErr = "bad NDNLPv2 fragmentation fields"
 	errReassembly    malformedErr = "too many or too large packets in reassembly"
 )
-
-// tlvLen is the size of a TLV of a one-byte type with a value of n bytes.
-func tlvLen(typ byte, n int) int { return len(appendTL(nil, typ, n)) + n }
 
 // appendTL appends a one-byte TLV-TYPE and the VAR-NUMBER length n.
 func appendTL(b []byte, typ byte, n int) []byte {
