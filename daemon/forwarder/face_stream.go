@@ -323,35 +323,27 @@ func (f *streamFace) run(c net.Conn) {
 // stays); a stream whose framing is lost ends the connection, which is then
 // redialed.
 func (f *streamFace) receive(fr *frameReader) error {
-	for {
-		if err := fr.fill(); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
+	err := fr.each(func(frame []byte) error {
+		if err := validatePacket(frame, validateOpts{}); err != nil {
+			f.cnt.malformed.Add(1)
+			if ok, more := f.badLog.allow(); ok {
+				f.log.Warn("dropped malformed packet from the forwarder", "uri", f.ep.String(),
+					"err", err, "frame", frameSummary(frame), "suppressed_before", more,
+					"total", f.cnt.malformed.Load())
 			}
-			return err
+			return nil
 		}
-		for {
-			frame, err := fr.next()
-			if err != nil {
-				f.cnt.malformed.Add(1)
-				return err
-			}
-			if frame == nil {
-				break
-			}
-			if err := validatePacket(frame, validateOpts{}); err != nil {
-				f.cnt.malformed.Add(1)
-				if ok, more := f.badLog.allow(); ok {
-					f.log.Warn("dropped malformed packet from the forwarder", "uri", f.ep.String(),
-						"err", err, "frame", frameSummary(frame), "suppressed_before", more,
-						"total", f.cnt.malformed.Load())
-				}
-				continue
-			}
-			f.cnt.in.Add(1)
-			f.onPkt(frame)
-		}
+		f.cnt.in.Add(1)
+		f.onPkt(frame)
+		return nil
+	})
+	switch {
+	case errors.Is(err, errFraming):
+		f.cnt.malformed.Add(1)
+	case errors.Is(err, io.EOF):
+		return nil
 	}
+	return err
 }
 
 // redial connects with exponential backoff; it returns nil once the face is
