@@ -135,29 +135,68 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-// startTLVPeer runs a minimal NDN peer on a loopback TCP port: it answers
-// every Interest with a Data "<tag>:<name>" (echoing the PIT token), which is
-// all a forwarder needs from the far end of a link.
-func startTLVPeer(t testing.TB, tag string) string {
+// respond answers an Interest frame (bare, or in an unfragmented LpPacket)
+// with the Data wire that reply makes for its name, in an LpPacket with the
+// Interest's PIT token if it had one. It returns nil for anything else.
+func respond(frame []byte, reply func(enc.Name) []byte) []byte {
+	pkt, _, err := spec.ReadPacket(enc.NewBufferView(append([]byte(nil), frame...)))
+	if err != nil {
+		return nil
+	}
+	var tok []byte
+	if pkt.LpPacket != nil {
+		if pkt.LpPacket.FragCount.GetOr(1) > 1 || len(pkt.LpPacket.Fragment) == 0 {
+			return nil
+		}
+		tok = pkt.LpPacket.PitToken
+		if pkt, _, err = spec.ReadPacket(enc.NewWireView(pkt.LpPacket.Fragment)); err != nil {
+			return nil
+		}
+	}
+	if pkt.Interest == nil {
+		return nil
+	}
+	d := reply(pkt.Interest.Name())
+	if d == nil || tok == nil {
+		return d
+	}
+	return tlv(tLpPacket, tlv(tLpPitToken, tok), tlv(tLpFragment, d))
+}
+
+// tagged replies with a Data whose content is "<tag>:<name>".
+func tagged(tag string) func(enc.Name) []byte {
+	signer := sig.NewSha256Signer()
+	return func(n enc.Name) []byte {
+		d, err := spec.Spec{}.MakeData(n, &ndn.DataConfig{}, enc.Wire{[]byte(tag + ":" + n.String())}, signer)
+		if err != nil {
+			return nil
+		}
+		return d.Wire.Join()
+	}
+}
+
+// tcpResponder is a TCP "forwarder" that answers every Interest with reply.
+type tcpResponder struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+// startTCPResponder serves reply on 127.0.0.1 until the test ends.
+func startTCPResponder(t testing.TB, reply func(enc.Name) []byte) *tcpResponder {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var conns []net.Conn
+	r := &tcpResponder{ln: ln}
 	done := make(chan struct{})
+	var wg sync.WaitGroup
 	t.Cleanup(func() {
 		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
+		r.dropAll()
 		<-done
 	})
-	signer := sig.NewSha256Signer()
-	var wg sync.WaitGroup
 	go func() {
 		defer close(done)
 		defer wg.Wait()
@@ -166,51 +205,50 @@ func startTLVPeer(t testing.TB, tag string) string {
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
+			r.mu.Lock()
+			r.conns = append(r.conns, c)
+			r.mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer c.Close()
 				_ = ndn_io.ReadTlvStream(c, func(frame []byte) bool {
-					pkt, _, err := spec.ReadPacket(enc.NewBufferView(frame))
-					if err != nil {
-						return true
-					}
-					var tok []byte
-					if pkt.LpPacket != nil {
-						tok = pkt.LpPacket.PitToken
-						if pkt, _, err = spec.ReadPacket(enc.NewWireView(pkt.LpPacket.Fragment)); err != nil {
-							return true
+					if out := respond(frame, reply); out != nil {
+						if _, err := c.Write(out); err != nil {
+							return false
 						}
 					}
-					if pkt.Interest == nil {
-						return true
-					}
-					n := pkt.Interest.Name()
-					d, err := spec.Spec{}.MakeData(n, &ndn.DataConfig{}, enc.Wire{[]byte(tag + ":" + n.String())}, signer)
-					if err != nil {
-						return true
-					}
-					out := d.Wire
-					if tok != nil {
-						lp := &spec.Packet{LpPacket: &spec.LpPacket{PitToken: tok, Fragment: d.Wire}}
-						var e spec.PacketEncoder
-						e.Init(lp)
-						out = e.Encode(lp)
-					}
-					_, err = c.Write(out.Join())
-					return err == nil
+					return true
 				}, nil)
 			}()
 		}
 	}()
-	return ln.Addr().String()
+	return r
 }
 
-// startUDPPeer is startTLVPeer over UDP: one datagram, one packet.
-func startUDPPeer(t testing.TB, tag string) string {
+// Addr is the responder's host:port.
+func (r *tcpResponder) Addr() string { return r.ln.Addr().String() }
+
+// dropAll closes every connection, as a restarting forwarder would.
+func (r *tcpResponder) dropAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.conns {
+		c.Close()
+	}
+	r.conns = nil
+}
+
+// startTLVPeer is a TCP peer forwarder that answers every Interest with
+// "<tag>:<name>"; it returns its host:port.
+func startTLVPeer(t testing.TB, tag string) string {
+	t.Helper()
+	return startTCPResponder(t, tagged(tag)).Addr()
+}
+
+// startUDPResponder is startTCPResponder over UDP: one datagram, one
+// packet. It returns its host:port.
+func startUDPResponder(t testing.TB, reply func(enc.Name) []byte) string {
 	t.Helper()
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -218,7 +256,6 @@ func startUDPPeer(t testing.TB, tag string) string {
 	}
 	done := make(chan struct{})
 	t.Cleanup(func() { pc.Close(); <-done })
-	signer := sig.NewSha256Signer()
 	go func() {
 		defer close(done)
 		buf := make([]byte, 9000)
@@ -227,37 +264,16 @@ func startUDPPeer(t testing.TB, tag string) string {
 			if err != nil {
 				return
 			}
-			pkt, _, err := spec.ReadPacket(enc.NewBufferView(append([]byte(nil), buf[:n]...)))
-			if err != nil {
-				continue
+			if out := respond(buf[:n], reply); out != nil {
+				_, _ = pc.WriteTo(out, from)
 			}
-			var tok []byte
-			if pkt.LpPacket != nil {
-				if pkt.LpPacket.FragCount.GetOr(1) > 1 || len(pkt.LpPacket.Fragment) == 0 {
-					continue
-				}
-				tok = pkt.LpPacket.PitToken
-				if pkt, _, err = spec.ReadPacket(enc.NewWireView(pkt.LpPacket.Fragment)); err != nil {
-					continue
-				}
-			}
-			if pkt.Interest == nil {
-				continue
-			}
-			nm := pkt.Interest.Name()
-			d, err := spec.Spec{}.MakeData(nm, &ndn.DataConfig{}, enc.Wire{[]byte(tag + ":" + nm.String())}, signer)
-			if err != nil {
-				continue
-			}
-			out := d.Wire
-			if tok != nil {
-				lp := &spec.Packet{LpPacket: &spec.LpPacket{PitToken: tok, Fragment: d.Wire}}
-				var e spec.PacketEncoder
-				e.Init(lp)
-				out = e.Encode(lp)
-			}
-			_, _ = pc.WriteTo(out.Join(), from)
 		}
 	}()
 	return pc.LocalAddr().String()
+}
+
+// startUDPPeer is startTLVPeer over UDP.
+func startUDPPeer(t testing.TB, tag string) string {
+	t.Helper()
+	return startUDPResponder(t, tagged(tag))
 }

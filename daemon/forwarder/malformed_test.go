@@ -352,39 +352,9 @@ func TestExternalConnSurvivesMalformedForwarder(t *testing.T) {
 // UDP guard drops it before YaNFD (the in-process face would too): the
 // consumer sees a timeout, not a crash.
 func TestInprocDropsMalformedFromLink(t *testing.T) {
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { pc.Close(); <-done })
-	badName := rawTLV(tName, vn(11), rawTLV(8, b(0xff, 0x80, 0, 0, 0, 0, 0, 0, 0x01)), b(0xaa))
-	go func() {
-		defer close(done)
-		buf := make([]byte, 9000)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			p, _, err := spec.ReadPacket(enc.NewBufferView(append([]byte(nil), buf[:n]...)))
-			if err != nil || p.LpPacket == nil {
-				continue
-			}
-			tok := p.LpPacket.PitToken
-			ip, _, err := spec.ReadPacket(enc.NewWireView(p.LpPacket.Fragment))
-			if err != nil || ip.Interest == nil {
-				continue
-			}
-			nm := tlv(tName, ip.Interest.Name().BytesInner())
-			evil := tlv(tData, nm, tlv(tContent, b(1)),
-				tlv(tDataSigInfo, tlv(tSigType, b(3)), tlv(tKeyLocator, badName)), okSigVal)
-			out := encodeLp(t, &spec.LpPacket{PitToken: tok, Fragment: enc.Wire{evil}})
-			_, _ = pc.WriteTo(out, from)
-		}
-	}()
+	peer := startUDPResponder(t, evilData)
 	a := openT(t, Options{URI: URIEmbedded, StateDir: t.TempDir()})
-	if err := a.Link(ctxT(t), "udp://"+pc.LocalAddr().String(), []enc.Name{name(t, "/evil")}); err != nil {
+	if err := a.Link(ctxT(t), "udp://"+peer, []enc.Name{name(t, "/evil")}); err != nil {
 		t.Fatal(err)
 	}
 	dropped := func() uint64 {
@@ -406,6 +376,14 @@ func TestInprocDropsMalformedFromLink(t *testing.T) {
 	if st := a.Stats(); st.UDP == nil || st.UDP.Malformed < 5 {
 		t.Fatalf("the UDP guard did not drop it: %+v", st.UDP)
 	}
+}
+
+// evilData replies with a Data whose name YaNFD accepts but whose
+// KeyLocator holds the top-bit-length name that crashes ndnd's parser.
+func evilData(n enc.Name) []byte {
+	badName := rawTLV(tName, vn(11), rawTLV(8, b(0xff, 0x80, 0, 0, 0, 0, 0, 0, 0x01)), b(0xaa))
+	return tlv(tData, tlv(tName, n.BytesInner()), tlv(tContent, b(1)),
+		tlv(tDataSigInfo, tlv(tSigType, b(3)), tlv(tKeyLocator, badName)), okSigVal)
 }
 
 // TestRateLimiter: one event per interval gets through, the rest are counted.

@@ -2,96 +2,29 @@ package forwarder
 
 import (
 	"fmt"
-	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
-	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
 )
 
-// fakeTCPForwarder answers every Interest it gets on a TCP connection with
-// a Data of the same name and content "remote", or, when evil, with a Data
-// that would crash ndnd's parser.
+// fakeTCPForwarder answers every Interest on TCP with a Data of content
+// "remote", or, when evil, with one that would crash ndnd's parser.
 type fakeTCPForwarder struct {
-	ln    net.Listener
-	evil  atomic.Bool
-	mu    sync.Mutex
-	conns []net.Conn
+	*tcpResponder
+	evil atomic.Bool
 }
 
 func newFakeTCPForwarder(t *testing.T) *fakeTCPForwarder {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeTCPForwarder{ln: ln}
-	done := make(chan struct{})
-	t.Cleanup(func() {
-		ln.Close()
-		f.dropAll()
-		<-done
-	})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			f.mu.Lock()
-			f.conns = append(f.conns, c)
-			f.mu.Unlock()
-			go f.serve(c)
-		}
-	}()
-	return f
-}
-
-// dropAll closes every connection, as a restarting forwarder would.
-func (f *fakeTCPForwarder) dropAll() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, c := range f.conns {
-		c.Close()
-	}
-	f.conns = nil
-}
-
-func (f *fakeTCPForwarder) serve(c net.Conn) {
-	badName := rawTLV(tName, vn(11), rawTLV(8, b(0xff, 0x80, 0, 0, 0, 0, 0, 0, 0x01)), b(0xaa))
-	_ = newFrameReader(c).each(func(frame []byte) error {
-		p, _, err := spec.ReadPacket(enc.NewBufferView(append([]byte(nil), frame...)))
-		if err != nil {
-			return nil
-		}
-		var tok []byte
-		inner := p
-		if p.LpPacket != nil {
-			tok = p.LpPacket.PitToken
-			if inner, _, err = spec.ReadPacket(enc.NewWireView(p.LpPacket.Fragment)); err != nil {
-				return nil
-			}
-		}
-		if inner.Interest == nil {
-			return nil
-		}
-		nm := tlv(tName, inner.Interest.Name().BytesInner())
-		var d []byte
+	f := &fakeTCPForwarder{}
+	f.tcpResponder = startTCPResponder(t, func(n enc.Name) []byte {
 		if f.evil.Load() {
-			d = tlv(tData, nm, tlv(tContent, b(1)),
-				tlv(tDataSigInfo, tlv(tSigType, b(3)), tlv(tKeyLocator, badName)), okSigVal)
-		} else {
-			d = tlv(tData, nm, tlv(tContent, []byte("remote")), okSigInfo, okSigVal)
+			return evilData(n)
 		}
-		if tok != nil {
-			d = tlv(tLpPacket, tlv(tLpPitToken, tok), tlv(tLpFragment, d))
-		}
-		_, err = c.Write(d)
-		return err
+		return tlv(tData, tlv(tName, n.BytesInner()), tlv(tContent, []byte("remote")), okSigInfo, okSigVal)
 	})
+	return f
 }
 
 // TestTCPLink: a tcp:// link of the embedded forwarder is relayed by this
@@ -101,7 +34,7 @@ func (f *fakeTCPForwarder) serve(c net.Conn) {
 func TestTCPLink(t *testing.T) {
 	remote := newFakeTCPForwarder(t)
 	a := openT(t, Options{URI: URIEmbedded, StateDir: t.TempDir()})
-	if err := a.Link(ctxT(t), "tcp://"+remote.ln.Addr().String(), []enc.Name{name(t, "/remote")}); err != nil {
+	if err := a.Link(ctxT(t), "tcp://"+remote.Addr(), []enc.Name{name(t, "/remote")}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := fetch(a.Engine(), name(t, "/remote/1"), time.Second); err != nil || got != "remote" {
@@ -149,7 +82,7 @@ func TestLinkAskedByAnApp(t *testing.T) {
 	if b.Kind() != KindExternal {
 		t.Fatalf("second Conn is %s", b.Kind())
 	}
-	if err := b.Link(ctxT(t), "tcp://"+remote.ln.Addr().String(), []enc.Name{name(t, "/remote2")}); err != nil {
+	if err := b.Link(ctxT(t), "tcp://"+remote.Addr(), []enc.Name{name(t, "/remote2")}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := fetch(b.Engine(), name(t, "/remote2/1"), time.Second); err != nil || got != "remote" {
