@@ -17,6 +17,32 @@ type fakeEngine struct {
 	mu       sync.Mutex
 	handlers map[string]ndn.InterestHandler
 	express  atomic.Uint64
+
+	corks          atomic.Int32  // the fake face's cork depth
+	expressCorked  atomic.Uint64 // Express calls while corked
+	expressOpen    atomic.Uint64 // Express calls while not corked
+	uncorksToFlush atomic.Uint64 // uncorks down to depth 0
+}
+
+// Face returns a face that can only cork (see corker).
+func (e *fakeEngine) Face() ndn.Face { return fakeFace{e: e} }
+
+// fakeFace is the fake engine's face: Cork is its only method.
+type fakeFace struct {
+	ndn.Face
+	e *fakeEngine
+}
+
+func (f fakeFace) Cork() func() {
+	f.e.corks.Add(1)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			if f.e.corks.Add(-1) == 0 {
+				f.e.uncorksToFlush.Add(1)
+			}
+		})
+	}
 }
 
 func newFakeEngine() *fakeEngine { return &fakeEngine{handlers: map[string]ndn.InterestHandler{}} }
@@ -39,6 +65,11 @@ func (e *fakeEngine) DetachHandler(prefix enc.Name) error {
 
 func (e *fakeEngine) Express(*ndn.EncodedInterest, ndn.ExpressCallbackFunc) error {
 	e.express.Add(1)
+	if e.corks.Load() > 0 {
+		e.expressCorked.Add(1)
+	} else {
+		e.expressOpen.Add(1)
+	}
 	return nil
 }
 

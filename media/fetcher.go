@@ -297,6 +297,9 @@ func (f *Fetcher) process() {
 	if f.probeReq.Swap(false) {
 		f.probeWanted = true
 	}
+	if c, ok := f.engine.Face().(corker); ok {
+		defer c.Cork()() // the Interests sent below: one write
+	}
 	if f.refresh.Swap(false) {
 		f.refreshNow(time.Now())
 	}
@@ -319,6 +322,12 @@ func (f *Fetcher) process() {
 	}
 	f.publishStats()
 	f.arm(time.Now())
+}
+
+// corker is a face that can hold a burst of packets and write them at
+// once (the daemon's stream face: see forwarder.streamFace.Cork).
+type corker interface {
+	Cork() (uncork func())
 }
 
 // timerSlack: a timer armed to fire within it is moved to a later deadline

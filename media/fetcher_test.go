@@ -2,6 +2,7 @@ package media
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/x509"
 	"fmt"
@@ -238,5 +239,34 @@ func TestLossRecovery(t *testing.T) {
 	}
 	if d := pub.Stats().Dropped; d < 50 {
 		t.Errorf("only %d Interests dropped by the hook", d)
+	}
+}
+
+// TestFetcherCorksItsSends: the fetcher sends its Interests with its face
+// corked (one write per burst on a stream face), and uncorks it each time.
+func TestFetcherCorksItsSends(t *testing.T) {
+	e := newFakeEngine()
+	f, err := NewFetcher(FetcherConfig{Engine: e, Owner: fuzzParticipant, Stream: "cam",
+		Verifier: acceptAll{}, OnPacket: func([]byte, uint64) {}, Logger: testLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = f.Run(ctx)
+	}()
+	waitFor(t, 2*time.Second, "the metadata Interest", func() bool { return e.express.Load() >= 1 })
+	f.Refresh() // re-expresses from Run's goroutine
+	f.Rediscover()
+	waitFor(t, 2*time.Second, "more Interests", func() bool { return e.express.Load() >= 2 })
+	cancel()
+	<-done
+	if n := e.expressOpen.Load(); n != 0 {
+		t.Fatalf("%d of %d Interests sent with the face not corked", n, e.express.Load())
+	}
+	if e.corks.Load() != 0 || e.uncorksToFlush.Load() == 0 {
+		t.Fatalf("cork depth %d after Run, %d flushes", e.corks.Load(), e.uncorksToFlush.Load())
 	}
 }

@@ -64,6 +64,9 @@ type streamFace struct {
 
 	running atomic.Bool
 	sendMu  sync.Mutex // serializes writes: one frame per Write
+	corked  int        // Cork depth, under sendMu
+	pend    []byte     // packets sent while corked, under sendMu
+	pendN   uint64     // how many
 
 	mu      sync.Mutex
 	conn    net.Conn // nil while down
@@ -233,7 +236,8 @@ func (f *streamFace) wait(timeout time.Duration) bool {
 }
 
 // Send implements ndn.Face. It never blocks longer than writeTimeout; on a
-// write error the connection is dropped and the face reconnects.
+// write error the connection is dropped and the face reconnects. While the
+// face is corked, the packet is queued and written at the uncork.
 func (f *streamFace) Send(pkt enc.Wire) error {
 	if !f.running.Load() {
 		f.cnt.drops.Add(1)
@@ -241,22 +245,73 @@ func (f *streamFace) Send(pkt enc.Wire) error {
 	}
 	f.sendMu.Lock()
 	defer f.sendMu.Unlock()
+	if f.corked > 0 {
+		for _, b := range pkt {
+			f.pend = append(f.pend, b...)
+		}
+		f.pendN++
+		if len(f.pend) < maxCorked {
+			return nil
+		}
+		return f.flushLocked()
+	}
+	return f.writeLocked(pkt, 1)
+}
 
+// maxCorked bounds the bytes a corked face holds: beyond, it writes them.
+const maxCorked = 32 << 10
+
+// Cork makes the face hold the packets sent until uncork is called and
+// write them then with one system call. The media fetcher corks its face
+// while it handles a burst of Data, so the batch of Interests it sends in
+// reply costs one write here and one read (one wake-up) in the forwarder
+// instead of one each. Corks nest; packets of other goroutines sent
+// meanwhile wait for the uncork too, so a corker must not block.
+func (f *streamFace) Cork() (uncork func()) {
+	f.sendMu.Lock()
+	f.corked++
+	f.sendMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.sendMu.Lock()
+			defer f.sendMu.Unlock()
+			f.corked--
+			if f.corked == 0 && f.pendN > 0 {
+				_ = f.flushLocked()
+			}
+		})
+	}
+}
+
+// flushLocked writes the queued packets (sendMu held).
+func (f *streamFace) flushLocked() error {
+	n := f.pendN
+	pend := f.pend
+	f.pend, f.pendN = f.pend[:0], 0
+	if cap(f.pend) > 2*maxCorked {
+		f.pend = nil // a burst of large packets: do not keep its buffer
+	}
+	return f.writeLocked(enc.Wire{pend}, n)
+}
+
+// writeLocked writes pkt, which holds n packets (sendMu held).
+func (f *streamFace) writeLocked(pkt enc.Wire, n uint64) error {
 	f.mu.Lock()
 	c, raw := f.conn, f.raw
 	f.mu.Unlock()
 	if c == nil {
-		f.cnt.drops.Add(1)
+		f.cnt.drops.Add(n)
 		return ErrDown
 	}
 	_ = c.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if raw != nil {
 		if err := raw.writev(pkt); err != nil {
-			f.cnt.drops.Add(1)
+			f.cnt.drops.Add(n)
 			c.Close() // as below: a partial write breaks the framing
 			return fmt.Errorf("%w: send: %v", ErrDown, err)
 		}
-		f.cnt.out.Add(1)
+		f.cnt.out.Add(n)
 		return nil
 	}
 
@@ -267,13 +322,13 @@ func (f *streamFace) Send(pkt enc.Wire) error {
 		bufs[i] = b
 	}
 	if _, err := bufs.WriteTo(c); err != nil {
-		f.cnt.drops.Add(1)
+		f.cnt.drops.Add(n)
 		// A partial write breaks the TLV framing: drop the connection, the
 		// receive goroutine notices and reconnects.
 		c.Close()
 		return fmt.Errorf("%w: send: %v", ErrDown, err)
 	}
-	f.cnt.out.Add(1)
+	f.cnt.out.Add(n)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package forwarder
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -715,5 +716,95 @@ func TestOptionsValidation(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", run)
 	if d := DefaultStateDir(); d != filepath.Join(run, "peets") {
 		t.Fatalf("DefaultStateDir without XDG_RUNTIME_DIR: %s", d)
+	}
+}
+
+// TestCork: a corked stream face holds what is sent (nested corks until
+// the last uncork) and then writes it with one write, in order; a burst
+// beyond maxCorked is written without waiting for the uncork.
+func TestCork(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "fake.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	c, err := Open(ctxT(t), Options{URI: "unix://" + sock, StateDir: dir, Logger: testLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv := <-accepted
+	defer srv.Close()
+	face, ok := c.Engine().Face().(interface{ Cork() func() })
+	if !ok {
+		t.Fatalf("the stream face cannot cork")
+	}
+	buf := make([]byte, 256<<10)
+	readWithin := func(d time.Duration) []byte {
+		_ = srv.SetReadDeadline(time.Now().Add(d))
+		n, _ := srv.Read(buf)
+		return buf[:n]
+	}
+	frame := func(i, size int) []byte { // a TLV of type 0x80+i
+		return append([]byte{byte(0x80 + i), 0xfd, byte(size >> 8), byte(size)}, bytes.Repeat([]byte{byte(i)}, size)...)
+	}
+	out0 := c.Stats().PacketsOut
+	outer := face.Cork()
+	inner := face.Cork()
+	var want []byte
+	for i := 0; i < 8; i++ {
+		f := frame(i, 60)
+		want = append(want, f...)
+		if err := c.Engine().Face().Send(enc.Wire{f[:10], f[10:]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inner()
+	inner() // a second call is a no-op
+	if got := readWithin(50 * time.Millisecond); len(got) != 0 {
+		t.Fatalf("corked face wrote %d bytes", len(got))
+	}
+	outer()
+	if got := readWithin(time.Second); !bytes.Equal(got, want) {
+		t.Fatalf("uncork: one read got %d bytes, want the %d sent, in order", len(got), len(want))
+	}
+	if d := c.Stats().PacketsOut - out0; d != 8 {
+		t.Fatalf("out counted %d packets, want 8", d)
+	}
+
+	// A corked burst beyond maxCorked goes out before the uncork.
+	uncork := face.Cork()
+	sent := 0
+	for i := 0; sent < maxCorked+4000; i++ {
+		f := frame(i%16, 1000)
+		sent += len(f)
+		if err := c.Engine().Face().Send(enc.Wire{f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := 0
+	for got < maxCorked {
+		b := readWithin(time.Second)
+		if len(b) == 0 {
+			t.Fatalf("corked burst: %d bytes written before the uncork, want >= %d", got, maxCorked)
+		}
+		got += len(b)
+	}
+	uncork()
+	for got < sent {
+		b := readWithin(time.Second)
+		if len(b) == 0 {
+			t.Fatalf("after uncork: %d of %d bytes", got, sent)
+		}
+		got += len(b)
 	}
 }
