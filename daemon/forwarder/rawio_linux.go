@@ -102,6 +102,11 @@ func (r *rawIO) Read(p []byte) (int, error) {
 	case r.rn == 0:
 		return 0, io.EOF
 	}
+	// A short read means the socket's queue is empty, so the next Read's
+	// first read fails with EAGAIN. It cannot be skipped: RawConn.Read
+	// clears the poller's pending readiness before it calls readFn (Go
+	// expects a read attempt first), so waiting without reading would miss
+	// data that arrived in between (tried; it hangs).
 	return int(r.rn), nil
 }
 
