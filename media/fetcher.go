@@ -297,11 +297,10 @@ func (f *Fetcher) process() {
 	if f.probeReq.Swap(false) {
 		f.probeWanted = true
 	}
-	if c, ok := f.engine.Face().(corker); ok {
-		defer c.Cork()() // the Interests sent below: one write
-	}
 	if f.refresh.Swap(false) {
+		uncork := f.cork()
 		f.refreshNow(time.Now())
+		uncork()
 	}
 	for {
 		// Batches of a bounded size: delivery keeps up during a flood.
@@ -315,7 +314,9 @@ func (f *Fetcher) process() {
 				break batch
 			}
 		}
+		uncork := f.cork() // the Interests step sends: one write
 		f.wakeAt = f.step(time.Now())
+		uncork()
 		if n < 64 {
 			break
 		}
@@ -328,6 +329,17 @@ func (f *Fetcher) process() {
 // once (the daemon's stream face: see forwarder.streamFace.Cork).
 type corker interface {
 	Cork() (uncork func())
+}
+
+// cork corks the engine's face if it can (see corker). Only the sending
+// is corked, not the handling of Data (verification): packets of other
+// goroutines on the same face, such as the local publisher's, must not
+// wait for it.
+func (f *Fetcher) cork() (uncork func()) {
+	if c, ok := f.engine.Face().(corker); ok {
+		return c.Cork()
+	}
+	return func() {}
 }
 
 // timerSlack: a timer armed to fire within it is moved to a later deadline

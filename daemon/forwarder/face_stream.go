@@ -263,9 +263,8 @@ const maxCorked = 32 << 10
 
 // Cork makes the face hold the packets sent until uncork is called and
 // write them then with one system call. The media fetcher corks its face
-// while it handles a burst of Data, so the batch of Interests it sends in
-// reply costs one write here and one read (one wake-up) in the forwarder
-// instead of one each. Corks nest; packets of other goroutines sent
+// while it sends a batch of Interests, so the batch costs one write here
+// and one read (one wake-up) in the forwarder instead of one each. Corks nest; packets of other goroutines sent
 // meanwhile wait for the uncork too, so a corker must not block.
 func (f *streamFace) Cork() (uncork func()) {
 	f.sendMu.Lock()
