@@ -200,17 +200,24 @@ func (g *Group) fetch(key string, p *peer, bs *bootState, seq uint64, why purpos
 	}
 }
 
+// inflight finds the fetch of seq of a peer's boot, if it is still in
+// flight (the peer or boot may have been dropped since it was sent).
+func (g *Group) inflight(key string, boot, seq uint64) (*peer, *bootState, purpose, bool) {
+	p := g.peers[key]
+	if p == nil {
+		return nil, nil, 0, false
+	}
+	bs := p.boots[boot]
+	if bs == nil {
+		return nil, nil, 0, false
+	}
+	why, ok := bs.inflight[seq]
+	return p, bs, why, ok
+}
+
 // onRetry re-expresses a fetch after a delay.
 func (g *Group) onRetry(r retryEv) {
-	p := g.peers[r.key]
-	if p == nil {
-		return
-	}
-	bs := p.boots[r.boot]
-	if bs == nil {
-		return
-	}
-	why, ok := bs.inflight[r.seq]
+	p, bs, why, ok := g.inflight(r.key, r.boot, r.seq)
 	if !ok {
 		return
 	}
@@ -220,15 +227,7 @@ func (g *Group) onRetry(r retryEv) {
 
 // onResult handles the outcome of a fetch.
 func (g *Group) onResult(r resultEv) {
-	p := g.peers[r.key]
-	if p == nil {
-		return
-	}
-	bs := p.boots[r.boot]
-	if bs == nil {
-		return
-	}
-	why, ok := bs.inflight[r.seq]
+	p, bs, why, ok := g.inflight(r.key, r.boot, r.seq)
 	if !ok {
 		return
 	}
