@@ -110,6 +110,25 @@ func (b *bot) left(t *testing.T, member string) (time.Time, string, bool) {
 	return time.Time{}, "", false
 }
 
+// waitAllSee waits up to 5 s until every bot's roster has every user, and
+// fails the test (with what each saw) if not.
+func waitAllSee(t *testing.T, bs []*bot, users []string) {
+	t.Helper()
+	if !e2etest.Eventually(5*time.Second, func() bool {
+		for _, b := range bs {
+			if !b.seesAll(t, users) {
+				return false
+			}
+		}
+		return true
+	}) {
+		for _, b := range bs {
+			t.Logf("%s saw %v", b.user, b.joins(t))
+		}
+		t.Fatal("the bots did not all see each other within 5 s")
+	}
+}
+
 // seesAll reports whether b logged a join of every other user.
 func (b *bot) seesAll(t *testing.T, users []string) bool {
 	j := b.joins(t)
@@ -187,19 +206,7 @@ func TestRosterJoin(t *testing.T) {
 	fw := p.forwarder()
 	users := userNames(5)
 	bs := p.bots("five", fw, users, "--heartbeat", "1s")
-	if !e2etest.Eventually(5*time.Second, func() bool {
-		for _, b := range bs {
-			if !b.seesAll(t, users) {
-				return false
-			}
-		}
-		return true
-	}) {
-		for _, b := range bs {
-			t.Logf("%s saw %v", b.user, b.joins(t))
-		}
-		t.Fatal("the bots did not all see each other within 5 s")
-	}
+	waitAllSee(t, bs, users)
 	last := bs[len(bs)-1].launched
 	var worst time.Duration
 	for _, b := range bs {
@@ -238,16 +245,7 @@ func TestRosterLeave(t *testing.T) {
 	fw := p.forwarder()
 	users := userNames(4)
 	bs := p.bots("leave", fw, users, "--heartbeat", interval.String())
-	if !e2etest.Eventually(5*time.Second, func() bool {
-		for _, b := range bs {
-			if !b.seesAll(t, users) {
-				return false
-			}
-		}
-		return true
-	}) {
-		t.Fatal("the bots did not all see each other")
-	}
+	waitAllSee(t, bs, users)
 	time.Sleep(1500 * time.Millisecond) // a heartbeat or two: steady state
 
 	// SIGTERM: a bye.
@@ -319,16 +317,7 @@ func TestRosterLateJoiner(t *testing.T) {
 	users := userNames(4)
 	slow := []string{"--heartbeat", "10s"}
 	bs := p.bots("late", fw, users, slow...)
-	if !e2etest.Eventually(5*time.Second, func() bool {
-		for _, b := range bs {
-			if !b.seesAll(t, users) {
-				return false
-			}
-		}
-		return true
-	}) {
-		t.Fatal("the bots did not all see each other")
-	}
+	waitAllSee(t, bs, users)
 	time.Sleep(3 * time.Second)
 
 	late := p.bots("late", fw, []string{"late"}, slow...)[0]
@@ -384,16 +373,7 @@ func TestRosterImpostor(t *testing.T) {
 	fw := p.forwarder()
 	users := userNames(3)
 	bs := p.bots("rogue", fw, users, "--heartbeat", interval.String())
-	if !e2etest.Eventually(5*time.Second, func() bool {
-		for _, b := range bs {
-			if !b.seesAll(t, users) {
-				return false
-			}
-		}
-		return true
-	}) {
-		t.Fatal("the bots did not all see each other")
-	}
+	waitAllSee(t, bs, users)
 	bot0, victims := bs[0], bs[1:]
 	defer func() {
 		if t.Failed() {
