@@ -84,6 +84,7 @@ type Stats struct {
 	MalformedIn    uint64        `json:"malformed_in"`               // packets from the forwarder dropped as malformed, not given to the engine
 	AppMalformedIn uint64        `json:"app_malformed_in,omitempty"` // embedded, process-wide: local apps' packets dropped as malformed before the forwarder
 	AppConnsClosed uint64        `json:"app_conns_closed,omitempty"` // embedded, process-wide: local app connections closed for bad input
+	AppUndecodable uint64        `json:"app_undecodable,omitempty"`  // embedded, process-wide: packets for local apps the forwarder's output could not be decoded into (should stay 0)
 	UDP            *guardStats   `json:"udp,omitempty"`              // embedded with a UDP port or UDP links: the guard's counters (udpguard.go)
 	TCP            *tcpLinkStats `json:"tcp,omitempty"`              // embedded with TCP links: the link relays' counters (tcplink.go)
 	DownSince      time.Time     `json:"down_since,omitzero"`
@@ -460,13 +461,14 @@ func (c *Conn) Stats() Stats {
 	cnt := c.face.counters()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var appBad, appClosed uint64
+	var appBad, appClosed, appUndec uint64
 	var udp *guardStats
 	var tcp *tcpLinkStats
 	if c.emb != nil {
 		tcp = c.emb.tcpStats()
 		appBad = c.emb.relayCnt.malformed.Load()
 		appClosed = c.emb.relayCnt.closedConn.Load()
+		appUndec = c.emb.relayCnt.undecodable.Load()
 		if g := c.emb.udpGuard(); g != nil {
 			st := g.stats()
 			udp = &st
@@ -489,6 +491,7 @@ func (c *Conn) Stats() Stats {
 		MalformedIn:    cnt.malformed.Load(),
 		AppMalformedIn: appBad,
 		AppConnsClosed: appClosed,
+		AppUndecodable: appUndec,
 		UDP:            udp,
 		TCP:            tcp,
 		DownSince:      c.downSince,

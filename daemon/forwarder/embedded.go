@@ -77,11 +77,10 @@ type embeddedFw struct {
 	relayCnt relayCounters
 	badLog   rateLimiter
 
-	mu       sync.Mutex                             // guards the fields below
-	accepted map[*fwface.NDNLPLinkService]*appRelay // relay nil if unfiltered
+	mu       sync.Mutex             // guards the fields below
+	accepted map[*appRelay]struct{} // local apps on the public socket
 	nextFD   int
 	pool     []*inprocLink
-	warnedNF bool                // warned that app frames go unfiltered
 	guard    *udpGuard           // the UDP port, if any (udpguard.go)
 	tcpLinks map[string]*tcpLink // by host:port (tcplink.go)
 }
@@ -135,7 +134,7 @@ func acquireEmbedded(cfg embeddedConfig, log *slog.Logger) (*embeddedFw, error) 
 	emb.sock = cfg.sock
 	emb.ln = ln
 	emb.lnDone = make(chan struct{})
-	go emb.accept(ln, cfg.sock, emb.lnDone)
+	go emb.accept(ln, emb.lnDone)
 	emb.log.Info("embedded forwarder listening", "socket", cfg.sock)
 	return emb, nil
 }
@@ -169,19 +168,21 @@ func (e *embeddedFw) release() {
 	acc := e.accepted
 	e.accepted = nil
 	e.mu.Unlock()
-	for ls, r := range acc {
-		ls.Close()
-		if r != nil {
-			r.close()
-		}
+	for r := range acc {
+		r.close()
 	}
-	e.relays.Wait() // both ends are closed: the copies stop at once
+	e.relays.Wait() // the apps' connections are closed: the readers stop at once
 	e.log.Info("embedded forwarder socket closed", "socket", e.sock)
 	e.ln, e.lnDone, e.sock = nil, nil, ""
 }
 
 // newFace returns an in-process face, reusing a pooled link if any.
 func (e *embeddedFw) newFace() *inprocFace {
+	return newInprocFace(e.getLink(), e.putLink, e.log)
+}
+
+// getLink takes a link from the pool, or makes one.
+func (e *embeddedFw) getLink() *inprocLink {
 	e.mu.Lock()
 	var l *inprocLink
 	if n := len(e.pool); n > 0 {
@@ -192,7 +193,14 @@ func (e *embeddedFw) newFace() *inprocFace {
 	if l == nil {
 		l = newInprocLink()
 	}
-	return newInprocFace(l, e.putLink, e.log)
+	return l
+}
+
+// forgetRelay drops a closed relay from the accepted apps.
+func (e *embeddedFw) forgetRelay(r *appRelay) {
+	e.mu.Lock()
+	delete(e.accepted, r)
+	e.mu.Unlock()
 }
 
 // putLink scrubs the routes of a released link and pools it.
@@ -321,10 +329,9 @@ func listenUnix(path string) (*net.UnixListener, error) {
 }
 
 // accept serves local apps on the public socket: each connection becomes a
-// YaNFD unix face, exactly as YaNFD's own listener would make it.
-func (e *embeddedFw) accept(ln *net.UnixListener, sock string, done chan struct{}) {
+// face of YaNFD through an app relay.
+func (e *embeddedFw) accept(ln *net.UnixListener, done chan struct{}) {
 	defer close(done)
-	local := defn.MakeUnixFaceURI(sock)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -333,53 +340,16 @@ func (e *embeddedFw) accept(ln *net.UnixListener, sock string, done chan struct{
 			}
 			return
 		}
-		e.mu.Lock()
-		fd := e.nextFD
-		e.nextFD++
-		e.mu.Unlock()
-
-		// YaNFD gets one end of a socketpair, the relay the other (see
-		// relay.go); without socketpairs it gets the app's connection.
-		var relay *appRelay
-		fwConn := c
-		if ours, theirs, err := socketPair(); err == nil {
-			relay = &appRelay{e: e, app: c, fw: ours,
-				opts: validateOpts{forForwarder: true, fwThreads: e.fwThreads}}
-			fwConn = theirs
-		} else {
-			e.mu.Lock()
-			warn := !e.warnedNF
-			e.warnedNF = true
-			e.mu.Unlock()
-			if warn {
-				e.log.Warn("embedded forwarder: cannot filter local apps' packets; a malformed packet can crash the process", "err", err)
-			}
-		}
-		ls, err := e.unixFaceAt(fd, local, fwConn)
-		if err != nil {
-			e.log.Error("embedded forwarder: unix face", "err", err)
-			c.Close()
-			if relay != nil {
-				relay.fw.Close()
-				fwConn.Close()
-			}
-			continue
-		}
-		if relay != nil {
-			relay.start()
-		}
-
+		// The app's packets reach YaNFD only through the relay's
+		// validation (relay.go).
+		r := newAppRelay(e, c)
 		e.mu.Lock()
 		if e.accepted == nil {
-			e.accepted = map[*fwface.NDNLPLinkService]*appRelay{}
+			e.accepted = map[*appRelay]struct{}{}
 		}
-		for old := range e.accepted { // forget faces their apps closed
-			if old.State() != defn.Up {
-				delete(e.accepted, old)
-			}
-		}
-		e.accepted[ls] = relay
+		e.accepted[r] = struct{}{}
 		e.mu.Unlock()
+		r.start()
 	}
 }
 

@@ -20,13 +20,47 @@ const tlvLpPacket = 0x64
 // the goroutine that drains it. YaNFD cannot close an internal face cleanly
 // (closing races with its sender and leaks its receive goroutine), so links
 // are never closed: a released link is scrubbed of its routes and pooled for
-// the next Conn. Their number is bounded by the peak number of simultaneous
-// embedded Conns in the process.
+// the next user. Its users are the in-process Conns (inprocFace) and the
+// local apps on the public socket (appRelay). Their number is bounded by the
+// peak number of simultaneous users in the process.
 type inprocLink struct {
 	link  fwface.LinkService
 	tr    *fwface.InternalTransport
-	owner atomic.Pointer[inprocFace] // current face, nil while pooled
-	busy  sync.Mutex                 // held by drain while handing a packet to the owner
+	owner atomic.Pointer[ownerSlot] // current user, nil while pooled
+	busy  sync.Mutex                // held by drain while handing a packet to the owner
+}
+
+// linkOwner is the current user of an inprocLink: it gets what the
+// forwarder sends on the link.
+type linkOwner interface {
+	// deliver takes one packet; it runs on the link's drain goroutine
+	// and may block only as long as its receiver does not read.
+	deliver(lp *spec.LpPacket)
+	// undecodable counts and logs a packet the link could not decode.
+	undecodable(err error)
+}
+
+// ownerSlot boxes a linkOwner so that a user can take its link back
+// (CompareAndSwap) only if it still holds it.
+type ownerSlot struct{ o linkOwner }
+
+// send hands one packet (a bare Interest or Data, or an LpPacket, as a
+// local app writes it) to the forwarder's queue for this link.
+func (l *inprocLink) send(pkt enc.Wire) error {
+	var lp *spec.LpPacket
+	if len(pkt) > 0 && len(pkt[0]) > 0 && pkt[0][0] == tlvLpPacket {
+		// already an LpPacket (PIT token, NextHopFaceId): unwrap it so the
+		// transport does not nest it
+		p, _, err := spec.ReadPacket(enc.NewWireView(pkt))
+		if err != nil || p.LpPacket == nil {
+			return fmt.Errorf("inproc link: bad LpPacket: %v", err)
+		}
+		lp = p.LpPacket
+	} else {
+		lp = &spec.LpPacket{Fragment: pkt}
+	}
+	l.tr.Send(lp) // encodes into a fresh buffer: pkt may be reused
+	return nil
 }
 
 // newInprocLink registers a new internal face in the running forwarder.
@@ -58,9 +92,8 @@ func (l *inprocLink) step() (more bool) {
 			if locked {
 				l.busy.Unlock()
 			}
-			if f := l.owner.Load(); f != nil {
-				f.cnt.malformed.Add(1)
-				f.logBad(fmt.Errorf("panic in packet decoding: %v", r), nil)
+			if s := l.owner.Load(); s != nil {
+				s.o.undecodable(fmt.Errorf("panic in packet decoding: %v", r))
 			}
 			more = true
 		}
@@ -71,8 +104,8 @@ func (l *inprocLink) step() (more bool) {
 	}
 	l.busy.Lock()
 	locked = true
-	if f := l.owner.Load(); f != nil {
-		f.deliver(lp)
+	if s := l.owner.Load(); s != nil {
+		s.o.deliver(lp)
 	}
 	locked = false
 	l.busy.Unlock()
@@ -97,9 +130,10 @@ func (l *inprocLink) quiesce(timeout time.Duration) bool {
 // InternalTransport: no socket, no syscall. It is always local and never goes
 // down while open.
 type inprocFace struct {
-	l   *inprocLink
-	rel func(*inprocLink) // returns the link to the pool
-	cnt faceCounters
+	l    *inprocLink
+	slot *ownerSlot        // holds f
+	rel  func(*inprocLink) // returns the link to the pool
+	cnt  faceCounters
 
 	onPkt   func(frame []byte)
 	running atomic.Bool
@@ -115,7 +149,15 @@ type inprocFace struct {
 var _ ndn.Face = (*inprocFace)(nil)
 
 func newInprocFace(l *inprocLink, release func(*inprocLink), log *slog.Logger) *inprocFace {
-	return &inprocFace{l: l, rel: release, onUp: map[int]func(){}, log: log, badLog: rateLimiter{every: badLogEvery}}
+	f := &inprocFace{l: l, rel: release, onUp: map[int]func(){}, log: log, badLog: rateLimiter{every: badLogEvery}}
+	f.slot = &ownerSlot{o: f}
+	return f
+}
+
+// undecodable implements linkOwner.
+func (f *inprocFace) undecodable(err error) {
+	f.cnt.malformed.Add(1)
+	f.logBad(err, nil)
 }
 
 // logBad logs a dropped packet, rate-limited.
@@ -176,7 +218,7 @@ func (f *inprocFace) Open() error {
 		return fmt.Errorf("%v: already open", f)
 	}
 	f.running.Store(true)
-	f.l.owner.Store(f)
+	f.l.owner.Store(f.slot)
 	cbs := make([]func(), 0, len(f.onUp))
 	for _, cb := range f.onUp {
 		cbs = append(cbs, cb)
@@ -196,7 +238,7 @@ func (f *inprocFace) Close() error {
 	if !f.closed {
 		f.closed = true
 		f.running.Store(false)
-		f.l.owner.CompareAndSwap(f, nil)
+		f.l.owner.CompareAndSwap(f.slot, nil)
 	}
 	return nil
 }
@@ -222,25 +264,16 @@ func (f *inprocFace) Send(pkt enc.Wire) error {
 		f.cnt.drops.Add(1)
 		return ErrDown
 	}
-	var lp *spec.LpPacket
-	if len(pkt) > 0 && len(pkt[0]) > 0 && pkt[0][0] == tlvLpPacket {
-		// already an LpPacket (PIT token, NextHopFaceId): unwrap it so the
-		// transport does not nest it
-		p, _, err := spec.ReadPacket(enc.NewWireView(pkt))
-		if err != nil || p.LpPacket == nil {
-			f.cnt.drops.Add(1)
-			return fmt.Errorf("inproc face: bad LpPacket: %v", err)
-		}
-		lp = p.LpPacket
-	} else {
-		lp = &spec.LpPacket{Fragment: pkt}
+	if err := f.l.send(pkt); err != nil {
+		f.cnt.drops.Add(1)
+		return err
 	}
-	f.l.tr.Send(lp)
 	f.cnt.out.Add(1)
 	return nil
 }
 
-// deliver hands one packet from the forwarder to the engine.
+// deliver implements linkOwner: it hands one packet from the forwarder to
+// the engine.
 func (f *inprocFace) deliver(lp *spec.LpPacket) {
 	if !f.running.Load() || f.onPkt == nil {
 		return

@@ -428,13 +428,15 @@ func dropAcceptedFaces(t *testing.T) {
 	e := emb
 	embMu.Unlock()
 	e.mu.Lock()
-	n := 0
-	for ls := range e.accepted {
-		ls.Close()
-		n++
+	var rs []*appRelay
+	for r := range e.accepted {
+		rs = append(rs, r)
 	}
 	e.mu.Unlock()
-	if n == 0 {
+	for _, r := range rs {
+		r.close()
+	}
+	if len(rs) == 0 {
 		t.Fatalf("no accepted faces")
 	}
 }

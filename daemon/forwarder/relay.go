@@ -1,35 +1,43 @@
 package forwarder
 
 import (
-	"errors"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
 )
 
 // Local apps (other processes on the embedded forwarder's public socket) are
 // untrusted input for YaNFD, which panics on some malformed packets and has
 // no recover anywhere: one bad frame from any app would end this process.
 // Their frames therefore never reach YaNFD directly. Each accepted
-// connection is paired with a unix socketpair: YaNFD serves one end as an
-// ordinary unix stream face (same scope, same face semantics as before, so
-// it still sees the app go away), and an appRelay copies between the app and
-// the other end:
+// connection gets an in-process link (an InternalTransport face, pooled like
+// the in-process Conns' faces: face_inproc.go), and an appRelay moves the
+// packets between the app's connection and the link:
 //
 //   - app -> forwarder: the stream is split into frames by frameReader and
-//     each frame must pass validatePacket (with the YaNFD-specific rules);
-//     runs of valid frames are written with one syscall. A malformed frame
-//     is dropped and counted; after maxBadFrames of them, or at once if the
-//     stream's framing is lost, the app's connection is closed. Other apps
-//     and the forwarder are unaffected.
-//   - forwarder -> app: whole frames (YaNFD's output is well-formed), so
-//     that the relay's own answers can go in between: a faces/create for a
-//     udp or tcp face is answered by the relay with a guarded link
-//     (mgmtlink.go), never by YaNFD.
+//     each frame must pass validatePacket (with the YaNFD-specific rules)
+//     before it goes into the link's queue. A malformed frame is dropped and
+//     counted; after maxBadFrames of them, or at once if the stream's
+//     framing is lost, the app's connection is closed. Other apps and the
+//     forwarder are unaffected.
+//   - forwarder -> app: each packet the link delivers is written to the app
+//     as one frame (a bare packet unless it carries a PIT token, a Nack or
+//     a congestion mark), so the relay's own answers can go in between: a
+//     faces/create for a udp or tcp face is answered by the relay with a
+//     guarded link (mgmtlink.go), never by YaNFD.
 //
-// The cost is one extra copy and socket hop per direction, amortized over
-// the packets a single read brings under load.
+// When the app goes away, its link's routes are removed and the link goes
+// back to the pool, as YaNFD would clean up a face that went down.
+//
+// Until session 4 the app's face was YaNFD's own unix stream face over a
+// socketpair, the relay copying between the pair and the app: two more
+// system calls per packet and direction, and a poller wake-up of the relay,
+// which were ~40 % of the forwarder's CPU in the fan-out benchmark.
 
 // maxBadFrames is how many malformed frames one app connection may send
 // before it is closed. A correct app sends none.
@@ -37,39 +45,64 @@ const maxBadFrames = 16
 
 // relayCounters are process-wide counters of the app relays.
 type relayCounters struct {
-	malformed  atomic.Uint64 // frames dropped
-	closedConn atomic.Uint64 // connections closed for bad input
+	malformed   atomic.Uint64 // frames dropped
+	closedConn  atomic.Uint64 // connections closed for bad input
+	undecodable atomic.Uint64 // packets from YaNFD its link could not decode
 }
 
-// appRelay connects one local app to its YaNFD face.
+// linkQuiesce is how long a closing relay waits for a delivery in flight
+// before it gives up on reusing its link.
+const linkQuiesce = 2 * time.Second
+
+// appRelay connects one local app to its link.
 type appRelay struct {
 	e    *embeddedFw
-	app  net.Conn      // the app's connection on the public socket
-	fw   *net.UnixConn // our end of the socketpair (YaNFD has the other)
+	app  net.Conn    // the app's connection on the public socket
+	link *inprocLink // the app's face in YaNFD
+	slot *ownerSlot  // holds the relay while it owns link
 	opts validateOpts
 	once sync.Once
 
-	appMu   sync.Mutex // serializes writes to app (pumpOut, answers)
+	appMu   sync.Mutex // serializes writes to app (deliver, answers)
 	appW    io.Writer  // app's writer, under appMu
 	links   []func()   // links made for this app (mgmtlink.go), under appMu
 	answers sync.WaitGroup
 }
 
-// start runs the two copy goroutines; e.relays tracks them.
-func (r *appRelay) start() {
-	r.e.relays.Add(2)
-	go r.pumpIn()
-	go r.pumpOut()
+// newAppRelay pairs app with a link of the forwarder.
+func newAppRelay(e *embeddedFw, app net.Conn) *appRelay {
+	r := &appRelay{e: e, app: app, link: e.getLink(),
+		opts: validateOpts{forForwarder: true, fwThreads: e.fwThreads}}
+	r.slot = &ownerSlot{o: r}
+	return r
 }
 
-// close ends both directions: YaNFD sees its end of the pair close (face
-// down, routes cleaned) and the app sees its connection close. The links
-// made for the app are let go.
+// start attaches the relay to its link and runs the app's reader;
+// e.relays tracks it.
+func (r *appRelay) start() {
+	r.link.owner.Store(r.slot)
+	r.e.relays.Add(1)
+	go r.pumpIn()
+}
+
+// faceID is the app's face in the forwarder.
+func (r *appRelay) faceID() uint64 { return r.link.faceID() }
+
+// close ends both directions: the app sees its connection close, the link
+// stops delivering to the relay and, once no delivery is in flight, loses
+// its routes and goes back to the pool. The network links made for the app
+// are let go.
 func (r *appRelay) close() {
 	r.once.Do(func() {
-		r.app.Close()
-		r.fw.Close()
+		r.link.owner.CompareAndSwap(r.slot, nil)
+		r.app.Close() // also ends a delivery blocked on the app
+		r.e.forgetRelay(r)
 		go func() {
+			if r.link.quiesce(linkQuiesce) {
+				r.e.putLink(r.link)
+			} else {
+				r.e.log.Warn("embedded forwarder: app link stuck in a delivery; not reused", "face", r.faceID())
+			}
 			r.answers.Wait()
 			r.appMu.Lock()
 			links := r.links
@@ -113,19 +146,14 @@ func (r *appRelay) pumpIn() {
 	defer r.e.relays.Done()
 	defer r.close()
 	fr := newFrameReader(readerOf(r.app))
-	fw := writerOf(r.fw)
 	bad := 0
 	for {
 		if err := fr.fill(); err != nil {
 			return // app gone (or relay closed)
 		}
-		run := -1 // start in fr.buf of valid frames not yet written
 		for {
 			frame, err := fr.next()
 			if err != nil {
-				if run >= 0 { // the good frames before it still count
-					_, _ = fw.Write(fr.buf[run:fr.off])
-				}
 				r.e.relayCnt.malformed.Add(1)
 				r.e.relayCnt.closedConn.Add(1)
 				r.e.logBadApp(err, nil, true)
@@ -134,31 +162,19 @@ func (r *appRelay) pumpIn() {
 			if frame == nil {
 				break
 			}
-			start := fr.off - len(frame)
 			err = validatePacket(frame, r.opts)
 			if err == nil {
 				// (only a validated frame may reach ndnd's parsers)
 				if fc, ok := networkFaceCreate(frame); ok {
-					// answered here, not by YaNFD: flush the frames before it
-					if run >= 0 {
-						if _, err := fw.Write(fr.buf[run:start]); err != nil {
-							return
-						}
-						run = -1
-					}
+					// answered here, not by YaNFD
 					r.answers.Add(1)
 					go r.answerLink(fc)
 					continue
 				}
+				err = r.link.send(enc.Wire{frame})
 			}
 			if err != nil {
 				r.e.relayCnt.malformed.Add(1)
-				if run >= 0 {
-					if _, err := fw.Write(fr.buf[run:start]); err != nil {
-						return
-					}
-					run = -1
-				}
 				bad++
 				closing := bad >= maxBadFrames
 				if closing {
@@ -168,49 +184,43 @@ func (r *appRelay) pumpIn() {
 				if closing {
 					return
 				}
-				continue
-			}
-			if run < 0 {
-				run = start
-			}
-		}
-		if run >= 0 {
-			if _, err := fw.Write(fr.buf[run:fr.off]); err != nil {
-				return
 			}
 		}
 	}
 }
 
-// pumpOut copies YaNFD's output to the app.
-func (r *appRelay) pumpOut() {
-	defer r.e.relays.Done()
-	defer r.close()
-	// Whole frames only: the relay's own answers (answerLink) go in between.
-	fr := newFrameReader(readerOf(r.fw))
-	for {
-		if err := fr.fill(); err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				r.e.log.Debug("embedded forwarder: app relay read", "err", err)
-			}
-			return
+// deliver implements linkOwner: one packet from the forwarder to the app.
+// The app gets what YaNFD's unix face would send it, without the
+// IncomingFaceId that internal faces add: the bare packet, or an LpPacket
+// when a PIT token, a Nack or a congestion mark goes with it.
+func (r *appRelay) deliver(lp *spec.LpPacket) {
+	var frame []byte
+	if lp.PitToken == nil && lp.Nack == nil && !lp.CongestionMark.IsSet() {
+		if len(lp.Fragment) == 1 {
+			frame = lp.Fragment[0] // the link's own copy: no one else holds it
+		} else {
+			frame = lp.Fragment.Join()
 		}
-		start := fr.off
-		for {
-			frame, err := fr.next()
-			if err != nil {
-				return // YaNFD's output is framed: cannot happen
-			}
-			if frame == nil {
-				break
-			}
-		}
-		if fr.off > start {
-			if err := r.writeApp(fr.buf[start:fr.off]); err != nil {
-				return
-			}
-		}
+	} else {
+		out := spec.LpPacket{Fragment: lp.Fragment, PitToken: lp.PitToken, Nack: lp.Nack,
+			CongestionMark: lp.CongestionMark}
+		pkt := &spec.Packet{LpPacket: &out}
+		var pe spec.PacketEncoder
+		pe.Init(pkt)
+		frame = pe.Encode(pkt).Join()
 	}
+	if len(frame) == 0 {
+		return
+	}
+	if err := r.writeApp(frame); err != nil {
+		r.close()
+	}
+}
+
+// undecodable implements linkOwner.
+func (r *appRelay) undecodable(err error) {
+	r.e.relayCnt.undecodable.Add(1)
+	r.e.log.Warn("embedded forwarder: undecodable packet for a local app", "err", err, "face", r.faceID())
 }
 
 // logBadApp logs a frame dropped from a local app, rate-limited.

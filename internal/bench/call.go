@@ -40,6 +40,13 @@ type CallResult struct {
 	JoinTimelines   []map[string]float64 `json:"join_timelines"`  // the page's joining marks (ms since load), per join
 	PageVideoKbps   []float64            `json:"page_video_kbps"` // each page's camera as sent to its proxy (RTP payload + headers), over the steady call
 	PageAudioKbps   []float64            `json:"page_audio_kbps"` //
+	// What each page's video encoder was asked for at the end of the steady
+	// call (outbound-rtp targetBitrate), the send rate the page's congestion
+	// control estimated for its link to the proxy (candidate-pair
+	// availableOutgoingBitrate), and the camera's frame size and rate.
+	PageVideoTargetKbps []float64 `json:"page_video_target_kbps"`
+	PageAvailableKbps   []float64 `json:"page_available_outgoing_kbps"`
+	PageVideoFrame      []string  `json:"page_video_frame"` // WxH@fps
 	Chromium        string               `json:"chromium"`
 }
 
@@ -169,6 +176,9 @@ func Call(ctx context.Context, c CallConfig) (CallResult, error) {
 		secs := after.At/1000 - sentBefore[i].At/1000
 		res.PageVideoKbps = append(res.PageVideoKbps, round3(float64(after.Video-sentBefore[i].Video)*8/1000/secs))
 		res.PageAudioKbps = append(res.PageAudioKbps, round3(float64(after.Audio-sentBefore[i].Audio)*8/1000/secs))
+		res.PageVideoTargetKbps = append(res.PageVideoTargetKbps, round3(after.Target/1000))
+		res.PageAvailableKbps = append(res.PageAvailableKbps, round3(after.Available/1000))
+		res.PageVideoFrame = append(res.PageVideoFrame, fmt.Sprintf("%dx%d@%g", after.Width, after.Height, after.FPS))
 	}
 	// Late joins: the last page reloads, as a participant who joins a call
 	// in progress.
@@ -198,8 +208,11 @@ func Call(ctx context.Context, c CallConfig) (CallResult, error) {
 // sentBytes is what a page sent to its proxy so far: RTP bytes (headers
 // and payload) per kind, at page time At (ms).
 type sentBytes struct {
-	Video, Audio int64
-	At           float64
+	Video, Audio      int64
+	At                float64
+	Target, Available float64 // bit/s: video encoder target, estimated link rate
+	Width, Height     int
+	FPS               float64
 }
 
 func pageSent(ctx context.Context, p *cdp.Page) (sentBytes, error) {
@@ -209,9 +222,13 @@ func pageSent(ctx context.Context, p *cdp.Page) (sentBytes, error) {
 		const pc = window.peets && window.peets.pc;
 		if (!pc) return r;
 		(await pc.getStats()).forEach((s) => {
+			if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) r.Available = s.availableOutgoingBitrate;
 			if (s.type !== 'outbound-rtp') return;
 			const b = (s.bytesSent || 0) + (s.headerBytesSent || 0);
-			if (s.kind === 'video') r.Video += b; else r.Audio += b;
+			if (s.kind !== 'video') { r.Audio += b; return; }
+			r.Video += b;
+			r.Target += s.targetBitrate || 0;
+			r.Width = s.frameWidth || 0; r.Height = s.frameHeight || 0; r.FPS = s.framesPerSecond || 0;
 		});
 		return r;
 	})()`, &r)

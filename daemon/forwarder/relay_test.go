@@ -1,0 +1,134 @@
+package forwarder
+
+import (
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/named-data/ndnd/std/ndn"
+	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
+)
+
+// relays returns the app relays of the running embedded forwarder.
+func relays(t *testing.T) []*appRelay {
+	t.Helper()
+	embMu.Lock()
+	e := emb
+	embMu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var rs []*appRelay
+	for r := range e.accepted {
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// poolHas reports whether the embedded forwarder's pool holds the link of
+// face id.
+func poolHas(id uint64) bool {
+	embMu.Lock()
+	e := emb
+	embMu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, l := range e.pool {
+		if l.faceID() == id {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAppLinkReuse: an app's face is an in-process link; when the app goes
+// away its routes go with it and the link is pooled, and the next app that
+// gets it receives nothing meant for the one before.
+func TestAppLinkReuse(t *testing.T) {
+	dir := t.TempDir()
+	a := openT(t, Options{URI: URIEmbedded, StateDir: dir})
+	ctx := ctxT(t)
+
+	b := openT(t, Options{URI: "unix://" + a.SocketPath(), StateDir: dir})
+	serve(t, b.Engine(), name(t, "/reuse/b"), "B")
+	if err := b.Register(ctx, name(t, "/reuse/b")); err != nil {
+		t.Fatal(err)
+	}
+	mustFetch(t, a.Engine(), "/reuse/b/1", "B")
+	rs := relays(t)
+	if len(rs) != 1 {
+		t.Fatalf("relays: %d, want 1", len(rs))
+	}
+	id := rs[0].faceID()
+
+	b.Close()
+	if !eventually(3*time.Second, func() bool { return poolHas(id) && len(relays(t)) == 0 }) {
+		t.Fatalf("link of the closed app (face %d) not pooled", id)
+	}
+
+	// The next app takes the pooled link (same face id) but not the route.
+	c := openT(t, Options{URI: "unix://" + a.SocketPath(), StateDir: dir})
+	var stray atomic.Int32
+	if err := c.Engine().AttachHandler(name(t, "/reuse/b"), func(ndn.InterestHandlerArgs) { stray.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	serve(t, c.Engine(), name(t, "/reuse/c"), "C")
+	if err := c.Register(ctx, name(t, "/reuse/c")); err != nil {
+		t.Fatal(err)
+	}
+	if rs := relays(t); len(rs) != 1 || rs[0].faceID() != id {
+		t.Fatalf("new app did not get the pooled link %d", id)
+	}
+	if _, err := fetch(a.Engine(), name(t, "/reuse/b/2"), 200*time.Millisecond); err == nil {
+		t.Fatal("the closed app's prefix is still answered")
+	}
+	mustFetch(t, a.Engine(), "/reuse/c/1", "C")
+	if n := stray.Load(); n != 0 {
+		t.Fatalf("the new app got %d Interests meant for the closed one", n)
+	}
+}
+
+// TestAppGetsBarePackets: what the forwarder sends an app is the packet
+// itself when no link-layer field goes with it (no IncomingFaceId from the
+// internal face), as YaNFD's own unix faces would send it.
+func TestAppGetsBarePackets(t *testing.T) {
+	dir := t.TempDir()
+	a := openT(t, Options{URI: URIEmbedded, StateDir: dir})
+	ctx := ctxT(t)
+	serve(t, a.Engine(), name(t, "/bare/a"), "A")
+	if err := a.Register(ctx, name(t, "/bare/a")); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("unix", a.SocketPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fr := newFrameReader(c)
+	for i := range 3 {
+		n := "/bare/a/" + itoa(i)
+		if _, err := c.Write(interestFrame(t, n)); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		var frame []byte
+		for frame == nil {
+			if frame, err = fr.next(); err != nil {
+				t.Fatal(err)
+			}
+			if frame == nil {
+				if err := fr.fill(); err != nil {
+					t.Fatalf("%s: no answer: %v", n, err)
+				}
+			}
+		}
+		if frame[0] != 0x06 {
+			t.Fatalf("%s: frame type %#x, want a bare Data (0x06)", n, frame[0])
+		}
+		p, _, err := spec.ReadPacket(enc.NewBufferView(frame))
+		if err != nil || p.Data == nil || p.Data.Name().String() != name(t, n).String() {
+			t.Fatalf("%s: not the Data asked for: %v", n, err)
+		}
+	}
+}
