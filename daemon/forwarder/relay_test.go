@@ -132,3 +132,67 @@ func TestAppGetsBarePackets(t *testing.T) {
 		}
 	}
 }
+
+// TestAppNotReadingCostsOthersNothing: an app that asks for much and never
+// reads blocks only its own link: the others keep being served, and when it
+// goes away its link is pooled.
+func TestAppNotReadingCostsOthersNothing(t *testing.T) {
+	dir := t.TempDir()
+	a := openT(t, Options{URI: URIEmbedded, StateDir: dir})
+	ctx := ctxT(t)
+	serve(t, a.Engine(), name(t, "/slow/a"), "A")
+	if err := a.Register(ctx, name(t, "/slow/a")); err != nil {
+		t.Fatal(err)
+	}
+	b := openT(t, Options{URI: "unix://" + a.SocketPath(), StateDir: dir})
+	mustFetch(t, b.Engine(), "/slow/a/warm", "A")
+
+	before := map[*appRelay]bool{}
+	for _, r := range relays(t) {
+		before[r] = true
+	}
+	x, err := net.Dial("unix", a.SocketPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	var xr *appRelay
+	if !eventually(3*time.Second, func() bool {
+		for _, r := range relays(t) {
+			if !before[r] {
+				xr = r
+			}
+		}
+		return xr != nil
+	}) {
+		t.Fatal("no relay for the new app")
+	}
+	var burst []byte
+	for i := range 6000 { // ~0.5 MB of Data back: more than the socket buffers hold
+		burst = append(burst, interestFrame(t, "/slow/a/x/"+itoa(i))...)
+	}
+	if _, err := x.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(3*time.Second, func() bool {
+		if xr.link.busy.TryLock() {
+			xr.link.busy.Unlock()
+			return false
+		}
+		return true // stuck in a delivery to x
+	}) {
+		t.Fatal("the app that does not read never filled its connection")
+	}
+	// While the burst goes through, the producer's face queue overflows
+	// and drops Interests, anyone's (a forwarder's congestion, not the
+	// relay's); once it is through, x's stuck link must cost B nothing.
+	time.Sleep(500 * time.Millisecond)
+	for i := range 20 {
+		mustFetch(t, b.Engine(), "/slow/a/b/"+itoa(i), "A")
+	}
+	id := xr.faceID()
+	x.Close()
+	if !eventually(3*time.Second, func() bool { return poolHas(id) }) {
+		t.Fatalf("the link of the app that did not read (face %d) not pooled after it left", id)
+	}
+}
