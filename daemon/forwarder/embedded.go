@@ -80,9 +80,9 @@ type embeddedFw struct {
 	mu       sync.Mutex             // guards the fields below
 	accepted map[*appRelay]struct{} // local apps on the public socket
 	nextFD   int
-	pool     []*inprocLink
-	guard    *udpGuard           // the UDP port, if any (udpguard.go)
-	tcpLinks map[string]*tcpLink // by host:port (tcplink.go)
+	pool     map[linkKind][]*inprocLink // released links, by kind
+	guard    *udpGuard                  // the UDP port, if any (udpguard.go)
+	tcpLinks map[string]*tcpLink        // by host:port (tcplink.go)
 }
 
 // fwThreads is the number of forwarding threads of the embedded YaNFD. One
@@ -178,20 +178,20 @@ func (e *embeddedFw) release() {
 
 // newFace returns an in-process face, reusing a pooled link if any.
 func (e *embeddedFw) newFace() *inprocFace {
-	return newInprocFace(e.getLink(), e.putLink, e.log)
+	return newInprocFace(e.getLink(linkInproc), func(l *inprocLink) { e.putLink(linkInproc, l) }, e.log)
 }
 
-// getLink takes a link from the pool, or makes one.
-func (e *embeddedFw) getLink() *inprocLink {
+// getLink takes a link of a kind from the pool, or makes one.
+func (e *embeddedFw) getLink(kind linkKind) *inprocLink {
 	e.mu.Lock()
 	var l *inprocLink
-	if n := len(e.pool); n > 0 {
-		l = e.pool[n-1]
-		e.pool = e.pool[:n-1]
+	if n := len(e.pool[kind]); n > 0 {
+		l = e.pool[kind][n-1]
+		e.pool[kind] = e.pool[kind][:n-1]
 	}
 	e.mu.Unlock()
 	if l == nil {
-		l = newInprocLink()
+		l = newInprocLink(kind)
 	}
 	return l
 }
@@ -204,10 +204,13 @@ func (e *embeddedFw) forgetRelay(r *appRelay) {
 }
 
 // putLink scrubs the routes of a released link and pools it.
-func (e *embeddedFw) putLink(l *inprocLink) {
+func (e *embeddedFw) putLink(kind linkKind, l *inprocLink) {
 	table.Rib.CleanUpFace(l.faceID())
 	e.mu.Lock()
-	e.pool = append(e.pool, l)
+	if e.pool == nil {
+		e.pool = map[linkKind][]*inprocLink{}
+	}
+	e.pool[kind] = append(e.pool[kind], l)
 	e.mu.Unlock()
 }
 

@@ -63,9 +63,36 @@ func (l *inprocLink) send(pkt enc.Wire) error {
 	return nil
 }
 
+// linkKind says who uses an inprocLink; each kind has its own pool, since
+// a link's options are fixed when it is made.
+type linkKind int
+
+const (
+	// linkInproc: an in-process Conn. YaNFD's options for internal faces:
+	// local fields (NextHopFaceId, IncomingFaceId) on.
+	linkInproc linkKind = iota
+	// linkApp: a local app on the public socket (appRelay). The options of
+	// YaNFD's unix faces: no local fields, so an app's NextHopFaceId is
+	// ignored and no IncomingFaceId is added; no fragmentation or
+	// reassembly (whole packets both ways).
+	linkApp
+)
+
 // newInprocLink registers a new internal face in the running forwarder.
-func newInprocLink() *inprocLink {
-	link, tr := fwface.RegisterInternalTransport()
+func newInprocLink(kind linkKind) *inprocLink {
+	var link fwface.LinkService
+	var tr *fwface.InternalTransport
+	if kind == linkApp {
+		tr = fwface.MakeInternalTransport()
+		opts := fwface.MakeNDNLPLinkServiceOptions()
+		opts.IsFragmentationEnabled = false
+		opts.IsReassemblyEnabled = false
+		ls := fwface.MakeNDNLPLinkService(tr, opts)
+		ls.Run(nil)
+		link = ls
+	} else {
+		link, tr = fwface.RegisterInternalTransport()
+	}
 	l := &inprocLink{link: link, tr: tr}
 	go l.drain()
 	return l

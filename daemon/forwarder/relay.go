@@ -71,7 +71,7 @@ type appRelay struct {
 
 // newAppRelay pairs app with a link of the forwarder.
 func newAppRelay(e *embeddedFw, app net.Conn) *appRelay {
-	r := &appRelay{e: e, app: app, link: e.getLink(),
+	r := &appRelay{e: e, app: app, link: e.getLink(linkApp),
 		opts: validateOpts{forForwarder: true, fwThreads: e.fwThreads}}
 	r.slot = &ownerSlot{o: r}
 	return r
@@ -99,7 +99,7 @@ func (r *appRelay) close() {
 		r.e.forgetRelay(r)
 		go func() {
 			if r.link.quiesce(linkQuiesce) {
-				r.e.putLink(r.link)
+				r.e.putLink(linkApp, r.link)
 			} else {
 				r.e.log.Warn("embedded forwarder: app link stuck in a delivery; not reused", "face", r.faceID())
 			}
@@ -189,10 +189,9 @@ func (r *appRelay) pumpIn() {
 	}
 }
 
-// deliver implements linkOwner: one packet from the forwarder to the app.
-// The app gets what YaNFD's unix face would send it, without the
-// IncomingFaceId that internal faces add: the bare packet, or an LpPacket
-// when a PIT token, a Nack or a congestion mark goes with it.
+// deliver implements linkOwner: one packet from the forwarder to the app:
+// the bare packet, or an LpPacket when a PIT token, a Nack or a congestion
+// mark goes with it (an app link adds no IncomingFaceId).
 func (r *appRelay) deliver(lp *spec.LpPacket) {
 	var frame []byte
 	if lp.PitToken == nil && lp.Nack == nil && !lp.CongestionMark.IsSet() {

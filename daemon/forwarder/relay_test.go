@@ -1,6 +1,7 @@
 package forwarder
 
 import (
+	"encoding/binary"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -34,7 +35,7 @@ func poolHas(id uint64) bool {
 	embMu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, l := range e.pool {
+	for _, l := range e.pool[linkApp] {
 		if l.faceID() == id {
 			return true
 		}
@@ -194,5 +195,53 @@ func TestAppNotReadingCostsOthersNothing(t *testing.T) {
 	x.Close()
 	if !eventually(3*time.Second, func() bool { return poolHas(id) }) {
 		t.Fatalf("the link of the app that did not read (face %d) not pooled after it left", id)
+	}
+}
+
+// TestAppNextHopIgnored: an app's face has the options of YaNFD's unix
+// faces: a NextHopFaceId it sends does not steer its Interest to a face
+// that has no route for it.
+func TestAppNextHopIgnored(t *testing.T) {
+	dir := t.TempDir()
+	a := openT(t, Options{URI: URIEmbedded, StateDir: dir})
+	c := openT(t, Options{URI: "unix://" + a.SocketPath(), StateDir: dir})
+	var got atomic.Int32
+	if err := c.Engine().AttachHandler(name(t, "/nexthop"), func(ndn.InterestHandlerArgs) { got.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	var rs []*appRelay
+	if !eventually(2*time.Second, func() bool { rs = relays(t); return len(rs) == 1 }) {
+		t.Fatalf("relays: %d, want 1", len(rs))
+	}
+	id := rs[0].faceID()
+
+	x, err := net.Dial("unix", a.SocketPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	var hop [8]byte
+	binary.BigEndian.PutUint64(hop[:], id)
+	// unique names: the forwarder is the process's, and the Interests of
+	// an earlier run (-count) may still be pending
+	run := itoa(int(time.Now().UnixNano() % 1e9))
+	if _, err := x.Write(lpFrame(interestFrame(t, "/nexthop/x/"+run), tlv(tLpNextHopFace, hop[:]))); err != nil {
+		t.Fatal(err)
+	}
+	// the same Interest without the field, through a route: delivered, so
+	// the wait below is long enough
+	ctx := ctxT(t)
+	if err := c.Register(ctx, name(t, "/nexthop/routed")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.Write(interestFrame(t, "/nexthop/routed/y/"+run)); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(2*time.Second, func() bool { return got.Load() >= 1 }) {
+		t.Fatal("the routed Interest did not arrive")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := got.Load(); n != 1 {
+		t.Fatalf("%d Interests reached the app, want 1 (the NextHopFaceId one was followed)", n)
 	}
 }
