@@ -203,6 +203,12 @@ func (e *embeddedFw) forgetRelay(r *appRelay) {
 	e.mu.Unlock()
 }
 
+// dropLink scrubs the routes of a link that cannot be reused (its drain
+// is stuck): nothing is routed into it any more.
+func (e *embeddedFw) dropLink(l *inprocLink) {
+	table.Rib.CleanUpFace(l.faceID())
+}
+
 // putLink scrubs the routes of a released link and pools it.
 func (e *embeddedFw) putLink(kind linkKind, l *inprocLink) {
 	table.Rib.CleanUpFace(l.faceID())

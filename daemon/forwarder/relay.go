@@ -101,6 +101,7 @@ func (r *appRelay) close() {
 			if r.link.quiesce(linkQuiesce) {
 				r.e.putLink(linkApp, r.link)
 			} else {
+				r.e.dropLink(r.link)
 				r.e.log.Warn("embedded forwarder: app link stuck in a delivery; not reused", "face", r.faceID())
 			}
 			r.answers.Wait()
