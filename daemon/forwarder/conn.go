@@ -297,12 +297,6 @@ func open(ctx context.Context, o Options, env clientEnv) (*Conn, error) {
 func (c *Conn) release() {
 	if c.inproc != nil {
 		if !c.inproc.finish(closeTimeout) {
-			c.mu.Lock()
-			e := c.emb
-			c.mu.Unlock()
-			if e != nil {
-				e.dropLink(c.inproc.l) // nothing routed into it any more
-			}
 			c.log.Warn("in-process face still busy at close; abandoning it")
 		}
 	}

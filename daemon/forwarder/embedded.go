@@ -178,7 +178,9 @@ func (e *embeddedFw) release() {
 
 // newFace returns an in-process face, reusing a pooled link if any.
 func (e *embeddedFw) newFace() *inprocFace {
-	return newInprocFace(e.getLink(linkInproc), func(l *inprocLink) { e.putLink(linkInproc, l) }, e.log)
+	return newInprocFace(e.getLink(linkInproc), func(l *inprocLink, timeout time.Duration) bool {
+		return e.returnLink(linkInproc, l, timeout)
+	}, e.log)
 }
 
 // getLink takes a link of a kind from the pool, or makes one.
@@ -203,21 +205,22 @@ func (e *embeddedFw) forgetRelay(r *appRelay) {
 	e.mu.Unlock()
 }
 
-// dropLink scrubs the routes of a link that cannot be reused (its drain
-// is stuck): nothing is routed into it any more.
-func (e *embeddedFw) dropLink(l *inprocLink) {
+// returnLink takes back a link its user let go. Its routes are removed at
+// once, so nothing is routed into it any more; once no delivery is in
+// flight (at most timeout) it is pooled, else (a delivery stays stuck) it
+// is abandoned. It reports whether the link was pooled.
+func (e *embeddedFw) returnLink(kind linkKind, l *inprocLink, timeout time.Duration) bool {
 	table.Rib.CleanUpFace(l.faceID())
-}
-
-// putLink scrubs the routes of a released link and pools it.
-func (e *embeddedFw) putLink(kind linkKind, l *inprocLink) {
-	table.Rib.CleanUpFace(l.faceID())
+	if !l.quiesce(timeout) {
+		return false
+	}
 	e.mu.Lock()
 	if e.pool == nil {
 		e.pool = map[linkKind][]*inprocLink{}
 	}
 	e.pool[kind] = append(e.pool[kind], l)
 	e.mu.Unlock()
+	return true
 }
 
 // start configures and starts YaNFD. Called once per process.

@@ -158,8 +158,8 @@ func (l *inprocLink) quiesce(timeout time.Duration) bool {
 // down while open.
 type inprocFace struct {
 	l    *inprocLink
-	slot *ownerSlot        // holds f
-	rel  func(*inprocLink) // returns the link to the pool
+	slot *ownerSlot                            // holds f
+	ret  func(*inprocLink, time.Duration) bool // gives the link back (embeddedFw.returnLink)
 	cnt  faceCounters
 
 	onPkt   func(frame []byte)
@@ -175,8 +175,8 @@ type inprocFace struct {
 
 var _ ndn.Face = (*inprocFace)(nil)
 
-func newInprocFace(l *inprocLink, release func(*inprocLink), log *slog.Logger) *inprocFace {
-	f := &inprocFace{l: l, rel: release, onUp: map[int]func(){}, log: log, badLog: rateLimiter{every: badLogEvery}}
+func newInprocFace(l *inprocLink, ret func(*inprocLink, time.Duration) bool, log *slog.Logger) *inprocFace {
+	f := &inprocFace{l: l, ret: ret, onUp: map[int]func(){}, log: log, badLog: rateLimiter{every: badLogEvery}}
 	f.slot = &ownerSlot{o: f}
 	return f
 }
@@ -270,18 +270,13 @@ func (f *inprocFace) Close() error {
 	return nil
 }
 
-// finish closes the face and, once no delivery to it is in flight (the
-// engine must still be running to drain it), returns the link to the pool.
-// A link whose delivery stays stuck is abandoned rather than reused.
+// finish closes the face and gives its link back: the link loses its
+// routes and, once no delivery to it is in flight (the engine must still be
+// running to drain it), goes back to the pool. A link whose delivery stays
+// stuck is abandoned rather than reused; finish then reports false.
 func (f *inprocFace) finish(timeout time.Duration) bool {
 	f.Close()
-	if !f.l.quiesce(timeout) {
-		return false
-	}
-	if f.rel != nil {
-		f.rel(f.l)
-	}
-	return true
+	return f.ret(f.l, timeout)
 }
 
 // Send implements ndn.Face: the packet goes straight into the forwarder's

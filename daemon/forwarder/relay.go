@@ -98,10 +98,7 @@ func (r *appRelay) close() {
 		r.app.Close() // also ends a delivery blocked on the app
 		r.e.forgetRelay(r)
 		go func() {
-			if r.link.quiesce(linkQuiesce) {
-				r.e.putLink(linkApp, r.link)
-			} else {
-				r.e.dropLink(r.link)
+			if !r.e.returnLink(linkApp, r.link, linkQuiesce) {
 				r.e.log.Warn("embedded forwarder: app link stuck in a delivery; not reused", "face", r.faceID())
 			}
 			r.answers.Wait()
