@@ -98,31 +98,39 @@ func ndnNonce() optional.Optional[uint32] {
 // readPacket reads frames from c until one decodes (LpPacket unwrapped) or
 // the deadline passes.
 func readPacket(c net.Conn, fr *frameReader, d time.Duration) (*spec.Packet, []byte, error) {
+	f, err := readFrame(c, fr, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, _, err := spec.ReadPacket(enc.NewBufferView(f))
+	if err != nil {
+		return nil, nil, err
+	}
+	var tok []byte
+	if p.LpPacket != nil {
+		tok = p.LpPacket.PitToken
+		if p, _, err = spec.ReadPacket(enc.NewWireView(p.LpPacket.Fragment)); err != nil {
+			return nil, nil, err
+		}
+	}
+	return p, tok, nil
+}
+
+// readFrame reads the next TLV frame from c, as it came, waiting at most d.
+func readFrame(c net.Conn, fr *frameReader, d time.Duration) ([]byte, error) {
 	_ = c.SetReadDeadline(time.Now().Add(d))
 	defer c.SetReadDeadline(time.Time{})
 	for {
 		f, err := fr.next()
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		if f == nil {
-			if err := fr.fill(); err != nil {
-				return nil, nil, err
-			}
-			continue
+		if f != nil {
+			return f, nil
 		}
-		p, _, err := spec.ReadPacket(enc.NewBufferView(f))
-		if err != nil {
-			return nil, nil, err
+		if err := fr.fill(); err != nil {
+			return nil, err
 		}
-		var tok []byte
-		if p.LpPacket != nil {
-			tok = p.LpPacket.PitToken
-			if p, _, err = spec.ReadPacket(enc.NewWireView(p.LpPacket.Fragment)); err != nil {
-				return nil, nil, err
-			}
-		}
-		return p, tok, nil
 	}
 }
 

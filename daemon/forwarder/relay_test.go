@@ -43,6 +43,19 @@ func poolHas(id uint64) bool {
 	return false
 }
 
+// embeddedProducer opens an embedded forwarder whose in-process Conn
+// serves and registers prefix, tagging its Data "A".
+func embeddedProducer(t *testing.T, prefix string) (a *Conn, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	a = openT(t, Options{URI: URIEmbedded, StateDir: dir})
+	serve(t, a.Engine(), name(t, prefix), "A")
+	if err := a.Register(ctxT(t), name(t, prefix)); err != nil {
+		t.Fatal(err)
+	}
+	return a, dir
+}
+
 // TestAppLinkReuse: an app's face is an in-process link; when the app goes
 // away its routes go with it and the link is pooled, and the next app that
 // gets it receives nothing meant for the one before.
@@ -94,13 +107,7 @@ func TestAppLinkReuse(t *testing.T) {
 // itself when no link-layer field goes with it (no IncomingFaceId from the
 // internal face), as YaNFD's own unix faces would send it.
 func TestAppGetsBarePackets(t *testing.T) {
-	dir := t.TempDir()
-	a := openT(t, Options{URI: URIEmbedded, StateDir: dir})
-	ctx := ctxT(t)
-	serve(t, a.Engine(), name(t, "/bare/a"), "A")
-	if err := a.Register(ctx, name(t, "/bare/a")); err != nil {
-		t.Fatal(err)
-	}
+	a, _ := embeddedProducer(t, "/bare/a")
 	c, err := net.Dial("unix", a.SocketPath())
 	if err != nil {
 		t.Fatal(err)
@@ -112,17 +119,9 @@ func TestAppGetsBarePackets(t *testing.T) {
 		if _, err := c.Write(interestFrame(t, n)); err != nil {
 			t.Fatal(err)
 		}
-		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
-		var frame []byte
-		for frame == nil {
-			if frame, err = fr.next(); err != nil {
-				t.Fatal(err)
-			}
-			if frame == nil {
-				if err := fr.fill(); err != nil {
-					t.Fatalf("%s: no answer: %v", n, err)
-				}
-			}
+		frame, err := readFrame(c, fr, 3*time.Second)
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", n, err)
 		}
 		if frame[0] != 0x06 {
 			t.Fatalf("%s: frame type %#x, want a bare Data (0x06)", n, frame[0])
@@ -138,13 +137,7 @@ func TestAppGetsBarePackets(t *testing.T) {
 // reads blocks only its own link: the others keep being served, and when it
 // goes away its link is pooled.
 func TestAppNotReadingCostsOthersNothing(t *testing.T) {
-	dir := t.TempDir()
-	a := openT(t, Options{URI: URIEmbedded, StateDir: dir})
-	ctx := ctxT(t)
-	serve(t, a.Engine(), name(t, "/slow/a"), "A")
-	if err := a.Register(ctx, name(t, "/slow/a")); err != nil {
-		t.Fatal(err)
-	}
+	a, dir := embeddedProducer(t, "/slow/a")
 	b := openT(t, Options{URI: "unix://" + a.SocketPath(), StateDir: dir})
 	mustFetch(t, b.Engine(), "/slow/a/warm", "A")
 
