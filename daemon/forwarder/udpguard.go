@@ -22,7 +22,7 @@ import (
 // its UDP listener ended the process. So YaNFD runs with no UDP face at all.
 // This guard binds the UDP port instead and gives each remote peer (a link
 // target, or a new source when the port accepts peers) a face in YaNFD over
-// a unix socketpair, as local apps get (relay.go). Datagrams from a peer are
+// a unix socketpair (YaNFD sees a local unix face). Datagrams from a peer are
 // reassembled if they are NDNLPv2 fragments, validated (validatePacket with
 // the network rules: no /localhost name, no face-local LP field, since YaNFD
 // sees the socketpair as a local face) and written to its face; the rest is
