@@ -3,6 +3,8 @@ package sec
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -21,7 +23,7 @@ func TestFetchCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	alice := mustName(t, "/peets/user/alice/r1")
+	alice := uniqueName(t, "/peets/user/alice")
 	a, err := NewEphemeral(alice)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +73,7 @@ func TestNoKeyLocator(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	bob := mustName(t, "/peets/user/bob/r1")
+	bob := uniqueName(t, "/peets/user/bob")
 	b, _ := NewEphemeral(bob)
 	if err := b.ServeCert(c.Engine()); err != nil {
 		t.Fatal(err)
@@ -104,4 +106,12 @@ func TestNoKeyLocator(t *testing.T) {
 	if err := <-got; !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("forged: %v", err)
 	}
+}
+
+// uniqueName returns prefix/<random>: the embedded forwarder's content store
+// is process-wide, so a repeated run (go test -count=2) would otherwise be
+// served the certificate of the previous run's key.
+func uniqueName(t *testing.T, prefix string) enc.Name {
+	t.Helper()
+	return mustName(t, fmt.Sprintf("%s/r%d", prefix, rand.Uint64()))
 }
