@@ -16,7 +16,6 @@ import (
 
 	fw_cmd "github.com/named-data/ndnd/fw/cmd"
 	fw_core "github.com/named-data/ndnd/fw/core"
-	"github.com/named-data/ndnd/fw/defn"
 	fwface "github.com/named-data/ndnd/fw/face"
 	"github.com/named-data/ndnd/fw/table"
 	ndnlog "github.com/named-data/ndnd/std/log"
@@ -363,36 +362,6 @@ func (e *embeddedFw) accept(ln *net.UnixListener, done chan struct{}) {
 		e.mu.Unlock()
 		r.start()
 	}
-}
-
-// unixFace gives YaNFD a face over conn (one end of a socketpair whose
-// other end this package validates and feeds: a UDP peer of the guard).
-func (e *embeddedFw) unixFace(conn net.Conn) (*fwface.NDNLPLinkService, error) {
-	e.mu.Lock()
-	fd := e.nextFD
-	e.nextFD++
-	e.mu.Unlock()
-	embMu.Lock()
-	sock := e.sock
-	embMu.Unlock()
-	if sock == "" {
-		sock = "/run/peets/none.sock" // only a label: the face's local URI
-	}
-	return e.unixFaceAt(fd, defn.MakeUnixFaceURI(sock), conn)
-}
-
-// unixFaceAt makes and starts YaNFD's unix stream face number fd over conn.
-func (e *embeddedFw) unixFaceAt(fd int, local *defn.URI, conn net.Conn) (*fwface.NDNLPLinkService, error) {
-	tr, err := fwface.MakeUnixStreamTransport(defn.MakeFDFaceURI(fd), local, conn)
-	if err != nil {
-		return nil, err
-	}
-	opts := fwface.MakeNDNLPLinkServiceOptions()
-	opts.IsFragmentationEnabled = false // reliable stream
-	opts.IsReassemblyEnabled = false    // the relay and the guard deliver whole packets
-	ls := fwface.MakeNDNLPLinkService(tr, opts)
-	ls.Run(nil)
-	return ls, nil
 }
 
 // tcpStats sums the counters of the TCP links.

@@ -71,12 +71,12 @@ func (e *embeddedFw) holdTCPLink(addr string) (*tcpLink, bool, error) {
 	e.mu.Lock()
 	l := e.tcpLinks[addr]
 	if l == nil {
-		e.mu.Unlock() // unixFace takes e.mu
+		e.mu.Unlock() // netFace takes e.mu
 		ours, theirs, err := socketPair()
 		if err != nil {
 			return nil, false, err
 		}
-		ls, err := e.unixFace(theirs)
+		ls, err := e.netFace(theirs, tcpURI(addr), nil)
 		if err != nil {
 			ours.Close()
 			theirs.Close()

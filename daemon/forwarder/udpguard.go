@@ -145,7 +145,11 @@ func (g *udpGuard) peer(addr netip.AddrPort, permanent, accept bool) (p *udpPeer
 	if err != nil {
 		return nil, false, err
 	}
-	ls, err := g.e.unixFace(theirs)
+	local := netip.IPv4Unspecified()
+	if addr.Addr().Is6() {
+		local = netip.IPv6Unspecified()
+	}
+	ls, err := g.e.netFace(theirs, udpURI(addr), udpURI(netip.AddrPortFrom(local, uint16(g.Port()))))
 	if err != nil {
 		ours.Close()
 		theirs.Close()

@@ -7,6 +7,11 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/named-data/ndnd/fw/defn"
+	fwface "github.com/named-data/ndnd/fw/face"
+	mgmt "github.com/named-data/ndnd/std/ndn/mgmt_2022"
+	"github.com/named-data/ndnd/std/types/optional"
 )
 
 var (
@@ -191,13 +196,14 @@ func FuzzReassembly(f *testing.F) {
 	})
 }
 
-// TestUDPGuardAcceptsPeers: a guard that accepts peers gives a face to a
-// new source only for a valid packet; an Interest from the network reaches
-// a local producer through YaNFD and its Data goes back as a datagram.
-func TestUDPGuardAcceptsPeers(t *testing.T) {
+// guardWithProducer opens an embedded forwarder with a producer of prefix
+// (answering tag:<name>) on an in-process face, and a UDP guard of it on an
+// ephemeral port that accepts new peers, as with --udp-port.
+func guardWithProducer(t *testing.T, prefix, tag string) (*Conn, *udpGuard) {
+	t.Helper()
 	a := openT(t, Options{URI: URIEmbedded, StateDir: t.TempDir()})
-	serve(t, a.Engine(), name(t, "/guardtest"), "G")
-	if err := a.Register(ctxT(t), name(t, "/guardtest")); err != nil {
+	serve(t, a.Engine(), name(t, prefix), tag)
+	if err := a.Register(ctxT(t), name(t, prefix)); err != nil {
 		t.Fatal(err)
 	}
 	a.mu.Lock()
@@ -207,8 +213,16 @@ func TestUDPGuardAcceptsPeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.close()
-	g.listen = true // as with --udp-port, on an ephemeral port
+	t.Cleanup(g.close)
+	g.listen = true
+	return a, g
+}
+
+// TestUDPGuardAcceptsPeers: a guard that accepts peers gives a face to a
+// new source only for a valid packet; an Interest from the network reaches
+// a local producer through YaNFD and its Data goes back as a datagram.
+func TestUDPGuardAcceptsPeers(t *testing.T) {
+	_, g := guardWithProducer(t, "/guardtest", "G")
 
 	client, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -250,7 +264,111 @@ func TestUDPGuardAcceptsPeers(t *testing.T) {
 	if !bytes.Contains(buf[:n], []byte("G:/guardtest/x")) {
 		t.Fatalf("unexpected datagram %x", buf[:n])
 	}
-	if st := g.stats(); st.Peers != 1 || st.In < 1 || st.Out < 1 {
-		t.Fatalf("guard stats %+v", st)
+	// The guard counts a datagram once it has passed it on, which may be
+	// after the client has the Data.
+	if !eventually(2*time.Second, func() bool {
+		st := g.stats()
+		return st.Peers == 1 && st.In >= 1 && st.Out >= 1
+	}) {
+		t.Fatalf("guard stats %+v", g.stats())
 	}
+}
+
+// netInterestTo is an Interest for name (generic components) with a fresh
+// nonce and a 1 s lifetime, and optionally a HopLimit.
+func netInterestTo(hopLimit int, comps ...string) []byte {
+	var nm []byte
+	for _, c := range comps {
+		nm = append(nm, tlv(8, []byte(c))...)
+	}
+	nonce := make([]byte, 4)
+	_, _ = rand.Read(nonce)
+	parts := [][]byte{tlv(tName, nm), tlv(tNonce, nonce), tlv(tLifetime, b(0x03, 0xe8))}
+	if hopLimit >= 0 {
+		parts = append(parts, tlv(tHopLimit, b(byte(hopLimit))))
+	}
+	return tlv(tInterest, parts...)
+}
+
+// TestNetworkFacesAreNonLocal: YaNFD sees a network peer's face as what it
+// is, a non-local face, so NDN's scope rules hold across links:
+//   - a /localhop Interest from one peer reaches a local producer but is not
+//     forwarded to another peer (one hop only);
+//   - an Interest whose HopLimit is 0 is not sent to a peer;
+//   - faces/list shows the peer's udp4:// URI and non-local scope.
+//
+// Until session 5 these faces were local unix faces to YaNFD, and a
+// /localhop Interest went on from one link to the next.
+func TestNetworkFacesAreNonLocal(t *testing.T) {
+	a, g := guardWithProducer(t, "/localhop/hoplocal", "L")
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: g.Port()}
+	peer := func() *net.UDPConn {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	p1, p2 := peer(), peer()
+
+	// p2 is a link with routes for a /localhop prefix and a plain one.
+	id2, _, release, err := g.link(p2.LocalAddr().(*net.UDPAddr).AddrPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	for _, r := range []string{"/localhop/hoptest", "/hoptest"} {
+		if _, err := a.exec(ctxT(t), "rib", "register", &mgmt.ControlArgs{
+			Name: name(t, r), FaceId: optional.Some(id2),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := fwface.FaceTable.Get(id2)
+	if f == nil {
+		t.Fatal("no face for the link")
+	}
+	if want := "udp4://" + p2.LocalAddr().String(); f.RemoteURI().String() != want || f.Scope() != defn.NonLocal {
+		t.Fatalf("link face: remote %s scope %v, want %s non-local", f.RemoteURI(), f.Scope(), want)
+	}
+
+	send := func(pkt []byte) {
+		t.Helper()
+		if _, err := p1.WriteToUDP(pkt, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// recv reads p's datagrams until one contains marker; it fails on one
+	// that contains any of bad first.
+	recv := func(p *net.UDPConn, marker string, bad ...string) {
+		t.Helper()
+		_ = p.SetReadDeadline(time.Now().Add(3 * time.Second))
+		buf := make([]byte, 9000)
+		for {
+			n, _, err := p.ReadFromUDP(buf)
+			if err != nil {
+				t.Fatalf("waiting for %q: %v (guard %+v)", marker, err, g.stats())
+			}
+			for _, s := range bad {
+				if bytes.Contains(buf[:n], []byte(s)) {
+					t.Fatalf("got %q before %q: %x", s, marker, buf[:n])
+				}
+			}
+			if bytes.Contains(buf[:n], []byte(marker)) {
+				return
+			}
+		}
+	}
+
+	// A /localhop Interest from p1 reaches the local producer.
+	send(netInterestTo(-1, "localhop", "hoplocal", "x"))
+	recv(p1, "L:/localhop/hoplocal/x")
+	// One that only p2 could answer is not forwarded, nor is an Interest
+	// with HopLimit 0; the plain Interest sent after them is, in order,
+	// by YaNFD's one forwarding thread.
+	send(netInterestTo(-1, "localhop", "hoptest", "x"))
+	send(netInterestTo(0, "hoptest", "spent"))
+	send(netInterestTo(-1, "hoptest", "y"))
+	recv(p2, "hoptest\x08\x01y", "hoptest\x08\x01x", "spent")
 }
