@@ -40,6 +40,7 @@ func newBenchFanoutCmd() *cobra.Command {
 	var speed float64
 	var fw, logLevel, cpuProfile, video, audio string
 	var asJSON, verbose bool
+	var hops int
 	cmd := &cobra.Command{
 		Use:   "fanout",
 		Short: "One publisher (the bot's VP8 + Opus) and N subscriber proxies on one forwarder",
@@ -49,7 +50,7 @@ func newBenchFanoutCmd() *cobra.Command {
 			defer cancel()
 			log := newLogger(logLevel)
 			for _, n := range subs {
-				c := bench.FanoutConfig{Subscribers: n, Duration: dur, Forwarder: fw, Logger: log, Speed: speed, CPUProfile: cpuProfile, VideoPath: video, AudioPath: audio}
+				c := bench.FanoutConfig{Subscribers: n, Duration: dur, Forwarder: fw, Logger: log, Speed: speed, CPUProfile: cpuProfile, VideoPath: video, AudioPath: audio, Hops: hops}
 				if verbose {
 					c.Echo = os.Stderr
 				}
@@ -74,6 +75,7 @@ func newBenchFanoutCmd() *cobra.Command {
 	_ = fl.MarkHidden("cpuprofile")
 	fl.StringVar(&video, "video", "", "publish this VP8 IVF file instead of the bot's embedded video (the audio stays the embedded one unless --audio)")
 	fl.StringVar(&audio, "audio", "", "publish this Opus Ogg file instead of the bot's embedded audio")
+	fl.IntVar(&hops, "hops", 1, "forwarders from publisher to subscribers: 1, or 2 (the publisher's forwarder linked over UDP on loopback to the subscribers', as two hosts)")
 	return cmd
 }
 

@@ -27,15 +27,17 @@ func echo() *os.File {
 }
 
 // TestFanout: one publisher and 1, then 8, subscriber processes on one
-// forwarder. Every subscriber gets every RTP packet byte-identical and in
-// order: none lost on loopback.
+// forwarder, then 4 behind a second forwarder linked to the publisher's
+// over UDP on 127.0.0.1 (`bench fanout --hops 2`). Every subscriber gets
+// every RTP packet byte-identical and in order: none lost on loopback.
 func TestFanout(t *testing.T) {
 	bin := e2etest.Peets(t)
-	for _, n := range []int{1, 8} {
-		t.Run(fmt.Sprintf("subscribers=%d", n), func(t *testing.T) {
+	for _, tc := range []struct{ n, hops int }{{1, 1}, {8, 1}, {4, 2}} {
+		n := tc.n
+		t.Run(fmt.Sprintf("subscribers=%d/hops=%d", n, tc.hops), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			c := bench.FanoutConfig{Subscribers: n, Duration: 4 * time.Second, Bin: bin}
+			c := bench.FanoutConfig{Subscribers: n, Duration: 4 * time.Second, Bin: bin, Hops: tc.hops}
 			if f := echo(); f != nil {
 				c.Echo = f
 			}

@@ -82,10 +82,11 @@ func Call(ctx context.Context, c CallConfig) (CallResult, error) {
 	var g proc.Group
 	defer g.StopAll(3 * time.Second)
 	opt := proc.Options{Echo: c.Echo}
-	_, fw, err := startForwarder(&g, c.Bin, dir, opt)
+	f, err := startForwarder(&g, c.Bin, dir, "fw", nil, opt)
 	if err != nil {
 		return res, err
 	}
+	fw := f.uri
 
 	b, err := cdp.Launch(ctx, cdp.Options{Logger: c.Logger})
 	if err != nil {

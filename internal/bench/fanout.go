@@ -43,6 +43,12 @@ type FanoutConfig struct {
 	// CPUProfile, if set, is a file name prefix: each worker writes a CPU
 	// profile of its whole run to <prefix>-<worker>.pprof.
 	CPUProfile string
+	// Hops is the number of forwarders between the publisher and the
+	// subscribers: 1 (default) puts everyone on one forwarder; 2 gives the
+	// publisher a forwarder of its own, linked over UDP on loopback to the
+	// subscribers' forwarder, as two hosts of a testbed would be. Both are
+	// `peets forwarder` processes: with Forwarder set, only 1.
+	Hops int
 }
 
 // FanoutResult is one run's figures (one JSON object).
@@ -89,6 +95,7 @@ type FanoutResult struct {
 	RSSMBPerStream float64 `json:"rss_mb_per_stream"`
 	PublisherRSSMB float64 `json:"publisher_rss_mb"`
 	Forwarder      string  `json:"forwarder"`
+	Hops           int     `json:"hops"`
 }
 
 var readyRe = regexp.MustCompile(`^ready$`)
@@ -127,19 +134,32 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 	defer g.StopAll(3 * time.Second)
 	opt := proc.Options{Echo: c.Echo}
 
-	fw := c.Forwarder
-	var fwProc *proc.Proc // nil with an external forwarder
-	if fw == "" {
-		if fwProc, fw, err = startForwarder(&g, c.Bin, dir, opt); err != nil {
-			return res, err
-		}
+	if c.Hops == 0 {
+		c.Hops = 1
+	}
+	if c.Hops < 1 || c.Hops > 2 || (c.Hops == 2 && c.Forwarder != "") {
+		return res, fmt.Errorf("hops %d: 1, or 2 without an external forwarder", c.Hops)
+	}
+	res.Hops = c.Hops
+	// fw is the subscribers' forwarder, pubFw the publisher's.
+	fw, fwProcs, err := startForwarders(&g, c, dir, opt)
+	if err != nil {
+		return res, err
+	}
+	pubFw := fw
+	if c.Hops == 2 {
+		pubFw, fw = fw, fwProcs[1].uri
 	}
 	res.Forwarder = fw
 	room := "bench" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10)
 	worker := func(name, mode string) (*proc.Proc, string, error) {
 		out := filepath.Join(dir, name+".json")
+		wfw := fw
+		if mode == "pub" {
+			wfw = pubFw
+		}
 		args := []string{"bench", "worker", "--mode", mode, "--user", name, "--room", room,
-			"--forwarder", fw, "--state-dir", filepath.Join(dir, name), "--out", out, "--log-level", "warn"}
+			"--forwarder", wfw, "--state-dir", filepath.Join(dir, name), "--out", out, "--log-level", "warn"}
 		if mode == "pub" && c.Speed != 1 {
 			args = append(args, "--speed", strconv.FormatFloat(c.Speed, 'g', -1, 64))
 		}
@@ -187,10 +207,7 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 	}
 	all := append([]*proc.Proc{pub}, subs...)
 	cpu0, cpuOK := procCPUs(all)
-	var fwCPU0 time.Duration
-	if fwProc != nil {
-		fwCPU0, _ = procCPU(fwProc.Pid())
-	}
+	fwCPU0, _ := forwardersCPU(fwProcs)
 	win0 := time.Now()
 	// The plain Interest/Data round trip through the same forwarder, while
 	// the media flows.
@@ -201,11 +218,7 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 		return res, ctx.Err()
 	}
 	cpu1, cpuOK1 := procCPUs(all)
-	var fwCPU1 time.Duration
-	fwOK := false
-	if fwProc != nil {
-		fwCPU1, fwOK = procCPU(fwProc.Pid())
-	}
+	fwCPU1, fwOK := forwardersCPU(fwProcs)
 	win1 := time.Now()
 	res.DurationS = time.Since(start).Seconds()
 

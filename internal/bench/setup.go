@@ -2,8 +2,10 @@ package bench
 
 import (
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/peets/peets/internal/proc"
@@ -24,17 +26,88 @@ func defaults(bin string, log *slog.Logger) (string, *slog.Logger, error) {
 	return bin, log, nil
 }
 
-// startForwarder runs a `peets forwarder` process for a benchmark (added to
-// g) with its state under dir, and returns its URI.
-func startForwarder(g *proc.Group, bin, dir string, opt proc.Options) (*proc.Proc, string, error) {
-	p, err := proc.Start("fw", bin, []string{"forwarder", "--state-dir", filepath.Join(dir, "fw"), "--log-level", "warn"}, opt)
+// fwProc is a `peets forwarder` process of a benchmark and its URI.
+type fwProc struct {
+	*proc.Proc
+	uri string
+}
+
+// startForwarder runs a `peets forwarder` process named name for a
+// benchmark (added to g) with its state under dir and the extra args.
+func startForwarder(g *proc.Group, bin, dir, name string, extra []string, opt proc.Options) (fwProc, error) {
+	args := append([]string{"forwarder", "--state-dir", filepath.Join(dir, name), "--log-level", "warn"}, extra...)
+	p, err := proc.Start(name, bin, args, opt)
 	if err != nil {
-		return nil, "", err
+		return fwProc{}, err
 	}
 	g.Add(p)
 	m, err := p.WaitLine(fwRe, 10*time.Second)
 	if err != nil {
-		return nil, "", err
+		return fwProc{}, err
 	}
-	return p, m[1], nil
+	return fwProc{p, m[1]}, nil
+}
+
+// startForwarders starts the forwarders of a fan-out run and returns the
+// first one's URI: c.Forwarder and none when it is set; one forwarder for
+// one hop; for two hops, the publisher's and then the subscribers', linked
+// both ways over UDP on 127.0.0.1.
+func startForwarders(g *proc.Group, c FanoutConfig, dir string, opt proc.Options) (string, []fwProc, error) {
+	if c.Forwarder != "" {
+		return c.Forwarder, nil, nil
+	}
+	if c.Hops < 2 {
+		f, err := startForwarder(g, c.Bin, dir, "fw", nil, opt)
+		return f.uri, []fwProc{f}, err
+	}
+	ports, err := freeUDPPorts(2)
+	if err != nil {
+		return "", nil, err
+	}
+	link := func(own, peer int) []string {
+		return []string{"--udp-port", strconv.Itoa(own), "--link", "udp://127.0.0.1:" + strconv.Itoa(peer)}
+	}
+	a, err := startForwarder(g, c.Bin, dir, "fw-pub", link(ports[0], ports[1]), opt)
+	if err != nil {
+		return "", nil, err
+	}
+	b, err := startForwarder(g, c.Bin, dir, "fw-sub", link(ports[1], ports[0]), opt)
+	if err != nil {
+		return "", nil, err
+	}
+	return a.uri, []fwProc{a, b}, nil
+}
+
+// freeUDPPorts returns n UDP ports that were free on 127.0.0.1 a moment ago.
+func freeUDPPorts(n int) ([]int, error) {
+	var conns []*net.UDPConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return nil, err
+		}
+		conns = append(conns, c)
+		ports = append(ports, c.LocalAddr().(*net.UDPAddr).Port)
+	}
+	return ports, nil
+}
+
+// forwardersCPU sums the CPU time of the benchmark's forwarders; ok is
+// false without any, or when one could not be read.
+func forwardersCPU(fs []fwProc) (time.Duration, bool) {
+	var sum time.Duration
+	for _, f := range fs {
+		t, ok := procCPU(f.Pid())
+		if !ok {
+			return 0, false
+		}
+		sum += t
+	}
+	return sum, len(fs) > 0
 }
