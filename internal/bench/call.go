@@ -47,7 +47,7 @@ type CallResult struct {
 	PageVideoTargetKbps []float64 `json:"page_video_target_kbps"`
 	PageAvailableKbps   []float64 `json:"page_available_outgoing_kbps"`
 	PageVideoFrame      []string  `json:"page_video_frame"` // WxH@fps
-	Chromium        string               `json:"chromium"`
+	Chromium            string    `json:"chromium"`
 }
 
 var urlLineRe = regexp.MustCompile(`^(http://127\.0\.0\.1:\d+/\S*)$`)
