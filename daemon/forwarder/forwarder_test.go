@@ -444,29 +444,14 @@ func dropAcceptedFaces(t *testing.T) {
 // TestSendWhileDown: sends fail fast with ErrDown, management says ErrDown,
 // nothing blocks, and Close ends the redial loop.
 func TestSendWhileDown(t *testing.T) {
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "fake.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted := make(chan net.Conn, 4)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c
-		}
-	}()
+	ff := newFakeForwarder(t)
 	base := numGoroutine()
-	c, err := Open(ctxT(t), Options{URI: "unix://" + sock, StateDir: dir, Logger: testLog})
+	c, err := Open(ctxT(t), Options{URI: "unix://" + ff.sock, StateDir: t.TempDir(), Logger: testLog})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := <-accepted
-	ln.Close() // the "forwarder" is gone for good
+	srv := ff.accept(t)
+	ff.ln.Close() // the "forwarder" is gone for good
 	srv.Close()
 	if !eventually(2*time.Second, func() bool { return !c.Up() && !c.Engine().Face().IsRunning() }) {
 		t.Fatalf("still up after the forwarder vanished")
@@ -725,27 +710,13 @@ func TestOptionsValidation(t *testing.T) {
 // the last uncork) and then writes it with one write, in order; a burst
 // beyond maxCorked is written without waiting for the uncork.
 func TestCork(t *testing.T) {
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "fake.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-	}()
-	c, err := Open(ctxT(t), Options{URI: "unix://" + sock, StateDir: dir, Logger: testLog})
+	ff := newFakeForwarder(t)
+	c, err := Open(ctxT(t), Options{URI: "unix://" + ff.sock, StateDir: t.TempDir(), Logger: testLog})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	srv := <-accepted
-	defer srv.Close()
+	srv := ff.accept(t)
 	face, ok := c.Engine().Face().(interface{ Cork() func() })
 	if !ok {
 		t.Fatalf("the stream face cannot cork")

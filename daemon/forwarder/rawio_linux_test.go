@@ -3,8 +3,6 @@ package forwarder
 import (
 	"bytes"
 	"io"
-	"net"
-	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
@@ -18,25 +16,13 @@ import (
 // writev returns short writes and EAGAIN, and checks the reader gets every
 // byte in order.
 func TestRawIOLargeWrites(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		acc <- c
-	}()
-	wc, err := net.Dial("unix", path)
+	wc, rc, err := socketPair()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer wc.Close()
-	rc := <-acc
 	defer rc.Close()
-	_ = wc.(*net.UnixConn).SetWriteBuffer(4096)
+	_ = wc.SetWriteBuffer(4096)
 
 	w, r := newRawIO(wc), newRawIO(rc)
 	if w == nil || r == nil {
