@@ -142,13 +142,9 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 	}
 	res.Hops = c.Hops
 	// fw is the subscribers' forwarder, pubFw the publisher's.
-	fw, fwProcs, err := startForwarders(&g, c, dir, opt)
+	pubFw, fw, fwProcs, err := startForwarders(&g, c, dir, opt)
 	if err != nil {
 		return res, err
-	}
-	pubFw := fw
-	if c.Hops == 2 {
-		pubFw, fw = fw, fwProcs[1].uri
 	}
 	res.Forwarder = fw
 	room := "bench" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10)

@@ -49,33 +49,36 @@ func startForwarder(g *proc.Group, bin, dir, name string, extra []string, opt pr
 }
 
 // startForwarders starts the forwarders of a fan-out run and returns the
-// first one's URI: c.Forwarder and none when it is set; one forwarder for
-// one hop; for two hops, the publisher's and then the subscribers', linked
-// both ways over UDP on 127.0.0.1.
-func startForwarders(g *proc.Group, c FanoutConfig, dir string, opt proc.Options) (string, []fwProc, error) {
+// publisher's and the subscribers' URIs: c.Forwarder for both, and no
+// process, when it is set; one forwarder for one hop; for two hops, one
+// each, linked both ways over UDP on 127.0.0.1.
+func startForwarders(g *proc.Group, c FanoutConfig, dir string, opt proc.Options) (pubFw, subFw string, fws []fwProc, err error) {
 	if c.Forwarder != "" {
-		return c.Forwarder, nil, nil
+		return c.Forwarder, c.Forwarder, nil, nil
 	}
 	if c.Hops < 2 {
 		f, err := startForwarder(g, c.Bin, dir, "fw", nil, opt)
-		return f.uri, []fwProc{f}, err
+		if err != nil {
+			return "", "", nil, err
+		}
+		return f.uri, f.uri, []fwProc{f}, nil
 	}
 	ports, err := freeUDPPorts(2)
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	link := func(own, peer int) []string {
 		return []string{"--udp-port", strconv.Itoa(own), "--link", "udp://127.0.0.1:" + strconv.Itoa(peer)}
 	}
 	a, err := startForwarder(g, c.Bin, dir, "fw-pub", link(ports[0], ports[1]), opt)
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	b, err := startForwarder(g, c.Bin, dir, "fw-sub", link(ports[1], ports[0]), opt)
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
-	return a.uri, []fwProc{a, b}, nil
+	return a.uri, b.uri, []fwProc{a, b}, nil
 }
 
 // freeUDPPorts returns n UDP ports that were free on 127.0.0.1 a moment ago.
