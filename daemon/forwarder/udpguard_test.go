@@ -247,11 +247,7 @@ func TestUDPGuardAcceptsPeers(t *testing.T) {
 
 	// A valid Interest: a face, the producer's Data back.
 	nm := tlv(tName, tlv(8, []byte("guardtest")), tlv(8, []byte("x")))
-	// A fresh nonce: YaNFD's dead-nonce list is process-wide, so a repeated
-	// run (go test -count=2) would otherwise be dropped as a loop.
-	nonce := make([]byte, 4)
-	_, _ = rand.Read(nonce)
-	interest := tlv(tInterest, nm, tlv(tMustBeFresh), tlv(tNonce, nonce), tlv(tLifetime, b(0x03, 0xe8)))
+	interest := tlv(tInterest, nm, tlv(tMustBeFresh), freshNonce(), tlv(tLifetime, b(0x03, 0xe8)))
 	if _, err := client.WriteToUDP(interest, to); err != nil {
 		t.Fatal(err)
 	}
@@ -274,6 +270,15 @@ func TestUDPGuardAcceptsPeers(t *testing.T) {
 	}
 }
 
+// freshNonce is a Nonce TLV with a random value. YaNFD's dead-nonce list
+// is process-wide, so an Interest repeated with a fixed nonce (in a second
+// run, go test -count=2) would be dropped as a loop.
+func freshNonce() []byte {
+	nonce := make([]byte, 4)
+	_, _ = rand.Read(nonce)
+	return tlv(tNonce, nonce)
+}
+
 // netInterestTo is an Interest for name (generic components) with a fresh
 // nonce and a 1 s lifetime, and optionally a HopLimit.
 func netInterestTo(hopLimit int, comps ...string) []byte {
@@ -281,9 +286,7 @@ func netInterestTo(hopLimit int, comps ...string) []byte {
 	for _, c := range comps {
 		nm = append(nm, tlv(8, []byte(c))...)
 	}
-	nonce := make([]byte, 4)
-	_, _ = rand.Read(nonce)
-	parts := [][]byte{tlv(tName, nm), tlv(tNonce, nonce), tlv(tLifetime, b(0x03, 0xe8))}
+	parts := [][]byte{tlv(tName, nm), freshNonce(), tlv(tLifetime, b(0x03, 0xe8))}
 	if hopLimit >= 0 {
 		parts = append(parts, tlv(tHopLimit, b(byte(hopLimit))))
 	}
