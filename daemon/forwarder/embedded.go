@@ -34,7 +34,7 @@ import (
 // Listeners: YaNFD's TCP, WebSocket, HTTP/3 and UDP listeners are off, and
 // YaNFD has no UDP face at all: the UDP port (Options.UDPPort > 0, on all
 // interfaces; 0 for none) belongs to this package's udpGuard, which gives
-// each remote peer a face in YaNFD over a unix socketpair and validates
+// each remote peer a non-local in-process face in YaNFD and validates
 // every datagram before it gets there (udpguard.go). UDP links (Link) go
 // through the guard too, from the UDP port or, without one, an ephemeral
 // port that hears only the link targets. The public unix socket is served
@@ -80,6 +80,7 @@ type embeddedFw struct {
 	accepted map[*appRelay]struct{} // local apps on the public socket
 	nextFD   int
 	pool     map[linkKind][]*inprocLink // released links, by kind
+	linkIDs  map[uint64]bool            // face ids of every in-process link made
 	guard    *udpGuard                  // the UDP port, if any (udpguard.go)
 	tcpLinks map[string]*tcpLink        // by host:port (tcplink.go)
 }
@@ -193,8 +194,22 @@ func (e *embeddedFw) getLink(kind linkKind) *inprocLink {
 	e.mu.Unlock()
 	if l == nil {
 		l = newInprocLink(kind)
+		e.mu.Lock()
+		if e.linkIDs == nil {
+			e.linkIDs = map[uint64]bool{}
+		}
+		e.linkIDs[l.faceID()] = true
+		e.mu.Unlock()
 	}
 	return l
+}
+
+// isLink reports whether id is the face of an in-process link: an
+// in-process Conn's, a local app's or a network link's (mgmtlink.go).
+func (e *embeddedFw) isLink(id uint64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.linkIDs[id]
 }
 
 // forgetRelay drops a closed relay from the accepted apps.

@@ -26,6 +26,7 @@ const tlvLpPacket = 0x64
 type inprocLink struct {
 	link  fwface.LinkService
 	tr    *fwface.InternalTransport
+	net   *netTransport             // tr told non-local (linkNet only)
 	owner atomic.Pointer[ownerSlot] // current user, nil while pooled
 	busy  sync.Mutex                // held by drain while handing a packet to the owner
 }
@@ -76,24 +77,34 @@ const (
 	// ignored and no IncomingFaceId is added; no fragmentation or
 	// reassembly (whole packets both ways).
 	linkApp
+	// linkNet: a network link (a UDP peer of the guard, a TCP link): the
+	// options of linkApp on a transport YaNFD sees as non-local, with the
+	// peer's URIs (face_net.go).
+	linkNet
 )
 
 // newInprocLink registers a new internal face in the running forwarder.
 func newInprocLink(kind linkKind) *inprocLink {
-	var link fwface.LinkService
-	var tr *fwface.InternalTransport
-	if kind == linkApp {
-		tr = fwface.MakeInternalTransport()
+	l := &inprocLink{}
+	switch kind {
+	case linkApp, linkNet:
 		opts := fwface.MakeNDNLPLinkServiceOptions()
 		opts.IsFragmentationEnabled = false
 		opts.IsReassemblyEnabled = false
-		ls := fwface.MakeNDNLPLinkService(tr, opts)
+		var ls *fwface.NDNLPLinkService
+		if kind == linkNet {
+			l.net = newNetTransport()
+			l.tr = l.net.InternalTransport
+			ls = fwface.MakeNDNLPLinkService(l.net, opts)
+		} else {
+			l.tr = fwface.MakeInternalTransport()
+			ls = fwface.MakeNDNLPLinkService(l.tr, opts)
+		}
 		ls.Run(nil)
-		link = ls
-	} else {
-		link, tr = fwface.RegisterInternalTransport()
+		l.link = ls
+	default:
+		l.link, l.tr = fwface.RegisterInternalTransport()
 	}
-	l := &inprocLink{link: link, tr: tr}
 	go l.drain()
 	return l
 }

@@ -2,19 +2,22 @@ package forwarder
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/named-data/ndnd/fw/defn"
 	fwface "github.com/named-data/ndnd/fw/face"
+	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
 )
 
-// netTransport is YaNFD's unix stream transport over one end of a
-// socketpair whose other end this package feeds from the network, after
-// validation: a UDP peer of the guard (udpguard.go) or a TCP link
-// (tcplink.go). YaNFD would take a socketpair for a local face; this tells
-// it the truth, that the face is non-local, so that YaNFD applies the
-// scope rules of a network face:
+// netTransport is the transport of a network link's face in YaNFD: a UDP
+// peer of the guard (udpguard.go) or a TCP link (tcplink.go). It is an
+// in-process InternalTransport, like the faces of local apps
+// (face_inproc.go): the guard or the TCP link hands YaNFD each packet it
+// validated, and gets what YaNFD sends on the face as a linkOwner, with no
+// socket in between. YaNFD would take an internal face for a local one;
+// this tells it the truth, that the face is non-local, so that YaNFD
+// applies the scope rules of a network face:
 //   - a /localhop Interest that came from it goes on to local faces only,
 //     never to another network face (one hop);
 //   - an Interest whose HopLimit is 0 is not sent to it;
@@ -22,53 +25,94 @@ import (
 //     first).
 //
 // Its URIs are the network peer's, so faces/list shows (and filters on)
-// udp4://host:port or tcp4://host:port instead of a socketpair's fd://N.
+// udp4://host:port or tcp4://host:port; a pooled link shows null://.
+//
+// Until session 6 the face was YaNFD's unix stream transport over a
+// socketpair, and the guard or the TCP link copied between the pair and
+// the network: two more system calls per packet and direction and a
+// poller wake-up of the copying goroutine.
 type netTransport struct {
-	*fwface.UnixStreamTransport
-	remote, local *defn.URI
+	*fwface.InternalTransport
+	uris atomic.Pointer[netURIs]
+}
+
+// netURIs are the URIs a network face shows.
+type netURIs struct{ remote, local *defn.URI }
+
+// pooledURIs are shown by a network link while it is pooled.
+var pooledURIs = &netURIs{remote: defn.MakeNullFaceURI(), local: defn.MakeNullFaceURI()}
+
+func newNetTransport() *netTransport {
+	t := &netTransport{InternalTransport: fwface.MakeInternalTransport()}
+	t.uris.Store(pooledURIs)
+	return t
+}
+
+// setURIs sets the URIs faces/list shows; nil remote or local shows
+// null://.
+func (t *netTransport) setURIs(remote, local *defn.URI) {
+	u := &netURIs{remote: remote, local: local}
+	if u.remote == nil {
+		u.remote = pooledURIs.remote
+	}
+	if u.local == nil {
+		u.local = pooledURIs.local
+	}
+	t.uris.Store(u)
 }
 
 // Scope reports a network face.
 func (t *netTransport) Scope() defn.Scope { return defn.NonLocal }
 
 // RemoteURI is the network peer's URI.
-func (t *netTransport) RemoteURI() *defn.URI { return t.remote }
+func (t *netTransport) RemoteURI() *defn.URI { return t.uris.Load().remote }
 
-// LocalURI is this end's network URI, or the socketpair's where unknown.
-func (t *netTransport) LocalURI() *defn.URI { return t.local }
+// LocalURI is this end's network URI, or null:// where unknown.
+func (t *netTransport) LocalURI() *defn.URI { return t.uris.Load().local }
 
 func (t *netTransport) String() string {
-	return fmt.Sprintf("peets-net-transport (faceid=%d remote=%s local=%s)", t.FaceID(), t.remote, t.local)
+	u := t.uris.Load()
+	return fmt.Sprintf("peets-net-transport (faceid=%d remote=%s local=%s)", t.FaceID(), u.remote, u.local)
 }
 
-// netFace gives YaNFD a non-local face over conn (our end of the socketpair
-// is fed by the caller). remote and local are the network URIs faces/list
-// shows; nil keeps the socketpair's.
-func (e *embeddedFw) netFace(conn net.Conn, remote, local *defn.URI) (*fwface.NDNLPLinkService, error) {
-	e.mu.Lock()
-	fd := e.nextFD
-	e.nextFD++
-	e.mu.Unlock()
-	fdURI := defn.MakeFDFaceURI(fd)
-	// YaNFD's unix transport wants a unix local URI; only a label, which
-	// LocalURI hides.
-	tr, err := fwface.MakeUnixStreamTransport(fdURI, defn.MakeUnixFaceURI("/run/peets/network-link.sock"), conn)
-	if err != nil {
-		return nil, err
+// netLink takes a network link from the pool (or makes one) showing the
+// URIs remote and local. Its owner is set by the caller; it goes back with
+// returnNetLink.
+func (e *embeddedFw) netLink(remote, local *defn.URI) *inprocLink {
+	l := e.getLink(linkNet)
+	l.net.setURIs(remote, local)
+	return l
+}
+
+// returnNetLink gives back a network link its user let go (the owner must
+// be cleared first): it loses its routes at once and is pooled once no
+// delivery is in flight. It runs in the background, since a delivery may be
+// blocked on the network for up to the owner's write limit.
+func (e *embeddedFw) returnNetLink(l *inprocLink) {
+	l.net.setURIs(nil, nil)
+	go func() {
+		if !e.returnLink(linkNet, l, linkQuiesce) {
+			e.log.Warn("embedded forwarder: network link stuck in a delivery; not reused", "face", l.faceID())
+		}
+	}()
+}
+
+// linkFrame is the frame that carries lp on a link or to an app: the bare
+// packet, unless a PIT token, a Nack or a congestion mark goes with it.
+// The forwarder's other LP fields are face-local and stay behind.
+func linkFrame(lp *spec.LpPacket) []byte {
+	if lp.PitToken == nil && lp.Nack == nil && !lp.CongestionMark.IsSet() {
+		if len(lp.Fragment) == 1 {
+			return lp.Fragment[0] // the link's own copy: no one else holds it
+		}
+		return lp.Fragment.Join()
 	}
-	nt := &netTransport{UnixStreamTransport: tr, remote: remote, local: local}
-	if nt.remote == nil {
-		nt.remote = fdURI
-	}
-	if nt.local == nil {
-		nt.local = fdURI
-	}
-	opts := fwface.MakeNDNLPLinkServiceOptions()
-	opts.IsFragmentationEnabled = false // reliable stream
-	opts.IsReassemblyEnabled = false    // the guard and the TCP link deliver whole packets
-	ls := fwface.MakeNDNLPLinkService(nt, opts)
-	ls.Run(nil)
-	return ls, nil
+	out := spec.LpPacket{Fragment: lp.Fragment, PitToken: lp.PitToken, Nack: lp.Nack,
+		CongestionMark: lp.CongestionMark}
+	pkt := &spec.Packet{LpPacket: &out}
+	var pe spec.PacketEncoder
+	pe.Init(pkt)
+	return pe.Encode(pkt).Join()
 }
 
 // udpURI is the face URI of a UDP endpoint (an IP literal: no DNS lookup).

@@ -65,7 +65,7 @@ type appRelay struct {
 
 	appMu   sync.Mutex // serializes writes to app (deliver, answers)
 	appW    io.Writer  // app's writer, under appMu
-	links   []func()   // links made for this app (mgmtlink.go), under appMu
+	links   []appLink  // links made for this app (mgmtlink.go), under appMu
 	answers sync.WaitGroup
 }
 
@@ -106,8 +106,8 @@ func (r *appRelay) close() {
 			links := r.links
 			r.links = nil
 			r.appMu.Unlock()
-			for _, release := range links {
-				release()
+			for _, l := range links {
+				l.release()
 			}
 		}()
 	})
@@ -124,17 +124,55 @@ func (r *appRelay) writeApp(b []byte) error {
 	return err
 }
 
+// appLink is a network link an app made, and the function that lets it go.
+type appLink struct {
+	faceID  uint64
+	release func()
+}
+
 // answerLink makes the link a faces/create command asks for and answers
 // the app (mgmtlink.go).
-func (r *appRelay) answerLink(fc faceCreate) {
+func (r *appRelay) answerLink(fc faceCommand) {
 	defer r.answers.Done()
-	wire, release := r.e.createLink(fc)
+	wire, id, release := r.e.createLink(fc)
 	if release != nil {
+		// One hold per link and app: asking again (a 409 answer, which
+		// clients also use to poll a face's state) changes nothing.
 		r.appMu.Lock()
-		r.links = append(r.links, release)
+		held := false
+		for _, l := range r.links {
+			held = held || l.faceID == id
+		}
+		if !held {
+			r.links = append(r.links, appLink{faceID: id, release: release})
+		}
 		r.appMu.Unlock()
+		if held {
+			release()
+		}
 	}
 	if wire != nil {
+		_ = r.writeApp(wire)
+	}
+}
+
+// answerDestroy answers a faces/destroy of an in-process face: the app
+// lets go of one hold on a link it made, or is refused (mgmtlink.go).
+func (r *appRelay) answerDestroy(fc faceCommand) {
+	var release func()
+	r.appMu.Lock()
+	for i, l := range r.links {
+		if l.faceID == fc.faceID {
+			release = l.release
+			r.links = append(r.links[:i], r.links[i+1:]...)
+			break
+		}
+	}
+	r.appMu.Unlock()
+	if release != nil {
+		release()
+	}
+	if wire := destroyAnswer(fc, release != nil); wire != nil {
 		_ = r.writeApp(wire)
 	}
 }
@@ -163,11 +201,17 @@ func (r *appRelay) pumpIn() {
 			err = validatePacket(frame, r.opts)
 			if err == nil {
 				// (only a validated frame may reach ndnd's parsers)
-				if fc, ok := networkFaceCreate(frame); ok {
-					// answered here, not by YaNFD
-					r.answers.Add(1)
-					go r.answerLink(fc)
-					continue
+				if fc, ok := parseFaceCommand(frame); ok {
+					switch {
+					case fc.verb == verbCreate:
+						// answered here, not by YaNFD
+						r.answers.Add(1)
+						go r.answerLink(fc)
+						continue
+					case r.e.isLink(fc.faceID):
+						r.answerDestroy(fc)
+						continue
+					}
 				}
 				err = r.link.send(enc.Wire{frame})
 			}
@@ -191,21 +235,7 @@ func (r *appRelay) pumpIn() {
 // the bare packet, or an LpPacket when a PIT token, a Nack or a congestion
 // mark goes with it (an app link adds no IncomingFaceId).
 func (r *appRelay) deliver(lp *spec.LpPacket) {
-	var frame []byte
-	if lp.PitToken == nil && lp.Nack == nil && !lp.CongestionMark.IsSet() {
-		if len(lp.Fragment) == 1 {
-			frame = lp.Fragment[0] // the link's own copy: no one else holds it
-		} else {
-			frame = lp.Fragment.Join()
-		}
-	} else {
-		out := spec.LpPacket{Fragment: lp.Fragment, PitToken: lp.PitToken, Nack: lp.Nack,
-			CongestionMark: lp.CongestionMark}
-		pkt := &spec.Packet{LpPacket: &out}
-		var pe spec.PacketEncoder
-		pe.Init(pkt)
-		frame = pe.Encode(pkt).Join()
-	}
+	frame := linkFrame(lp)
 	if len(frame) == 0 {
 		return
 	}

@@ -8,28 +8,37 @@ import (
 	"sync/atomic"
 	"time"
 
-	fwface "github.com/named-data/ndnd/fw/face"
+	enc "github.com/named-data/ndnd/std/encoding"
+	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
 )
 
 // tcpLink is a tcp:// link of the embedded forwarder, relayed by this
 // package for the same reason as UDP (udpguard.go): a TCP face of YaNFD
 // would read the remote forwarder's stream straight into ndnd's parser.
-// YaNFD gets a face over a unix socketpair that lives as long as the
-// process, so its face id and the routes on it survive the TCP connection
-// going down: the link redials with backoff, frames from the remote are
-// validated with the network rules (bad ones dropped and counted; a stream
-// whose framing is lost is redialed), and YaNFD's frames go to the current
-// connection (dropped while there is none).
+// YaNFD gets a non-local in-process face (face_net.go) that lives as long
+// as the link is held, so its face id and the routes on it survive the TCP
+// connection going down: the link redials with backoff, frames from the
+// remote are validated with the network rules (bad ones dropped and
+// counted; a stream whose framing is lost is redialed) and handed to the
+// face, and what YaNFD sends on the face goes to the current connection
+// (dropped while there is none), written by the face's drain goroutine.
 type tcpLink struct {
 	e    *embeddedFw
 	addr string
 	log  *slog.Logger
-	fw   *net.UnixConn // our end of the socketpair
-	ls   *fwface.NDNLPLinkService
+	link *inprocLink
+	slot *ownerSlot
 	opts validateOpts
 
 	mu   sync.Mutex
 	conn net.Conn // current connection, nil while down
+
+	// sendMu is held while a frame goes into the face, so that once the
+	// link is let go nothing more goes in: the face may then be another
+	// link's. (Not mu: a send may wait for YaNFD, which may be waiting
+	// for deliver, which takes mu.)
+	sendMu sync.Mutex
+	closed bool // let go (sendMu)
 
 	refs int           // Conns holding the link (embeddedFw.mu)
 	stop chan struct{} // closed when the last one let it go
@@ -62,7 +71,7 @@ func (e *embeddedFw) tcpLinkFace(addr string) (uint64, bool, func(), error) {
 	case <-time.After(tcpFirstWait):
 	}
 	var once sync.Once
-	return l.ls.FaceID(), existed, func() { once.Do(func() { e.releaseTCPLink(l) }) }, nil
+	return l.link.faceID(), existed, func() { once.Do(func() { e.releaseTCPLink(l) }) }, nil
 }
 
 // holdTCPLink finds or starts the link to addr and takes a reference; it
@@ -71,20 +80,12 @@ func (e *embeddedFw) holdTCPLink(addr string) (*tcpLink, bool, error) {
 	e.mu.Lock()
 	l := e.tcpLinks[addr]
 	if l == nil {
-		e.mu.Unlock() // netFace takes e.mu
-		ours, theirs, err := socketPair()
-		if err != nil {
-			return nil, false, err
-		}
-		ls, err := e.netFace(theirs, tcpURI(addr), nil)
-		if err != nil {
-			ours.Close()
-			theirs.Close()
-			return nil, false, err
-		}
-		l = &tcpLink{e: e, addr: addr, log: e.log.With("link", "tcp://"+addr), fw: ours, ls: ls,
+		e.mu.Unlock() // netLink takes e.mu
+		link := e.netLink(tcpURI(addr), nil)
+		l = &tcpLink{e: e, addr: addr, log: e.log.With("link", "tcp://"+addr), link: link,
 			opts: validateOpts{forForwarder: true, fwThreads: e.fwThreads, fromNetwork: true},
 			up:   make(chan struct{}), stop: make(chan struct{})}
+		l.slot = &ownerSlot{o: l}
 		e.mu.Lock()
 		if e.tcpLinks == nil {
 			e.tcpLinks = map[string]*tcpLink{}
@@ -92,15 +93,15 @@ func (e *embeddedFw) holdTCPLink(addr string) (*tcpLink, bool, error) {
 		if old := e.tcpLinks[addr]; old != nil { // made meanwhile
 			old.refs++
 			e.mu.Unlock()
-			ours.Close()
+			e.returnNetLink(link)
 			return old, true, nil
 		}
 		l.refs = 1
 		e.tcpLinks[addr] = l
 		e.mu.Unlock()
+		link.owner.Store(l.slot)
 		go l.dialLoop()
-		go l.toRemote()
-		l.log.Info("embedded forwarder: TCP link", "face", ls.FaceID())
+		l.log.Info("embedded forwarder: TCP link", "face", link.faceID())
 		return l, false, nil
 	}
 	l.refs++
@@ -109,7 +110,7 @@ func (e *embeddedFw) holdTCPLink(addr string) (*tcpLink, bool, error) {
 }
 
 // releaseTCPLink lets l go; the last holder closes it: the dial loop stops,
-// the connection closes and YaNFD's face goes down with its routes.
+// the connection closes and YaNFD's face loses its routes and is pooled.
 func (e *embeddedFw) releaseTCPLink(l *tcpLink) {
 	e.mu.Lock()
 	l.refs--
@@ -127,7 +128,11 @@ func (e *embeddedFw) releaseTCPLink(l *tcpLink) {
 		l.conn.Close()
 	}
 	l.mu.Unlock()
-	l.fw.Close()
+	l.sendMu.Lock()
+	l.closed = true
+	l.sendMu.Unlock()
+	l.link.owner.CompareAndSwap(l.slot, nil)
+	e.returnNetLink(l.link)
 	l.log.Info("embedded forwarder: TCP link closed")
 }
 
@@ -164,6 +169,7 @@ func (l *tcpLink) dialLoop() {
 			return
 		}
 		l.conn = c
+		l.link.net.setURIs(tcpURI(l.addr), tcpURI(c.LocalAddr().String()))
 		l.mu.Unlock()
 		l.upOnce.Do(func() { close(l.up) })
 		err = l.fromRemote(c)
@@ -182,7 +188,6 @@ func (l *tcpLink) dialLoop() {
 // fromRemote validates the remote's frames into YaNFD until the connection
 // fails or its framing is lost.
 func (l *tcpLink) fromRemote(c net.Conn) error {
-	w := writerOf(l.fw)
 	err := newFrameReader(readerOf(c)).each(func(frame []byte) error {
 		if err := validatePacket(frame, l.opts); err != nil {
 			l.malformed.Add(1)
@@ -192,8 +197,8 @@ func (l *tcpLink) fromRemote(c net.Conn) error {
 			}
 			return nil
 		}
-		if _, err := w.Write(frame); err != nil {
-			return errors.New("forwarder face closed")
+		if err := l.toForwarder(frame); err != nil {
+			return err
 		}
 		l.in.Add(1)
 		return nil
@@ -204,24 +209,39 @@ func (l *tcpLink) fromRemote(c net.Conn) error {
 	return err
 }
 
-// toRemote copies YaNFD's frames to the current connection.
-func (l *tcpLink) toRemote() {
-	// Ends when the face closes (the link was let go).
-	_ = newFrameReader(readerOf(l.fw)).each(func(frame []byte) error {
-		l.mu.Lock()
-		c := l.conn
-		l.mu.Unlock()
-		if c == nil {
-			return nil // down: dropped, as on any broken link
-		}
-		_ = c.SetWriteDeadline(time.Now().Add(tcpWriteLimit))
-		if _, err := c.Write(frame); err != nil {
-			c.Close() // fromRemote sees it and redials
-			return nil
-		}
-		l.out.Add(1)
-		return nil
-	})
+// toForwarder hands one validated frame to the link's face, unless the
+// link was let go (its face may be another's by then).
+func (l *tcpLink) toForwarder(frame []byte) error {
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	if l.closed {
+		return errors.New("link closed")
+	}
+	return l.link.send(enc.Wire{frame})
+}
+
+// deliver implements linkOwner: what YaNFD sends on the link goes to the
+// current connection (on the face's drain goroutine).
+func (l *tcpLink) deliver(lp *spec.LpPacket) {
+	frame := linkFrame(lp)
+	l.mu.Lock()
+	c := l.conn
+	l.mu.Unlock()
+	if c == nil || len(frame) == 0 {
+		return // down: dropped, as on any broken link
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(tcpWriteLimit))
+	if _, err := c.Write(frame); err != nil {
+		c.Close() // fromRemote sees it and redials
+		return
+	}
+	l.out.Add(1)
+}
+
+// undecodable implements linkOwner.
+func (l *tcpLink) undecodable(err error) {
+	l.malformed.Add(1)
+	l.log.Warn("embedded forwarder: undecodable packet for a TCP link", "err", err)
 }
 
 // tcpLinkStats is what the TCP links counted.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
+	mgmt "github.com/named-data/ndnd/std/ndn/mgmt_2022"
+	"github.com/named-data/ndnd/std/types/optional"
 )
 
 // fakeTCPForwarder answers every Interest on TCP with a Data of content
@@ -101,5 +103,75 @@ func TestLinkAskedByAnApp(t *testing.T) {
 	b.Close()
 	if !eventually(3*time.Second, func() bool { return a.Stats().TCP == nil }) {
 		t.Fatalf("link kept after the app left: %+v", a.Stats().TCP)
+	}
+}
+
+// TestAppDestroysFaces: faces/destroy from a local app never reaches YaNFD
+// for an in-process face (YaNFD would close its transport for good, and the
+// pooled link would be dead for its next user):
+//   - another app's link and the forwarder process's own face are refused
+//     (403) and keep working;
+//   - an app destroying the link it made lets it go (200), and the link,
+//     pooled, works for the next link made.
+func TestAppDestroysFaces(t *testing.T) {
+	remote := newFakeTCPForwarder(t)
+	a := openT(t, Options{URI: URIEmbedded, StateDir: t.TempDir()})
+	b := openT(t, Options{URI: "unix://" + a.SocketPath()})
+	c := openT(t, Options{URI: "unix://" + a.SocketPath()})
+	if err := b.Link(ctxT(t), "tcp://"+remote.Addr(), []enc.Name{name(t, "/destroy/remote")}); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	var linkID uint64
+	for _, l := range b.links {
+		linkID = l.faceID
+	}
+	b.mu.Unlock()
+	serve(t, b.Engine(), name(t, "/destroy/b"), "B")
+	if err := b.Register(ctxT(t), name(t, "/destroy/b")); err != nil {
+		t.Fatal(err)
+	}
+	destroy := func(by *Conn, id uint64) uint64 {
+		t.Helper()
+		resp, _ := by.exec(ctxT(t), "faces", "destroy", &mgmt.ControlArgs{FaceId: optional.Some(id)})
+		if resp == nil || resp.Val == nil {
+			t.Fatalf("faces/destroy %d: no answer", id)
+		}
+		return resp.Val.StatusCode
+	}
+
+	if code := destroy(c, linkID); code != 403 {
+		t.Fatalf("destroying another app's link: status %d, want 403", code)
+	}
+	if code := destroy(c, a.inproc.l.faceID()); code != 403 {
+		t.Fatalf("destroying the process's own face: status %d, want 403", code)
+	}
+	if got, err := fetch(b.Engine(), name(t, "/destroy/remote/1"), time.Second); err != nil || got != "remote" {
+		t.Fatalf("the link after a refused destroy: %q, %v", got, err)
+	}
+	mustFetch(t, a.Engine(), "/destroy/b/1", "B")
+
+	if code := destroy(b, linkID); code != 200 {
+		t.Fatalf("destroying its own link: status %d, want 200", code)
+	}
+	if !eventually(3*time.Second, func() bool { return a.Stats().TCP == nil }) {
+		t.Fatalf("link kept after its maker destroyed it: %+v", a.Stats().TCP)
+	}
+	a.mu.Lock()
+	e := a.emb
+	a.mu.Unlock()
+	if !eventually(3*time.Second, func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.pool[linkNet]) > 0
+	}) {
+		t.Fatal("the destroyed link was not pooled")
+	}
+	// The next link reuses a pooled one, and works.
+	if err := a.Link(ctxT(t), "tcp://"+remote.Addr(), []enc.Name{name(t, "/destroy/again")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := fetch(a.Engine(), name(t, "/destroy/again/1"), time.Second); err != nil || got != "remote" {
+		t.Fatalf("a pooled link: %q, %v", got, err)
 	}
 }

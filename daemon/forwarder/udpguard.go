@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/named-data/ndnd/fw/defn"
-	fwface "github.com/named-data/ndnd/fw/face"
+	enc "github.com/named-data/ndnd/std/encoding"
+	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
 )
 
 // udpGuard owns the embedded forwarder's UDP port, so that no datagram from
@@ -21,13 +22,13 @@ import (
 // and ndnd v1.5.3 panics on some malformed packets: one 23-byte datagram to
 // its UDP listener ended the process. So YaNFD runs with no UDP face at all.
 // This guard binds the UDP port instead and gives each remote peer (a link
-// target, or a new source when the port accepts peers) a face in YaNFD over
-// a unix socketpair (YaNFD sees a local unix face). Datagrams from a peer are
+// target, or a new source when the port accepts peers) a non-local
+// in-process face in YaNFD (face_net.go). Datagrams from a peer are
 // reassembled if they are NDNLPv2 fragments, validated (validatePacket with
-// the network rules: no /localhost name, no face-local LP field, since YaNFD
-// sees the socketpair as a local face) and written to its face; the rest is
-// dropped and counted. What YaNFD sends on a peer's face goes out as one
-// datagram per packet (the IP layer fragments those above the path MTU).
+// the network rules: no /localhost name, no face-local LP field) and handed
+// to its face; the rest is dropped and counted. What YaNFD sends on a peer's
+// face goes out as one datagram per packet (the IP layer fragments those
+// above the path MTU), written by the face's drain goroutine.
 type udpGuard struct {
 	e      *embeddedFw
 	log    *slog.Logger
@@ -52,22 +53,48 @@ type guardCounters struct {
 const (
 	maxUDPPeers     = 256             // faces made for network peers
 	udpPeerIdle     = 5 * time.Minute // an accepted peer silent this long loses its face
-	guardWriteLimit = 50 * time.Millisecond
-	maxFragments    = 64          // of one packet
-	maxPartials     = 16          // packets being reassembled, per peer
-	partialLifetime = time.Second // to receive all fragments of one packet
+	maxFragments    = 64              // of one packet
+	maxPartials     = 16              // packets being reassembled, per peer
+	partialLifetime = time.Second     // to receive all fragments of one packet
 	udpRecvBuf      = defn.MaxNDNPacketSize + 1
 )
 
-// udpPeer is one remote UDP endpoint and its face in YaNFD.
+// udpPeer is one remote UDP endpoint and its face in YaNFD. It owns its
+// link (linkOwner) from its making until it is dropped.
 type udpPeer struct {
+	g         *udpGuard
 	addr      netip.AddrPort
-	fw        *net.UnixConn // our end of the socketpair
-	ls        *fwface.NDNLPLinkService
+	link      *inprocLink
+	slot      *ownerSlot
 	permanent bool // a link target: never expires (guard.mu)
 	refs      int  // Conns holding it as a link (guard.mu)
 	lastIn    atomic.Int64
-	reasm     reassembler // receive goroutine only
+	// sendMu is held while a packet goes into the link, so that once drop
+	// set gone, nothing more of this peer's goes in: the link may then be
+	// another peer's.
+	sendMu sync.Mutex
+	gone   bool        // dropped (sendMu)
+	reasm  reassembler // receive goroutine only
+}
+
+// deliver implements linkOwner: what YaNFD sends to the peer goes out as
+// one datagram (on the link's drain goroutine).
+func (p *udpPeer) deliver(lp *spec.LpPacket) {
+	frame := linkFrame(lp)
+	if len(frame) == 0 {
+		return
+	}
+	if _, err := p.g.conn.WriteToUDPAddrPort(frame, p.addr); err != nil {
+		p.g.cnt.dropped.Add(1)
+		return
+	}
+	p.g.cnt.out.Add(1)
+}
+
+// undecodable implements linkOwner.
+func (p *udpPeer) undecodable(err error) {
+	p.g.cnt.dropped.Add(1)
+	p.g.log.Warn("embedded forwarder: undecodable packet for a UDP peer", "peer", p.addr.String(), "err", err)
 }
 
 // newUDPGuard binds port (0: an ephemeral port, for outgoing links only)
@@ -101,7 +128,7 @@ func (g *udpGuard) link(addr netip.AddrPort) (uint64, bool, func(), error) {
 		return 0, false, nil, err
 	}
 	var once sync.Once
-	return p.ls.FaceID(), existed, func() { once.Do(func() { g.unlink(p) }) }, nil
+	return p.link.faceID(), existed, func() { once.Do(func() { g.unlink(p) }) }, nil
 }
 
 // unlink drops one hold on p as a link target.
@@ -114,7 +141,7 @@ func (g *udpGuard) unlink(p *udpPeer) {
 	}
 	g.mu.Unlock()
 	if last {
-		p.fw.Close() // send() forgets it; YaNFD's face goes down
+		g.drop(p)
 	}
 }
 
@@ -141,29 +168,20 @@ func (g *udpGuard) peer(addr netip.AddrPort, permanent, accept bool) (p *udpPeer
 		g.cnt.full.Add(1)
 		return nil, false, fmt.Errorf("embedded forwarder: %d UDP peers already", maxUDPPeers)
 	}
-	ours, theirs, err := socketPair()
-	if err != nil {
-		return nil, false, err
-	}
 	local := netip.IPv4Unspecified()
 	if addr.Addr().Is6() {
 		local = netip.IPv6Unspecified()
 	}
-	ls, err := g.e.netFace(theirs, udpURI(addr), udpURI(netip.AddrPortFrom(local, uint16(g.Port()))))
-	if err != nil {
-		ours.Close()
-		theirs.Close()
-		return nil, false, err
-	}
-	p = &udpPeer{addr: addr, fw: ours, ls: ls, permanent: permanent}
+	p = &udpPeer{g: g, addr: addr, permanent: permanent,
+		link: g.e.netLink(udpURI(addr), udpURI(netip.AddrPortFrom(local, uint16(g.Port()))))}
+	p.slot = &ownerSlot{o: p}
+	p.link.owner.Store(p.slot)
 	if permanent {
 		p.refs = 1
 	}
 	p.lastIn.Store(time.Now().UnixNano())
 	g.peers[addr] = p
-	g.wg.Add(1)
-	go g.send(p)
-	g.log.Info("embedded forwarder: UDP peer", "peer", addr.String(), "face", ls.FaceID(), "link", permanent)
+	g.log.Info("embedded forwarder: UDP peer", "peer", addr.String(), "face", p.link.faceID(), "link", permanent)
 	return p, false, nil
 }
 
@@ -235,37 +253,39 @@ func (g *udpGuard) handle(p *udpPeer, d []byte) {
 	if pkt == nil {
 		return // a fragment: more to come
 	}
-	_ = p.fw.SetWriteDeadline(time.Now().Add(guardWriteLimit))
-	if _, err := p.fw.Write(pkt); err != nil {
-		g.cnt.dropped.Add(1) // YaNFD not reading (or the face is gone)
+	p.sendMu.Lock()
+	if p.gone {
+		p.sendMu.Unlock()
+		g.cnt.dropped.Add(1)
+		return
+	}
+	err = p.link.send(enc.Wire{pkt})
+	p.sendMu.Unlock()
+	if err != nil {
+		g.cnt.malformed.Add(1)
+		g.logBad(p.addr, d, err)
 		return
 	}
 	g.cnt.in.Add(1)
 }
 
-// send copies what YaNFD sends on p's face to the network, one datagram
-// per packet, until the face or the guard closes.
-func (g *udpGuard) send(p *udpPeer) {
-	defer g.wg.Done()
-	defer g.drop(p)
-	_ = newFrameReader(readerOf(p.fw)).each(func(frame []byte) error {
-		if _, err := g.conn.WriteToUDPAddrPort(frame, p.addr); err != nil {
-			g.cnt.dropped.Add(1)
-			return nil
-		}
-		g.cnt.out.Add(1)
-		return nil
-	})
-}
-
-// drop forgets p and closes its face.
+// drop forgets p and gives its link back: it loses its routes, as a face
+// that went down would, and is pooled for the next peer or link.
 func (g *udpGuard) drop(p *udpPeer) {
 	g.mu.Lock()
 	if g.peers[p.addr] == p {
 		delete(g.peers, p.addr)
 	}
 	g.mu.Unlock()
-	p.fw.Close()
+	p.sendMu.Lock()
+	was := p.gone
+	p.gone = true
+	p.sendMu.Unlock()
+	if was {
+		return
+	}
+	p.link.owner.CompareAndSwap(p.slot, nil)
+	g.e.returnNetLink(p.link)
 }
 
 // expire closes the faces of accepted peers that went silent.
@@ -288,7 +308,7 @@ func (g *udpGuard) expire() {
 			g.mu.Unlock()
 			for _, p := range idle {
 				g.log.Info("embedded forwarder: UDP peer idle; face closed", "peer", p.addr.String())
-				p.fw.Close() // send sees it and drops the peer
+				g.drop(p)
 			}
 		}
 	}
@@ -310,7 +330,7 @@ func (g *udpGuard) close() {
 	close(g.done)
 	g.conn.Close()
 	for _, p := range peers {
-		p.fw.Close()
+		g.drop(p)
 	}
 	g.wg.Wait()
 }
