@@ -29,13 +29,16 @@ func relays(t *testing.T) []*appRelay {
 
 // poolHas reports whether the embedded forwarder's pool holds the link of
 // face id.
-func poolHas(id uint64) bool {
+func poolHas(id uint64) bool { return poolOfHas(linkApp, id) }
+
+// poolOfHas reports whether the pool of links of kind has face id.
+func poolOfHas(kind linkKind, id uint64) bool {
 	embMu.Lock()
 	e := emb
 	embMu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, l := range e.pool[linkApp] {
+	for _, l := range e.pool[kind] {
 		if l.faceID() == id {
 			return true
 		}

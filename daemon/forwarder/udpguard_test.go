@@ -10,6 +10,7 @@ import (
 
 	"github.com/named-data/ndnd/fw/defn"
 	fwface "github.com/named-data/ndnd/fw/face"
+	"github.com/named-data/ndnd/fw/table"
 	mgmt "github.com/named-data/ndnd/std/ndn/mgmt_2022"
 	"github.com/named-data/ndnd/std/types/optional"
 )
@@ -293,6 +294,18 @@ func netInterestTo(hopLimit int, comps ...string) []byte {
 	return tlv(tInterest, parts...)
 }
 
+// udpPeerConn is a UDP socket on 127.0.0.1 standing for a network peer,
+// closed when the test ends.
+func udpPeerConn(t *testing.T) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // TestNetworkFacesAreNonLocal: YaNFD sees a network peer's face as what it
 // is, a non-local face, so NDN's scope rules hold across links:
 //   - a /localhop Interest from one peer reaches a local producer but is not
@@ -305,15 +318,7 @@ func netInterestTo(hopLimit int, comps ...string) []byte {
 func TestNetworkFacesAreNonLocal(t *testing.T) {
 	a, g := guardWithProducer(t, "/localhop/hoplocal", "L")
 	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: g.Port()}
-	peer := func() *net.UDPConn {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	p1, p2 := peer(), peer()
+	p1, p2 := udpPeerConn(t), udpPeerConn(t)
 
 	// p2 is a link with routes for a /localhop prefix and a plain one.
 	id2, _, release, err := g.link(p2.LocalAddr().(*net.UDPAddr).AddrPort())
@@ -374,4 +379,52 @@ func TestNetworkFacesAreNonLocal(t *testing.T) {
 	send(netInterestTo(0, "hoptest", "spent"))
 	send(netInterestTo(-1, "hoptest", "y"))
 	recv(p2, "hoptest\x08\x01y", "hoptest\x08\x01x", "spent")
+}
+
+// TestUDPPeerLinkReuse: a UDP peer that goes away gives its face back: it
+// loses its routes and is pooled, shows null://, and the next peer's face
+// is that link, showing the new peer's URI, and carries its traffic.
+func TestUDPPeerLinkReuse(t *testing.T) {
+	a, g := guardWithProducer(t, "/reusetest", "R")
+	p1, p2 := udpPeerConn(t), udpPeerConn(t)
+	id1, _, release, err := g.link(p1.LocalAddr().(*net.UDPAddr).AddrPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.exec(ctxT(t), "rib", "register", &mgmt.ControlArgs{
+		Name: name(t, "/reusetest/via-p1"), FaceId: optional.Some(id1),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if !eventually(3*time.Second, func() bool { return poolOfHas(linkNet, id1) }) {
+		t.Fatalf("the link of a peer let go (face %d) was not pooled", id1)
+	}
+	f := fwface.FaceTable.Get(id1)
+	if f == nil || f.RemoteURI().Scheme() != "null" {
+		t.Fatalf("a pooled link's face: %v", f)
+	}
+	for _, r := range table.Rib.GetAllEntries() {
+		for _, rt := range r.GetRoutes() {
+			if rt.FaceID == id1 {
+				t.Fatalf("a pooled link kept the route %s", r.Name)
+			}
+		}
+	}
+
+	// p2 is new: its face is the pooled link (the pool gives back the
+	// link returned last).
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: g.Port()}
+	if _, err := p2.WriteToUDP(netInterestTo(-1, "reusetest", "x"), to); err != nil {
+		t.Fatal(err)
+	}
+	_ = p2.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 9000)
+	n, _, err := p2.ReadFromUDP(buf)
+	if err != nil || !bytes.Contains(buf[:n], []byte("R:/reusetest/x")) {
+		t.Fatalf("the new peer's Data: %q, %v (guard %+v)", buf[:n], err, g.stats())
+	}
+	if want := "udp4://" + p2.LocalAddr().String(); f.RemoteURI().String() != want {
+		t.Fatalf("the reused link shows %s, want %s", f.RemoteURI(), want)
+	}
 }
