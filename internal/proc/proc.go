@@ -58,10 +58,17 @@ func Start(name, bin string, args []string, o Options) (*Proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	go p.read(pr)
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		p.read(pr)
+	}()
 	go func() {
 		err := cmd.Wait()
 		pw.Close()
+		// The output is complete only once read has taken its last line
+		// (cmd.Wait returns as soon as the reader has the bytes).
+		<-readDone
 		p.mu.Lock()
 		p.state, p.waitErr = cmd.ProcessState, err
 		p.mu.Unlock()

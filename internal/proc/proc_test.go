@@ -38,3 +38,23 @@ func TestWaitLineExit(t *testing.T) {
 		t.Fatalf("want exit error, got %v", err)
 	}
 }
+
+// TestOutputCompleteAtExit: once Wait returns, Lines has every line the
+// process wrote, the last one too when it has no newline (the scanner gives
+// it only at EOF). Before the fix, Wait could return first: an e2e test read
+// no line from a `peets roster --json` that had printed its JSON.
+func TestOutputCompleteAtExit(t *testing.T) {
+	for i := range 20 {
+		p, err := Start("sh", "/bin/sh", []string{"-c", "i=0; while [ $i -lt 50 ]; do echo line$i; i=$((i+1)); done; printf last"}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Wait(5 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		l := p.Lines()
+		if len(l) != 51 || l[50] != "last" {
+			t.Fatalf("run %d: %d lines after Wait, last %q", i, len(l), l[len(l)-1:])
+		}
+	}
+}
