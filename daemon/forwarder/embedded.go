@@ -76,9 +76,8 @@ type embeddedFw struct {
 	relayCnt relayCounters
 	badLog   rateLimiter
 
-	mu       sync.Mutex             // guards the fields below
-	accepted map[*appRelay]struct{} // local apps on the public socket
-	nextFD   int
+	mu       sync.Mutex                 // guards the fields below
+	accepted map[*appRelay]struct{}     // local apps on the public socket
 	pool     map[linkKind][]*inprocLink // released links, by kind
 	linkIDs  map[uint64]bool            // face ids of every in-process link made
 	guard    *udpGuard                  // the UDP port, if any (udpguard.go)
@@ -122,7 +121,7 @@ func acquireEmbedded(cfg embeddedConfig, log *slog.Logger) (*embeddedFw, error) 
 		return nil, err
 	}
 	if emb == nil {
-		e := &embeddedFw{udpPort: cfg.udpPort, log: log.With("component", "forwarder"), nextFD: 1 << 20,
+		e := &embeddedFw{udpPort: cfg.udpPort, log: log.With("component", "forwarder"),
 			fwThreads: fwThreads, badLog: rateLimiter{every: badLogEvery}}
 		if err := e.start(cfg.logLevel); err != nil {
 			ln.Close()
