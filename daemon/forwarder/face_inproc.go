@@ -1,6 +1,7 @@
 package forwarder
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -29,6 +30,10 @@ type inprocLink struct {
 	net   *netTransport             // tr told non-local (linkNet only)
 	owner atomic.Pointer[ownerSlot] // current user, nil while pooled
 	busy  sync.Mutex                // held by drain while handing a packet to the owner
+	// sendMu serializes sends (sendAs) with a change of owner (disown), so
+	// that once a user let the link go nothing of its goes in: the link
+	// may be the next user's by then.
+	sendMu sync.Mutex
 }
 
 // linkOwner is the current user of an inprocLink: it gets what the
@@ -42,11 +47,36 @@ type linkOwner interface {
 }
 
 // ownerSlot boxes a linkOwner so that a user can take its link back
-// (CompareAndSwap) only if it still holds it.
+// (disown) only if it still holds it.
 type ownerSlot struct{ o linkOwner }
 
+// errDisowned: the sender does not own the link (any more).
+var errDisowned = errors.New("inproc link: the sender let it go")
+
+// sendAs hands pkt to the forwarder's queue for this link (see send) if s
+// still owns the link, else it returns errDisowned.
+func (l *inprocLink) sendAs(s *ownerSlot, pkt enc.Wire) error {
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	if l.owner.Load() != s {
+		return errDisowned
+	}
+	return l.send(pkt)
+}
+
+// disown takes the link from s if s holds it, and reports whether it did:
+// only then may the caller give the link back. Once it returns, no send of
+// s's goes in; deliveries to s end too (a delivery in flight may finish:
+// returnLink waits for it).
+func (l *inprocLink) disown(s *ownerSlot) bool {
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	return l.owner.CompareAndSwap(s, nil)
+}
+
 // send hands one packet (a bare Interest or Data, or an LpPacket, as a
-// local app writes it) to the forwarder's queue for this link.
+// local app writes it) to the forwarder's queue for this link. Users send
+// through sendAs.
 func (l *inprocLink) send(pkt enc.Wire) error {
 	var lp *spec.LpPacket
 	if len(pkt) > 0 && len(pkt[0]) > 0 && pkt[0][0] == tlvLpPacket {
@@ -276,7 +306,7 @@ func (f *inprocFace) Close() error {
 	if !f.closed {
 		f.closed = true
 		f.running.Store(false)
-		f.l.owner.CompareAndSwap(f.slot, nil)
+		f.l.disown(f.slot)
 	}
 	return nil
 }
@@ -297,8 +327,11 @@ func (f *inprocFace) Send(pkt enc.Wire) error {
 		f.cnt.drops.Add(1)
 		return ErrDown
 	}
-	if err := f.l.send(pkt); err != nil {
+	if err := f.l.sendAs(f.slot, pkt); err != nil {
 		f.cnt.drops.Add(1)
+		if errors.Is(err, errDisowned) {
+			return ErrDown // closed meanwhile
+		}
 		return err
 	}
 	f.cnt.out.Add(1)

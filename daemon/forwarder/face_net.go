@@ -84,10 +84,10 @@ func (e *embeddedFw) netLink(remote, local *defn.URI) *inprocLink {
 	return l
 }
 
-// returnNetLink gives back a network link its user let go (the owner must
-// be cleared first): it loses its routes at once and is pooled once no
-// delivery is in flight. It runs in the background, since a delivery may be
-// blocked on the network for up to the owner's write limit.
+// returnNetLink gives back a network link its user let go (disown first):
+// it loses its routes at once and is pooled once no delivery is in flight.
+// It runs in the background, since a delivery may be blocked on the network
+// for up to the owner's write limit.
 func (e *embeddedFw) returnNetLink(l *inprocLink) {
 	l.net.setURIs(nil, nil)
 	go func() {

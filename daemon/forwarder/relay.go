@@ -1,6 +1,7 @@
 package forwarder
 
 import (
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -94,7 +95,7 @@ func (r *appRelay) faceID() uint64 { return r.link.faceID() }
 // are let go.
 func (r *appRelay) close() {
 	r.once.Do(func() {
-		r.link.owner.CompareAndSwap(r.slot, nil)
+		r.link.disown(r.slot)
 		r.app.Close() // also ends a delivery blocked on the app
 		r.e.forgetRelay(r)
 		go func() {
@@ -213,7 +214,10 @@ func (r *appRelay) pumpIn() {
 						continue
 					}
 				}
-				err = r.link.send(enc.Wire{frame})
+				err = r.link.sendAs(r.slot, enc.Wire{frame})
+				if errors.Is(err, errDisowned) {
+					return // the relay closed meanwhile
+				}
 			}
 			if err != nil {
 				r.e.relayCnt.malformed.Add(1)

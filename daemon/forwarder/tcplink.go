@@ -33,13 +33,6 @@ type tcpLink struct {
 	mu   sync.Mutex
 	conn net.Conn // current connection, nil while down
 
-	// sendMu is held while a frame goes into the face, so that once the
-	// link is let go nothing more goes in: the face may then be another
-	// link's. (Not mu: a send may wait for YaNFD, which may be waiting
-	// for deliver, which takes mu.)
-	sendMu sync.Mutex
-	closed bool // let go (sendMu)
-
 	refs int           // Conns holding the link (embeddedFw.mu)
 	stop chan struct{} // closed when the last one let it go
 
@@ -128,11 +121,9 @@ func (e *embeddedFw) releaseTCPLink(l *tcpLink) {
 		l.conn.Close()
 	}
 	l.mu.Unlock()
-	l.sendMu.Lock()
-	l.closed = true
-	l.sendMu.Unlock()
-	l.link.owner.CompareAndSwap(l.slot, nil)
-	e.returnNetLink(l.link)
+	if l.link.disown(l.slot) {
+		e.returnNetLink(l.link)
+	}
 	l.log.Info("embedded forwarder: TCP link closed")
 }
 
@@ -197,7 +188,9 @@ func (l *tcpLink) fromRemote(c net.Conn) error {
 			}
 			return nil
 		}
-		if err := l.toForwarder(frame); err != nil {
+		// (after the link was let go: errDisowned, its face may be
+		// another's by then)
+		if err := l.link.sendAs(l.slot, enc.Wire{frame}); err != nil {
 			return err
 		}
 		l.in.Add(1)
@@ -207,17 +200,6 @@ func (l *tcpLink) fromRemote(c net.Conn) error {
 		l.malformed.Add(1)
 	}
 	return err
-}
-
-// toForwarder hands one validated frame to the link's face, unless the
-// link was let go (its face may be another's by then).
-func (l *tcpLink) toForwarder(frame []byte) error {
-	l.sendMu.Lock()
-	defer l.sendMu.Unlock()
-	if l.closed {
-		return errors.New("link closed")
-	}
-	return l.link.send(enc.Wire{frame})
 }
 
 // deliver implements linkOwner: what YaNFD sends on the link goes to the

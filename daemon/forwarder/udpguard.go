@@ -69,12 +69,7 @@ type udpPeer struct {
 	permanent bool // a link target: never expires (guard.mu)
 	refs      int  // Conns holding it as a link (guard.mu)
 	lastIn    atomic.Int64
-	// sendMu is held while a packet goes into the link, so that once drop
-	// set gone, nothing more of this peer's goes in: the link may then be
-	// another peer's.
-	sendMu sync.Mutex
-	gone   bool        // dropped (sendMu)
-	reasm  reassembler // receive goroutine only
+	reasm     reassembler // receive goroutine only
 }
 
 // deliver implements linkOwner: what YaNFD sends to the peer goes out as
@@ -253,14 +248,11 @@ func (g *udpGuard) handle(p *udpPeer, d []byte) {
 	if pkt == nil {
 		return // a fragment: more to come
 	}
-	p.sendMu.Lock()
-	if p.gone {
-		p.sendMu.Unlock()
-		g.cnt.dropped.Add(1)
+	err = p.link.sendAs(p.slot, enc.Wire{pkt})
+	if errors.Is(err, errDisowned) {
+		g.cnt.dropped.Add(1) // p was dropped meanwhile: its link may be another's
 		return
 	}
-	err = p.link.send(enc.Wire{pkt})
-	p.sendMu.Unlock()
 	if err != nil {
 		g.cnt.malformed.Add(1)
 		g.logBad(p.addr, d, err)
@@ -277,15 +269,9 @@ func (g *udpGuard) drop(p *udpPeer) {
 		delete(g.peers, p.addr)
 	}
 	g.mu.Unlock()
-	p.sendMu.Lock()
-	was := p.gone
-	p.gone = true
-	p.sendMu.Unlock()
-	if was {
-		return
+	if p.link.disown(p.slot) { // once, whoever drops p first
+		g.e.returnNetLink(p.link)
 	}
-	p.link.owner.CompareAndSwap(p.slot, nil)
-	g.e.returnNetLink(p.link)
 }
 
 // expire closes the faces of accepted peers that went silent.
