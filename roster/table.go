@@ -44,6 +44,7 @@ const (
 	ReasonBadChat       = "bad_chat"       // chat body invalid
 	ReasonUnknownKind   = "unknown_kind"   // publication kind this version does not know
 	ReasonStale         = "stale"          // heartbeat or bye not newer than what the table has, or than the member's departure
+	ReasonUserTaken     = "user_taken"     // heartbeat claiming the user id of another live member, or of this table's own participant
 	ReasonEventsDropped = "events_dropped" // a subscriber fell maxQueued events behind
 )
 
@@ -65,6 +66,7 @@ type Stats struct {
 // concurrent use.
 type Table struct {
 	room   string
+	self   string // the own participant's user id, "" for an observer (set before use)
 	expire int
 	log    *slog.Logger
 	group  atomic.Pointer[roomsync.Group]
@@ -279,6 +281,14 @@ func (t *Table) applyHeartbeat(p roomsync.Pub) {
 		}
 		return
 	}
+	if (!known || old.User != m.User) && t.userTaken(m.User, key) {
+		// A user id names one participant at a time: pages and the roster
+		// CLI show members by it, so a second claimant (another prefix,
+		// perhaps an impostor) waits until the holder leaves or expires.
+		t.st.Rejected[ReasonUserTaken]++
+		t.log.Debug("heartbeat claims a user id in use", "from", p.Publisher, "user", m.User)
+		return
+	}
 	delete(t.gone, key)
 	if known {
 		m.Joined = old.Joined
@@ -377,6 +387,20 @@ func (t *Table) expiry() {
 			t.expireNow(time.Now())
 		}
 	}
+}
+
+// userTaken reports whether user is this table's own user id or that of a
+// live member other than the one keyed key (t.mu held).
+func (t *Table) userTaken(user, key string) bool {
+	if user == t.self {
+		return true
+	}
+	for k, m := range t.members {
+		if m.User == user && k != key {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *Table) expireNow(now time.Time) {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	enc "github.com/named-data/ndnd/std/encoding"
+
 	"github.com/peets/peets/proto"
 	roomsync "github.com/peets/peets/sync"
 	"github.com/peets/peets/sync/synctest"
@@ -210,4 +212,43 @@ func TestTableReplayAfterExpiry(t *testing.T) {
 	if _, ok := tab.Get(alice); !ok {
 		t.Fatal("newer heartbeat refused")
 	}
+}
+
+// TestTableUserIDTaken: a user id names one participant at a time. A second
+// participant prefix claiming a live member's id, or the table's own id, is
+// rejected and counted; once the holder is gone the id is free again.
+func TestTableUserIDTaken(t *testing.T) {
+	tab := newTable("r", 3, synctest.Logger)
+	tab.self = "me"
+	defer tab.close()
+	claim := func(user, prefix string, seq uint64, leave bool) roomsync.Pub {
+		p := hbPub(t, user, "r", seq, func(e *proto.RosterEntry) { e.Prefix, e.Leave = prefix, leave })
+		p.Publisher = proto.ParticipantPrefix(mustName(t, prefix), "r")
+		return p
+	}
+	tab.apply(claim("alice", "/peets/user/alice", 1, false))
+	tab.apply(claim("alice", "/ndn/x/mallory", 1, false)) // taken: alice is live
+	tab.apply(claim("me", "/ndn/x/mallory", 2, false))    // the table's own id
+	tab.apply(claim("bob", "/ndn/x/mallory", 3, false))   // a free id: joins
+	tab.apply(claim("alice", "/ndn/x/mallory", 4, false)) // renaming itself to a taken id
+	if st := tab.Stats(); st.Members != 2 || st.Rejected[ReasonUserTaken] != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	if m, ok := tab.Get(proto.ParticipantPrefix(mustName(t, "/ndn/x/mallory"), "r")); !ok || m.User != "bob" {
+		t.Fatalf("mallory's entry %+v %v, want still bob", m, ok)
+	}
+	tab.apply(claim("alice", "/peets/user/alice", 2, true)) // alice leaves: her id is free
+	tab.apply(claim("alice", "/ndn/x/mallory", 5, false))
+	if m, _ := tab.Get(proto.ParticipantPrefix(mustName(t, "/ndn/x/mallory"), "r")); m.User != "alice" {
+		t.Fatalf("after alice left, mallory's entry is %q, want alice", m.User)
+	}
+}
+
+func mustName(t *testing.T, s string) enc.Name {
+	t.Helper()
+	n, err := enc.NameFromStr(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
