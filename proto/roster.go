@@ -117,10 +117,10 @@ func ParseSyncPubName(participant, name enc.Name) (boot, seq uint64, err error) 
 	if len(rest) != 2 {
 		return 0, 0, fmt.Errorf("%w: want t=<boot>/seq=<n>, got %s", ErrBadName, rest)
 	}
-	if !rest[0].IsTimestamp() {
+	if !rest[0].IsTimestamp() || !ValidNumberComponent(rest[0]) {
 		return 0, 0, fmt.Errorf("%w: %s", ErrBadBoot, rest[0])
 	}
-	if !rest[1].IsSequenceNum() {
+	if !rest[1].IsSequenceNum() || !ValidNumberComponent(rest[1]) {
 		return 0, 0, fmt.Errorf("%w: %s", ErrBadSeq, rest[1])
 	}
 	return rest[0].NumberVal(), rest[1].NumberVal(), nil

@@ -184,6 +184,17 @@ func TestSyncPubName(t *testing.T) {
 			t.Errorf("%s parsed", s)
 		}
 	}
+	// Numbers of 3 bytes are not NonNegativeIntegers.
+	bad := SyncPubPrefix(p).Append(enc.Component{Typ: enc.TypeTimestampNameComponent, Val: []byte{1, 2, 3}},
+		enc.NewSequenceNumComponent(2))
+	if _, _, err := ParseSyncPubName(p, bad); err == nil {
+		t.Errorf("%s parsed", bad)
+	}
+	bad = SyncPubPrefix(p).Append(enc.NewTimestampComponent(1),
+		enc.Component{Typ: enc.TypeSequenceNumNameComponent, Val: []byte{0, 0, 9}})
+	if _, _, err := ParseSyncPubName(p, bad); err == nil {
+		t.Errorf("%s parsed", bad)
+	}
 }
 
 func TestChat(t *testing.T) {
