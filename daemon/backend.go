@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -173,7 +174,18 @@ func (p *page) Greeting() proto.Greeting {
 }
 
 // Signal implements web.PageHandle.
-func (p *page) Signal(m proto.Message) error { return p.sess.HandleSignal(m) }
+// Signal implements web.PageHandle. A full negotiation queue is "busy" (the
+// page may retry), a message the session cannot use "bad-data".
+func (p *page) Signal(m proto.Message) error {
+	err := p.sess.HandleSignal(m)
+	switch {
+	case errors.Is(err, bridge.ErrBusy):
+		return &proto.SignalError{Code: proto.CodeBusy, Type: m.Type, Err: err}
+	case errors.Is(err, bridge.ErrUnexpectedSignal):
+		return &proto.SignalError{Code: proto.CodeBadData, Type: m.Type, Err: err}
+	}
+	return err
+}
 
 // SetProfile implements web.PageHandle: a new display name, and the
 // publishing page's mute state, reach every member with the heartbeat sent

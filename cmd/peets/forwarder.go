@@ -20,6 +20,9 @@ func newForwarderCmd() *cobra.Command {
 		Short: "Run a standalone embedded NDN forwarder on the state directory's socket",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.forwarder != "" && f.forwarder != forwarder.URIEmbedded {
+				return fmt.Errorf("--forwarder %s: peets forwarder is the forwarder (it always runs an embedded one); use --link to connect it to another", f.forwarder)
+			}
 			ctx, cancel := signalContext(cmd.Context())
 			defer cancel()
 			log := f.logger()
@@ -39,6 +42,7 @@ func newForwarderCmd() *cobra.Command {
 		},
 	}
 	f.add(cmd)
+	_ = cmd.Flags().MarkHidden("forwarder")
 	cmd.Flags().IntVar(&udpPort, "udp-port", 0, "accept UDP faces from other hosts on this port (0: none)")
 	cmd.Flags().StringArrayVar(&links, "link", nil, "udp://HOST:PORT or tcp://HOST:PORT of another forwarder to route /peets over (repeatable)")
 	return cmd
