@@ -357,6 +357,9 @@ func (f *Fetcher) onMeta(m proto.StreamMeta, now time.Time) {
 		f.boot = m.Boot
 		f.meta = m
 		f.highest = 0
+		// The buffer is keyed by seq, which starts again at 1: packets of
+		// the old boot must not answer a NACK for the new one.
+		f.resetBuffer()
 		f.lastData = now
 		f.probeEvery = stallProbe
 		seq, atKey := f.startSeq(m)

@@ -80,6 +80,14 @@ func testRestart(t *testing.T, poke bool) {
 			t.Fatalf("gap after idx %d", rtpIndex(got[i-1]))
 		}
 	}
+	// The buffer that answers the page's NACKs holds no packet of the old
+	// boot (same seqs, another stream of RTP).
+	if b := f.Buffered(50); b != nil && string(b) == string(wantA[49]) {
+		t.Error("boot 1000's seq 50 is still buffered after the restart")
+	}
+	if b := f.BufferedRTP(rtpSeqOf(wantA[49])); b != nil {
+		t.Error("boot 1000's last RTP packet answers a NACK after the restart")
+	}
 	if st := f.Stats(); st.Restarts != 1 || st.Boot != 2000 {
 		t.Errorf("stats %+v", st)
 	}
@@ -229,3 +237,5 @@ func TestBuffered(t *testing.T) {
 		t.Error("BufferedRTP(3) should be evicted")
 	}
 }
+
+func rtpSeqOf(pkt []byte) uint16 { return uint16(pkt[2])<<8 | uint16(pkt[3]) }
