@@ -173,7 +173,6 @@ func (p *page) Greeting() proto.Greeting {
 	}
 }
 
-// Signal implements web.PageHandle.
 // Signal implements web.PageHandle. A full negotiation queue is "busy" (the
 // page may retry), a message the session cannot use "bad-data".
 func (p *page) Signal(m proto.Message) error {

@@ -85,7 +85,7 @@ func testRestart(t *testing.T, poke bool) {
 	if b := f.Buffered(50); b != nil && string(b) == string(wantA[49]) {
 		t.Error("boot 1000's seq 50 is still buffered after the restart")
 	}
-	if b := f.BufferedRTP(rtpSeqOf(wantA[49])); b != nil {
+	if b := f.BufferedRTP(uint16(rtpIndex(wantA[49]))); b != nil {
 		t.Error("boot 1000's last RTP packet answers a NACK after the restart")
 	}
 	if st := f.Stats(); st.Restarts != 1 || st.Boot != 2000 {
@@ -237,5 +237,3 @@ func TestBuffered(t *testing.T) {
 		t.Error("BufferedRTP(3) should be evicted")
 	}
 }
-
-func rtpSeqOf(pkt []byte) uint16 { return uint16(pkt[2])<<8 | uint16(pkt[3]) }

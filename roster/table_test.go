@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	enc "github.com/named-data/ndnd/std/encoding"
-
 	"github.com/peets/peets/proto"
 	roomsync "github.com/peets/peets/sync"
 	"github.com/peets/peets/sync/synctest"
@@ -223,7 +221,7 @@ func TestTableUserIDTaken(t *testing.T) {
 	defer tab.close()
 	claim := func(user, prefix string, seq uint64, leave bool) roomsync.Pub {
 		p := hbPub(t, user, "r", seq, func(e *proto.RosterEntry) { e.Prefix, e.Leave = prefix, leave })
-		p.Publisher = proto.ParticipantPrefix(mustName(t, prefix), "r")
+		p.Publisher = proto.ParticipantPrefix(synctest.Name(t, prefix), "r")
 		return p
 	}
 	tab.apply(claim("alice", "/peets/user/alice", 1, false))
@@ -234,21 +232,12 @@ func TestTableUserIDTaken(t *testing.T) {
 	if st := tab.Stats(); st.Members != 2 || st.Rejected[ReasonUserTaken] != 3 {
 		t.Fatalf("stats %+v", st)
 	}
-	if m, ok := tab.Get(proto.ParticipantPrefix(mustName(t, "/ndn/x/mallory"), "r")); !ok || m.User != "bob" {
+	if m, ok := tab.Get(proto.ParticipantPrefix(synctest.Name(t, "/ndn/x/mallory"), "r")); !ok || m.User != "bob" {
 		t.Fatalf("mallory's entry %+v %v, want still bob", m, ok)
 	}
 	tab.apply(claim("alice", "/peets/user/alice", 2, true)) // alice leaves: her id is free
 	tab.apply(claim("alice", "/ndn/x/mallory", 5, false))
-	if m, _ := tab.Get(proto.ParticipantPrefix(mustName(t, "/ndn/x/mallory"), "r")); m.User != "alice" {
+	if m, _ := tab.Get(proto.ParticipantPrefix(synctest.Name(t, "/ndn/x/mallory"), "r")); m.User != "alice" {
 		t.Fatalf("after alice left, mallory's entry is %q, want alice", m.User)
 	}
-}
-
-func mustName(t *testing.T, s string) enc.Name {
-	t.Helper()
-	n, err := enc.NameFromStr(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
