@@ -39,8 +39,9 @@ func newBenchFanoutCmd() *cobra.Command {
 	var dur time.Duration
 	var speed float64
 	var fw, logLevel, cpuProfile, video, audio string
-	var asJSON, verbose bool
+	var asJSON, verbose, keep bool
 	var hops int
+	var link bench.Impairment
 	cmd := &cobra.Command{
 		Use:   "fanout",
 		Short: "One publisher (the bot's VP8 + Opus) and N subscriber proxies on one forwarder",
@@ -50,7 +51,7 @@ func newBenchFanoutCmd() *cobra.Command {
 			defer cancel()
 			log := newLogger(logLevel)
 			for _, n := range subs {
-				c := bench.FanoutConfig{Subscribers: n, Duration: dur, Forwarder: fw, Logger: log, Speed: speed, CPUProfile: cpuProfile, VideoPath: video, AudioPath: audio, Hops: hops}
+				c := bench.FanoutConfig{Subscribers: n, Duration: dur, Forwarder: fw, Logger: log, Speed: speed, CPUProfile: cpuProfile, VideoPath: video, AudioPath: audio, Hops: hops, Link: link, Keep: keep}
 				if verbose {
 					c.Echo = os.Stderr
 				}
@@ -76,6 +77,12 @@ func newBenchFanoutCmd() *cobra.Command {
 	fl.StringVar(&video, "video", "", "publish this VP8 IVF file instead of the bot's embedded video (the audio stays the embedded one unless --audio)")
 	fl.StringVar(&audio, "audio", "", "publish this Opus Ogg file instead of the bot's embedded audio")
 	fl.IntVar(&hops, "hops", 1, "forwarders from publisher to subscribers: 1, or 2 (the publisher's forwarder linked over UDP on loopback to the subscribers', as two hosts)")
+	fl.Float64Var(&link.Loss, "loss", 0, "with --hops 2: fraction of the datagrams between the forwarders dropped, each way (e.g. 0.02)")
+	fl.Float64Var(&link.Burst, "loss-burst", 1, "with --loss: mean number of datagrams in a run of drops (Gilbert model); 1 drops each one independently")
+	fl.DurationVar(&link.Delay, "delay", 0, "with --hops 2: one-way delay added between the forwarders (e.g. 20ms)")
+	fl.DurationVar(&link.Jitter, "jitter", 0, "with --hops 2: a uniform random extra delay in [0, jitter), each datagram (may reorder them)")
+	fl.BoolVar(&keep, "keep", false, "keep each run's directory (workers' per-packet reports) and log its path")
+	fl.Uint64Var(&link.Seed, "seed", 1, "seed of the link's drops and jitter")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,6 +50,12 @@ type FanoutConfig struct {
 	// subscribers' forwarder, as two hosts of a testbed would be. Both are
 	// `peets forwarder` processes: with Forwarder set, only 1.
 	Hops int
+	// Keep, if set, keeps the run's directory (the workers' reports with
+	// every packet's record, the forwarders' state) and logs its path.
+	Keep bool
+	// Link impairs the UDP link between the two forwarders (Hops 2 only):
+	// loss, loss bursts, delay and jitter, each way.
+	Link Impairment
 }
 
 // FanoutResult is one run's figures (one JSON object).
@@ -96,6 +103,17 @@ type FanoutResult struct {
 	PublisherRSSMB float64 `json:"publisher_rss_mb"`
 	Forwarder      string  `json:"forwarder"`
 	Hops           int     `json:"hops"`
+	// Repair, summed over the subscribers' fetchers: Interests re-expressed
+	// for a missing packet, packets given up on (skipped after the reorder
+	// wait, or gone) and Data that came after their packet was skipped.
+	Retransmitted uint64 `json:"retransmitted"`
+	Lost          uint64 `json:"lost"`
+	Late          uint64 `json:"late"`
+	// SRTTMs is the subscribers' fetchers' mean smoothed RTT at the end.
+	SRTTMs float64 `json:"srtt_ms"`
+	// Link is what the impaired link between the forwarders did (with
+	// --loss, --delay or --jitter).
+	Link *LinkResult `json:"link,omitempty"`
 }
 
 var readyRe = regexp.MustCompile(`^ready$`)
@@ -129,7 +147,11 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 	if err != nil {
 		return res, err
 	}
-	defer os.RemoveAll(dir)
+	if c.Keep {
+		c.Logger.Info("bench fanout: keeping the run's directory", "dir", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	var g proc.Group
 	defer g.StopAll(3 * time.Second)
 	opt := proc.Options{Echo: c.Echo}
@@ -140,11 +162,20 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 	if c.Hops < 1 || c.Hops > 2 || (c.Hops == 2 && c.Forwarder != "") {
 		return res, fmt.Errorf("hops %d: 1, or 2 without an external forwarder", c.Hops)
 	}
+	if err := c.Link.Validate(); err != nil {
+		return res, err
+	}
+	if c.Link.Active() && c.Hops != 2 {
+		return res, errors.New("loss, delay and jitter impair the link between two forwarders: they need hops 2")
+	}
 	res.Hops = c.Hops
 	// fw is the subscribers' forwarder, pubFw the publisher's.
-	pubFw, fw, fwProcs, err := startForwarders(&g, c, dir, opt)
+	pubFw, fw, fwProcs, link, err := startForwarders(&g, c, dir, opt)
 	if err != nil {
 		return res, err
+	}
+	if link != nil {
+		defer link.Close()
 	}
 	res.Forwarder = fw
 	room := "bench" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10)
@@ -220,6 +251,7 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 
 	var cpu time.Duration
 	var rssPerStream []float64
+	fetchers := 0
 	subReps := make([]WorkerReport, len(subs))
 	for i, s := range subs {
 		st := s.Stop(5 * time.Second)
@@ -227,6 +259,13 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 		cpu += t
 		if err := readReport(subOut[i], &subReps[i]); err != nil {
 			return res, fmt.Errorf("%s: %w\n%s", s.Name, err, s.Output())
+		}
+		for _, fs := range subReps[i].Stats.Fetchers {
+			res.Retransmitted += fs.Retransmitted
+			res.Lost += fs.Lost
+			res.Late += fs.Late
+			res.SRTTMs += float64(fs.SRTT) / 1e6
+			fetchers++
 		}
 		if subReps[i].Streams > 0 {
 			rssPerStream = append(rssPerStream, float64(rss)/1e6/float64(subReps[i].Streams))
@@ -236,6 +275,13 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 	t, rss := proc.CPU(st)
 	cpu += t
 	res.PublisherRSSMB = float64(rss) / 1e6
+	if fetchers > 0 {
+		res.SRTTMs = math.Round(100*res.SRTTMs/float64(fetchers)) / 100
+	}
+	if link != nil {
+		r := link.Result()
+		res.Link = &r
+	}
 	var pubRep WorkerReport
 	if err := readReport(pubOut, &pubRep); err != nil {
 		return res, fmt.Errorf("pub: %w\n%s", err, pub.Output())
@@ -267,6 +313,13 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 
 	// Subscriber side: every packet published (from each subscriber's first
 	// packet on, up to 300 ms before it stopped) must arrive, byte-identical.
+	// Over an impaired link the margin is longer: a packet lost just before
+	// the stop may be repaired up to the fetcher's longest reorder wait
+	// (250 ms) plus an RTT later.
+	margin := 300 * time.Millisecond
+	if c.Link.Active() {
+		margin += 250*time.Millisecond + 2*(c.Link.Delay+c.Link.Jitter)
+	}
 	type key struct {
 		s string
 		q uint64
@@ -281,11 +334,14 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 		first := map[string]uint64{}
 		got := map[key]bool{}
 		// Latency counts live packets only: those that reached the
-		// publisher after the subscriber's first packet (a joiner starts
-		// at the latest keyframe, up to a GOP in the past).
-		var live int64 = math.MaxInt64
+		// publisher after the subscriber's first packet of their stream (a
+		// joiner starts each stream at its latest keyframe, up to a GOP in
+		// the past, and the streams start independently).
+		live := map[string]int64{}
 		for _, r := range sr.Records {
-			live = min(live, r.TimeNs)
+			if t, ok := live[r.Stream]; !ok || r.TimeNs < t {
+				live[r.Stream] = r.TimeNs
+			}
 		}
 		for _, r := range sr.Records {
 			if f, ok := first[r.Stream]; !ok || r.Seq < f {
@@ -300,11 +356,11 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 				continue
 			}
 			got[key{r.Stream, r.Seq}] = true
-			if p.TimeNs >= live {
+			if p.TimeNs >= live[r.Stream] {
 				lat = append(lat, float64(r.TimeNs-p.TimeNs)/1e6)
 			}
 		}
-		cutoff := sr.StopNs - int64(300*time.Millisecond)
+		cutoff := sr.StopNs - int64(margin)
 		for k, p := range pubBy {
 			f, ok := first[k.s]
 			if !ok || k.q < f || p.TimeNs > cutoff {

@@ -51,34 +51,51 @@ func startForwarder(g *proc.Group, bin, dir, name string, extra []string, opt pr
 // startForwarders starts the forwarders of a fan-out run and returns the
 // publisher's and the subscribers' URIs: c.Forwarder for both, and no
 // process, when it is set; one forwarder for one hop; for two hops, one
-// each, linked both ways over UDP on 127.0.0.1.
-func startForwarders(g *proc.Group, c FanoutConfig, dir string, opt proc.Options) (pubFw, subFw string, fws []fwProc, err error) {
+// each, linked both ways over UDP on 127.0.0.1, through an impaired link
+// (returned, to be closed by the caller) when c.Link is active.
+func startForwarders(g *proc.Group, c FanoutConfig, dir string, opt proc.Options) (pubFw, subFw string, fws []fwProc, link *impairedLink, err error) {
 	if c.Forwarder != "" {
-		return c.Forwarder, c.Forwarder, nil, nil
+		return c.Forwarder, c.Forwarder, nil, nil, nil
 	}
 	if c.Hops < 2 {
 		f, err := startForwarder(g, c.Bin, dir, "fw", nil, opt)
 		if err != nil {
-			return "", "", nil, err
+			return "", "", nil, nil, err
 		}
-		return f.uri, f.uri, []fwProc{f}, nil
+		return f.uri, f.uri, []fwProc{f}, nil, nil
 	}
 	ports, err := freeUDPPorts(2)
 	if err != nil {
-		return "", "", nil, err
+		return "", "", nil, nil, err
 	}
-	link := func(own, peer int) []string {
+	// Each forwarder links to the other's port, or to its side of the
+	// impaired link.
+	peerA, peerB := ports[1], ports[0]
+	if c.Link.Active() {
+		if link, err = newImpairedLink(c.Link); err != nil {
+			return "", "", nil, nil, err
+		}
+		peerA, peerB = link.Ports()
+		link.start(ports[0], ports[1])
+	}
+	fail := func(err error) (string, string, []fwProc, *impairedLink, error) {
+		if link != nil {
+			link.Close()
+		}
+		return "", "", nil, nil, err
+	}
+	args := func(own, peer int) []string {
 		return []string{"--udp-port", strconv.Itoa(own), "--link", "udp://127.0.0.1:" + strconv.Itoa(peer)}
 	}
-	a, err := startForwarder(g, c.Bin, dir, "fw-pub", link(ports[0], ports[1]), opt)
+	a, err := startForwarder(g, c.Bin, dir, "fw-pub", args(ports[0], peerA), opt)
 	if err != nil {
-		return "", "", nil, err
+		return fail(err)
 	}
-	b, err := startForwarder(g, c.Bin, dir, "fw-sub", link(ports[1], ports[0]), opt)
+	b, err := startForwarder(g, c.Bin, dir, "fw-sub", args(ports[1], peerB), opt)
 	if err != nil {
-		return "", "", nil, err
+		return fail(err)
 	}
-	return a.uri, b.uri, []fwProc{a, b}, nil
+	return a.uri, b.uri, []fwProc{a, b}, link, nil
 }
 
 // freeUDPPorts returns n UDP ports that were free on 127.0.0.1 a moment ago.
