@@ -17,7 +17,7 @@ import (
 // Fetcher defaults.
 const (
 	DefaultLifetime       = 2 * time.Second
-	DefaultMetaLifetime   = time.Second
+	DefaultMetaLifetime   = 500 * time.Millisecond
 	DefaultReorderWait    = 80 * time.Millisecond
 	DefaultMaxReorderWait = 250 * time.Millisecond
 	DefaultMinWindow      = 32
@@ -32,6 +32,7 @@ const (
 	bootRegressAfter      = 5 * time.Second
 	verifyTimeout         = 5 * time.Second
 	stallProbe            = time.Second
+	DefaultRTTProbe       = 2 * time.Second
 	maxStallProbe         = 8 * time.Second
 )
 
@@ -84,6 +85,10 @@ type FetcherConfig struct {
 	// BufferSize is the number of delivered packets kept for Buffered
 	// (default 512).
 	BufferSize int
+	// RTTProbeInterval: while the stream flows, a metadata query goes to
+	// the publisher when no RTT was measured for this long (default 2 s),
+	// so that repairs are timed by the current RTT.
+	RTTProbeInterval time.Duration
 	// PLIInterval rate-limits RequestKeyframe (default 300 ms).
 	PLIInterval time.Duration
 	// Logger; slog.Default() if nil.
@@ -159,9 +164,10 @@ type Fetcher struct {
 	lastPLI                   time.Time
 	pliWanted                 bool
 	probeWanted               bool
-	srtt                      time.Duration
+	srtt, rttvar              time.Duration // RFC 6298 estimator of the media RTT
 	rttSampled                bool
-	rate                      float64 // measured packets/s
+	lastSample                time.Time // last RTT sample, or RTT probe sent
+	rate                      float64   // measured packets/s
 	rateCount                 int
 	rateStart                 time.Time
 	jitter                    float64 // seconds
@@ -214,6 +220,9 @@ func NewFetcher(cfg FetcherConfig) (*Fetcher, error) {
 	if cfg.BufferSize <= 0 {
 		cfg.BufferSize = DefaultBufferSize
 	}
+	if cfg.RTTProbeInterval <= 0 {
+		cfg.RTTProbeInterval = DefaultRTTProbe
+	}
 	if cfg.PLIInterval <= 0 {
 		cfg.PLIInterval = DefaultPLIInterval
 	}
@@ -249,7 +258,7 @@ func (f *Fetcher) Run(ctx context.Context) error {
 	f.start = time.Now()
 	f.metaBackoff = 100 * time.Millisecond
 	f.probeEvery = stallProbe
-	f.srtt = 50 * time.Millisecond
+	f.srtt, f.rttvar = 50*time.Millisecond, 25*time.Millisecond
 	f.st.Window = f.window()
 	f.active = true
 	f.timer = time.AfterFunc(time.Hour, f.onTimer)
@@ -457,7 +466,7 @@ func (f *Fetcher) publishStats() {
 	}
 	f.st.Latest = max(f.meta.Latest, f.highest)
 	f.st.KeySeq = f.meta.KeySeq
-	f.st.SRTT = f.srtt
+	f.st.SRTT, f.st.RTTVar, f.st.RTO = f.srtt, f.rttvar, f.rto()
 	f.st.Jitter = time.Duration(f.jitter * float64(time.Second))
 	f.statsMu.Lock()
 	f.shared = f.st

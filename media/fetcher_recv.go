@@ -79,6 +79,19 @@ func (f *Fetcher) handle(ev event, now time.Time) {
 	}
 }
 
+// countBehind counts a Data for a seq delivery has passed: a duplicate
+// when its packet was delivered (the engine hands one Data to every
+// pending Interest for its name, so the original Interest and its
+// retransmission both get it), late when it was skipped (or is no longer
+// buffered), or from an older boot.
+func (f *Fetcher) countBehind(t tag) {
+	if t.boot == f.boot && f.Buffered(t.seq) != nil {
+		f.st.Duplicates++
+		return
+	}
+	f.st.Late++
+}
+
 // mediaSlot returns the window slot an event of t is about, if still there.
 func (f *Fetcher) mediaSlot(t tag) *fslot {
 	if t.boot != f.boot || t.seq < f.deliverSeq {
@@ -91,7 +104,7 @@ func (f *Fetcher) onMediaData(ev event, s *fslot, now time.Time) {
 	isNack := ev.data != nil && ev.data.ContentType().GetOr(ndn.ContentTypeBlob) == ndn.ContentTypeNack
 	if ev.tag.boot != f.boot && !isNack || ev.tag.boot == f.boot && ev.tag.seq < f.deliverSeq {
 		// Only a "gone" answer to an old Interest may still tell something.
-		f.st.Late++
+		f.countBehind(ev.tag)
 		return
 	}
 	if s != nil && s.st != sWaiting {
@@ -252,7 +265,7 @@ func (f *Fetcher) onVerified(ev event, now time.Time) {
 		}
 		f.metaPending = false
 		f.metaBackoff = 100 * time.Millisecond
-		f.sampleRTT(now.Sub(ev.tag.sent))
+		f.sampleRTT(now.Sub(ev.tag.sent), now)
 		f.onMeta(m, now)
 	case tagPLI:
 		if m, err := f.readMeta(ev); err == nil && m.Boot == f.boot {
@@ -279,7 +292,7 @@ func (f *Fetcher) onMediaVerified(ev event, now time.Time) {
 	s := f.mediaSlot(ev.tag)
 	if s == nil {
 		if ev.tag.boot == f.boot && ev.tag.seq < f.deliverSeq {
-			f.st.Late++
+			f.countBehind(ev.tag)
 		}
 		return
 	}
@@ -299,8 +312,10 @@ func (f *Fetcher) onMediaVerified(ev event, now time.Time) {
 	f.lastData = now
 	f.probeEvery = stallProbe
 	f.nextProbe = time.Time{}
-	if ev.tag.existed {
-		f.sampleRTT(now.Sub(ev.tag.sent))
+	if ev.tag.existed && s.sends == 1 {
+		// Karn's rule: an answer to a slot asked more than once may be
+		// the answer to an earlier Interest.
+		f.sampleRTT(now.Sub(ev.tag.sent), now)
 	}
 	f.sampleRate(now)
 	f.sampleJitter(pkt, now)
@@ -405,11 +420,22 @@ func (f *Fetcher) learn(m proto.StreamMeta) {
 	}
 }
 
-func (f *Fetcher) sampleRTT(d time.Duration) {
+// sampleRTT feeds the RTT estimator of RFC 6298 (SRTT and RTTVAR, gains
+// 1/8 and 1/4). The variance matters here more than in TCP: samples mix
+// Data from the publisher with Data a nearby cache had, so the mean alone
+// underestimates the RTT of a repair, which must reach the publisher
+// whenever the loss was upstream of every cache.
+func (f *Fetcher) sampleRTT(d time.Duration, now time.Time) {
+	f.lastSample = now
 	if !f.rttSampled {
-		f.srtt, f.rttSampled = d, true
+		f.srtt, f.rttvar, f.rttSampled = d, d/2, true
 		return
 	}
+	dev := f.srtt - d
+	if dev < 0 {
+		dev = -dev
+	}
+	f.rttvar += (dev - f.rttvar) / 4
 	f.srtt += (d - f.srtt) / 8
 }
 

@@ -237,6 +237,11 @@ func TestLossRecovery(t *testing.T) {
 	if st.Lost != 0 || st.Retransmitted == 0 {
 		t.Errorf("lost %d, retransmitted %d", st.Lost, st.Retransmitted)
 	}
+	// Both Interests of a repaired seq get its Data: the second counts as a
+	// duplicate, not as late (nothing was skipped).
+	if st.Late != 0 || st.Duplicates == 0 {
+		t.Errorf("late %d, duplicates %d", st.Late, st.Duplicates)
+	}
 	if d := pub.Stats().Dropped; d < 50 {
 		t.Errorf("only %d Interests dropped by the hook", d)
 	}

@@ -54,9 +54,11 @@ func (f *Fetcher) window() int {
 	return min(max(w, f.cfg.MinWindow), f.cfg.MaxWindow)
 }
 
-// reorderWait is how long a hole may hold up delivery.
+// reorderWait is how long a hole may hold up delivery: at least long
+// enough for its first retransmission and one more, each given an RTO to
+// come back.
 func (f *Fetcher) reorderWait() time.Duration {
-	w := max(f.cfg.ReorderWait, 2*f.srtt+f.retxDelay())
+	w := max(f.cfg.ReorderWait, f.retxDelay()+2*f.rto())
 	return min(w, f.cfg.MaxReorderWait)
 }
 
@@ -66,9 +68,12 @@ func (f *Fetcher) retxDelay() time.Duration {
 	return min(max(f.srtt/2, 5*time.Millisecond), 50*time.Millisecond)
 }
 
-// rto is the wait before another retransmission of the same hole.
+// rto is the wait before another retransmission of the same hole:
+// SRTT + 4 RTTVAR (RFC 6298, with a 5 ms floor on the variance term),
+// clamped to [20 ms, 500 ms].
 func (f *Fetcher) rto() time.Duration {
-	return min(max(2*f.srtt+5*time.Millisecond, 20*time.Millisecond), 500*time.Millisecond)
+	r := f.srtt + max(4*f.rttvar, 5*time.Millisecond)
+	return min(max(r, 20*time.Millisecond), 500*time.Millisecond)
 }
 
 // step advances the state machine and returns when it next needs to run.
@@ -106,6 +111,20 @@ func (f *Fetcher) step(now time.Time) time.Time {
 	if f.probeWanted && !f.metaPending {
 		f.probeWanted = false
 		f.queryMeta(now)
+	}
+	// A flowing stream gives no RTT sample (its Interests wait at the
+	// publisher for their packet): a metadata query, answered by the
+	// publisher itself, measures the path a repair takes. It also tells
+	// where the stream is.
+	if !f.metaPending && now.Sub(f.lastData) < f.probeEvery {
+		probeAt := f.lastSample.Add(f.cfg.RTTProbeInterval)
+		if !now.Before(probeAt) {
+			f.st.RTTProbes++
+			f.queryMeta(now)
+			f.lastSample = now // at most one query per period, answered or not
+		} else {
+			wake = earliest(wake, probeAt)
+		}
 	}
 	// A stalled stream: ask where it is (catches restarts and long gaps).
 	if !f.metaPending {

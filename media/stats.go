@@ -93,8 +93,8 @@ type FetcherStats struct {
 	Received       uint64 // media Data accepted (verified, well formed)
 	Delivered      uint64 // packets passed to OnPacket
 	Lost           uint64 // seqs skipped (hole after the reorder wait, or gone)
-	Duplicates     uint64 // Data for a seq already received
-	Late           uint64 // Data for a seq already delivered or skipped
+	Duplicates     uint64 // Data for a seq already received or delivered (e.g. both answers of a retransmission)
+	Late           uint64 // Data for a seq skipped already: it came too late to be used
 	VerifyFailures uint64
 	Malformed      uint64 // bad name, content type, content or size
 	Retransmitted  uint64 // Interests re-expressed for a missing packet
@@ -106,10 +106,13 @@ type FetcherStats struct {
 	Resyncs        uint64 // jumps forward (to a keyframe) within a boot
 	Restarts       uint64 // publisher restarts followed (new boot)
 	MetaQueries    uint64
+	RTTProbes      uint64 // metadata queries sent to measure the RTT of a flowing stream
 	PLISent        uint64
 	EventsDropped  uint64 // callbacks dropped because the event queue was full
 
 	FirstPacket time.Duration // from Run to the first OnPacket
-	SRTT        time.Duration // smoothed RTT of Interests answered from ring or cache
+	SRTT        time.Duration // smoothed RTT of Interests for packets that existed (RFC 6298)
+	RTTVar      time.Duration // its mean deviation
+	RTO         time.Duration // the wait before asking again for a missing packet
 	Jitter      time.Duration // RFC 3550 interarrival jitter estimate
 }
