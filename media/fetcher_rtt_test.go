@@ -82,4 +82,9 @@ func TestRTTProbe(t *testing.T) {
 	if !last.After(first) || st.SRTT <= 0 || st.RTO < 20*time.Millisecond {
 		t.Fatalf("no RTT sample from the probes: last %v (first %v), srtt %v, rto %v", last, first, st.SRTT, st.RTO)
 	}
+	// The probes' answers are not media: the media bytes leave them out.
+	ps := pub.Stats()
+	if ps.MetaServed+1 < st.MetaQueries || ps.MediaBytesOut == 0 || ps.MediaBytesOut >= ps.BytesOut {
+		t.Fatalf("publisher: %d metadata answers for %d queries, %d media bytes of %d", ps.MetaServed, st.MetaQueries, ps.MediaBytesOut, ps.BytesOut)
+	}
 }

@@ -275,7 +275,7 @@ func (p *Publisher) Publish(pkt []byte, keyframe bool) (uint64, error) {
 			continue
 		}
 		p.counters.heldAnswered.Add(1)
-		p.send(h.reply, wire)
+		p.sendMedia(h.reply, wire)
 	}
 	return seq, nil
 }
@@ -321,12 +321,20 @@ func (p *Publisher) Close() error {
 	return nil
 }
 
-func (p *Publisher) send(reply ndn.WireReplyFunc, wire []byte) {
+func (p *Publisher) send(reply ndn.WireReplyFunc, wire []byte) bool {
 	if err := reply(enc.Wire{wire}); err != nil {
 		p.counters.replyErrors.Add(1)
-		return
+		return false
 	}
 	p.counters.bytesOut.Add(uint64(len(wire)))
+	return true
+}
+
+// sendMedia sends a media packet's Data.
+func (p *Publisher) sendMedia(reply ndn.WireReplyFunc, wire []byte) {
+	if p.send(reply, wire) {
+		p.counters.mediaBytesOut.Add(uint64(len(wire)))
+	}
 }
 
 func (p *Publisher) oldestLocked() uint64 {

@@ -55,7 +55,7 @@ func (p *Publisher) onMediaInterest(sn proto.StreamName, name enc.Name, args ndn
 	if e, ok := p.ring.get(sn.Seq); ok {
 		p.mu.Unlock()
 		p.counters.servedRing.Add(1)
-		p.send(args.Reply, e.buf)
+		p.sendMedia(args.Reply, e.buf)
 		return
 	}
 	switch {

@@ -14,6 +14,9 @@ type PublisherStats struct {
 	Keyframes uint64 // keyframe packets published
 	BytesIn   uint64 // RTP bytes in
 	BytesOut  uint64 // Data wire bytes sent (all replies, all Interests)
+	// MediaBytesOut is the part of BytesOut that carried media packets
+	// (ServedRing + HeldAnswered Data; not metadata, "gone" or control).
+	MediaBytesOut uint64
 
 	ServedRing    uint64 // Interests answered at once from the ring
 	Held          uint64 // Interests held for a future seq
@@ -41,6 +44,7 @@ type PublisherStats struct {
 // pubCounters are the publisher's atomic counters.
 type pubCounters struct {
 	published, keyframes, bytesIn, bytesOut              atomic.Uint64
+	mediaBytesOut                                        atomic.Uint64
 	servedRing, held, heldAnswered, expired, heldDropped atomic.Uint64
 	tooOld, beyondHorizon, staleBoot, malformed, dropped atomic.Uint64
 	metaServed, goneSent, controlDrops                   atomic.Uint64
@@ -54,6 +58,7 @@ func (c *pubCounters) snapshot() PublisherStats {
 		Keyframes:        c.keyframes.Load(),
 		BytesIn:          c.bytesIn.Load(),
 		BytesOut:         c.bytesOut.Load(),
+		MediaBytesOut:    c.mediaBytesOut.Load(),
 		ServedRing:       c.servedRing.Load(),
 		Held:             c.held.Load(),
 		HeldAnswered:     c.heldAnswered.Load(),

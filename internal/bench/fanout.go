@@ -295,10 +295,10 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 		sent := ps.ServedRing + ps.HeldAnswered
 		res.DataSent += sent
 		bytesIn += ps.BytesIn
-		bytesOut += ps.BytesOut
+		bytesOut += ps.MediaBytesOut
 		if ps.Published > 0 && sent > 0 && ps.BytesIn > 0 {
 			rtpSent := float64(ps.BytesIn) * float64(sent) / float64(ps.Published)
-			res.OverheadByStream[id] = math.Round(1000*float64(ps.BytesOut)/rtpSent) / 1000
+			res.OverheadByStream[id] = math.Round(1000*float64(ps.MediaBytesOut)/rtpSent) / 1000
 			res.RTPBytesByStream[id] = math.Round(10*float64(ps.BytesIn)/float64(ps.Published)) / 10
 		}
 	}
