@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/peets/peets/internal/proc"
+	"github.com/peets/peets/media"
 )
 
 // FanoutConfig configures Fanout.
@@ -315,10 +316,10 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 	// packet on, up to 300 ms before it stopped) must arrive, byte-identical.
 	// Over an impaired link the margin is longer: a packet lost just before
 	// the stop may be repaired up to the fetcher's longest reorder wait
-	// (250 ms) plus an RTT later.
+	// plus an RTT later.
 	margin := 300 * time.Millisecond
 	if c.Link.Active() {
-		margin += 250*time.Millisecond + 2*(c.Link.Delay+c.Link.Jitter)
+		margin += media.DefaultMaxReorderWait + 2*(c.Link.Delay+c.Link.Jitter)
 	}
 	type key struct {
 		s string
