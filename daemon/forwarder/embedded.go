@@ -276,7 +276,7 @@ func (e *embeddedFw) start(level string) error {
 		os.RemoveAll(hidden)
 	}
 	if e.udpPort > 0 {
-		g, err := newUDPGuard(e, e.udpPort, e.log)
+		g, err := newUDPGuard(e, e.udpPort, true, e.log)
 		if err != nil {
 			return err
 		}
@@ -429,7 +429,7 @@ func (e *embeddedFw) udpLink(addr netip.AddrPort) (uint64, bool, func(), error) 
 	g := e.guard
 	if g == nil {
 		var err error
-		if g, err = newUDPGuard(e, 0, e.log); err != nil {
+		if g, err = newUDPGuard(e, 0, false, e.log); err != nil {
 			e.mu.Unlock()
 			return 0, false, nil, err
 		}

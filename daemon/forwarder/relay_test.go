@@ -182,8 +182,17 @@ func TestAppNotReadingCostsOthersNothing(t *testing.T) {
 	}
 	// While the burst goes through, the producer's face queue overflows
 	// and drops Interests, anyone's (a forwarder's congestion, not the
-	// relay's); once it is through, x's stuck link must cost B nothing.
-	time.Sleep(500 * time.Millisecond)
+	// relay's); once it is through (a probe is answered: how long that
+	// takes depends on the machine, ~0.3 s, several under -race), x's
+	// stuck link must cost B nothing.
+	probe := 0
+	if !eventually(20*time.Second, func() bool {
+		probe++
+		_, err := fetch(b.Engine(), name(t, "/slow/a/probe/"+itoa(probe)), 200*time.Millisecond)
+		return err == nil
+	}) {
+		t.Fatal("the producer never answered again after the burst")
+	}
 	for i := range 20 {
 		mustFetch(t, b.Engine(), "/slow/a/b/"+itoa(i), "A")
 	}

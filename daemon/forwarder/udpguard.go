@@ -92,15 +92,16 @@ func (p *udpPeer) undecodable(err error) {
 	p.g.log.Warn("embedded forwarder: undecodable packet for a UDP peer", "peer", p.addr.String(), "err", err)
 }
 
-// newUDPGuard binds port (0: an ephemeral port, for outgoing links only)
-// and starts serving it.
-func newUDPGuard(e *embeddedFw, port int, log *slog.Logger) (*udpGuard, error) {
+// newUDPGuard binds port (0: an ephemeral one) and starts serving it. With
+// listen it gives a face to any new peer that sends a valid packet, else it
+// hears only its link targets (outgoing links).
+func newUDPGuard(e *embeddedFw, port int, listen bool, log *slog.Logger) (*udpGuard, error) {
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{Port: port})
 	if err != nil {
 		return nil, fmt.Errorf("embedded forwarder: udp port %d: %w", port, err)
 	}
 	g := &udpGuard{
-		e: e, log: log, conn: conn, listen: port > 0,
+		e: e, log: log, conn: conn, listen: listen,
 		opts:  validateOpts{forForwarder: true, fwThreads: e.fwThreads, fromNetwork: true},
 		peers: map[netip.AddrPort]*udpPeer{},
 		done:  make(chan struct{}),

@@ -210,12 +210,11 @@ func guardWithProducer(t *testing.T, prefix, tag string) (*Conn, *udpGuard) {
 	a.mu.Lock()
 	e := a.emb
 	a.mu.Unlock()
-	g, err := newUDPGuard(e, 0, e.log)
+	g, err := newUDPGuard(e, 0, true, e.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(g.close)
-	g.listen = true
 	return a, g
 }
 
