@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine: Debian's chromium (browser
-# tests) and an ndnd binary built from the pinned module (external-forwarder
-# tests). Idempotent; prints what it does.
+# tests), gcc when missing (the race detector) and an ndnd binary built from
+# the pinned module (external-forwarder tests). Idempotent; prints what it
+# does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# chromium for the browser tests; gcc for the race detector (go test -race
+# needs cgo).
+pkgs=()
 if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
-	echo "install-deps: installing chromium (apt-get)"
+	pkgs+=(chromium)
+fi
+if ! command -v gcc >/dev/null 2>&1; then
+	pkgs+=(gcc libc6-dev)
+fi
+if [ ${#pkgs[@]} -gt 0 ]; then
+	echo "install-deps: installing ${pkgs[*]} (apt-get)"
 	SUDO=""
 	if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 	$SUDO apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${pkgs[@]}" >/dev/null
 fi
 
 mkdir -p bin

@@ -27,6 +27,11 @@ GOOS=windows GOARCH=amd64 go build -o /dev/null ./cmd/peets
 # latencies that two packages' tests competing for 2 cores could blur.
 echo "== unit tests"
 go test -count=1 -p 1 -timeout 600s ./...
+# The same tests under the race detector: the daemon is goroutines and
+# locks throughout (it found a test that changed a guard's state while
+# the guard's goroutine read it, and a test that only passed when fast).
+echo "== unit tests (race detector)"
+go test -race -count=1 -p 1 -timeout 900s ./...
 # The packages that have end-to-end tests (build tag e2e): real processes,
 # a real ndnd forwarder, real headless Chromium.
 echo "== end-to-end tests (multi-process, real browser)"
