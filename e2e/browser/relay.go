@@ -45,7 +45,7 @@ type RelayConfig struct {
 	// FirstOfferWait is passed to the sessions (bridge.SessionConfig).
 	FirstOfferWait time.Duration
 	// HoldNewPages holds the signaling of every new page from the start
-	// (see HoldSignals): a test hook.
+	// (see HoldSignals): a test hook, changed later with SetHoldNewPages.
 	HoldNewPages bool
 }
 
@@ -67,6 +67,14 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	}
 	return &Relay{api: cfg.API, log: log.With("component", "relay"), room: cfg.Room, loss: cfg.Loss, cfg: cfg,
 		members: map[string]*member{}, reserved: map[string]bool{}}, nil
+}
+
+// SetHoldNewPages changes RelayConfig.HoldNewPages for the pages that join
+// from now on.
+func (r *Relay) SetHoldNewPages(hold bool) {
+	r.mu.Lock()
+	r.cfg.HoldNewPages = hold
+	r.mu.Unlock()
 }
 
 // member is one joined page.
@@ -373,18 +381,19 @@ func (r *Relay) HoldSignals(id string, hold bool) error {
 	if m == nil {
 		return fmt.Errorf("no member %q", id)
 	}
+	// Under hmu, so that a message the page sends meanwhile cannot
+	// overtake the held ones (HandleSignal only queues).
 	m.hmu.Lock()
+	defer m.hmu.Unlock()
 	m.hold = hold
-	held := m.held
-	if !hold {
-		m.held = nil
+	if hold {
+		return nil
 	}
-	m.hmu.Unlock()
-	if !hold {
-		for _, msg := range held {
-			if err := m.sess.HandleSignal(msg); err != nil {
-				return err
-			}
+	held := m.held
+	m.held = nil
+	for _, msg := range held {
+		if err := m.sess.HandleSignal(msg); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -402,12 +411,11 @@ func (m *member) Greeting() proto.Greeting {
 // Signal implements web.PageHandle.
 func (m *member) Signal(msg proto.Message) error {
 	m.hmu.Lock()
+	defer m.hmu.Unlock()
 	if m.hold {
 		m.held = append(m.held, msg)
-		m.hmu.Unlock()
 		return nil
 	}
-	m.hmu.Unlock()
 	return m.sess.HandleSignal(msg)
 }
 

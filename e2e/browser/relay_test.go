@@ -449,9 +449,9 @@ func TestInitialGlare(t *testing.T) {
 	b := StartBrowser(t)
 	alice := OpenPage(t, b, PageURL(r.url, "name", "Alice"))
 	r.waitPublishing(t, myID(alice), 2)
-	r.relay.cfg.HoldNewPages = true
+	r.relay.SetHoldNewPages(true)
 	bob := OpenPage(t, b, PageURL(r.url, "name", "Bob"))
-	r.relay.cfg.HoldNewPages = false
+	r.relay.SetHoldNewPages(false)
 	bobID := myID(bob)
 	bob.WaitFor(`window.peets.state.glare > 0`, 10*time.Second)
 	if err := r.relay.HoldSignals(bobID, false); err != nil {
