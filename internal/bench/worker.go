@@ -4,7 +4,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -39,11 +38,13 @@ type Record struct {
 type WorkerReport struct {
 	Mode       string       `json:"mode"`
 	User       string       `json:"user"`
-	Records    []Record     `json:"records"`
 	StopNs     int64        `json:"stop_ns"`
 	Stats      daemon.Stats `json:"stats"`
 	Streams    int          `json:"streams"`
 	OutOfOrder int          `json:"out_of_order"`
+	// Records last: writeReport streams them in place of the null that
+	// json.Marshal writes for them.
+	Records []Record `json:"records"`
 }
 
 // WorkerConfig configures RunWorker.
@@ -105,8 +106,12 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 		}
 		defer stopProfile()
 	}
+	recs, err := newRecordLog(c.Out+".records", maxRecords)
+	if err != nil {
+		return err
+	}
+	defer recs.close()
 	var mu sync.Mutex
-	var recs []Record
 	outOfOrder := 0
 	last := map[string]uint64{}
 	count := 0
@@ -126,9 +131,7 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 			outOfOrder++
 		}
 		last[stream] = seq
-		if len(recs) < maxRecords {
-			recs = append(recs, Record{Stream: stream, Seq: seq, TimeNs: t.UnixNano(), Size: len(pkt), Hash: h.Sum64(), Key: key})
-		}
+		recs.add(Record{Stream: stream, Seq: seq, TimeNs: t.UnixNano(), Size: len(pkt), Hash: h.Sum64(), Key: key})
 		mu.Unlock()
 	}
 	cfg := daemon.Config{
@@ -178,13 +181,9 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 	stop := time.Now()
 	stopProfile()
 	mu.Lock()
-	rep := WorkerReport{Mode: c.Mode, User: c.User, Records: recs, StopNs: stop.UnixNano(), Stats: d.FinalStats(), Streams: len(last), OutOfOrder: outOfOrder}
-	mu.Unlock()
-	b, err := json.Marshal(rep)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(c.Out, b, 0o600); err != nil {
+	defer mu.Unlock() // (a late packet callback waits for the report)
+	rep := WorkerReport{Mode: c.Mode, User: c.User, StopNs: stop.UnixNano(), Stats: d.FinalStats(), Streams: len(last), OutOfOrder: outOfOrder}
+	if err := writeReport(c.Out, rep, recs); err != nil {
 		return err
 	}
 	return runErr
