@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/peets/peets/internal/ratelog"
+
 	fw_cmd "github.com/named-data/ndnd/fw/cmd"
 	fw_core "github.com/named-data/ndnd/fw/core"
 	fwface "github.com/named-data/ndnd/fw/face"
@@ -74,7 +76,7 @@ type embeddedFw struct {
 
 	relays   sync.WaitGroup // app relay goroutines
 	relayCnt relayCounters
-	badLog   rateLimiter
+	badLog   ratelog.Limiter
 
 	mu       sync.Mutex                 // guards the fields below
 	accepted map[*appRelay]struct{}     // local apps on the public socket
@@ -122,7 +124,7 @@ func acquireEmbedded(cfg embeddedConfig, log *slog.Logger) (*embeddedFw, error) 
 	}
 	if emb == nil {
 		e := &embeddedFw{udpPort: cfg.udpPort, log: log.With("component", "forwarder"),
-			fwThreads: fwThreads, badLog: rateLimiter{every: badLogEvery}}
+			fwThreads: fwThreads, badLog: ratelog.Limiter{Every: badLogEvery}}
 		if err := e.start(cfg.logLevel); err != nil {
 			ln.Close()
 			return nil, err

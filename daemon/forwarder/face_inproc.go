@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/peets/peets/internal/ratelog"
+
 	fwface "github.com/named-data/ndnd/fw/face"
 	enc "github.com/named-data/ndnd/std/encoding"
 	"github.com/named-data/ndnd/std/ndn"
@@ -205,7 +207,7 @@ type inprocFace struct {
 
 	onPkt   func(frame []byte)
 	running atomic.Bool
-	badLog  rateLimiter
+	badLog  ratelog.Limiter
 	log     *slog.Logger
 
 	mu     sync.Mutex
@@ -217,7 +219,7 @@ type inprocFace struct {
 var _ ndn.Face = (*inprocFace)(nil)
 
 func newInprocFace(l *inprocLink, ret func(*inprocLink, time.Duration) bool, log *slog.Logger) *inprocFace {
-	f := &inprocFace{l: l, ret: ret, onUp: map[int]func(){}, log: log, badLog: rateLimiter{every: badLogEvery}}
+	f := &inprocFace{l: l, ret: ret, onUp: map[int]func(){}, log: log, badLog: ratelog.Limiter{Every: badLogEvery}}
 	f.slot = &ownerSlot{o: f}
 	return f
 }
@@ -230,7 +232,7 @@ func (f *inprocFace) undecodable(err error) {
 
 // logBad logs a dropped packet, rate-limited.
 func (f *inprocFace) logBad(err error, frame []byte) {
-	if ok, more := f.badLog.allow(); ok && f.log != nil {
+	if ok, more := f.badLog.Allow(); ok && f.log != nil {
 		f.log.Warn("dropped malformed packet from the embedded forwarder", "face", f.String(),
 			"err", err, "frame", frameSummary(frame), "suppressed_before", more,
 			"total", f.cnt.malformed.Load())

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/peets/peets/internal/ratelog"
+
 	enc "github.com/named-data/ndnd/std/encoding"
 	"github.com/named-data/ndnd/std/ndn"
 )
@@ -60,7 +62,7 @@ type streamFace struct {
 	cnt   faceCounters
 
 	onPkt  func(frame []byte)
-	badLog rateLimiter
+	badLog ratelog.Limiter
 
 	running atomic.Bool
 	sendMu  sync.Mutex // serializes writes: one frame per Write
@@ -87,7 +89,7 @@ var _ ndn.Face = (*streamFace)(nil)
 // connected stream to use first (from discovery), saving a redial.
 func newStreamFace(ep endpoint, initial net.Conn, log *slog.Logger, hooks faceHooks) *streamFace {
 	return &streamFace{
-		badLog:  rateLimiter{every: badLogEvery},
+		badLog:  ratelog.Limiter{Every: badLogEvery},
 		ep:      ep,
 		log:     log,
 		hooks:   hooks,
@@ -380,7 +382,7 @@ func (f *streamFace) receive(fr *frameReader) error {
 	err := fr.each(func(frame []byte) error {
 		if err := validatePacket(frame, validateOpts{}); err != nil {
 			f.cnt.malformed.Add(1)
-			if ok, more := f.badLog.allow(); ok {
+			if ok, more := f.badLog.Allow(); ok {
 				f.log.Warn("dropped malformed packet from the forwarder", "uri", f.ep.String(),
 					"err", err, "frame", frameSummary(frame), "suppressed_before", more,
 					"total", f.cnt.malformed.Load())

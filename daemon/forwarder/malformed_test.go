@@ -393,20 +393,3 @@ func evilData(n enc.Name) []byte {
 	return tlv(tData, tlv(tName, n.BytesInner()), tlv(tContent, b(1)),
 		tlv(tDataSigInfo, tlv(tSigType, b(3)), tlv(tKeyLocator, badName)), okSigVal)
 }
-
-// TestRateLimiter: one event per interval gets through, the rest are counted.
-func TestRateLimiter(t *testing.T) {
-	r := rateLimiter{every: time.Hour}
-	if ok, _ := r.allow(); !ok {
-		t.Fatal("first event suppressed")
-	}
-	for range 10 {
-		if ok, _ := r.allow(); ok {
-			t.Fatal("event not suppressed")
-		}
-	}
-	r.next.Store(0)
-	if ok, n := r.allow(); !ok || n != 10 {
-		t.Fatalf("after interval: %v %d", ok, n)
-	}
-}

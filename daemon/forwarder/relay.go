@@ -256,7 +256,7 @@ func (r *appRelay) undecodable(err error) {
 
 // logBadApp logs a frame dropped from a local app, rate-limited.
 func (e *embeddedFw) logBadApp(err error, frame []byte, closing bool) {
-	if ok, more := e.badLog.allow(); ok {
+	if ok, more := e.badLog.Allow(); ok {
 		args := []any{"err", err, "closing_connection", closing, "suppressed_before", more,
 			"total", e.relayCnt.malformed.Load()}
 		if frame != nil {

@@ -182,7 +182,7 @@ func (l *tcpLink) fromRemote(c net.Conn) error {
 	err := newFrameReader(readerOf(c)).each(func(frame []byte) error {
 		if err := validatePacket(frame, l.opts); err != nil {
 			l.malformed.Add(1)
-			if ok, more := l.e.badLog.allow(); ok {
+			if ok, more := l.e.badLog.Allow(); ok {
 				l.log.Warn("embedded forwarder: dropped a packet from the network", "err", err,
 					"frame", frameSummary(frame), "suppressed_before", more, "total", l.malformed.Load())
 			}

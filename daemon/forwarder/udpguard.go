@@ -228,7 +228,7 @@ func (g *udpGuard) newcomer(addr netip.AddrPort, d []byte) *udpPeer {
 
 // logBad logs a dropped datagram, rate-limited.
 func (g *udpGuard) logBad(addr netip.AddrPort, d []byte, err error) {
-	if ok, more := g.e.badLog.allow(); ok {
+	if ok, more := g.e.badLog.Allow(); ok {
 		g.log.Warn("embedded forwarder: dropped a datagram from the network", "peer", addr.String(),
 			"err", err, "frame", frameSummary(d), "suppressed_before", more, "total", g.cnt.malformed.Load())
 	}

@@ -3,8 +3,6 @@ package forwarder
 import (
 	"encoding/binary"
 	"errors"
-	"sync/atomic"
-	"time"
 
 	"github.com/named-data/ndnd/std/ndn"
 )
@@ -805,24 +803,4 @@ func natValue(v []byte) uint64 {
 		x = x<<8 | uint64(b)
 	}
 	return x
-}
-
-// rateLimiter lets one event through per interval and counts the others.
-// It is lock-free and allocation-free.
-type rateLimiter struct {
-	every      time.Duration
-	next       atomic.Int64 // unix nanos before which events are suppressed
-	suppressed atomic.Uint64
-}
-
-// allow reports whether to log now and how many events were suppressed
-// since the last one that was let through.
-func (r *rateLimiter) allow() (ok bool, suppressed uint64) {
-	now := time.Now().UnixNano()
-	n := r.next.Load()
-	if now < n || !r.next.CompareAndSwap(n, now+int64(r.every)) {
-		r.suppressed.Add(1)
-		return false, 0
-	}
-	return true, r.suppressed.Swap(0)
 }
