@@ -36,8 +36,12 @@ const (
 	ReasonMismatch    = "mismatch"  // envelope boot/seq differ from the Data name
 	ReasonOldBoot     = "old_boot"  // publication of a boot older than the verified one
 	// The sync announcements.
+	ReasonBadVector    = "bad_vector"     // sync Interest malformed (its Data, its vector, its digest)
+	ReasonOverload     = "overload"       // sync Interest dropped: too many waiting
+	ReasonFutureBoot   = "future_boot"    // vector dropped: a boot more than a day ahead
+	ReasonOwnEntry     = "own_entry"      // a vector claimed this member's own entry ahead of it
 	ReasonBadPeer      = "bad_peer"       // vector entry name refused by AcceptPeer
-	ReasonTooManyPeers = "too_many_peers" // vector entry beyond MaxPeers
+	ReasonTooManyPeers = "too_many_peers" // entry beyond MaxPeers verified peers, or too many candidates
 	ReasonTooManyBoots = "too_many_boots" // too many unverified boots of one peer
 	// Ordered delivery.
 	ReasonLost = "lost" // an ordered publication could not be fetched: skipped

@@ -18,6 +18,13 @@ const (
 	prefetchWindow = 8 // seqs below a missing link fetched along with it
 	maxBootsKept   = 3 // verified boot + unverified newer candidates
 	noRouteDelay   = 200 * time.Millisecond
+	// maxCandidatePeers bounds the names announced but not verified yet.
+	// A name that was never verified is forgotten when its fetches fail.
+	maxCandidatePeers = 64
+	// maxFailedClaims bounds the claims remembered as failed (first in,
+	// first out), so a forged entry repeated in every vector is fetched
+	// once, not once per vector.
+	maxFailedClaims = 4096
 )
 
 type purpose uint8
@@ -29,30 +36,23 @@ const (
 	forPrefetch                    // speculative, below a missing link
 )
 
-// peer is one publisher of the group, as the run goroutine tracks it.
+// peer is one publisher of the group, as the run goroutine tracks it: the
+// boots being fetched. Its verified position (boot, seq) is the state
+// vector's (vectorState.position): only a verified publication moves it.
 type peer struct {
 	name  enc.Name
-	cur   uint64                // newest verified boot, 0 = none yet
-	boots map[uint64]*bootState // cur and newer unverified boots
+	boots map[uint64]*bootState // the verified boot and newer unverified candidates
 }
 
 // bootState is one boot of a peer.
 type bootState struct {
 	boot      uint64
-	verified  bool
-	announced uint64 // newest seq sync announced (unverified)
-	maxSeen   uint64 // newest verified seq
-	failed    uint64 // newest latest-fetch given up
+	claim     uint64 // newest seq announced and not known to fail, 0 = none
 	lastUnord uint64 // newest delivered unordered seq
 	latest    uint64 // latest fetch in flight, 0 = none
 	inflight  map[uint64]purpose
 	tries     map[uint64]int
 	chain     *chain
-}
-
-type updateEv struct {
-	name       enc.Name
-	boot, high uint64
 }
 
 type resultEv struct {
@@ -67,51 +67,105 @@ type retryEv struct {
 	boot, seq uint64
 }
 
-// onAnnounce handles a state vector update.
-func (g *Group) onAnnounce(u updateEv) {
-	if g.cfg.Self != nil && u.name.Equal(g.cfg.Self) {
-		return // our own entry, possibly pushed by someone else: nothing to fetch
+// failedClaims remembers (peer, boot, seq) claims whose fetch failed.
+type failedClaims struct {
+	set   map[claim]struct{}
+	order []claim
+	max   int
+}
+
+type claim struct {
+	key       string
+	boot, seq uint64
+}
+
+func (f *failedClaims) init(n int) {
+	f.set = make(map[claim]struct{}, n)
+	f.max = n
+}
+
+func (f *failedClaims) add(c claim) {
+	if _, ok := f.set[c]; ok {
+		return
 	}
-	key := u.name.TlvStr()
-	p := g.peers[key]
+	if len(f.order) >= f.max {
+		delete(f.set, f.order[0])
+		f.order = f.order[1:]
+	}
+	f.set[c] = struct{}{}
+	f.order = append(f.order, c)
+}
+
+func (f *failedClaims) has(c claim) bool {
+	_, ok := f.set[c]
+	return ok
+}
+
+// verifiedSeq is the newest verified seq of bs, 0 if bs is not the
+// peer's verified boot.
+func (g *Group) verifiedSeq(key string, bs *bootState) uint64 {
+	if boot, seq, ok := g.vec.position(key); ok && boot == bs.boot {
+		return seq
+	}
+	return 0
+}
+
+// onHint handles a vector entry newer than the verified position: one
+// claim, fetched if it is news. What the claim says changes nothing until
+// the fetched publication verifies.
+func (g *Group) onHint(h hint) {
+	curBoot, curSeq, verified := g.vec.position(h.key)
+	if verified && h.boot < curBoot {
+		return // an older incarnation: never fetched again
+	}
+	if g.failed.has(claim{h.key, h.boot, h.seq}) {
+		return
+	}
+	p := g.peers[h.key]
 	if p == nil {
-		if g.cfg.AcceptPeer != nil && !g.cfg.AcceptPeer(u.name) {
+		if g.cfg.AcceptPeer != nil && !g.cfg.AcceptPeer(h.name) {
 			g.stats.reject(ReasonBadPeer)
 			return
 		}
-		if len(g.peers) >= g.cfg.MaxPeers {
+		if g.stats.candidates.Load() >= maxCandidatePeers {
 			g.stats.reject(ReasonTooManyPeers)
 			return
 		}
-		p = &peer{name: u.name.Clone(), boots: make(map[uint64]*bootState)}
-		g.peers[key] = p
-		g.stats.peers.Store(int64(len(g.peers)))
+		p = &peer{name: h.name.Clone(), boots: make(map[uint64]*bootState)}
+		g.peers[h.key] = p
+		g.stats.candidates.Add(1)
 	}
-	if u.boot < p.cur {
-		return // an older incarnation: never fetched again
-	}
-	bs := p.boots[u.boot]
+	bs := p.boots[h.boot]
 	if bs == nil {
-		if len(p.boots) >= maxBootsKept && !p.evictCandidate(u.boot) {
+		if len(p.boots) >= maxBootsKept && !p.evictCandidate(curBoot, verified) {
 			g.stats.reject(ReasonTooManyBoots)
+			g.dropIfEmpty(h.key, p)
 			return
 		}
 		bs = &bootState{
-			boot:     u.boot,
+			boot:     h.boot,
 			inflight: make(map[uint64]purpose),
 			tries:    make(map[uint64]int),
 		}
-		p.boots[u.boot] = bs
+		p.boots[h.boot] = bs
 	}
-	bs.announced = max(bs.announced, u.high)
-	g.pumpLatest(key, p, bs)
+	if verified && h.boot == curBoot && h.seq <= curSeq {
+		return
+	}
+	bs.claim = max(bs.claim, h.seq)
+	g.pumpLatest(h.key, p, bs)
 }
 
-// evictCandidate drops the oldest unverified boot older than boot.
-func (p *peer) evictCandidate(boot uint64) bool {
+// evictCandidate makes room for a new boot: it drops an unverified boot
+// with nothing in flight (the oldest), never the verified one, nor one
+// whose fetch may still verify.
+func (p *peer) evictCandidate(curBoot uint64, verified bool) bool {
 	var victim *bootState
 	for _, bs := range p.boots {
-		if !bs.verified && bs.boot < boot && (victim == nil || bs.boot < victim.boot) {
+		if (verified && bs.boot == curBoot) || len(bs.inflight) > 0 {
+			continue
+		}
+		if victim == nil || bs.boot < victim.boot {
 			victim = bs
 		}
 	}
@@ -122,13 +176,23 @@ func (p *peer) evictCandidate(boot uint64) bool {
 	return true
 }
 
-// pumpLatest fetches the newest announced seq if it is news.
-func (g *Group) pumpLatest(key string, p *peer, bs *bootState) {
-	if bs.latest != 0 || bs.announced <= max(bs.maxSeen, bs.failed) {
+// dropIfEmpty forgets a peer that was never verified and has no boot left
+// to fetch.
+func (g *Group) dropIfEmpty(key string, p *peer) {
+	if _, _, ok := g.vec.position(key); ok || len(p.boots) > 0 {
 		return
 	}
-	bs.latest = bs.announced
-	g.fetch(key, p, bs, bs.announced, forLatest)
+	delete(g.peers, key)
+	g.stats.candidates.Add(-1)
+}
+
+// pumpLatest fetches the newest claim if it is news.
+func (g *Group) pumpLatest(key string, p *peer, bs *bootState) {
+	if bs.latest != 0 || bs.claim <= g.verifiedSeq(key, bs) {
+		return
+	}
+	bs.latest = bs.claim
+	g.fetch(key, p, bs, bs.claim, forLatest)
 }
 
 // fetch expresses an Interest for seq of bs (run goroutine).
@@ -163,6 +227,7 @@ func (g *Group) fetch(key string, p *peer, bs *bootState, seq uint64, why purpos
 	}
 	owner := p.name
 	err = g.e.Express(intr, func(a ndn.ExpressCallbackArgs) {
+		defer g.recoverPacket("publication", name)
 		switch a.Result {
 		case ndn.InterestResultData:
 		case ndn.InterestResultTimeout:
@@ -188,7 +253,7 @@ func (g *Group) fetch(key string, p *peer, bs *bootState, seq uint64, why purpos
 		content := d.Content().Join()
 		g.cfg.Verifier.Verify(owner, d, a.SigCovered, func(err error) {
 			if err != nil {
-				g.log.Debug("verification failed", "name", name, "err", err)
+				g.badLog.Warn(g.log, "publication failed verification", "name", name, "err", err)
 				done(nil, verifyReason(err))
 				return
 			}
@@ -253,23 +318,31 @@ func (g *Group) onResult(r resultEv) {
 	}
 	g.stats.verified.Add(1)
 
-	if !bs.verified {
-		if bs.boot < p.cur {
-			delete(p.boots, bs.boot)
-			g.stats.reject(ReasonOldBoot)
-			return
-		}
-		bs.verified = true
-		if bs.boot > p.cur {
-			p.cur = bs.boot
-			for b := range p.boots {
-				if b < p.cur {
-					delete(p.boots, b)
-				}
+	curBoot, _, verified := g.vec.position(r.key)
+	switch {
+	case verified && bs.boot < curBoot:
+		delete(p.boots, bs.boot)
+		g.stats.reject(ReasonOldBoot)
+		return
+	case !verified && g.stats.peers.Load() >= int64(g.cfg.MaxPeers):
+		g.stats.reject(ReasonTooManyPeers)
+		delete(g.peers, r.key)
+		g.stats.candidates.Add(-1)
+		return
+	case !verified || bs.boot > curBoot:
+		// The peer's first verified publication, or a newer boot of it:
+		// its older boots are over.
+		for b := range p.boots {
+			if b < bs.boot {
+				delete(p.boots, b)
 			}
 		}
+		if !verified {
+			g.stats.candidates.Add(-1)
+			g.stats.peers.Add(1)
+		}
 	}
-	bs.maxSeen = max(bs.maxSeen, r.seq)
+	g.vec.learn(p.name, r.key, bs.boot, r.seq, time.Now())
 
 	in := Pub{
 		Publisher: p.name,
@@ -314,7 +387,7 @@ func (g *Group) onFailure(r resultEv, p *peer, bs *bootState, why purpose) {
 		limit = maxLatestTries
 	}
 	retryable := r.reason == ReasonTimeout || r.reason == ReasonNoRoute
-	if retryable && bs.tries[r.seq] < limit && (why != forLatest || r.seq == bs.announced) {
+	if retryable && bs.tries[r.seq] < limit && (why != forLatest || r.seq == bs.claim) {
 		delay := time.Duration(0)
 		if r.reason == ReasonNoRoute {
 			delay = noRouteDelay
@@ -337,7 +410,16 @@ func (g *Group) giveUp(key string, p *peer, bs *bootState, seq uint64, why purpo
 	switch why {
 	case forLatest:
 		bs.latest = 0
-		bs.failed = max(bs.failed, seq)
+		g.failed.add(claim{key, bs.boot, seq})
+		if bs.claim == seq {
+			bs.claim = 0
+		}
+		if g.verifiedSeq(key, bs) == 0 && len(bs.inflight) == 0 {
+			// an unverified boot whose claim failed: forget it
+			delete(p.boots, bs.boot)
+			g.dropIfEmpty(key, p)
+			return
+		}
 	case forChain:
 		if bs.chain != nil && bs.chain.skip(seq) {
 			g.stats.reject(ReasonLost)

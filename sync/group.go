@@ -5,17 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	gosync "sync"
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
 	"github.com/named-data/ndnd/std/ndn"
 	mgmt "github.com/named-data/ndnd/std/ndn/mgmt_2022"
-	"github.com/named-data/ndnd/std/object"
-	"github.com/named-data/ndnd/std/object/storage"
-	ndnsync "github.com/named-data/ndnd/std/sync"
 	"github.com/named-data/ndnd/std/types/optional"
 
+	"github.com/peets/peets/internal/ratelog"
 	"github.com/peets/peets/proto"
 )
 
@@ -27,6 +26,16 @@ const (
 	DefaultFetchLifetime    = time.Second
 	DefaultFreshness        = time.Second
 	DefaultOrderedFreshness = 10 * time.Second
+	DefaultSuppression      = 200 * time.Millisecond
+	DefaultPeriodic         = 30 * time.Second
+	// DefaultPeerIdle is how long a member's verified position is kept
+	// (and announced) without news from it.
+	DefaultPeerIdle = 5 * time.Minute
+	// DefaultVectorBudget bounds the entries of a sent state vector, in
+	// bytes: the sync Interest stays well under an NDN packet's 8800 bytes
+	// (about 80 members with /peets/user/<id>/<room> names). Members beyond
+	// it still announce themselves; they are only not carried by others.
+	DefaultVectorBudget = 6000
 )
 
 // GroupConfig configures Join.
@@ -64,11 +73,19 @@ type GroupConfig struct {
 	History int
 	// Keep is how many own ordered publications stay served (default 256).
 	Keep int
-	// MaxPeers bounds the publishers tracked (default 256).
+	// MaxPeers bounds the publishers whose publications verified (default
+	// 256). Names only announced, never verified, are bounded separately
+	// and forgotten when their fetches fail.
 	MaxPeers int
 	// SuppressionPeriod and PeriodicTimeout tune SVS (defaults 200 ms, 30 s).
 	SuppressionPeriod time.Duration
 	PeriodicTimeout   time.Duration
+	// PeerIdle is how long a verified position is kept without news
+	// (default DefaultPeerIdle).
+	PeerIdle time.Duration
+	// VectorBudget bounds the bytes of entries in a sent state vector
+	// (default DefaultVectorBudget).
+	VectorBudget int
 
 	Logger *slog.Logger
 }
@@ -87,18 +104,22 @@ type Pub struct {
 
 // Group is a joined sync group. Its methods are safe for concurrent use.
 type Group struct {
-	cfg  GroupConfig
-	e    ndn.Engine
-	log  *slog.Logger
-	svs  *ndnsync.SvSync
-	boot uint64
+	cfg        GroupConfig
+	e          ndn.Engine
+	log        *slog.Logger
+	boot       uint64
+	syncPrefix enc.Name // G/v=3
 
-	out   outbox
-	stats counters
-	inbox inbox
+	out    outbox
+	stats  counters
+	inbox  inbox
+	badLog ratelog.Limiter // rejected sync Interests and claims
+	panLog ratelog.Limiter // recovered panics
 
 	// owned by run
-	peers map[string]*peer
+	peers  map[string]*peer
+	vec    *vectorState
+	failed failedClaims
 
 	closeOnce gosync.Once
 	cancel    context.CancelFunc
@@ -162,14 +183,20 @@ func Join(ctx context.Context, cfg GroupConfig) (*Group, error) {
 		return nil, err
 	}
 	g := &Group{
-		cfg:      cfg,
-		e:        cfg.Conn.Engine(),
-		log:      cfg.Logger.With("module", "roomsync", "group", cfg.Group.String()),
-		boot:     cfg.Boot,
-		peers:    make(map[string]*peer),
-		done:     make(chan struct{}),
-		cancelUp: func() {},
+		cfg:        cfg,
+		e:          cfg.Conn.Engine(),
+		log:        cfg.Logger.With("module", "roomsync", "group", cfg.Group.String()),
+		boot:       cfg.Boot,
+		syncPrefix: proto.SyncInterestPrefix(cfg.Group),
+		peers:      make(map[string]*peer),
+		badLog:     ratelog.Limiter{Every: ratelog.DefaultEvery},
+		panLog:     ratelog.Limiter{Every: ratelog.DefaultEvery},
+		done:       make(chan struct{}),
+		cancelUp:   func() {},
 	}
+	g.vec = newVectorState(cfg.Self, cfg.Boot, cfg.PeriodicTimeout, cfg.SuppressionPeriod, cfg.VectorBudget,
+		cfg.PeerIdle, rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), time.Now())
+	g.failed.init(maxFailedClaims)
 	g.inbox.init()
 	g.out.init(cfg.Keep)
 	if g.e == nil {
@@ -190,37 +217,13 @@ func Join(ctx context.Context, cfg GroupConfig) (*Group, error) {
 			return nil, fmt.Errorf("roomsync: register %s: %w", route, err)
 		}
 		g.capture(ctx)
-		if uc, ok := cfg.Conn.(upConn); ok {
-			g.cancelUp = uc.OnUp(func() { go g.capture(context.Background()) })
-		}
 		pre := proto.SyncPubPrefix(cfg.Self)
 		if err := g.e.AttachHandler(pre, g.onInterest); err != nil {
-			g.cancelUp()
 			_ = cfg.Conn.Unregister(ctx, route)
 			return nil, fmt.Errorf("roomsync: serve %s: %w", pre, err)
 		}
 	}
-
-	cl := &svsClient{
-		Client: object.NewClient(g.e, storage.NewMemoryStore(), nil),
-		eng:    &countingEngine{Engine: g.e, sent: &g.stats.syncSent, recv: &g.stats.syncRecv},
-	}
-	g.svs = ndnsync.NewSvSync(ndnsync.SvSyncOpts{
-		Client:            cl,
-		GroupPrefix:       cfg.Group,
-		OnUpdate:          g.onUpdate,
-		BootTime:          cfg.Boot,
-		PeriodicTimeout:   cfg.PeriodicTimeout,
-		SuppressionPeriod: cfg.SuppressionPeriod,
-	})
-
-	rctx, cancel := context.WithCancel(context.Background())
-	g.cancel = cancel
-	go g.run(rctx)
-	if err := g.startSVS(ctx); err != nil {
-		cancel()
-		<-g.done
-		g.cancelUp()
+	if err := g.attachSync(ctx); err != nil {
 		uctx, ucancel := context.WithTimeout(context.Background(), time.Second)
 		defer ucancel()
 		_ = cfg.Conn.Unregister(uctx, cfg.Group)
@@ -230,17 +233,33 @@ func Join(ctx context.Context, cfg GroupConfig) (*Group, error) {
 		}
 		return nil, err
 	}
+	// After a reconnect the forwarder lost our Interests and the others may
+	// have missed news: announce again (after the routes are back), and
+	// capture our route again.
+	if uc, ok := cfg.Conn.(upConn); ok {
+		g.cancelUp = uc.OnUp(func() {
+			g.inbox.post(upEv{})
+			if cfg.Self != nil {
+				go g.capture(context.Background())
+			}
+		})
+	}
+
+	rctx, cancel := context.WithCancel(context.Background())
+	g.cancel = cancel
+	go g.run(rctx)
 	g.log.Debug("joined", "self", cfg.Self, "boot", g.boot)
 	return g, nil
 }
 
-// startSVS starts SvSync. A previous group on the same engine and prefix may
-// still be detaching its handler: retry briefly. A group that stays is
-// another member of the same group on this engine, which is not supported.
-func (g *Group) startSVS(ctx context.Context) error {
+// attachSync takes the group's sync Interests (G/v=3) on the engine. A
+// previous group on the same engine may still be detaching: retry briefly.
+// One that stays is another member of the same group on this engine, which
+// is not supported.
+func (g *Group) attachSync(ctx context.Context) error {
 	deadline := time.Now().Add(time.Second)
 	for {
-		err := g.svs.Start()
+		err := g.e.AttachHandler(g.syncPrefix, g.onSyncInterest)
 		if err == nil {
 			return nil
 		}
@@ -249,7 +268,7 @@ func (g *Group) startSVS(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("roomsync: start SVS: %w", ctx.Err())
+			return fmt.Errorf("roomsync: attach %s: %w", g.syncPrefix, ctx.Err())
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
@@ -295,6 +314,18 @@ func (c *GroupConfig) fill() error {
 	if c.MaxPeers <= 0 {
 		c.MaxPeers = DefaultMaxPeers
 	}
+	if c.SuppressionPeriod <= 0 {
+		c.SuppressionPeriod = DefaultSuppression
+	}
+	if c.PeriodicTimeout <= 0 {
+		c.PeriodicTimeout = DefaultPeriodic
+	}
+	if c.PeerIdle <= 0 {
+		c.PeerIdle = DefaultPeerIdle
+	}
+	if c.VectorBudget <= 0 {
+		c.VectorBudget = DefaultVectorBudget
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -310,21 +341,20 @@ func (g *Group) Boot() uint64 { return g.boot }
 // Stats returns the counters.
 func (g *Group) Stats() Stats { return g.stats.snapshot() }
 
-// Close leaves the group at once: SVS stops, own publications are no longer
-// served, OnPub is not called any more, the routes Join registered are
-// withdrawn. It does not send anything: a clean leave publishes a farewell
-// first (see roster). Close is idempotent; do not call it from OnPub nor on
-// the engine goroutine.
+// Close leaves the group at once: it stops announcing, own publications
+// are no longer served, OnPub is not called any more, the routes Join
+// registered are withdrawn. It does not send anything: a clean leave
+// publishes a farewell first (see roster). Close is idempotent; do not call
+// it from OnPub nor on the engine goroutine.
 func (g *Group) Close() {
 	g.closeOnce.Do(func() {
-		_ = g.svs.Stop()
+		_ = g.e.DetachHandler(g.syncPrefix)
 		if g.cfg.Self != nil {
 			_ = g.e.DetachHandler(proto.SyncPubPrefix(g.cfg.Self))
 		}
 		g.cancel()
 		<-g.done
 		g.cancelUp()
-		g.waitSVSDetached()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = g.cfg.Conn.Unregister(ctx, g.cfg.Group)
@@ -335,28 +365,18 @@ func (g *Group) Close() {
 	})
 }
 
-// waitSVSDetached waits (briefly) until SvSync's goroutine has detached its
-// Interest handler, so the prefix is free for a next group on this engine.
-func (g *Group) waitSVSDetached() {
-	pre := g.cfg.Group.Append(enc.NewVersionComponent(3))
-	for range 200 {
-		if err := g.e.AttachHandler(pre, func(ndn.InterestHandlerArgs) {}); err == nil {
-			_ = g.e.DetachHandler(pre)
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+// idleSweep is how often run forgets peers idle for PeerIdle.
+const idleSweep = 30 * time.Second
 
-// onUpdate is SvSync's callback (on SvSync's goroutine): hand over.
-func (g *Group) onUpdate(u ndnsync.SvSyncUpdate) {
-	g.stats.updates.Add(1)
-	g.inbox.post(updateEv{name: u.Name, boot: u.Boot, high: u.High})
-}
-
-// run owns the per-peer state.
+// run owns the per-peer state and the state vector: it handles the events
+// the engine's callbacks post, sends sync Interests when the vector's timer
+// says so, and forgets idle peers.
 func (g *Group) run(ctx context.Context) {
 	defer close(g.done)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	sweep := time.NewTicker(idleSweep)
+	defer sweep.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -368,18 +388,43 @@ func (g *Group) run(ctx context.Context) {
 				}
 				g.handle(ev)
 			}
+		case <-timer.C:
+		case now := <-sweep.C:
+			g.forgetIdle(now)
 		}
+		now := time.Now()
+		if _, send := g.vec.due(now); send {
+			g.sendSync(now)
+		}
+		timer.Reset(max(time.Until(g.vec.deadline), 0))
 	}
 }
 
 func (g *Group) handle(ev any) {
 	switch ev := ev.(type) {
-	case updateEv:
-		g.onAnnounce(ev)
+	case vectorEv:
+		g.onVector(ev.sv)
+	case publishedEv:
+		g.vec.published(ev.seq, time.Now())
+	case upEv:
+		// the routes are being re-applied: announce shortly after
+		g.vec.announceAt(time.Now().Add(upDelay))
 	case resultEv:
 		g.stats.outstanding.Add(-1)
 		g.onResult(ev)
 	case retryEv:
 		g.onRetry(ev)
+	}
+}
+
+// forgetIdle forgets the peers whose verified position has not moved for
+// PeerIdle: members who left stop being announced and tracked.
+func (g *Group) forgetIdle(now time.Time) {
+	for _, key := range g.vec.idlePeers(now) {
+		g.vec.forget(key)
+		if _, ok := g.peers[key]; ok {
+			delete(g.peers, key)
+			g.stats.peers.Add(-1)
+		}
 	}
 }

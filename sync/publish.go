@@ -21,6 +21,7 @@ const keepUnordered = 2
 // outbox holds the own publications still served.
 type outbox struct {
 	mu      gosync.Mutex
+	seq     uint64              // newest own seq: only Publish moves it
 	prevOrd uint64              // seq of the newest ordered publication
 	soft    uint64              // seq of the newest unordered publication
 	wires   map[uint64]enc.Wire // seq -> Data wire
@@ -76,55 +77,37 @@ func (g *Group) Publish(kind string, ordered bool, body []byte) (uint64, error) 
 	}
 	g.out.mu.Lock()
 	defer g.out.mu.Unlock()
-	// The seq comes from SVS, which may have been pushed ahead by a forged
-	// announcement of our own name: SetSeqNo refuses a seq that is not
-	// newer, then we take the next one.
-	for range 8 {
-		seq := g.svs.GetSeqNo(g.cfg.Self) + 1
-		p := proto.Publication{
-			V:    proto.PubVersion,
-			Kind: kind,
-			Boot: g.boot,
-			Seq:  seq,
-			Time: time.Now().UnixMilli(),
-			Ord:  ordered,
-			Prev: g.out.prevOrd,
-			Soft: g.out.soft,
-			Body: body,
-		}
-		content, err := p.Encode()
-		if err != nil {
-			return 0, err
-		}
-		name := proto.SyncPubName(g.cfg.Self, g.boot, seq)
-		data, err := spec.Spec{}.MakeData(name, &ndn.DataConfig{
-			ContentType: optional.Some(ndn.ContentTypeBlob),
-			Freshness:   optional.Some(fresh),
-		}, enc.Wire{content}, g.cfg.Signer)
-		if err != nil {
-			return 0, fmt.Errorf("roomsync: make data: %w", err)
-		}
-		prevOrd, soft := g.out.prevOrd, g.out.soft
-		g.out.add(seq, ordered, data.Wire)
-		if err := g.svs.SetSeqNo(g.cfg.Self, seq); err != nil {
-			g.out.drop(seq, prevOrd, soft)
-			continue
-		}
-		g.stats.published.Add(1)
-		return seq, nil
+	// The seq is ours alone: what the group announces about our name
+	// never moves it (vectorState ignores such claims).
+	seq := g.out.seq + 1
+	p := proto.Publication{
+		V:    proto.PubVersion,
+		Kind: kind,
+		Boot: g.boot,
+		Seq:  seq,
+		Time: time.Now().UnixMilli(),
+		Ord:  ordered,
+		Prev: g.out.prevOrd,
+		Soft: g.out.soft,
+		Body: body,
 	}
-	return 0, fmt.Errorf("roomsync: could not take a sequence number")
-}
-
-// drop undoes add of seq (o.mu held).
-func (o *outbox) drop(seq, prevOrd, soft uint64) {
-	delete(o.wires, seq)
-	o.prevOrd, o.soft = prevOrd, soft
-	for _, l := range []*[]uint64{&o.unord, &o.ord} {
-		if n := len(*l); n > 0 && (*l)[n-1] == seq {
-			*l = (*l)[:n-1]
-		}
+	content, err := p.Encode()
+	if err != nil {
+		return 0, err
 	}
+	name := proto.SyncPubName(g.cfg.Self, g.boot, seq)
+	data, err := spec.Spec{}.MakeData(name, &ndn.DataConfig{
+		ContentType: optional.Some(ndn.ContentTypeBlob),
+		Freshness:   optional.Some(fresh),
+	}, enc.Wire{content}, g.cfg.Signer)
+	if err != nil {
+		return 0, fmt.Errorf("roomsync: make data: %w", err)
+	}
+	g.out.seq = seq
+	g.out.add(seq, ordered, data.Wire)
+	g.stats.published.Add(1)
+	g.inbox.post(publishedEv{seq: seq})
+	return seq, nil
 }
 
 // nackSigner signs "not here" answers: receivers take them as a hint only.
@@ -133,6 +116,7 @@ var nackSigner = signer.NewSha256Signer()
 // onInterest serves own publications (on the engine goroutine: no blocking).
 func (g *Group) onInterest(a ndn.InterestHandlerArgs) {
 	name := a.Interest.Name()
+	defer g.recoverPacket("publication Interest", name)
 	boot, seq, err := proto.ParseSyncPubName(g.cfg.Self, name)
 	if err != nil {
 		return

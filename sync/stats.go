@@ -20,6 +20,8 @@ type Stats struct {
 	Delivered   uint64 `json:"delivered"`   // publications handed to the application
 	Peers       int    `json:"peers"`       // publishers tracked
 	Outstanding int64  `json:"outstanding"` // fetches and verifications in progress
+	Candidates  int    `json:"candidates"`  // names announced but not verified yet, being fetched
+	Panics      uint64 `json:"panics"`      // packets whose handling panicked (recovered)
 
 	// Rejected counts, by reason (Reason* constants), the publications and
 	// announcements that changed nothing.
@@ -31,7 +33,8 @@ type counters struct {
 	syncSent, syncRecv, updates, published, served, servedNack atomic.Uint64
 	fetches, prefetches, verified, delivered                   atomic.Uint64
 	outstanding                                                atomic.Int64
-	peers                                                      atomic.Int64
+	peers, candidates                                          atomic.Int64
+	panics                                                     atomic.Uint64
 
 	mu       gosync.Mutex
 	rejected map[string]uint64
@@ -46,6 +49,13 @@ func (c *counters) reject(reason string) {
 	c.mu.Unlock()
 }
 
+// rejectedFor returns one reason's count.
+func (c *counters) rejectedFor(reason string) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rejected[reason]
+}
+
 func (c *counters) snapshot() Stats {
 	c.mu.Lock()
 	rej := maps.Clone(c.rejected)
@@ -58,6 +68,7 @@ func (c *counters) snapshot() Stats {
 		Published: c.published.Load(), Served: c.served.Load(), ServedNack: c.servedNack.Load(),
 		Fetches: c.fetches.Load(), Prefetches: c.prefetches.Load(), Verified: c.verified.Load(),
 		Delivered: c.delivered.Load(), Peers: int(c.peers.Load()), Outstanding: c.outstanding.Load(),
+		Candidates: int(c.candidates.Load()), Panics: c.panics.Load(),
 		Rejected: rej,
 	}
 }
