@@ -75,15 +75,7 @@ func TestTwoHosts(t *testing.T) {
 	crash := tlvE(0x05, append(tlvE(0x07, comp), tlvE(0x0a, []byte{1, 2, 3, 4})...))
 	mgmt := tlvE(0x05, append(tlvE(0x07, append(tlvE(8, []byte("localhost")), tlvE(8, []byte("nfd"))...)), tlvE(0x0a, []byte{1, 2, 3, 4})...))
 	for _, d := range [][]byte{crash, tlvE(0x64, tlvE(0x50, crash)), mgmt, []byte("\x64\xfd\xff\xffgarbage")} {
-		var esc strings.Builder
-		for _, c := range d {
-			fmt.Fprintf(&esc, "\\x%02x", c)
-		}
-		cmd := exec.Command("ip", "netns", "exec", hosts.b, "bash", "-c",
-			fmt.Sprintf("printf '%s' > /dev/udp/%s/6363", esc.String(), hosts.ipA))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("send a bad datagram: %v\n%s", err, out)
-		}
+		sendUDP(t, hosts.b, hosts.ipA, 6363, d)
 	}
 	if _, err := fwA.WaitLine(droppedRe, 5*time.Second); err != nil {
 		t.Fatalf("host A's forwarder did not report the bad datagrams: %v", err)
