@@ -227,6 +227,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// re-express them at once rather than after their lifetime.
 	cancelUp := d.conn.OnUp(d.refreshFetchers)
 	defer cancelUp()
+	if d.opts.PresenceFollowsPages {
+		d.log.Info("not in the room until a page is open: others see this participant while its page is open")
+	}
 	events := d.part.Table().Subscribe(runCtx)
 	for {
 		select {
