@@ -58,6 +58,9 @@ func newRosterCmd() *cobra.Command {
 					switch {
 					case ev.Chat != nil:
 						fmt.Fprintf(out, "%s chat %s: %s\n", ev.Time.Format("15:04:05.000"), ev.Chat.From.User, ev.Chat.Text)
+					case ev.Type == roster.EventUserTaken:
+						fmt.Fprintf(out, "%s %s %s (%s) claimed by %s, held by %s: refused\n", ev.Time.Format("15:04:05.000"), ev.Type,
+							ev.Member.User, ev.Member.Name, ev.Member.Participant, ev.Holder)
 					default:
 						fmt.Fprintf(out, "%s %s %s (%s) %s\n", ev.Time.Format("15:04:05.000"), ev.Type, ev.Member.User, ev.Member.Name, ev.Reason)
 					}
