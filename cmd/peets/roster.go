@@ -78,7 +78,14 @@ func newRosterCmd() *cobra.Command {
 				fmt.Fprintln(out, string(b))
 				return nil
 			}
-			return roster.WriteText(out, room, t.Snapshot(), time.Now())
+			members := t.Snapshot()
+			if err := roster.WriteText(out, room, members, time.Now()); err != nil {
+				return err
+			}
+			if len(members) == 0 {
+				fmt.Fprintln(out, "Nobody. A `peets up` is listed only while its page is open; bots and --no-web proxies always are.")
+			}
+			return nil
 		},
 	}
 	f.add(cmd)
