@@ -10,28 +10,11 @@ import (
 	"time"
 
 	"github.com/peets/peets/daemon/web"
+	"github.com/peets/peets/internal/testlog"
 	"github.com/peets/peets/media/bridge"
 	"github.com/peets/peets/proto"
 	"github.com/peets/peets/sync/synctest"
 )
-
-// logBuffer collects log lines, safe for concurrent use.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // fakePage is a web.PageConn that keeps what the backend sends.
 type fakePage struct {
@@ -74,23 +57,14 @@ func (p *fakePage) errors(code string) []proto.Error {
 func TestUserTakenTold(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	start := func(prefix string, logs *logBuffer) *Daemon {
-		log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		d, err := New(ctx, Options{
+	start := func(prefix string, logs *testlog.Buffer) *Daemon {
+		return runDaemon(t, ctx, cancel, Options{
 			Config:    Config{User: "alice", Name: "Alice " + prefix, Room: "twins", Prefix: prefix, Heartbeat: 100 * time.Millisecond},
-			Conn:      synctest.Embedded(t),
 			Ephemeral: true,
-			Logger:    log,
+			Logger:    logs.Logger(slog.LevelWarn),
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { _ = d.Run(ctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
-		return d
 	}
-	var logA, logB logBuffer
+	var logA, logB testlog.Buffer
 	a := start("/peets/user/alice", &logA)
 	b := start("/ndn/elsewhere/alice", &logB)
 	const warning = "another participant claims this user id"

@@ -1,14 +1,14 @@
 package web
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/peets/peets/internal/testlog"
 )
 
 // tokenOf is the token in a page URL.
@@ -42,31 +42,12 @@ func wrongTokens(tok string) map[string]string {
 	}
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestTokenRequired: the page and the API need the token (query or
 // Bearer header); the page's script and style and /healthz do not; every
 // refusal is counted and logged once per interval, without the token.
 func TestTokenRequired(t *testing.T) {
-	var logs syncBuffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	s, page := startServer(t, Config{Logger: log})
+	var logs testlog.Buffer
+	s, page := startServer(t, Config{Logger: logs.Logger(slog.LevelInfo)})
 	tok := tokenOf(t, page)
 	if len(tok) < MinTokenLen {
 		t.Fatalf("page URL %q: token %q", page, tok)

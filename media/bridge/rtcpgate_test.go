@@ -8,25 +8,9 @@ import (
 
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/peets/peets/internal/testlog"
 )
-
-// logSink collects pion's log lines.
-type logSink struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestCloseWritesNoRTCP: closing a session with a page that streams (its
 // packets numbered for transport-cc, the feedback sent every millisecond
@@ -35,7 +19,7 @@ func (l *logSink) String() string {
 // the gate, about one close in five logged "twcc_sender_interceptor ERROR:
 // io: read/write on closed pipe" at this interval.
 func TestCloseWritesNoRTCP(t *testing.T) {
-	var sink logSink
+	var sink testlog.Buffer // pion's log lines
 	lf := &logging.DefaultLoggerFactory{Writer: &sink, DefaultLogLevel: logging.LogLevelWarn, ScopeLevels: map[string]logging.LogLevel{}}
 	api, err := NewAPI(APIConfig{LoggerFactory: lf, twccInterval: time.Millisecond})
 	if err != nil {
