@@ -267,6 +267,11 @@ func (p *page) forwardEvents(events <-chan roster.Event) {
 			}
 			m, err = proto.NewSignal(proto.TypeText, proto.Text{Text: ev.Chat.Text, Name: ev.Chat.From.Name, Time: ev.Chat.Sent.UnixMilli()})
 			m.Sender = ev.Chat.From.User
+		case roster.EventUserTaken:
+			if !ev.Holder.Equal(self) {
+				continue
+			}
+			m = proto.ErrorSignal(proto.CodeUserTaken, userTakenMessage(p.b.d.cfg.User, ev.Member), "")
 		default:
 			continue
 		}

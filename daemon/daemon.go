@@ -13,6 +13,7 @@ import (
 	enc "github.com/named-data/ndnd/std/encoding"
 
 	"github.com/peets/peets/daemon/forwarder"
+	"github.com/peets/peets/internal/ratelog"
 	"github.com/peets/peets/media"
 	"github.com/peets/peets/media/source"
 	"github.com/peets/peets/proto"
@@ -70,10 +71,14 @@ type Daemon struct {
 	conn    *forwarder.Conn
 	ownConn bool
 	id      *sec.Identity
+	unlock  func() // releases the identity's lock (nil: ephemeral)
 	ver     *sec.Verifier
 	prod    *media.Producer
 	part    *roster.Participant
 	self    enc.Name
+
+	// takenLog limits the warnings about participants claiming our user id
+	takenLog ratelog.Limiter
 
 	mu      sync.Mutex
 	locals  map[string]*localStream  // stream id -> publisher
@@ -94,8 +99,13 @@ type Daemon struct {
 	wg sync.WaitGroup
 }
 
-// ErrStopped is returned after the daemon stopped.
-var ErrStopped = errors.New("daemon stopped")
+// Errors of the daemon.
+var (
+	// ErrStopped is returned after the daemon stopped.
+	ErrStopped = errors.New("daemon stopped")
+	// ErrInUse: another process of this machine is the same participant.
+	ErrInUse = errors.New("participant already running")
+)
 
 // New connects to the forwarder, loads the identity, registers the
 // participant prefix and joins the room. Run runs it.
@@ -111,7 +121,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	d := &Daemon{
 		cfg: cfg, opts: o, log: log.With("user", cfg.User, "room", cfg.Room),
 		conn: o.Conn, locals: map[string]*localStream{}, remotes: map[string]*remoteStream{},
-		sinks: map[int]RemoteSink{},
+		sinks: map[int]RemoteSink{}, takenLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
 	}
 	d.self = cfg.ParticipantPrefix()
 	ok := false
@@ -127,7 +137,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		}
 		c, err := forwarder.Open(ctx, forwarder.Options{URI: cfg.Forwarder, StateDir: dir, Logger: log})
 		if err != nil {
-			return nil, fmt.Errorf("forwarder: %w", err)
+			return nil, err // the forwarder package's errors say "forwarder: ..."
 		}
 		d.conn, d.ownConn = c, true
 		for _, l := range cfg.Links {
@@ -143,6 +153,15 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		dir := cfg.StateDir
 		if dir == "" {
 			dir = forwarder.DefaultStateDir()
+		}
+		// A second proxy of the same participant would silently shadow
+		// this one in everybody's roster (its boot is newer): refuse it.
+		if d.unlock, err = sec.LockIdentity(dir, d.self); err != nil {
+			if errors.Is(err, sec.ErrIdentityInUse) {
+				return nil, fmt.Errorf("%w: user %s is in room %s already, on this machine (state dir %s, %v): stop that one first, or use another --user",
+					ErrInUse, cfg.User, cfg.Room, dir, err)
+			}
+			return nil, fmt.Errorf("identity: %w", err)
 		}
 		d.id, err = sec.LoadOrCreate(dir, d.self)
 	}
@@ -227,6 +246,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// re-express them at once rather than after their lifetime.
 	cancelUp := d.conn.OnUp(d.refreshFetchers)
 	defer cancelUp()
+	if d.opts.PresenceFollowsPages {
+		d.log.Info("not in the room until a page is open: others see this participant while its page is open")
+	}
 	events := d.part.Table().Subscribe(runCtx)
 	for {
 		select {
@@ -380,5 +402,8 @@ func (d *Daemon) closeAll() {
 	}
 	if d.ownConn && d.conn != nil {
 		_ = d.conn.Close()
+	}
+	if d.unlock != nil {
+		d.unlock()
 	}
 }

@@ -17,21 +17,13 @@ func TestPresenceFollowsPages(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	newDaemon := func(user string, follow bool) *Daemon {
-		d, err := New(ctx, Options{
+		return runDaemon(t, ctx, cancel, Options{
 			Config:               Config{User: user, Room: "presence", Heartbeat: 100 * time.Millisecond},
-			Conn:                 synctest.Embedded(t),
 			Ephemeral:            true,
 			Logger:               synctest.Logger,
 			PresenceFollowsPages: follow,
 			PresenceGrace:        grace,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { _ = d.Run(ctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
-		return d
 	}
 	web := newDaemon("web", true)
 	other := newDaemon("other", false)
@@ -83,4 +75,19 @@ func TestPresenceFollowsPages(t *testing.T) {
 	if ev.Byes != 1 || ev.Expired != 0 || ev.Rejected[roster.ReasonStale] != 0 {
 		t.Fatalf("the other saw %+v", ev)
 	}
+}
+
+// runDaemon makes a daemon on a connection of its own to the test's
+// embedded forwarder and runs it until the test ends (cancel stops it).
+func runDaemon(t *testing.T, ctx context.Context, cancel context.CancelFunc, o Options) *Daemon {
+	t.Helper()
+	o.Conn = synctest.Embedded(t)
+	d, err := New(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return d
 }

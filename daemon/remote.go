@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	enc "github.com/named-data/ndnd/std/encoding"
@@ -63,7 +64,18 @@ func (d *Daemon) onRosterEvent(ctx context.Context, ev roster.Event) {
 	case roster.EventLeave:
 		d.log.Info("member left", "member", ev.Member.User, "participant", ev.Member.Participant, "reason", ev.Reason)
 		d.dropMember(ev.Member.Participant, nil)
+	case roster.EventUserTaken:
+		if ev.Holder.Equal(d.self) {
+			d.takenLog.Warn(d.log, "another participant claims this user id: members list only one of the two, the one they heard first; give one of them another --user",
+				"claimant", ev.Member.Participant, "claimant_name", ev.Member.Name)
+		}
 	}
+}
+
+// userTakenMessage tells a page that claimant claims its user id.
+func userTakenMessage(user string, claimant roster.Member) string {
+	return fmt.Sprintf("Another participant (%s, named %q) also uses your user id %q: the others see only one of you, the one they heard first. Give one of you another user id (peets up --user).",
+		claimant.Participant, claimant.Name, user)
 }
 
 // wants tells whether a remote stream should be fetched.

@@ -48,7 +48,7 @@ var identRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // characters of [A-Za-z0-9._-], not starting with a punctuation character.
 func ValidIdent(s string) error {
 	if !identRe.MatchString(s) {
-		return fmt.Errorf("%w: %q (want 1-64 of [A-Za-z0-9._-])", ErrBadIdent, s)
+		return fmt.Errorf("%w %q: want 1 to 64 characters of [A-Za-z0-9._-], the first a letter or digit", ErrBadIdent, s)
 	}
 	return nil
 }

@@ -132,6 +132,7 @@ const (
 	CodeBusy        = "busy"         // server could not queue the message
 	CodeNotJoined   = "not-joined"   // the backend refused the page
 	CodeNegotiation = "negotiation"  // a WebRTC negotiation step failed
+	CodeUserTaken   = "user-taken"   // another participant claims this page's user id (not a reply to a message)
 	CodeInternal    = "internal"     // anything else
 )
 

@@ -18,6 +18,12 @@ const (
 	EventUpdate EventType = "update" // its profile changed (name, role, description, boot, stream set)
 	EventLeave  EventType = "leave"  // it said bye, or expired
 	EventChat   EventType = "chat"   // a room text message
+	// EventUserTaken: a participant claims a user id that another live
+	// member, or this participant, holds. Its heartbeats are refused
+	// (Stats.Rejected["user_taken"]); the event comes once per claimant
+	// until it stops claiming, and again to every new subscriber while it
+	// claims.
+	EventUserTaken EventType = "user_taken"
 )
 
 // LeaveReason tells why a member left.
@@ -43,9 +49,10 @@ type Chat struct {
 type Event struct {
 	Type   EventType
 	Time   time.Time   // local clock
-	Member Member      // join, update, leave: the member (at leave: as last known)
+	Member Member      // join, update, leave: the member (at leave: as last known); user_taken: the claimant
 	Reason LeaveReason // leave only
 	Chat   *Chat       // chat only
+	Holder enc.Name    // user_taken only: the participant prefix that holds the user id (this participant's own, or another member's)
 }
 
 // eventJSON is the JSON form of an event, for `peets roster --watch --json`.
@@ -55,6 +62,7 @@ type eventJSON struct {
 	Member *MemberJSON `json:"member,omitempty"`
 	Reason LeaveReason `json:"reason,omitempty"`
 	Chat   *chatJSON   `json:"chat,omitempty"`
+	Holder string      `json:"holder,omitempty"`
 }
 
 type chatJSON struct {
@@ -69,9 +77,12 @@ type chatJSON struct {
 }
 
 // MarshalJSON encodes the event as {"type", "time_ms", "member" | "chat",
-// "reason"}.
+// "reason", "holder"}.
 func (e Event) MarshalJSON() ([]byte, error) {
 	j := eventJSON{Type: e.Type, TimeMs: e.Time.UnixMilli(), Reason: e.Reason}
+	if e.Holder != nil {
+		j.Holder = e.Holder.String()
+	}
 	if e.Chat != nil {
 		j.Chat = &chatJSON{
 			User: e.Chat.From.User, Name: e.Chat.From.Name, Prefix: e.Chat.From.Prefix.String(),

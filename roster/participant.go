@@ -159,6 +159,7 @@ func Join(ctx context.Context, cfg Config) (*Participant, error) {
 	p.sched = sched
 	p.table = newTable(cfg.Room, cfg.ExpireAfter, p.log)
 	p.table.self = cfg.User
+	p.table.selfP = p.self
 
 	gc := cfg.Sync
 	gc.Conn, gc.Group, gc.Self = cfg.Conn, cfg.Group, p.self

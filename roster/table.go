@@ -21,6 +21,19 @@ const DefaultExpireAfter = 3
 // maxGone bounds the departures a table remembers (see goneMark).
 const maxGone = 1024
 
+// maxClaims bounds the refused claimants of a user id a table remembers
+// (see claim).
+const maxClaims = 64
+
+// claim is a participant whose heartbeats claim a user id that another
+// participant holds (refused: user_taken), until its claims would have
+// expired as a member's heartbeats do.
+type claim struct {
+	claimant Member
+	holder   enc.Name
+	until    time.Time
+}
+
 // goneMark is the (boot, seq) of a member's bye, or of its last heartbeat
 // when it expired: a heartbeat of that member must be newer to count. So a
 // member that went away and comes back in the same boot (Participant.
@@ -66,7 +79,8 @@ type Stats struct {
 // concurrent use.
 type Table struct {
 	room   string
-	self   string // the own participant's user id, "" for an observer (set before use)
+	self   string   // the own participant's user id, "" for an observer (set before use)
+	selfP  enc.Name // the own participant prefix, nil for an observer (set before use)
 	expire int
 	log    *slog.Logger
 	group  atomic.Pointer[roomsync.Group]
@@ -75,6 +89,7 @@ type Table struct {
 	members  map[string]*Member
 	deadline map[string]time.Time
 	gone     map[string]goneMark
+	claims   map[string]claim // by claimant key
 	subs     map[*subscriber]struct{}
 	closed   bool
 	st       Stats
@@ -96,6 +111,7 @@ func newTable(room string, expireAfter int, log *slog.Logger) *Table {
 		members:  make(map[string]*Member),
 		deadline: make(map[string]time.Time),
 		gone:     make(map[string]goneMark),
+		claims:   make(map[string]claim),
 		subs:     make(map[*subscriber]struct{}),
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
@@ -184,6 +200,11 @@ func (t *Table) Subscribe(ctx context.Context) <-chan Event {
 		for _, m := range cur {
 			m.State = m.state(now)
 			s.push(Event{Type: EventJoin, Time: now, Member: m})
+		}
+		for _, c := range t.claims {
+			if now.Before(c.until) {
+				s.push(Event{Type: EventUserTaken, Time: now, Member: c.claimant.clone(), Holder: c.holder})
+			}
 		}
 		t.subs[s] = struct{}{}
 		t.mu.Unlock()
@@ -281,13 +302,17 @@ func (t *Table) applyHeartbeat(p roomsync.Pub) {
 		}
 		return
 	}
-	if (!known || old.User != m.User) && t.userTaken(m.User, key) {
-		// A user id names one participant at a time: pages and the roster
-		// CLI show members by it, so a second claimant (another prefix,
-		// perhaps an impostor) waits until the holder leaves or expires.
-		t.st.Rejected[ReasonUserTaken]++
-		t.log.Debug("heartbeat claims a user id in use", "from", p.Publisher, "user", m.User)
-		return
+	if !known || old.User != m.User {
+		if holder, taken := t.userTaken(m.User, key); taken {
+			// A user id names one participant at a time: pages and the
+			// roster CLI show members by it, so a second claimant (another
+			// prefix, perhaps an impostor) waits until the holder leaves or
+			// expires.
+			t.st.Rejected[ReasonUserTaken]++
+			t.log.Debug("heartbeat claims a user id in use", "from", p.Publisher, "user", m.User)
+			t.noteClaim(key, m, holder, now)
+			return
+		}
 	}
 	delete(t.gone, key)
 	if known {
@@ -390,17 +415,40 @@ func (t *Table) expiry() {
 }
 
 // userTaken reports whether user is this table's own user id or that of a
-// live member other than the one keyed key (t.mu held).
-func (t *Table) userTaken(user, key string) bool {
+// live member other than the one keyed key, and who holds it (t.mu held).
+func (t *Table) userTaken(user, key string) (enc.Name, bool) {
 	if user == t.self {
-		return true
+		return t.selfP, true
 	}
 	for k, m := range t.members {
 		if m.User == user && k != key {
-			return true
+			return m.Participant, true
 		}
 	}
-	return false
+	return nil, false
+}
+
+// noteClaim remembers a refused claimant and tells the subscribers when
+// its claim is news: the first, or the first after it stopped claiming
+// for as long as a member takes to expire (t.mu held).
+func (t *Table) noteClaim(key string, m *Member, holder enc.Name, now time.Time) {
+	c, seen := t.claims[key]
+	news := !seen || !now.Before(c.until)
+	t.claims[key] = claim{claimant: m.clone(), holder: holder, until: now.Add(time.Duration(t.expire) * m.Interval)}
+	if len(t.claims) > maxClaims {
+		oldest := ""
+		for k, c := range t.claims {
+			if oldest == "" || c.until.Before(t.claims[oldest].until) {
+				oldest = k
+			}
+		}
+		delete(t.claims, oldest)
+	}
+	if news {
+		ev := m.clone()
+		ev.State = StateActive
+		t.emit(Event{Type: EventUserTaken, Time: now, Member: ev, Holder: holder})
+	}
 }
 
 func (t *Table) expireNow(now time.Time) {

@@ -3,6 +3,7 @@ package roster
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -239,5 +240,102 @@ func TestTableUserIDTaken(t *testing.T) {
 	tab.apply(claim("alice", "/ndn/x/mallory", 5, false))
 	if m, _ := tab.Get(proto.ParticipantPrefix(synctest.Name(t, "/ndn/x/mallory"), "r")); m.User != "alice" {
 		t.Fatalf("after alice left, mallory's entry is %q, want alice", m.User)
+	}
+}
+
+// TestTableUserTakenEvents: a refused claimant of a user id is an event
+// (with the holder's prefix) once per claim, again after it stopped
+// claiming for an expiry time, and for every new subscriber while it
+// claims; the table remembers a bounded number of claimants.
+func TestTableUserTakenEvents(t *testing.T) {
+	tab := newTable("r", 3, synctest.Logger)
+	me := proto.ParticipantPrefix(proto.DefaultUserPrefix("me"), "r")
+	tab.self, tab.selfP = "me", me
+	defer tab.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := tab.Subscribe(ctx)
+	next := func() Event {
+		t.Helper()
+		select {
+		case ev := <-events:
+			return ev
+		case <-time.After(2 * time.Second):
+			t.Fatal("event missing")
+			return Event{}
+		}
+	}
+	noMore := func() {
+		t.Helper()
+		select {
+		case ev := <-events:
+			t.Fatalf("unexpected event %s %s", ev.Type, ev.Member.User)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	base := time.Now()
+	claim := func(user, prefix string, seq uint64, at time.Duration) {
+		p := hbPub(t, user, "r", seq, func(e *proto.RosterEntry) { e.Prefix = prefix; e.IntervalMs = 1000 })
+		p.Publisher = proto.ParticipantPrefix(synctest.Name(t, prefix), "r")
+		p.Received = base.Add(at)
+		tab.apply(p)
+	}
+	twin := proto.ParticipantPrefix(synctest.Name(t, "/ndn/x/twin"), "r")
+	claim("me", "/ndn/x/twin", 1, 0)
+	if ev := next(); ev.Type != EventUserTaken || ev.Member.User != "me" || !ev.Member.Participant.Equal(twin) || !ev.Holder.Equal(me) {
+		t.Fatalf("event %+v", ev)
+	}
+	claim("me", "/ndn/x/twin", 2, time.Second) // the same claim goes on: no news
+	noMore()
+
+	claim("alice", "/peets/user/alice", 1, 0)
+	if ev := next(); ev.Type != EventJoin || ev.Member.User != "alice" {
+		t.Fatalf("event %+v", ev)
+	}
+	alice := proto.ParticipantPrefix(proto.DefaultUserPrefix("alice"), "r")
+	claim("alice", "/ndn/x/mallory", 1, 0)
+	if ev := next(); ev.Type != EventUserTaken || ev.Member.User != "alice" || !ev.Holder.Equal(alice) {
+		t.Fatalf("event %+v", ev)
+	}
+	b, err := json.Marshal(Event{Type: EventUserTaken, Time: base, Member: Member{User: "alice"}, Holder: alice})
+	if err != nil || !strings.Contains(string(b), `"holder":"/peets/user/alice/r"`) {
+		t.Fatalf("JSON %s %v", b, err)
+	}
+
+	// A page that opens now learns of both claims.
+	late := tab.Subscribe(ctx)
+	taken := map[string]bool{}
+	for range 3 {
+		select {
+		case ev := <-late:
+			if ev.Type == EventUserTaken {
+				taken[ev.Member.User] = true
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("late subscriber: event missing")
+		}
+	}
+	if !taken["me"] || !taken["alice"] {
+		t.Fatalf("late subscriber saw claims %v", taken)
+	}
+
+	// The twin stopped claiming for longer than 3 of its intervals: a new
+	// claim is news again.
+	claim("me", "/ndn/x/twin", 3, 5*time.Second)
+	if ev := next(); ev.Type != EventUserTaken || !ev.Member.Participant.Equal(twin) {
+		t.Fatalf("event %+v", ev)
+	}
+
+	for i := range 2 * maxClaims {
+		claim("me", fmt.Sprintf("/ndn/x/many%d", i), 1, 0)
+	}
+	tab.mu.Lock()
+	n := len(tab.claims)
+	tab.mu.Unlock()
+	if n > maxClaims {
+		t.Fatalf("%d claims remembered, max %d", n, maxClaims)
+	}
+	if st := tab.Stats(); st.Rejected[ReasonUserTaken] != 4+2*maxClaims {
+		t.Fatalf("user_taken = %d, want %d", st.Rejected[ReasonUserTaken], 4+2*maxClaims)
 	}
 }

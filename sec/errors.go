@@ -15,4 +15,7 @@ var (
 	ErrBadCert      = errors.New("malformed or invalid certificate")
 	ErrBusy         = errors.New("too many verifications waiting for a certificate")
 	ErrBadKeyFile   = errors.New("malformed key file")
+	// ErrIdentityInUse: another process holds the identity's lock
+	// (LockIdentity).
+	ErrIdentityInUse = errors.New("identity in use by another process")
 )

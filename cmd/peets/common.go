@@ -44,22 +44,42 @@ func (f *ndnFlags) dir() string {
 func (f *ndnFlags) open(ctx context.Context, log *slog.Logger) (*forwarder.Conn, error) {
 	c, err := forwarder.Open(ctx, forwarder.Options{URI: f.forwarder, StateDir: f.dir(), Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("forwarder: %w", err)
+		return nil, err // the forwarder package's errors say "forwarder: ..."
 	}
 	log.Info("forwarder", "kind", c.Kind(), "uri", c.URI())
 	return c, nil
 }
 
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
+// parseLevel parses a --log-level value.
+func parseLevel(level string) (slog.Level, error) {
 	switch strings.ToLower(level) {
 	case "debug":
-		l = slog.LevelDebug
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
 	case "warn", "warning":
-		l = slog.LevelWarn
+		return slog.LevelWarn, nil
 	case "error":
-		l = slog.LevelError
-	default:
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+}
+
+// checkLogLevel refuses a bad --log-level of cmd before it runs (every
+// command that logs has the flag).
+func checkLogLevel(cmd *cobra.Command) error {
+	if fl := cmd.Flags().Lookup("log-level"); fl != nil {
+		_, err := parseLevel(fl.Value.String())
+		return err
+	}
+	return nil
+}
+
+// newLogger logs to stderr from level up (checked by checkLogLevel; info if
+// it is not a level).
+func newLogger(level string) *slog.Logger {
+	l, err := parseLevel(level)
+	if err != nil {
 		l = slog.LevelInfo
 	}
 	// ndnd's library logger is global (the library forces it): keep its

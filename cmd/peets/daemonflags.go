@@ -29,9 +29,9 @@ func (f *daemonFlags) add(cmd *cobra.Command, defUser string) {
 	f.ndnFlags.add(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "YAML configuration file (flags override it)")
-	fl.StringVar(&f.user, "user", defUser, "user id ([A-Za-z0-9._-], 1-64)")
+	fl.StringVar(&f.user, "user", defUser, "user id: 1 to 64 of [A-Za-z0-9._-], the first a letter or digit")
 	fl.StringVar(&f.name, "name", "", "display name (default: the user id)")
-	fl.StringVar(&f.room, "room", "", "room id")
+	fl.StringVar(&f.room, "room", "", "room id (same rules as --user)")
 	fl.StringVar(&f.prefix, "prefix", "", "user prefix, routable on a testbed (default /peets/user/<user>)")
 	fl.StringVar(&f.group, "group", "", "room sync group prefix (default /peets/room/<room>)")
 	fl.StringVar(&f.role, "role", "", "participant, broadcaster (publishes, receives nothing) or viewer (receives only)")
@@ -75,8 +75,11 @@ func (f *daemonFlags) build(cmd *cobra.Command) (daemon.Config, error) {
 	if f.expire != 0 {
 		c.ExpireAfter = f.expire
 	}
+	if c.User == "" {
+		return c, fmt.Errorf("--user is required: your user id, e.g. --user alice (or user: in the --config file)")
+	}
 	if c.Room == "" {
-		return c, fmt.Errorf("--room is required")
+		return c, fmt.Errorf("--room is required: the room to join, e.g. --room lab (or room: in the --config file)")
 	}
 	if c.StateDir == "" {
 		c.StateDir = f.dir()

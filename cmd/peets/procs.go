@@ -37,6 +37,9 @@ func addProcsFlag(root *cobra.Command) {
 	root.PersistentFlags().IntVar(&procs, "procs", 0,
 		"OS threads running Go code at once (GOMAXPROCS); 0: the command's default (1 for proxies: up, demo, bot; all CPUs otherwise), or $GOMAXPROCS when set")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkLogLevel(cmd); err != nil {
+			return err
+		}
 		n, err := procsFor(cmd, procs, os.Getenv("GOMAXPROCS"))
 		if err != nil {
 			return err

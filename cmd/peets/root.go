@@ -20,5 +20,6 @@ func newRootCmd() *cobra.Command {
 		newBenchCmd(),
 	)
 	addProcsFlag(root)
+	addVersion(root)
 	return root
 }

@@ -58,6 +58,9 @@ func newRosterCmd() *cobra.Command {
 					switch {
 					case ev.Chat != nil:
 						fmt.Fprintf(out, "%s chat %s: %s\n", ev.Time.Format("15:04:05.000"), ev.Chat.From.User, ev.Chat.Text)
+					case ev.Type == roster.EventUserTaken:
+						fmt.Fprintf(out, "%s %s %s (%s) claimed by %s, held by %s: refused\n", ev.Time.Format("15:04:05.000"), ev.Type,
+							ev.Member.User, ev.Member.Name, ev.Member.Participant, ev.Holder)
 					default:
 						fmt.Fprintf(out, "%s %s %s (%s) %s\n", ev.Time.Format("15:04:05.000"), ev.Type, ev.Member.User, ev.Member.Name, ev.Reason)
 					}
@@ -75,7 +78,14 @@ func newRosterCmd() *cobra.Command {
 				fmt.Fprintln(out, string(b))
 				return nil
 			}
-			return roster.WriteText(out, room, t.Snapshot(), time.Now())
+			members := t.Snapshot()
+			if err := roster.WriteText(out, room, members, time.Now()); err != nil {
+				return err
+			}
+			if len(members) == 0 {
+				fmt.Fprintln(out, "Nobody. A `peets up` is listed only while its page is open; bots and --no-web proxies always are.")
+			}
+			return nil
 		},
 	}
 	f.add(cmd)

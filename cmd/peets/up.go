@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	neturl "net/url"
 
 	"github.com/spf13/cobra"
 
@@ -45,6 +46,18 @@ func newUpCmd() *cobra.Command {
 	return cmd
 }
 
+// withQuery sets a query parameter of a URL.
+func withQuery(raw, key, value string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // runUp runs a proxy until ctx is done. started, if set, is called with the
 // page URL once the proxy is up.
 func runUp(ctx context.Context, cmd *cobra.Command, f *upFlags, started func(url string)) error {
@@ -55,6 +68,11 @@ func runUp(ctx context.Context, cmd *cobra.Command, f *upFlags, started func(url
 	}
 	if f.listen != "" {
 		cfg.Listen = f.listen
+	}
+	if !f.noWeb {
+		if err := web.CheckListen(cfg.Listen); err != nil {
+			return err // before joining the room
+		}
 	}
 	opts := daemon.Options{Config: cfg, Logger: log}
 	switch f.source {
@@ -87,13 +105,16 @@ func runUp(ctx context.Context, cmd *cobra.Command, f *upFlags, started func(url
 			return err
 		}
 		if cfg.Role == proto.RoleViewer {
-			url += "?role=viewer" // the page does not open the camera
+			url = withQuery(url, "role", "viewer") // the page does not open the camera
 		}
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "peets: %s in room %s as %s (forwarder %s)\n", cfg.User, cfg.Room, d.Participant(), d.Conn().URI())
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "peets: %s in room %s as %s (forwarder %s)\n", cfg.User, cfg.Room, d.Participant(), d.Conn().URI())
 	if url != "" {
-		fmt.Fprintln(cmd.OutOrStdout(), "Open this URL in your browser to join the call:")
-		fmt.Fprintln(cmd.OutOrStdout(), url)
+		// The one place the URL, and so the run's secret, is written.
+		fmt.Fprintln(out, "You are in the room while this page is open in your browser (until then nobody sees you).")
+		fmt.Fprintln(out, "Open it to join the call; it carries this run's secret, so keep it to yourself:")
+		fmt.Fprintln(out, url)
 	}
 	if started != nil {
 		started(url)

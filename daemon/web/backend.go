@@ -90,7 +90,8 @@ type PageHandle interface {
 var (
 	ErrPageClosed   = errors.New("web: page connection closed")
 	ErrPageSlow     = errors.New("web: page does not keep up; disconnected")
-	ErrNotLoopback  = errors.New("web: refusing to listen on a non-loopback address (use the force option)")
+	ErrNotLoopback  = errors.New("web: not a loopback address")
+	ErrBadToken     = errors.New("web: bad token")
 	ErrNoBackend    = errors.New("web: no backend")
 	ErrAlreadyStart = errors.New("web: server already started")
 )

@@ -1,14 +1,18 @@
 // Package web is the proxy's HTTP side: the embedded page, the signaling
 // WebSocket and a small JSON API, served on loopback only.
 //
-//	GET /            the page (static/, embedded)
-//	GET /ws          signaling WebSocket (proto signaling messages)
+//	GET /?token=T    the page (static/index.html, embedded)
+//	GET /static/...  the page's script and style (the same for everyone)
+//	GET /ws?token=T  signaling WebSocket (proto signaling messages)
 //	GET /api/roster  the roster: RosterJSONer's JSON if the backend has it, else proto.RoomInfo
 //	GET /api/stats   {"web": Stats, "backend": Backend.Stats()}
 //	GET /healthz     "ok"
 //
-// Only the page's own origin may open the WebSocket, and every request
-// must name the server by a loopback host (DNS rebinding defence).
+// The page, the WebSocket and the API need the server's per-run token (in
+// the query, or "Authorization: Bearer T" for the API): other local users
+// can reach a loopback port too (token.go). Only the page's own origin may
+// open the WebSocket, and every request must name the server by a loopback
+// host (DNS rebinding defence).
 package web
 
 import (
@@ -29,6 +33,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/peets/peets/internal/ratelog"
 	"github.com/peets/peets/proto"
 )
 
@@ -49,12 +54,13 @@ const (
 
 // Config configures a Server. Backend is required.
 type Config struct {
-	// Listen is host:port; default 127.0.0.1:0 (a free port).
+	// Listen is host:port, a loopback address (CheckListen); default
+	// 127.0.0.1:0 (a free port).
 	Listen string
-	// AllowNonLoopback permits a Listen address that is not loopback.
-	// The page and its WebSocket are then reachable from the network:
-	// only for deployments that put their own protection in front.
-	AllowNonLoopback bool
+	// Token is the secret every request for the page, its WebSocket and
+	// the API must carry (at least MinTokenLen of [A-Za-z0-9_-]); default:
+	// a fresh NewToken, so a page URL is good for one run only.
+	Token string
 	// ExtraOrigins are further origins allowed to open the WebSocket
 	// (e.g. "https://peets.example" behind a reverse proxy); their hosts
 	// are allowed in the Host header too.
@@ -85,6 +91,10 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	static fs.FS
+	token  tokenCheck
+
+	// refusals are logged at most once per ratelog.DefaultEvery each
+	hostLog, originLog, tokenLog ratelog.Limiter
 
 	mu       sync.Mutex
 	started  bool
@@ -132,7 +142,13 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.JoinTimeout <= 0 {
 		cfg.JoinTimeout = DefaultJoinTimeout
 	}
-	if err := checkListen(cfg.Listen, cfg.AllowNonLoopback); err != nil {
+	if err := CheckListen(cfg.Listen); err != nil {
+		return nil, err
+	}
+	if cfg.Token == "" {
+		cfg.Token = NewToken()
+	}
+	if err := checkToken(cfg.Token); err != nil {
 		return nil, err
 	}
 	static := cfg.Static
@@ -148,36 +164,40 @@ func NewServer(cfg Config) (*Server, error) {
 		log = slog.Default()
 	}
 	return &Server{
-		cfg:    cfg,
-		log:    log.With("component", "web"),
-		static: static,
-		conns:  make(map[*conn]struct{}),
-		done:   make(chan struct{}),
-		st:     newCounters(),
+		cfg:       cfg,
+		log:       log.With("component", "web"),
+		static:    static,
+		token:     newTokenCheck(cfg.Token),
+		hostLog:   ratelog.Limiter{Every: ratelog.DefaultEvery},
+		originLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
+		tokenLog:  ratelog.Limiter{Every: ratelog.DefaultEvery},
+		conns:     make(map[*conn]struct{}),
+		done:      make(chan struct{}),
+		st:        newCounters(),
 	}, nil
 }
 
-// checkListen refuses addresses that are not loopback unless forced.
-func checkListen(listen string, force bool) error {
+// CheckListen refuses a listen address that is not loopback: the page,
+// and the WebRTC connection it makes to the proxy (loopback ICE
+// candidates only), are for a browser on this machine; browsers also open
+// the camera only on a secure or loopback origin.
+func CheckListen(listen string) error {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
 		return fmt.Errorf("web: listen address %q: %w", listen, err)
-	}
-	if force {
-		return nil
 	}
 	if strings.EqualFold(host, "localhost") {
 		return nil
 	}
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("%w: %q", ErrNotLoopback, listen)
+		return fmt.Errorf("%w: %q: the page is for a browser on this machine only (listen on 127.0.0.1, [::1] or localhost)", ErrNotLoopback, listen)
 	}
 	return nil
 }
 
 // Start listens and serves until ctx is cancelled. It returns the page's
-// URL, e.g. http://127.0.0.1:41234/.
+// URL with its token, e.g. http://127.0.0.1:41234/?token=T.
 func (s *Server) Start(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -189,7 +209,7 @@ func (s *Server) Start(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("web: listen: %w", err)
 	}
 	addr := ln.Addr().(*net.TCPAddr)
-	if !addr.IP.IsLoopback() && !s.cfg.AllowNonLoopback {
+	if !addr.IP.IsLoopback() {
 		_ = ln.Close()
 		return "", fmt.Errorf("%w: bound %s", ErrNotLoopback, addr)
 	}
@@ -205,7 +225,9 @@ func (s *Server) Start(ctx context.Context) (string, error) {
 		BaseContext:       func(net.Listener) context.Context { return s.ctx },
 	}
 	go s.serve()
-	s.log.Info("serving the page", "url", s.url)
+	// The URL, token included, is the caller's to print, once: logs are
+	// often kept and shared, the token stays out of them.
+	s.log.Info("serving the page", "addr", addr.String())
 	return s.url, nil
 }
 
@@ -240,11 +262,6 @@ func (s *Server) serve() {
 func (s *Server) setOrigins(addr *net.TCPAddr) {
 	port := strconv.Itoa(addr.Port)
 	hosts := []string{"127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port}
-	if !addr.IP.IsLoopback() || s.cfg.AllowNonLoopback {
-		if h, _, err := net.SplitHostPort(s.cfg.Listen); err == nil && h != "" {
-			hosts = append(hosts, net.JoinHostPort(h, port))
-		}
-	}
 	s.origins = map[string]bool{}
 	s.hosts = map[string]bool{}
 	var wsSrc []string
@@ -263,13 +280,13 @@ func (s *Server) setOrigins(addr *net.TCPAddr) {
 	if addr.IP.To4() == nil && addr.IP.IsLoopback() {
 		host = "[::1]:" + port
 	}
-	s.url = "http://" + host + "/"
+	s.url = "http://" + host + "/?" + TokenParam + "=" + s.cfg.Token
 	s.csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 		"media-src 'self' blob: mediastream:; connect-src 'self' " + strings.Join(wsSrc, " ") +
 		"; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
 }
 
-// URL returns the page's URL once started.
+// URL returns the page's URL, with its token, once started.
 func (s *Server) URL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -303,13 +320,13 @@ func (s *Server) Wait() error {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	files := http.FileServerFS(s.static)
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /{$}", s.authed(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		http.ServeFileFS(w, r, s.static, "index.html")
-	})
+	}))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", noDirs(files)))
-	mux.HandleFunc("GET /ws", s.serveWS)
-	mux.HandleFunc("GET /api/roster", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /ws", s.authed(s.serveWS))
+	mux.HandleFunc("GET /api/roster", s.authed(func(w http.ResponseWriter, r *http.Request) {
 		if rj, ok := s.cfg.Backend.(RosterJSONer); ok {
 			b, err := rj.RosterJSON()
 			if err != nil {
@@ -321,10 +338,10 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		writeJSON(w, s.cfg.Backend.RoomInfo())
-	})
-	mux.HandleFunc("GET /api/stats", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("GET /api/stats", s.authed(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"web": s.Stats(), "backend": s.cfg.Backend.Stats()})
-	})
+	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -352,7 +369,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		s.mu.Unlock()
 		if !okHost {
 			s.st.hostRejected.Add(1)
-			s.log.Warn("request with a foreign Host refused", "host", r.Host, "remote", r.RemoteAddr)
+			s.hostLog.Warn(s.log, "request with a foreign Host refused", "host", r.Host, "remote", r.RemoteAddr)
 			http.Error(w, "forbidden host", http.StatusForbidden)
 			return
 		}
@@ -366,6 +383,20 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		h.Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self)")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// authed refuses a request that does not carry the server's token.
+func (s *Server) authed(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.token.ok(requestToken(r)) {
+			s.st.tokenRejected.Add(1)
+			// The path only: a wrong token is somebody's secret too.
+			s.tokenLog.Warn(s.log, "request without the page's token refused", "path", r.URL.Path, "remote", r.RemoteAddr)
+			http.Error(w, "forbidden: open the page at the URL that peets printed (it carries the token of this run)", http.StatusForbidden)
+			return
+		}
+		next(w, r)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -384,7 +415,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if !okOrigin {
 		s.st.originRejected.Add(1)
-		s.log.Warn("WebSocket from a foreign origin refused", "origin", origin, "remote", r.RemoteAddr)
+		s.originLog.Warn(s.log, "WebSocket from a foreign origin refused", "origin", origin, "remote", r.RemoteAddr)
 		http.Error(w, "forbidden origin", http.StatusForbidden)
 		return
 	}
@@ -428,7 +459,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // counters are the server's statistics.
 type counters struct {
 	connections, active, originRejected, hostRejected, joinFailed atomic.Int64
-	messagesIn, messagesOut, rateLimited, slowClosed              atomic.Int64
+	tokenRejected, messagesIn, messagesOut, rateLimited           atomic.Int64
+	slowClosed                                                    atomic.Int64
 	mu                                                            sync.Mutex
 	errors                                                        map[string]int64
 }
@@ -447,6 +479,7 @@ type Stats struct {
 	Active         int64            `json:"active"`         // open now
 	OriginRejected int64            `json:"originRejected"` // WebSockets refused for their Origin
 	HostRejected   int64            `json:"hostRejected"`   // requests refused for their Host
+	TokenRejected  int64            `json:"tokenRejected"`  // requests refused for a missing or wrong token
 	JoinFailed     int64            `json:"joinFailed"`     // pages the backend refused
 	MessagesIn     int64            `json:"messagesIn"`
 	MessagesOut    int64            `json:"messagesOut"`
@@ -468,6 +501,7 @@ func (s *Server) Stats() Stats {
 		Active:         s.st.active.Load(),
 		OriginRejected: s.st.originRejected.Load(),
 		HostRejected:   s.st.hostRejected.Load(),
+		TokenRejected:  s.st.tokenRejected.Load(),
 		JoinFailed:     s.st.joinFailed.Load(),
 		MessagesIn:     s.st.messagesIn.Load(),
 		MessagesOut:    s.st.messagesOut.Load(),

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -270,7 +271,7 @@ func TestBadSignaling(t *testing.T) {
 	alice.WaitFor(`window.peets.state.chat.some(m => m.text === 'still here')`, 5*time.Second)
 
 	// A page of another origin (another port on loopback) cannot open
-	// the WebSocket: the server refuses its Origin.
+	// the WebSocket, even with the token: the server refuses its Origin.
 	evilSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		_, _ = w.Write([]byte("<title>evil</title><p>evil</p>"))
@@ -282,7 +283,12 @@ func TestBadSignaling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wsURL := "ws" + strings.TrimPrefix(r.url, "http") + "ws"
+	u, err := url.Parse(r.url) // the page URL, with its token
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Scheme, u.Path = "ws", "/ws"
+	wsURL := u.String()
 	var outcome string
 	if err := evil.Eval(ctx, `new Promise(res => {
 		const ws = new WebSocket('`+wsURL+`');

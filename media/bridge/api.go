@@ -15,6 +15,7 @@
 package bridge
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net"
@@ -26,6 +27,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -38,12 +40,20 @@ type APIConfig struct {
 	// codec of each kind that the page supports is what the page sends.
 	// Nil means DefaultCodecs().
 	Codecs []webrtc.RTPCodecParameters
+	// LoggerFactory receives the logs of pion (the PeerConnection and the
+	// interceptors); nil: pion's default (stderr, errors only, PION_LOG_*
+	// variables).
+	LoggerFactory logging.LoggerFactory
+
+	twccInterval time.Duration // transport-cc feedback interval (tests; default 100 ms)
 }
 
 // API is a configured pion API. It is safe for concurrent use by many
 // sessions.
 type API struct {
-	api    *webrtc.API
+	media  *webrtc.MediaEngine // copied by pion into each PeerConnection
+	se     webrtc.SettingEngine
+	chain  []interceptor.Factory // after each session's rtcpGate
 	codecs []webrtc.RTPCodecParameters
 }
 
@@ -92,26 +102,36 @@ func NewAPI(cfg APIConfig) (*API, error) {
 		}
 	}
 
-	ir := &interceptor.Registry{}
-	gen, err := nack.NewGeneratorInterceptor()
+	var se webrtc.SettingEngine
+	if cfg.SettingEngine != nil {
+		se = *cfg.SettingEngine
+	} else {
+		se = LoopbackSettingEngine()
+	}
+	lf := cmp.Or[logging.LoggerFactory](cfg.LoggerFactory, se.LoggerFactory, logging.NewDefaultLoggerFactory())
+	gen, err := nack.NewGeneratorInterceptor(nack.WithGeneratorLoggerFactory(lf))
 	if err != nil {
 		return nil, fmt.Errorf("bridge: nack generator: %w", err)
 	}
-	ir.Add(gen)
-	rr, err := report.NewReceiverInterceptor()
+	rr, err := report.NewReceiverInterceptor(report.WithReceiverLoggerFactory(lf))
 	if err != nil {
 		return nil, fmt.Errorf("bridge: receiver reports: %w", err)
 	}
-	ir.Add(rr)
-	sr, err := report.NewSenderInterceptor()
+	sr, err := report.NewSenderInterceptor(report.WithSenderLoggerFactory(lf))
 	if err != nil {
 		return nil, fmt.Errorf("bridge: sender reports: %w", err)
 	}
-	ir.Add(sr)
 	// transport-cc feedback lets the page's congestion controller ramp its
 	// bitrate up (the page caps it with the greeting's videoBitrate).
-	if err := webrtc.ConfigureTWCCSenderWithOptions(m, ir, twcc.SendInterval(100*time.Millisecond)); err != nil {
+	tw, err := twcc.NewSenderInterceptor(twcc.SendInterval(cmp.Or(cfg.twccInterval, 100*time.Millisecond)), twcc.WithLoggerFactory(lf))
+	if err != nil {
 		return nil, fmt.Errorf("bridge: twcc: %w", err)
+	}
+	for _, typ := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, typ)
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, typ); err != nil {
+			return nil, fmt.Errorf("bridge: header extension: %w", err)
+		}
 	}
 	for _, typ := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.SDESMidURI}, typ); err != nil {
@@ -119,12 +139,6 @@ func NewAPI(cfg APIConfig) (*API, error) {
 		}
 	}
 
-	var se webrtc.SettingEngine
-	if cfg.SettingEngine != nil {
-		se = *cfg.SettingEngine
-	} else {
-		se = LoopbackSettingEngine()
-	}
 	// The bridge is always the DTLS server. pion picks its answering
 	// role without looking at the role already established, so when the
 	// page (DTLS client after answering the bridge's first offer) later
@@ -135,8 +149,25 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	if err := se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
 		return nil, fmt.Errorf("bridge: DTLS role: %w", err)
 	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	return &API{api: api, codecs: append([]webrtc.RTPCodecParameters(nil), codecs...)}, nil
+	se.LoggerFactory = lf
+	return &API{media: m, se: se, chain: []interceptor.Factory{gen, rr, sr, tw},
+		codecs: append([]webrtc.RTPCodecParameters(nil), codecs...)}, nil
+}
+
+// newPeerConnection makes a session's PeerConnection, its interceptor
+// chain starting with gate (so that all RTCP passes through it).
+func (a *API) newPeerConnection(gate *rtcpGate, cfg webrtc.Configuration) (*webrtc.PeerConnection, error) {
+	ir := &interceptor.Registry{}
+	ir.Add(gateFactory{gate})
+	for _, f := range a.chain {
+		ir.Add(f)
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(a.media), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(a.se))
+	pc, err := api.NewPeerConnection(cfg)
+	if err == nil {
+		gate.setPC(pc)
+	}
+	return pc, err
 }
 
 // Codecs returns the negotiated codec list, in order of preference.

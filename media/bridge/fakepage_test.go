@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -14,7 +15,8 @@ import (
 
 // fakePage is a pion PeerConnection playing the browser: the polite peer
 // of perfect negotiation, on loopback, with no interceptors (so that the
-// test sees the raw RTCP it sends and receives).
+// test sees the raw RTCP it sends and receives; newFakePageWith can add
+// the one that numbers packets for transport-cc).
 type fakePage struct {
 	t    testing.TB
 	pc   *webrtc.PeerConnection
@@ -33,10 +35,16 @@ type fakePage struct {
 	received map[string][]*rtp.Packet // by mid
 	remote   map[string]*webrtc.TrackRemote
 	plis     int
+	twccs    int // transport-cc feedback packets received
 	nTracks  int
 }
 
-func newFakePage(t testing.TB) *fakePage {
+func newFakePage(t testing.TB) *fakePage { return newFakePageWith(t, false) }
+
+// newFakePageWith: with twcc, the page's packets carry transport-wide
+// sequence numbers (as a browser's do), so the session sends transport-cc
+// feedback.
+func newFakePageWith(t testing.TB, twcc bool) *fakePage {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	for _, c := range DefaultCodecs() {
@@ -46,7 +54,13 @@ func newFakePage(t testing.TB) *fakePage {
 	}
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(LoopbackSettingEngine()))
+	ir := &interceptor.Registry{}
+	if twcc {
+		if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(LoopbackSettingEngine()))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{BundlePolicy: webrtc.BundlePolicyMaxBundle})
 	if err != nil {
 		t.Fatal(err)
@@ -244,11 +258,14 @@ func (p *fakePage) addVideo() *webrtc.TrackLocalStaticRTP {
 				return
 			}
 			for _, k := range pkts {
-				if _, ok := k.(*rtcp.PictureLossIndication); ok {
-					p.mu.Lock()
+				p.mu.Lock()
+				switch k.(type) {
+				case *rtcp.PictureLossIndication:
 					p.plis++
-					p.mu.Unlock()
+				case *rtcp.TransportLayerCC:
+					p.twccs++
 				}
+				p.mu.Unlock()
 			}
 		}
 	}()

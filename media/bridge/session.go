@@ -92,6 +92,7 @@ type Session struct {
 	cfg    SessionConfig
 	log    *slog.Logger
 	pc     *webrtc.PeerConnection
+	gate   *rtcpGate // closed before pc
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -168,7 +169,8 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if cfg.Role == proto.RoleViewer || cfg.FirstOfferWait < 0 {
 		cfg.FirstOfferWait = 0
 	}
-	pc, err := cfg.API.api.NewPeerConnection(webrtc.Configuration{
+	gate := &rtcpGate{}
+	pc, err := cfg.API.newPeerConnection(gate, webrtc.Configuration{
 		ICEServers:    cfg.ICEServers,
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
@@ -181,6 +183,7 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		cfg:      cfg,
 		log:      orDefault(cfg.Logger).With("page", cfg.ID),
 		pc:       pc,
+		gate:     gate,
 		ctx:      ctx,
 		cancel:   cancel,
 		wake:     make(chan struct{}, 1),
@@ -286,6 +289,7 @@ func (s *Session) close(cause error) {
 			rt.closed.Store(true)
 		}
 		s.cancel()
+		s.gate.close() // no RTCP once the transport starts closing
 		if err := s.pc.Close(); err != nil {
 			s.log.Debug("close peer connection", "err", err)
 		}

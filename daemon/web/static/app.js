@@ -43,6 +43,7 @@
     chat: [],
     unread: 0,
     stopRetry: false,
+    notice: '', // the last persistent notice shown
   };
 
   // ---------- signaling ----------
@@ -50,6 +51,8 @@
   function connect() {
     const url = new URL('/ws', location.href);
     url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    // The proxy's per-run secret, from the URL it printed.
+    if (params.get('token')) url.searchParams.set('token', params.get('token'));
     const name = params.get('name') || localStorage.getItem(NAME_KEY);
     if (name) url.searchParams.set('name', name);
     if (params.get('role')) url.searchParams.set('role', params.get('role'));
@@ -115,7 +118,8 @@
       case 'error':
         state.errors.push(d);
         console.warn(`peets: error from the proxy: ${d.code} ${d.message || ''}`);
-        toast(`${d.code}${d.message ? ': ' + d.message : ''}`, true);
+        if (d.code === 'user-taken') notice(d.message || 'Another participant uses your user id.');
+        else toast(`${d.code}${d.message ? ': ' + d.message : ''}`, true);
         // The proxy could not take our offer: we would wait forever.
         if (d.code === 'negotiation' && d.ref === 'offer' && state.pc?.signalingState === 'have-local-offer') {
           recover('the proxy refused our offer');
@@ -277,11 +281,31 @@
       setStatus('bad', 'Not admitted');
       return;
     }
-    const delay = Math.min(1000 * 2 ** state.retries, 10000);
-    state.retries++;
     setStatus('bad', 'Disconnected, retrying…');
-    if (state.retries > 60) return;
-    state.retryTimer = setTimeout(connect, delay);
+    linkExpired().then((expired) => {
+      if (state.left || state.ws?.readyState === WebSocket.OPEN) return;
+      if (expired) {
+        setStatus('bad', 'Link expired');
+        notice('This address is from an earlier run of peets: open the URL it printed this time.');
+        return;
+      }
+      const delay = Math.min(1000 * 2 ** state.retries, 10000);
+      state.retries++;
+      if (state.retries > 60) return;
+      state.retryTimer = setTimeout(connect, delay);
+    });
+  }
+
+  // linkExpired tells a proxy that refuses this page's token (the page was
+  // opened from an earlier run's URL) from one that is down: a refused
+  // WebSocket looks closed to the page, so it asks for the page itself.
+  async function linkExpired() {
+    try {
+      const r = await fetch(location.href, { method: 'HEAD', cache: 'no-store' });
+      return r.status === 403;
+    } catch {
+      return false;
+    }
   }
 
   // ---------- local media ----------
@@ -714,6 +738,13 @@
     $('status-text').textContent = text;
   }
 
+  // notice shows a message that stays until dismissed.
+  function notice(text) {
+    state.notice = text;
+    $('notice-text').textContent = text;
+    $('notice').hidden = false;
+  }
+
   function toast(text, bad) {
     const el = document.createElement('div');
     el.className = 'toast' + (bad ? ' bad' : '');
@@ -745,6 +776,7 @@
     $('btn-cam').addEventListener('click', () => toggle('video'));
     $('btn-leave').addEventListener('click', leave);
     $('btn-rejoin').addEventListener('click', () => location.reload());
+    $('notice-close').addEventListener('click', () => { $('notice').hidden = true; });
     $('btn-chat').addEventListener('click', () => {
       const app = $('app');
       const narrow = matchMedia('(max-width: 820px)').matches;
