@@ -89,7 +89,8 @@ func (g *Group) onVector(sv proto.StateVector) {
 	}
 	if verdict.ownClaim {
 		g.stats.reject(ReasonOwnEntry)
-		g.badLog.Warn(g.log, "state vector claims this member's own entry ahead of it: ignored",
+		g.badLog.Warn(g.log, "a state vector claims this member's own entry ahead of it: ignored "+
+			"(forged, or another proxy runs as this participant: same user and prefix on another machine)",
 			"self", g.cfg.Self, "boot", g.boot, "total", g.stats.rejectedFor(ReasonOwnEntry))
 	}
 	for _, h := range hints {
