@@ -83,7 +83,7 @@ func FuzzFetcherData(f *testing.F) {
 			t.Fatal(err)
 		}
 		now := time.Now()
-		fe.start = now
+		fe.init(now)
 		fe.onMeta(meta, now)
 		fe.step(now)
 		tg := tag{boot: boot, seq: uint64(seq), sent: now}

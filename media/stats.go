@@ -100,8 +100,9 @@ type FetcherStats struct {
 	Lost           uint64 // seqs skipped (hole after the reorder wait, or gone)
 	Duplicates     uint64 // Data for a seq already received or delivered (e.g. both answers of a retransmission)
 	Late           uint64 // Data for a seq skipped already: it came too late to be used
-	VerifyFailures uint64
+	VerifyFailures uint64 // answers that failed verification (or whose verification timed out)
 	Malformed      uint64 // bad name, content type, content or size
+	Reasked        uint64 // Interests re-expressed after a bad answer (Malformed or VerifyFailures)
 	Retransmitted  uint64 // Interests re-expressed for a missing packet
 	Refreshed      uint64 // Interests re-expressed after expiring unanswered while idle, or by Refresh
 	Refreshes      uint64 // Refresh calls acted on
