@@ -208,8 +208,8 @@ func (f *Fetcher) skipAt(s *fslot, wait time.Duration) time.Time {
 func (f *Fetcher) fill(now time.Time) {
 	w := uint64(f.window())
 	f.st.Window = int(w)
-	end := min(f.deliverSeq, f.knownLatest()+1) + w
-	if b := uint64(f.cfg.InterestBatch); b > 1 {
+	end := sat(min(f.deliverSeq, sat(f.knownLatest(), 1)), w)
+	if b := uint64(f.cfg.InterestBatch); b > 1 && end <= math.MaxUint64-b {
 		end = (end + b - 1) / b * b
 	}
 	for f.nextExpress < end {
@@ -348,6 +348,14 @@ func earliest2(t, u time.Time) time.Time {
 }
 
 func (f *Fetcher) knownLatest() uint64 { return max(f.meta.Latest, f.highest) }
+
+// sat is a + b, or the largest uint64 if that overflows.
+func sat(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
+}
 
 // expressMedia expresses an Interest for s.seq. Successive expressions of one
 // seq cycle through the four (CanBePrefix, MustBeFresh) variants: forwarders
