@@ -126,7 +126,8 @@ type Fetcher struct {
 	refresh  atomic.Bool
 	running  atomic.Bool
 	dropped  atomic.Uint64   // events dropped by callbacks
-	badLog   ratelog.Limiter // warnings about bad answers
+	panics   atomic.Uint64   // panics recovered (recovered)
+	badLog   ratelog.Limiter // warnings about bad answers and panics
 
 	// mu guards everything below "owned" (and active, wakeAt, armedAt).
 	mu      sync.Mutex
@@ -326,7 +327,7 @@ func (f *Fetcher) process() {
 		for ; n < 64; n++ {
 			select {
 			case ev := <-f.events:
-				f.handle(ev, time.Now())
+				f.handleEvent(ev, time.Now())
 			default:
 				break batch
 			}
@@ -444,6 +445,7 @@ func (f *Fetcher) Stats() FetcherStats {
 	s := f.shared
 	f.statsMu.Unlock()
 	s.EventsDropped = f.dropped.Load()
+	s.Panics = f.panics.Load()
 	return s
 }
 

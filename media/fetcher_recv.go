@@ -39,7 +39,14 @@ type event struct {
 	verr     error
 }
 
-// handle processes one event on Run's goroutine.
+// handleEvent is handle, with a panic recovered and counted; the answer
+// is then dropped as a bad one (mu held).
+func (f *Fetcher) handleEvent(ev event, now time.Time) {
+	defer recovered(&f.panics, &f.badLog, f.log, "fetcher event", func() { f.drop(ev, now) })
+	f.handle(ev, now)
+}
+
+// handle processes one event (mu held).
 func (f *Fetcher) handle(ev event, now time.Time) {
 	if ev.verified {
 		f.onVerified(ev, now)
@@ -224,6 +231,12 @@ func (f *Fetcher) unverified(ev event, err error, now time.Time) {
 		name = ev.data.Name().String()
 	}
 	f.badLog.Warn(f.log, "dropped a bad answer", "name", name, "err", err)
+	f.drop(ev, now)
+}
+
+// drop ends the handling of an answer that was not used: its seq is asked
+// again after a back-off, a metadata query is over.
+func (f *Fetcher) drop(ev event, now time.Time) {
 	switch ev.tag.kind {
 	case tagMedia:
 		if s := f.mediaSlot(ev.tag); s != nil && (s.st == sWaiting || s.st == sVerifying) {

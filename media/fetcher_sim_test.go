@@ -49,6 +49,23 @@ type simNet struct {
 	notFresh  int             // Interests for such a seq without MustBeFresh
 	delivered []uint64
 	wrong     int // delivered packets that are not the publisher's
+
+	// Hooks, if set: before each verification, and each delivery.
+	verifyHook func(ndn.Data)
+	packetHook func(seq uint64)
+}
+
+// simVerifier is the simulation's verifier: keys pinned, and a hook.
+type simVerifier struct {
+	s *simNet
+	v Verifier
+}
+
+func (v simVerifier) Verify(owner enc.Name, d ndn.Data, covered enc.Wire, cb func(error)) {
+	if v.s.verifyHook != nil {
+		v.s.verifyHook(d)
+	}
+	v.v.Verify(owner, d, covered, cb)
 }
 
 type simInterest struct {
@@ -77,9 +94,12 @@ func newSimNet(t *testing.T, log *slog.Logger) *simNet {
 	v := newKeyVerifier()
 	v.pin(P, s.key.pub)
 	f, err := NewFetcher(FetcherConfig{
-		Engine: e, Owner: P, Stream: "cam", Verifier: v, RateHint: s.rate, MaxWindow: 64, Logger: log,
+		Engine: e, Owner: P, Stream: "cam", Verifier: simVerifier{s, v}, RateHint: s.rate, MaxWindow: 64, Logger: log,
 		OnPacket: func(pkt []byte, seq uint64) {
 			s.delivered = append(s.delivered, seq)
+			if s.packetHook != nil {
+				s.packetHook(seq)
+			}
 			if !bytes.Equal(pkt, s.packet(seq)) {
 				s.wrong++
 			}
@@ -147,7 +167,7 @@ func (s *simNet) tick() {
 			}
 		}
 		for len(s.f.events) > 0 {
-			s.f.handle(<-s.f.events, s.now)
+			s.f.handleEvent(<-s.f.events, s.now)
 		}
 		s.f.step(s.now)
 		s.f.publishStats()

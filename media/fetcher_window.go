@@ -168,7 +168,7 @@ func (f *Fetcher) deliver(now time.Time) {
 			}
 			f.st.Delivered++
 			f.keep(s.seq, s.data)
-			f.cfg.OnPacket(s.data, s.seq)
+			f.emit(s.data, s.seq)
 		case s.st == sGone:
 			f.st.Lost++
 		case s.st == sWaiting && !s.holeSince.IsZero() && !now.Before(f.skipAt(s, wait)):
@@ -181,6 +181,13 @@ func (f *Fetcher) deliver(now time.Time) {
 		}
 		f.deliverSeq++
 	}
+}
+
+// emit passes one packet to OnPacket; a panic there is recovered and
+// counted.
+func (f *Fetcher) emit(pkt []byte, seq uint64) {
+	defer recovered(&f.panics, &f.badLog, f.log, "OnPacket", nil)
+	f.cfg.OnPacket(pkt, seq)
 }
 
 // skipAt is when the hole s may be skipped: once the reorder wait is over

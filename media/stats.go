@@ -85,6 +85,7 @@ type ProducerStats struct {
 	PLIMalformed uint64 // keyframe requests with a bad name
 	PLIUnknown   uint64 // keyframe requests for a stream not published here
 	ControlDrops uint64 // control jobs dropped (worker queue full)
+	Panics       uint64 // panics recovered in its handlers and its worker's jobs
 }
 
 // FetcherStats is a snapshot of a Fetcher's counters and state.
@@ -115,6 +116,7 @@ type FetcherStats struct {
 	RTTProbes      uint64 // metadata queries sent to measure the RTT of a flowing stream
 	PLISent        uint64
 	EventsDropped  uint64 // callbacks dropped because the event queue was full
+	Panics         uint64 // panics recovered while handling an answer or in OnPacket
 
 	FirstPacket time.Duration // from Run to the first OnPacket
 	SRTT        time.Duration // smoothed RTT of Interests for packets that existed (RFC 6298)
