@@ -74,21 +74,7 @@ func (im *impostor) onInterest(a ndn.InterestHandlerArgs) {
 	if err != nil {
 		return
 	}
-	var (
-		ct      = ndn.ContentTypeBlob
-		content []byte
-	)
-	switch {
-	case sn.Kind == proto.KindMeta:
-		m := proto.StreamMeta{Boot: 1 << 50, Latest: 1 << 20, KeySeq: 1 << 20, MimeType: "video/vp8", Rate: 5000}
-		name = proto.MetaDataName(im.stream, m.Boot, m.Latest)
-		content = m.Encode()
-	case sn.Seq%5 == 0:
-		m := proto.StreamMeta{Boot: sn.Boot + 1, Latest: 1 << 20, KeySeq: 1 << 20, Oldest: 1 << 19}
-		ct, content = ndn.ContentTypeNack, m.Encode()
-	default:
-		content = rtpPacket(sn.Seq|1<<40, true, 300) // never a real packet
-	}
+	name, ct, content := forgery(im.stream, name, sn)
 	d, err := spec.Spec{}.MakeData(name, &ndn.DataConfig{ContentType: optional.Some(ct)}, enc.Wire{content}, im.signer)
 	if err != nil {
 		im.t.Error(err)
@@ -96,6 +82,22 @@ func (im *impostor) onInterest(a ndn.InterestHandlerArgs) {
 	}
 	im.answers.Add(1)
 	a.Reply(d.Wire)
+}
+
+// forgery is an impostor's answer to an Interest for name (sn, under the
+// stream prefix S): metadata that claim the stream is far ahead in a newer
+// boot, a "gone" that claims a newer boot (every fifth seq), or an RTP
+// packet that is not the publisher's.
+func forgery(S, name enc.Name, sn proto.StreamName) (enc.Name, ndn.ContentType, []byte) {
+	switch {
+	case sn.Kind == proto.KindMeta:
+		m := proto.StreamMeta{Boot: 1 << 50, Latest: 1 << 20, KeySeq: 1 << 20, MimeType: "video/vp8", Rate: 5000}
+		return proto.MetaDataName(S, m.Boot, m.Latest), ndn.ContentTypeBlob, m.Encode()
+	case sn.Seq%5 == 0:
+		m := proto.StreamMeta{Boot: sn.Boot + 1, Latest: 1 << 20, KeySeq: 1 << 20, Oldest: 1 << 19}
+		return name, ndn.ContentTypeNack, m.Encode()
+	}
+	return name, ndn.ContentTypeBlob, rtpPacket(sn.Seq|1<<40, true, 200)
 }
 
 // pacedPublisher publishes a packet every gap until stopped, a keyframe

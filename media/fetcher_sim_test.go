@@ -227,18 +227,10 @@ func (s *simNet) lookup(in simInterest) (simCached, bool) {
 	return c, found
 }
 
-// forge is the impostor's answer: metadata claiming the stream is far
-// ahead, a "gone" claiming a newer boot, or a packet signed by another key.
+// forge is the impostor's answer (forgery), signed by another key.
 func (s *simNet) forge(name enc.Name, sn proto.StreamName) enc.Wire {
-	if sn.Kind == proto.KindMeta {
-		m := proto.StreamMeta{Boot: s.boot + 1, Latest: 1 << 20, KeySeq: 1 << 20, MimeType: "video/vp8", Rate: 5000}
-		return s.data(proto.MetaDataName(s.S, m.Boot, m.Latest), ndn.ContentTypeBlob, m.Encode(), s.forged, s.impostorFresh)
-	}
-	if sn.Seq%5 == 0 {
-		m := proto.StreamMeta{Boot: s.boot + 1, Latest: 1 << 20, KeySeq: 1 << 20}
-		return s.data(name, ndn.ContentTypeNack, m.Encode(), s.forged, s.impostorFresh)
-	}
-	return s.data(name, ndn.ContentTypeBlob, rtpPacket(sn.Seq|1<<40, true, 200), s.forged, s.impostorFresh)
+	name, ct, content := forgery(s.S, name, sn)
+	return s.data(name, ct, content, s.forged, s.impostorFresh)
 }
 
 // data makes a Data and caches it.
