@@ -26,8 +26,8 @@ var (
 // P/media (registered with the Capture flag, so the forwarder sends it every
 // media Interest) and answers everything with Data signed by its own keys:
 // the stream stops, nothing crashes, and each stream is delivered again
-// within 2 s of the impostor's exit (the figure is logged), although the
-// forwarder's cache still holds the impostor's Data.
+// within 2 s of the impostor being told to stop (the figure is logged),
+// although the forwarder's cache still holds the impostor's Data.
 func TestImpostor(t *testing.T) {
 	p := newProcs(t)
 	room := fmt.Sprintf("imp%d", os.Getpid()%100000)
@@ -53,8 +53,10 @@ func TestImpostor(t *testing.T) {
 	if n := progress(sub); n != stalled {
 		t.Fatalf("the subscriber got %d packets while the impostor had the prefix: it did not take over", n-stalled)
 	}
-	im.Stop(5 * time.Second)
+	// From the signal that stops it: the impostor answers until its
+	// connection closes, so the figures below are upper bounds.
 	left := time.Now()
+	im.Stop(5 * time.Second)
 	m, err = im.WaitLine(impostorDoneRe, time.Second)
 	if err != nil {
 		t.Fatal(err)
