@@ -241,7 +241,7 @@ func testImpostor(t *testing.T, under string) {
 	}
 	route(t, e, "register", imPrefix)
 	before := f.Stats()
-	time.Sleep(3 * time.Second) // longer than an Interest's lifetime
+	time.Sleep(DefaultLifetime + 500*time.Millisecond) // longer than an Interest's lifetime
 	during := f.Stats()
 	route(t, e, "unregister", imPrefix)
 	e.DetachHandler(imPrefix)
