@@ -20,7 +20,12 @@
 // all subscribers' Interests still merge in forwarders), re-expresses lost
 // ones, verifies every Data and delivers RTP packets in order with a bounded
 // reorder wait. Refresh re-expresses the whole window at once, for when the
-// forwarder connection comes back.
+// forwarder connection comes back. Only Data that verify move a fetcher:
+// an answer that fails (an impostor's, registered for a longer prefix than
+// the publisher's) changes nothing, and its seq is asked again after a
+// back-off, with MustBeFresh (fetcher_recv.go, unverified). A panic while
+// handling one packet is recovered at that boundary and counted
+// (recover.go).
 //
 // Names are built and parsed by package proto (names.go, media.go). Every
 // prefix kept here is a Clone (capacity == length): ndnd's Name.Append

@@ -22,6 +22,10 @@ type fakeEngine struct {
 	expressCorked  atomic.Uint64 // Express calls while corked
 	expressOpen    atomic.Uint64 // Express calls while not corked
 	uncorksToFlush atomic.Uint64 // uncorks down to depth 0
+
+	// onExpress, if set, gets every expressed Interest and its callback
+	// (a simulated network).
+	onExpress func(*ndn.EncodedInterest, ndn.ExpressCallbackFunc)
 }
 
 // Face returns a face that can only cork (see corker).
@@ -63,12 +67,15 @@ func (e *fakeEngine) DetachHandler(prefix enc.Name) error {
 	return nil
 }
 
-func (e *fakeEngine) Express(*ndn.EncodedInterest, ndn.ExpressCallbackFunc) error {
+func (e *fakeEngine) Express(i *ndn.EncodedInterest, cb ndn.ExpressCallbackFunc) error {
 	e.express.Add(1)
 	if e.corks.Load() > 0 {
 		e.expressCorked.Add(1)
 	} else {
 		e.expressOpen.Add(1)
+	}
+	if e.onExpress != nil {
+		e.onExpress(i, cb)
 	}
 	return nil
 }

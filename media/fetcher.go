@@ -11,6 +11,7 @@ import (
 	enc "github.com/named-data/ndnd/std/encoding"
 	"github.com/named-data/ndnd/std/ndn"
 
+	"github.com/peets/peets/internal/ratelog"
 	"github.com/peets/peets/proto"
 )
 
@@ -124,7 +125,9 @@ type Fetcher struct {
 	probeReq atomic.Bool
 	refresh  atomic.Bool
 	running  atomic.Bool
-	dropped  atomic.Uint64 // events dropped by callbacks
+	dropped  atomic.Uint64   // events dropped by callbacks
+	panics   atomic.Uint64   // panics recovered (recovered)
+	badLog   ratelog.Limiter // warnings about bad answers and panics
 
 	// mu guards everything below "owned" (and active, wakeAt, armedAt).
 	mu      sync.Mutex
@@ -239,6 +242,7 @@ func NewFetcher(cfg FetcherConfig) (*Fetcher, error) {
 		log:      cfg.Logger.With("stream", prefix.String()),
 		events:   make(chan event, 4*slotRingSize),
 		kick:     make(chan struct{}, 1),
+		badLog:   ratelog.Limiter{Every: ratelog.DefaultEvery},
 		buf:      newRing(cfg.BufferSize),
 		slots:    make([]fslot, slotRingSize),
 	}, nil
@@ -255,11 +259,7 @@ func (f *Fetcher) Run(ctx context.Context) error {
 		return fmt.Errorf("%w: Run called twice", ErrConfig)
 	}
 	f.mu.Lock()
-	f.start = time.Now()
-	f.metaBackoff = 100 * time.Millisecond
-	f.probeEvery = stallProbe
-	f.srtt, f.rttvar = 50*time.Millisecond, 25*time.Millisecond
-	f.st.Window = f.window()
+	f.init(time.Now())
 	f.active = true
 	f.timer = time.AfterFunc(time.Hour, f.onTimer)
 	f.mu.Unlock()
@@ -281,6 +281,15 @@ func (f *Fetcher) Run(ctx context.Context) error {
 		case <-f.kick:
 		}
 	}
+}
+
+// init sets the state machine's initial state (mu held).
+func (f *Fetcher) init(now time.Time) {
+	f.start = now
+	f.metaBackoff = 100 * time.Millisecond
+	f.probeEvery = stallProbe
+	f.srtt, f.rttvar = 50*time.Millisecond, 25*time.Millisecond
+	f.st.Window = f.window()
 }
 
 // onTimer runs when the timer armed for the state machine's next deadline
@@ -318,7 +327,7 @@ func (f *Fetcher) process() {
 		for ; n < 64; n++ {
 			select {
 			case ev := <-f.events:
-				f.handle(ev, time.Now())
+				f.handleEvent(ev, time.Now())
 			default:
 				break batch
 			}
@@ -436,6 +445,7 @@ func (f *Fetcher) Stats() FetcherStats {
 	s := f.shared
 	f.statsMu.Unlock()
 	s.EventsDropped = f.dropped.Load()
+	s.Panics = f.panics.Load()
 	return s
 }
 

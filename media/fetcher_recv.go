@@ -39,7 +39,14 @@ type event struct {
 	verr     error
 }
 
-// handle processes one event on Run's goroutine.
+// handleEvent is handle, with a panic recovered and counted; the answer
+// is then dropped as a bad one (mu held).
+func (f *Fetcher) handleEvent(ev event, now time.Time) {
+	defer recovered(&f.panics, &f.badLog, f.log, "fetcher event", func() { f.drop(ev, now) })
+	f.handle(ev, now)
+}
+
+// handle processes one event (mu held).
 func (f *Fetcher) handle(ev event, now time.Time) {
 	if ev.verified {
 		f.onVerified(ev, now)
@@ -119,8 +126,7 @@ func (f *Fetcher) onMediaData(ev event, s *fslot, now time.Time) {
 func (f *Fetcher) checkThenVerify(ev event, now time.Time) {
 	if err := f.check(ev); err != nil {
 		f.st.Malformed++
-		f.log.Debug("dropped data", "err", err)
-		f.unverified(ev, now)
+		f.unverified(ev, err, now)
 		return
 	}
 	if s := f.mediaSlot(ev.tag); s != nil && ev.tag.kind == tagMedia {
@@ -212,21 +218,67 @@ func checkRTP(n uint64, content enc.Wire, maxSize int) error {
 	return nil
 }
 
-// unverified handles a Data that was dropped: its slot waits for another.
-func (f *Fetcher) unverified(ev event, now time.Time) {
+// unverified handles an answer that was dropped (it failed the checks or
+// verification, or its content did not decode): it moves nothing. Its
+// seq makes no hole and is not skipped, the window, boot, RTT and
+// metadata stay as they were; the seq is asked again after a back-off,
+// and the metadata query is over. Whoever answered may be an impostor
+// registered for a longer prefix than the publisher's, or a forwarder's
+// cache holding an impostor's Data: only Data that verify move the stream.
+func (f *Fetcher) unverified(ev event, err error, now time.Time) {
+	name := "(none)"
+	if ev.data != nil {
+		name = ev.data.Name().String()
+	}
+	f.badLog.Warn(f.log, "dropped a bad answer", "name", name, "err", err)
+	f.drop(ev, now)
+}
+
+// drop ends the handling of an answer that was not used: its seq is asked
+// again after a back-off, a metadata query is over.
+func (f *Fetcher) drop(ev event, now time.Time) {
 	switch ev.tag.kind {
 	case tagMedia:
-		if s := f.mediaSlot(ev.tag); s != nil && s.st != sReceived && s.st != sGone {
-			// Ask again, not at once: the same bad answer may be cached.
-			s.st = sWaiting
-			s.notBefore = now.Add(f.rto())
-			if s.holeSince.IsZero() {
-				s.holeSince = now
-			}
+		if s := f.mediaSlot(ev.tag); s != nil && (s.st == sWaiting || s.st == sVerifying) {
+			f.rejected(s, now)
 		}
 	case tagMeta:
 		f.metaFailed(now)
 	}
+}
+
+// Back-off of a seq whose answers fail (badBackoff).
+const (
+	minBadBackoff = 20 * time.Millisecond
+	maxBadBackoff = 500 * time.Millisecond
+)
+
+// rejected puts s back to waiting after a bad answer, to be asked again
+// after a back-off (badBackoff); nothing else about it changes.
+func (f *Fetcher) rejected(s *fslot, now time.Time) {
+	s.st = sWaiting
+	s.bad++
+	s.notBefore = later(s.notBefore, now.Add(f.badBackoff(s.bad)))
+}
+
+// badBackoff is the wait before asking again for a seq after its n-th bad
+// answer: an RTO, doubling with each bad answer, at most maxBadBackoff.
+// While an impostor answers, each seq of the window is asked at most ~2
+// times a second; once it is gone, every seq is asked again within
+// maxBadBackoff, with MustBeFresh (expressMedia), and gets the publisher's
+// Data. An impostor's Data that carry a FreshnessPeriod still answer
+// MustBeFresh Interests from forwarders' caches until they go stale: that
+// is the forwarders' to bound, not the fetcher's.
+func (f *Fetcher) badBackoff(n int) time.Duration {
+	d := max(f.rto(), minBadBackoff) << min(n-1, 8)
+	return min(d, maxBadBackoff)
+}
+
+func later(t, u time.Time) time.Time {
+	if u.After(t) {
+		return u
+	}
+	return t
 }
 
 // metaFailed ends a metadata query that got no usable answer; discovery
@@ -242,8 +294,7 @@ func (f *Fetcher) metaFailed(now time.Time) {
 func (f *Fetcher) onVerified(ev event, now time.Time) {
 	if ev.verr != nil {
 		f.st.VerifyFailures++
-		f.log.Debug("verification failed", "name", ev.data.Name().String(), "err", ev.verr)
-		f.unverified(ev, now)
+		f.unverified(ev, ev.verr, now)
 		return
 	}
 	if !ev.tag.sent.Before(f.refreshStart) {
@@ -260,7 +311,7 @@ func (f *Fetcher) onVerified(ev event, now time.Time) {
 		m, err := f.readMeta(ev)
 		if err != nil {
 			f.st.Malformed++
-			f.unverified(ev, now)
+			f.unverified(ev, err, now)
 			return
 		}
 		f.metaPending = false
@@ -324,13 +375,20 @@ func (f *Fetcher) onMediaVerified(ev event, now time.Time) {
 	}
 	// Earlier seqs whose Interest went out no later than this one's, or
 	// has been out for longer than an RTO (re-expressed after this one's,
-	// e.g. by Refresh), are missing: mark the holes.
+	// e.g. by Refresh), are missing: mark the holes. One waiting out the
+	// back-off of a bad answer is asked again now: this packet came
+	// through, so the path to the publisher works again (an impostor
+	// left), and the hole would otherwise be skipped before its back-off
+	// is over.
 	rto := f.rto()
 	for seq := f.deliverSeq; seq < ev.tag.seq; seq++ {
 		h := f.slot(seq)
 		if h != nil && h.st == sWaiting && h.holeSince.IsZero() &&
 			(!h.lastSend.After(ev.tag.sent) || now.Sub(h.lastSend) > rto) {
 			h.holeSince = now
+			if h.bad > 0 {
+				h.notBefore = time.Time{}
+			}
 		}
 	}
 }
@@ -340,7 +398,7 @@ func (f *Fetcher) onGone(ev event, now time.Time) {
 	m, err := proto.DecodeStreamMeta(ev.data.Content().Join())
 	if err != nil {
 		f.st.Malformed++
-		f.unverified(ev, now)
+		f.unverified(ev, err, now)
 		return
 	}
 	f.st.Gone++

@@ -35,6 +35,7 @@ type fslot struct {
 	notBefore time.Time // Nack back-off
 	verifyAt  time.Time // when verification started (sVerifying)
 	nacks     int
+	bad       int // answers that failed the checks or verification
 }
 
 func (f *Fetcher) slot(seq uint64) *fslot {
@@ -167,7 +168,7 @@ func (f *Fetcher) deliver(now time.Time) {
 			}
 			f.st.Delivered++
 			f.keep(s.seq, s.data)
-			f.cfg.OnPacket(s.data, s.seq)
+			f.emit(s.data, s.seq)
 		case s.st == sGone:
 			f.st.Lost++
 		case s.st == sWaiting && !s.holeSince.IsZero() && !now.Before(f.skipAt(s, wait)):
@@ -180,6 +181,13 @@ func (f *Fetcher) deliver(now time.Time) {
 		}
 		f.deliverSeq++
 	}
+}
+
+// emit passes one packet to OnPacket; a panic there is recovered and
+// counted.
+func (f *Fetcher) emit(pkt []byte, seq uint64) {
+	defer recovered(&f.panics, &f.badLog, f.log, "OnPacket", nil)
+	f.cfg.OnPacket(pkt, seq)
 }
 
 // skipAt is when the hole s may be skipped: once the reorder wait is over
@@ -200,12 +208,15 @@ func (f *Fetcher) skipAt(s *fslot, wait time.Duration) time.Time {
 }
 
 // fill expresses Interests for new seqs up to the window, rounded up to a
-// multiple of InterestBatch.
+// multiple of InterestBatch. The window counts from the next seq to
+// deliver, and never from beyond the newest seq a verified Data vouched
+// for (a packet, metadata, a "gone" answer): answers that failed
+// verification move nothing, so an impostor cannot draw the window ahead.
 func (f *Fetcher) fill(now time.Time) {
 	w := uint64(f.window())
 	f.st.Window = int(w)
-	end := f.deliverSeq + w
-	if b := uint64(f.cfg.InterestBatch); b > 1 {
+	end := sat(min(f.deliverSeq, sat(f.knownLatest(), 1)), w)
+	if b := uint64(f.cfg.InterestBatch); b > 1 && end <= math.MaxUint64-b {
 		end = (end + b - 1) / b * b
 	}
 	for f.nextExpress < end {
@@ -254,10 +265,8 @@ func (f *Fetcher) repair(now time.Time) time.Time {
 				continue
 			}
 			f.st.VerifyFailures++
-			s.st = sWaiting
-			if s.holeSince.IsZero() {
-				s.holeSince = now
-			}
+			f.badLog.Warn(f.log, "verification timed out", "seq", seq)
+			f.rejected(s, now)
 		}
 		if s == nil || s.st != sWaiting {
 			continue
@@ -270,27 +279,16 @@ func (f *Fetcher) repair(now time.Time) time.Time {
 		case s.pending == 0:
 			if now.Before(s.notBefore) {
 				wake = earliest2(wake, s.notBefore)
-				continue
+			} else if f.renew(s, seq, renewTo) {
+				f.expressMedia(s, now)
 			}
-			if !s.holeSince.IsZero() {
-				// Known missing: bounded retries, then it is skipped.
-				if s.retx >= f.cfg.Retries {
-					break
-				}
-				s.retx++
-				f.st.Retransmitted++
-			} else if seq <= f.knownLatest() {
-				f.st.Retransmitted++
-			} else if seq >= renewTo {
-				continue // see renewTo
-			} else {
-				f.st.Refreshed++
-			}
-			f.expressMedia(s, now)
 		case !s.holeSince.IsZero() && s.retx < f.cfg.Retries:
 			due := s.holeSince.Add(f.retxDelay())
 			if s.retx > 0 {
 				due = s.lastSend.Add(f.rto())
+			}
+			if due.Before(s.notBefore) {
+				due = s.notBefore
 			}
 			if now.Before(due) {
 				wake = earliest2(wake, due)
@@ -309,6 +307,9 @@ func (f *Fetcher) repair(now time.Time) time.Time {
 				if s.retx > 0 || due.Before(now) {
 					due = s.lastSend.Add(f.rto())
 				}
+				if due.Before(s.notBefore) {
+					due = s.notBefore // a Nack's or a bad answer's back-off
+				}
 				wake = earliest2(wake, due)
 			}
 		}
@@ -322,6 +323,30 @@ func (f *Fetcher) repair(now time.Time) time.Time {
 	return wake
 }
 
+// renew tells whether s (nothing pending, no back-off) is to be expressed
+// again now, and counts why.
+func (f *Fetcher) renew(s *fslot, seq, renewTo uint64) bool {
+	known := seq <= f.knownLatest()
+	switch {
+	case !s.holeSince.IsZero():
+		// Known missing: bounded retries, then it is skipped.
+		if s.retx >= f.cfg.Retries {
+			return false
+		}
+		s.retx++
+		f.st.Retransmitted++
+	case !known && seq >= renewTo:
+		return false // see renewTo
+	case s.bad > 0:
+		f.st.Reasked++ // its last answer was bad; its back-off is over
+	case known:
+		f.st.Retransmitted++
+	default:
+		f.st.Refreshed++
+	}
+	return true
+}
+
 func earliest2(t, u time.Time) time.Time {
 	if t.IsZero() || u.Before(t) {
 		return u
@@ -331,13 +356,28 @@ func earliest2(t, u time.Time) time.Time {
 
 func (f *Fetcher) knownLatest() uint64 { return max(f.meta.Latest, f.highest) }
 
+// sat is a + b, or the largest uint64 if that overflows.
+func sat(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
+}
+
 // expressMedia expresses an Interest for s.seq. Successive expressions of one
 // seq cycle through the four (CanBePrefix, MustBeFresh) variants: forwarders
 // key their PIT entries on them, so a retransmission is not suppressed as a
 // duplicate of the still-pending first Interest (YaNFD suppresses those for
-// 400 ms) and reaches the publisher's ring at once.
+// 400 ms) and reaches the publisher's ring at once. Once the seq got a bad
+// answer every expression has MustBeFresh: forwarders cache the bad Data
+// like any other and would give it again to an Interest without it (the
+// publisher's packets carry no FreshnessPeriod, nor do an impostor's unless
+// it chooses to: see badBackoff).
 func (f *Fetcher) expressMedia(s *fslot, now time.Time) {
 	v := s.sends % 4
+	if s.bad > 0 {
+		v |= 2
+	}
 	s.sends++
 	s.pending++
 	s.lastSend = now

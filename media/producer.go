@@ -9,6 +9,7 @@ import (
 	enc "github.com/named-data/ndnd/std/encoding"
 	"github.com/named-data/ndnd/std/ndn"
 
+	"github.com/peets/peets/internal/ratelog"
 	"github.com/peets/peets/proto"
 )
 
@@ -46,6 +47,8 @@ type Producer struct {
 	closed  bool
 
 	pliMalformed, pliUnknown, controlDrops atomic.Uint64
+	panics                                 atomic.Uint64
+	warn                                   ratelog.Limiter // panics recovered
 }
 
 // NewProducer attaches the keyframe-request handler of cfg.Participant and
@@ -68,6 +71,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		jobs:        make(chan func(), cfg.ControlQueue),
 		done:        make(chan struct{}),
 		streams:     make(map[string]*Publisher),
+		warn:        ratelog.Limiter{Every: ratelog.DefaultEvery},
 	}
 	if err := p.engine.AttachHandler(p.pliPrefix, p.onPLI); err != nil {
 		return nil, fmt.Errorf("attach %s: %w", p.pliPrefix, err)
@@ -109,6 +113,7 @@ func (p *Producer) Stats() ProducerStats {
 		PLIMalformed: p.pliMalformed.Load(),
 		PLIUnknown:   p.pliUnknown.Load(),
 		ControlDrops: p.controlDrops.Load(),
+		Panics:       p.panics.Load(),
 	}
 }
 
@@ -161,13 +166,20 @@ func (p *Producer) work() {
 		case <-p.done:
 			return
 		case job := <-p.jobs:
-			job()
+			p.run(job)
 		}
 	}
 }
 
+// run runs one job of the worker (the answer to one Interest).
+func (p *Producer) run(job func()) {
+	defer recovered(&p.panics, &p.warn, p.log, "control answer", nil)
+	job()
+}
+
 // onPLI runs on the engine goroutine.
 func (p *Producer) onPLI(args ndn.InterestHandlerArgs) {
+	defer recovered(&p.panics, &p.warn, p.log, "keyframe request", nil)
 	name := args.Interest.Name()
 	req, err := proto.ParsePLINameStrict(p.participant, name)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 // engine goroutine: it answers from the ring, holds, or hands the answer to
 // the producer's worker when it has to be signed.
 func (p *Publisher) onInterest(args ndn.InterestHandlerArgs) {
+	defer recovered(&p.producer.panics, &p.producer.warn, p.log, "media interest", nil)
 	name := args.Interest.Name()
 	sn, err := proto.ParseMediaName(p.prefix, name)
 	if err != nil {

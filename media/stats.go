@@ -85,6 +85,7 @@ type ProducerStats struct {
 	PLIMalformed uint64 // keyframe requests with a bad name
 	PLIUnknown   uint64 // keyframe requests for a stream not published here
 	ControlDrops uint64 // control jobs dropped (worker queue full)
+	Panics       uint64 // panics recovered in its handlers and its worker's jobs
 }
 
 // FetcherStats is a snapshot of a Fetcher's counters and state.
@@ -100,8 +101,9 @@ type FetcherStats struct {
 	Lost           uint64 // seqs skipped (hole after the reorder wait, or gone)
 	Duplicates     uint64 // Data for a seq already received or delivered (e.g. both answers of a retransmission)
 	Late           uint64 // Data for a seq skipped already: it came too late to be used
-	VerifyFailures uint64
+	VerifyFailures uint64 // answers that failed verification (or whose verification timed out)
 	Malformed      uint64 // bad name, content type, content or size
+	Reasked        uint64 // Interests re-expressed after a bad answer (Malformed or VerifyFailures)
 	Retransmitted  uint64 // Interests re-expressed for a missing packet
 	Refreshed      uint64 // Interests re-expressed after expiring unanswered while idle, or by Refresh
 	Refreshes      uint64 // Refresh calls acted on
@@ -114,6 +116,7 @@ type FetcherStats struct {
 	RTTProbes      uint64 // metadata queries sent to measure the RTT of a flowing stream
 	PLISent        uint64
 	EventsDropped  uint64 // callbacks dropped because the event queue was full
+	Panics         uint64 // panics recovered while handling an answer or in OnPacket
 
 	FirstPacket time.Duration // from Run to the first OnPacket
 	SRTT        time.Duration // smoothed RTT of Interests for packets that existed (RFC 6298)

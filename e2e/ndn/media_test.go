@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"testing"
 	"time"
 
@@ -218,15 +217,7 @@ func TestForwarderRestart(t *testing.T) {
 	fw.Start()
 	pub, _ := p.worker("pub", "pub", "restart", fw.URI())
 	sub, _ := p.worker("sub", "sub", "restart", fw.URI(), "--progress", "50ms")
-	count := func() int {
-		n := -1
-		for _, l := range sub.Lines() {
-			if m := progressRe.FindStringSubmatch(l); m != nil {
-				n, _ = strconv.Atoi(m[1])
-			}
-		}
-		return n
-	}
+	count := func() int { return progress(sub) }
 	if !e2etest.Eventually(5*time.Second, func() bool { return count() > 50 }) {
 		t.Fatalf("no media before the restart (count %d)", count())
 	}
