@@ -152,6 +152,50 @@ func WaitDecoded(t testing.TB, p *Page, n int, timeout time.Duration) map[string
 	}
 }
 
+// Outbound is what a page sends on one m-line.
+type Outbound struct {
+	Kind          string `json:"kind"`
+	Mid           string `json:"mid"`
+	PacketsSent   int    `json:"packetsSent"`
+	FramesEncoded int    `json:"framesEncoded"`
+}
+
+// Outbound returns, per m-line, what the page has sent so far.
+func (p *Page) Outbound() (map[string]Outbound, error) {
+	var list []Outbound
+	if err := p.TryEval("window.peets.outbound()", &list); err != nil {
+		return nil, err
+	}
+	out := make(map[string]Outbound, len(list))
+	for _, o := range list {
+		out[o.Mid] = o
+	}
+	return out, nil
+}
+
+// WaitSending waits until every m-line of since has sent at least min
+// packets more than it had then, or fails the test after timeout.
+func WaitSending(t testing.TB, p *Page, since map[string]Outbound, min int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		now, err := p.Outbound()
+		var stopped []string
+		for mid, o := range since {
+			if err != nil || now[mid].PacketsSent < o.PacketsSent+min {
+				stopped = append(stopped, o.Kind+" mid "+mid)
+			}
+		}
+		if len(stopped) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("page %s: not sending after %v: %v (before %+v, now %+v, err %v)", p.URL, timeout, stopped, since, now, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // WaitFor polls a JavaScript condition in the page, failing the test
 // after timeout.
 func (p *Page) WaitFor(cond string, timeout time.Duration) {

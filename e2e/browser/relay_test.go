@@ -176,6 +176,10 @@ func TestGlare(t *testing.T) {
 	alice.WaitFor(`window.peets.pc.signalingState === 'stable' && window.peets.pc.connectionState === 'connected'`, 10*time.Second)
 	sess := r.relay.Session(aliceID)
 	offers := sess.Stats().OffersSent
+	camMic, err := alice.Outbound()
+	if err != nil || len(camMic) != 2 {
+		t.Fatalf("alice sends %+v (err %v), want her camera and microphone", camMic, err)
+	}
 
 	if err := r.relay.HoldSignals(aliceID, true); err != nil {
 		t.Fatal(err)
@@ -206,9 +210,19 @@ func TestGlare(t *testing.T) {
 	}
 
 	WaitDecoded(t, alice, 1, 20*time.Second)
-	WaitDecoded(t, bob, 1, 20*time.Second)
 	alice.WaitFor(`window.peets.pc.signalingState === 'stable' &&
 		window.peets.pc.getTransceivers().every(t => t.mid !== null && t.currentDirection !== null)`, 10*time.Second)
+	// Her camera and microphone still go out after her offer was rolled
+	// back (Chromium 148 stopped them there unless the page restarts them).
+	now, err := alice.Outbound()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for mid := range camMic {
+		camMic[mid] = now[mid]
+	}
+	WaitSending(t, alice, camMic, 10, 5*time.Second)
+	WaitDecoded(t, bob, 1, 20*time.Second)
 	r.waitPublishing(t, aliceID, 3) // the canvas track arrived after all
 	st := sess.Stats()
 	if st.OffersIgnored < 1 {
