@@ -1,27 +1,70 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh machine: Debian's chromium (browser
-# tests), gcc when missing (the race detector) and an ndnd binary built from
-# the pinned module (external-forwarder tests). Idempotent; prints what it
-# does.
+# Makes this machine the test machine, whatever its image shipped: Debian's
+# current chromium and firefox-esr (installed, or upgraded when older than
+# what apt serves after an update), gcc for the race detector, iproute2 for
+# the network-namespace tests, then an ndnd binary built from the pinned
+# module (external-forwarder tests) and bin/peets. Idempotent: a machine
+# that is up to date costs an apt-get update (skipped when the package lists
+# are less than an hour old) and two quick builds. Prints what it does and
+# the versions the tests run with.
+#
+# PEETS_NO_APT=1 skips apt-get (a machine without network or root): the
+# tests then run with whatever is installed, as printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# chromium for the browser tests; gcc for the race detector (go test -race
-# needs cgo).
-pkgs=()
-if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
-	pkgs+=(chromium)
-fi
-if ! command -v gcc >/dev/null 2>&1; then
-	pkgs+=(gcc libc6-dev)
-fi
-if [ ${#pkgs[@]} -gt 0 ]; then
-	echo "install-deps: installing ${pkgs[*]} (apt-get)"
-	SUDO=""
-	if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-	$SUDO apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${pkgs[@]}" >/dev/null
-fi
+pkgs=(chromium firefox-esr gcc libc6-dev iproute2)
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# installed_version PKG prints the installed version, or nothing.
+installed_version() {
+	dpkg-query -W -f='${db:Status-Status} ${Version}\n' "$1" 2>/dev/null | awk '$1 == "installed" { print $2 }'
+}
+
+# candidate_version PKG prints the version apt would install, or nothing.
+candidate_version() {
+	apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ && $2 != "(none)" { print $2 }'
+}
+
+apt_setup() {
+	if [ "${PEETS_NO_APT:-}" = 1 ]; then
+		echo "install-deps: PEETS_NO_APT=1: apt-get skipped"
+		return 0
+	fi
+	if ! command -v apt-get >/dev/null 2>&1; then
+		echo "install-deps: no apt-get here: install ${pkgs[*]} by hand"
+		return 0
+	fi
+	# The image's package lists may be old: apt would then "install" the
+	# browser it already has. Refresh them unless they are recent.
+	if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -60 2>/dev/null | head -1)" ]; then
+		echo "install-deps: apt-get update"
+		if ! $SUDO apt-get update -qq; then
+			echo "install-deps: apt-get update failed: testing with what is installed" >&2
+			return 0
+		fi
+	fi
+	local want=() p have cand
+	for p in "${pkgs[@]}"; do
+		have=$(installed_version "$p")
+		cand=$(candidate_version "$p")
+		if [ -z "$cand" ]; then
+			echo "install-deps: apt serves no $p${have:+ (installed: $have)}" >&2
+			continue
+		fi
+		if [ -z "$have" ] || dpkg --compare-versions "$have" lt "$cand"; then
+			echo "install-deps: $p ${have:-not installed} -> $cand"
+			want+=("$p")
+		fi
+	done
+	if [ ${#want[@]} -gt 0 ]; then
+		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${want[@]}" >/dev/null
+	fi
+}
+
+apt_setup
 
 mkdir -p bin
 if [ ! -x bin/ndnd ] || [ go.mod -nt bin/ndnd ]; then
@@ -30,3 +73,20 @@ if [ ! -x bin/ndnd ] || [ go.mod -nt bin/ndnd ]; then
 fi
 echo "install-deps: building bin/peets"
 go build -o bin/peets ./cmd/peets
+
+# first_line CMD... prints the first line of CMD's output, or "missing".
+first_line() {
+	local out
+	if out=$("$@" 2>/dev/null) && [ -n "$out" ]; then
+		printf '%s\n' "$out" | head -1
+	else
+		echo "missing"
+	fi
+}
+chromium=${PEETS_CHROMIUM:-/usr/bin/chromium}
+firefox=${PEETS_FIREFOX:-/usr/bin/firefox-esr}
+echo "install-deps: testing with"
+echo "  $(go version)"
+echo "  gcc: $(first_line gcc --version)"
+echo "  chromium ($chromium): $(first_line "$chromium" --version)"
+echo "  firefox ($firefox): $(first_line "$firefox" --version)"
