@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peets/peets/internal/bidi"
 	"github.com/peets/peets/internal/cdp"
 )
 
@@ -40,9 +41,21 @@ func StartBrowser(t testing.TB) *cdp.Browser {
 	return b
 }
 
+// Tab is one page of a browser, whatever drives it: *cdp.Page (Chromium,
+// DevTools protocol) or *bidi.Page (Firefox, WebDriver BiDi).
+type Tab interface {
+	Navigate(ctx context.Context, url string) error
+	Eval(ctx context.Context, expr string, out any) error
+	WaitFor(ctx context.Context, cond string, d time.Duration) error
+	SetViewport(ctx context.Context, width, height int) error
+	Screenshot(ctx context.Context, path string) error
+	Console() []string
+	Close(ctx context.Context) error
+}
+
 // Page is an open page of a proxy.
 type Page struct {
-	*cdp.Page
+	Tab
 	t      testing.TB
 	URL    string
 	Opened time.Time
@@ -59,20 +72,63 @@ func OpenPage(t testing.TB, b *cdp.Browser, pageURL string) *Page {
 	if err != nil {
 		t.Fatalf("new page: %v", err)
 	}
-	if err := p.SetViewport(ctx, 1280, 800); err != nil {
+	return openTab(t, p, pageURL)
+}
+
+// StartFirefox launches a headless Firefox for the test (WebDriver BiDi,
+// fake camera and microphone) and closes it at the end. Without Firefox
+// the test is skipped, except when CI=true, where that is a failure.
+func StartFirefox(t testing.TB) *bidi.Browser {
+	t.Helper()
+	if _, err := exec.LookPath(bidi.FirefoxPath()); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("firefox missing under CI (%s): %v", bidi.FirefoxPath(), err)
+		}
+		t.Skipf("firefox not found at %s (set PEETS_FIREFOX): %v", bidi.FirefoxPath(), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := bidi.Launch(ctx, bidi.Options{})
+	if err != nil {
+		t.Fatalf("start firefox: %v", err)
+	}
+	t.Logf("browser: %s", b.Version())
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// OpenFirefoxPage is OpenPage for a page in Firefox (a window of its own).
+func OpenFirefoxPage(t testing.TB, b *bidi.Browser, pageURL string) *Page {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := b.NewPage(ctx, "")
+	if err != nil {
+		t.Fatalf("new page: %v", err)
+	}
+	return openTab(t, p, pageURL)
+}
+
+// openTab sizes tab to 1280x800, loads pageURL in it and waits until the
+// page has joined its proxy.
+func openTab(t testing.TB, tab Tab, pageURL string) *Page {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := tab.SetViewport(ctx, 1280, 800); err != nil {
 		t.Fatalf("viewport: %v", err)
 	}
-	page := &Page{Page: p, t: t, URL: pageURL, Opened: time.Now()}
+	page := &Page{Tab: tab, t: t, URL: pageURL, Opened: time.Now()}
 	t.Cleanup(func() {
 		if t.Failed() {
 			page.LogConsole()
 		}
 	})
-	if err := p.Navigate(ctx, pageURL); err != nil {
+	if err := tab.Navigate(ctx, pageURL); err != nil {
 		page.LogConsole()
 		t.Fatalf("open %s: %v", pageURL, err)
 	}
-	if err := p.WaitFor(ctx, "window.peets && window.peets.state.joined", 20*time.Second); err != nil {
+	if err := tab.WaitFor(ctx, "window.peets && window.peets.state.joined", 20*time.Second); err != nil {
 		page.LogConsole()
 		t.Fatalf("page %s did not join: %v", pageURL, err)
 	}
@@ -92,7 +148,7 @@ func (p *Page) Eval(expr string, out any) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := p.Page.Eval(ctx, expr, out); err != nil {
+	if err := p.Tab.Eval(ctx, expr, out); err != nil {
 		p.t.Fatalf("eval %.80q: %v", expr, err)
 	}
 }
@@ -101,7 +157,7 @@ func (p *Page) Eval(expr string, out any) {
 func (p *Page) TryEval(expr string, out any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return p.Page.Eval(ctx, expr, out)
+	return p.Tab.Eval(ctx, expr, out)
 }
 
 // Decoded is what a page plays of one remote participant.
@@ -202,7 +258,7 @@ func (p *Page) WaitFor(cond string, timeout time.Duration) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+5*time.Second)
 	defer cancel()
-	if err := p.Page.WaitFor(ctx, cond, timeout); err != nil {
+	if err := p.Tab.WaitFor(ctx, cond, timeout); err != nil {
 		p.t.Fatalf("page %s: %v", p.URL, err)
 	}
 }
@@ -223,7 +279,7 @@ func Screenshot(t testing.TB, p *Page, path string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := p.Screenshot(ctx, path); err != nil {
+	if err := p.Tab.Screenshot(ctx, path); err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
 }

@@ -5,7 +5,6 @@
 package cdp
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +20,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/peets/peets/internal/browserproc"
 )
 
 // Defaults.
@@ -94,11 +95,10 @@ type Options struct {
 
 // Browser is a running Chromium and its DevTools connection.
 type Browser struct {
-	cmd  *exec.Cmd
+	proc *browserproc.Proc
 	dir  string
 	log  *slog.Logger
 	conn *websocket.Conn
-	out  *tailBuffer
 
 	wmu     sync.Mutex // serializes writes
 	nextID  atomic.Int64
@@ -107,8 +107,6 @@ type Browser struct {
 	pages   map[string]*Page // by session id
 
 	readDone  chan struct{}
-	exited    chan struct{}
-	waitErr   error
 	closeOnce sync.Once
 }
 
@@ -155,28 +153,19 @@ func Launch(ctx context.Context, opts Options) (*Browser, error) {
 	}
 	args := append(append([]string{}, flags...), opts.ExtraFlags...)
 	args = append(args, "--user-data-dir="+dir, "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1", "about:blank")
-	cmd := exec.Command(path, args...)
-	setProcessGroup(cmd)
-	b := &Browser{
-		cmd:      cmd,
-		dir:      dir,
-		log:      log.With("component", "chromium"),
-		out:      &tailBuffer{max: 64 << 10},
-		pending:  make(map[int64]chan response),
-		pages:    make(map[string]*Page),
-		readDone: make(chan struct{}),
-		exited:   make(chan struct{}),
-	}
-	cmd.Stdout = b.out
-	cmd.Stderr = b.out
-	if err := cmd.Start(); err != nil {
+	proc, err := browserproc.Start(path, args, dir)
+	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
 	}
-	go func() {
-		b.waitErr = cmd.Wait()
-		close(b.exited)
-	}()
+	b := &Browser{
+		proc:     proc,
+		dir:      dir,
+		log:      log.With("component", "chromium"),
+		pending:  make(map[int64]chan response),
+		pages:    make(map[string]*Page),
+		readDone: make(chan struct{}),
+	}
 	sctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
 	wsURL, err := b.devToolsURL(sctx)
@@ -189,8 +178,8 @@ func Launch(ctx context.Context, opts Options) (*Browser, error) {
 	}
 	if err != nil {
 		b.kill()
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("%w: %v\n%s", ErrStart, err, b.out.String())
+		proc.RemoveDir()
+		return nil, fmt.Errorf("%w: %v\n%s", ErrStart, err, proc.Output())
 	}
 	go b.readLoop()
 	return b, nil
@@ -214,15 +203,15 @@ func (b *Browser) devToolsURL(ctx context.Context) (string, error) {
 		select {
 		case <-ctx.Done():
 			return "", fmt.Errorf("no DevToolsActivePort: %w", ctx.Err())
-		case <-b.exited:
-			return "", fmt.Errorf("chromium exited: %v", b.waitErr)
+		case <-b.proc.Exited():
+			return "", fmt.Errorf("chromium exited: %v", b.proc.Err())
 		case <-tick.C:
 		}
 	}
 }
 
 // Output returns the last 64 KiB of the browser's stdout and stderr.
-func (b *Browser) Output() string { return b.out.String() }
+func (b *Browser) Output() string { return b.proc.Output() }
 
 // Version returns the browser's product string.
 func (b *Browser) Version(ctx context.Context) (string, error) {
@@ -337,9 +326,7 @@ func (b *Browser) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = b.Call(ctx, "", "Browser.close", nil, nil)
 		cancel()
-		select {
-		case <-b.exited:
-		case <-time.After(closeTimeout):
+		if !b.proc.WaitExit(closeTimeout) {
 			b.log.Warn("chromium did not exit: killing its process group")
 		}
 		b.kill()
@@ -347,12 +334,7 @@ func (b *Browser) Close() error {
 			_ = b.conn.Close()
 			<-b.readDone
 		}
-		for i := 0; i < 10; i++ {
-			if err := os.RemoveAll(b.dir); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		b.proc.RemoveDir()
 	})
 	return nil
 }
@@ -360,39 +342,7 @@ func (b *Browser) Close() error {
 // kill ends the process group (helpers and renderers included) and waits
 // for the browser process.
 func (b *Browser) kill() {
-	killProcessGroup(b.cmd)
-	select {
-	case <-b.exited:
-	case <-time.After(closeTimeout):
-		b.log.Error("chromium survived SIGKILL")
+	if err := b.proc.Kill(closeTimeout); err != nil {
+		b.log.Error("kill", "err", err)
 	}
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	sc := bufio.NewScanner(strings.NewReader(string(t.buf)))
-	var b strings.Builder
-	for sc.Scan() {
-		b.WriteString(sc.Text())
-		b.WriteByte('\n')
-	}
-	return b.String()
 }
