@@ -167,10 +167,27 @@ func TestThreePages(t *testing.T) {
 // TestGlare forces an offer collision: the page offers (a second video
 // track) while its session offers a newcomer's tracks. The session ignores
 // the page's offer, the page rolls back and answers, then offers again.
-func TestGlare(t *testing.T) {
-	r := startRoom(t)
+func TestGlare(t *testing.T) { testGlare(t, chromium(t)) }
+
+// TestFirefoxGlare is TestGlare with Firefox pages.
+func TestFirefoxGlare(t *testing.T) { testGlare(t, firefox(t)) }
+
+// opener opens a page in the test's browser.
+type opener func(url string) *Page
+
+func chromium(t *testing.T) opener {
 	b := StartBrowser(t)
-	alice := OpenPage(t, b, PageURL(r.url, "name", "Alice"))
+	return func(url string) *Page { return OpenPage(t, b, url) }
+}
+
+func firefox(t *testing.T) opener {
+	b := StartFirefox(t)
+	return func(url string) *Page { return OpenFirefoxPage(t, b, url) }
+}
+
+func testGlare(t *testing.T, open opener) {
+	r := startRoom(t)
+	alice := open(PageURL(r.url, "name", "Alice"))
 	aliceID := myID(alice)
 	r.waitPublishing(t, aliceID, 2)
 	alice.WaitFor(`window.peets.pc.signalingState === 'stable' && window.peets.pc.connectionState === 'connected'`, 10*time.Second)
@@ -195,7 +212,7 @@ func TestGlare(t *testing.T) {
 	alice.WaitFor(`window.peets.pc.signalingState === 'have-local-offer'`, 5*time.Second)
 
 	// Bob joins: Alice's session offers his tracks while her offer waits.
-	bob := OpenPage(t, b, PageURL(r.url, "name", "Bob"))
+	bob := open(PageURL(r.url, "name", "Bob"))
 	r.waitPublishing(t, myID(bob), 2)
 	deadline := time.Now().Add(10 * time.Second)
 	for sess.Stats().OffersSent == offers {
@@ -458,13 +475,17 @@ func TestFirstFrameTime(t *testing.T) {
 // The page rolls its first offer back; its next offer must still be
 // accepted (this needs the bridge's header extension ids to match
 // Chromium's).
-func TestInitialGlare(t *testing.T) {
+func TestInitialGlare(t *testing.T) { testInitialGlare(t, chromium(t)) }
+
+// TestFirefoxInitialGlare is TestInitialGlare with Firefox pages.
+func TestFirefoxInitialGlare(t *testing.T) { testInitialGlare(t, firefox(t)) }
+
+func testInitialGlare(t *testing.T, open opener) {
 	r := startRoomWith(t, RelayConfig{FirstOfferWait: 400 * time.Millisecond})
-	b := StartBrowser(t)
-	alice := OpenPage(t, b, PageURL(r.url, "name", "Alice"))
+	alice := open(PageURL(r.url, "name", "Alice"))
 	r.waitPublishing(t, myID(alice), 2)
 	r.relay.SetHoldNewPages(true)
-	bob := OpenPage(t, b, PageURL(r.url, "name", "Bob"))
+	bob := open(PageURL(r.url, "name", "Bob"))
 	r.relay.SetHoldNewPages(false)
 	bobID := myID(bob)
 	bob.WaitFor(`window.peets.state.glare > 0`, 10*time.Second)
