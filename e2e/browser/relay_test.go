@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/peets/peets/daemon/web"
+	"github.com/peets/peets/media/bridge"
 )
 
 // room is a relay behind a web server.
@@ -470,7 +471,7 @@ func TestFirstFrameTime(t *testing.T) {
 }
 
 // TestInitialGlare makes the very first negotiation collide: the page's
-// first offer (its camera) is held until the session, after its short
+// first offer (its camera) is held until the session, after its
 // FirstOfferWait, offers a participant's tracks.
 // The page rolls its first offer back; its next offer must still be
 // accepted (this needs the bridge's header extension ids to match
@@ -481,13 +482,17 @@ func TestInitialGlare(t *testing.T) { testInitialGlare(t, chromium(t)) }
 func TestFirefoxInitialGlare(t *testing.T) { testInitialGlare(t, firefox(t)) }
 
 func testInitialGlare(t *testing.T, open opener) {
-	r := startRoomWith(t, RelayConfig{FirstOfferWait: 400 * time.Millisecond})
+	// The page must offer before the session does: its camera opened
+	// 0.4-0.9 s after it joined on a loaded machine (Firefox the slower),
+	// so the session waits the product's default.
+	r := startRoomWith(t, RelayConfig{FirstOfferWait: bridge.DefaultFirstOfferWait})
 	alice := open(PageURL(r.url, "name", "Alice"))
 	r.waitPublishing(t, myID(alice), 2)
 	r.relay.SetHoldNewPages(true)
 	bob := open(PageURL(r.url, "name", "Bob"))
 	r.relay.SetHoldNewPages(false)
 	bobID := myID(bob)
+	bob.WaitFor(`'offer-sent' in window.peets.state.marks`, bridge.DefaultFirstOfferWait)
 	bob.WaitFor(`window.peets.state.glare > 0`, 10*time.Second)
 	if err := r.relay.HoldSignals(bobID, false); err != nil {
 		t.Fatal(err)
