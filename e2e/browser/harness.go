@@ -25,12 +25,7 @@ import (
 // skipped, except when CI=true, where that is a failure.
 func StartBrowser(t testing.TB) *cdp.Browser {
 	t.Helper()
-	if _, err := exec.LookPath(cdp.ChromiumPath()); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium missing under CI (%s): %v", cdp.ChromiumPath(), err)
-		}
-		t.Skipf("chromium not found at %s (set PEETS_CHROMIUM): %v", cdp.ChromiumPath(), err)
-	}
+	needBrowser(t, "chromium", cdp.ChromiumPath(), "PEETS_CHROMIUM")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := cdp.Launch(ctx, cdp.Options{})
@@ -53,6 +48,18 @@ type Tab interface {
 	Close(ctx context.Context) error
 }
 
+// needBrowser skips the test when the browser at path is missing, except
+// when CI=true, where that is a failure.
+func needBrowser(t testing.TB, name, path, env string) {
+	t.Helper()
+	if _, err := exec.LookPath(path); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s missing under CI (%s): %v", name, path, err)
+		}
+		t.Skipf("%s not found at %s (set %s): %v", name, path, env, err)
+	}
+}
+
 // Page is an open page of a proxy.
 type Page struct {
 	Tab
@@ -66,13 +73,7 @@ type Page struct {
 // fails, the page's console is logged.
 func OpenPage(t testing.TB, b *cdp.Browser, pageURL string) *Page {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	p, err := b.NewPage(ctx, "")
-	if err != nil {
-		t.Fatalf("new page: %v", err)
-	}
-	return openTab(t, p, pageURL)
+	return openTab(t, func(ctx context.Context) (Tab, error) { return b.NewPage(ctx, "") }, pageURL)
 }
 
 // StartFirefox launches a headless Firefox for the test (WebDriver BiDi,
@@ -80,12 +81,7 @@ func OpenPage(t testing.TB, b *cdp.Browser, pageURL string) *Page {
 // the test is skipped, except when CI=true, where that is a failure.
 func StartFirefox(t testing.TB) *bidi.Browser {
 	t.Helper()
-	if _, err := exec.LookPath(bidi.FirefoxPath()); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("firefox missing under CI (%s): %v", bidi.FirefoxPath(), err)
-		}
-		t.Skipf("firefox not found at %s (set PEETS_FIREFOX): %v", bidi.FirefoxPath(), err)
-	}
+	needBrowser(t, "firefox", bidi.FirefoxPath(), "PEETS_FIREFOX")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	b, err := bidi.Launch(ctx, bidi.Options{})
@@ -100,21 +96,19 @@ func StartFirefox(t testing.TB) *bidi.Browser {
 // OpenFirefoxPage is OpenPage for a page in Firefox (a window of its own).
 func OpenFirefoxPage(t testing.TB, b *bidi.Browser, pageURL string) *Page {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	p, err := b.NewPage(ctx, "")
-	if err != nil {
-		t.Fatalf("new page: %v", err)
-	}
-	return openTab(t, p, pageURL)
+	return openTab(t, func(ctx context.Context) (Tab, error) { return b.NewPage(ctx, "") }, pageURL)
 }
 
-// openTab sizes tab to 1280x800, loads pageURL in it and waits until the
-// page has joined its proxy.
-func openTab(t testing.TB, tab Tab, pageURL string) *Page {
+// openTab opens a tab with newTab, sizes it to 1280x800, loads pageURL in
+// it and waits until the page has joined its proxy.
+func openTab(t testing.TB, newTab func(context.Context) (Tab, error), pageURL string) *Page {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	tab, err := newTab(ctx)
+	if err != nil {
+		t.Fatalf("new page: %v", err)
+	}
 	if err := tab.SetViewport(ctx, 1280, 800); err != nil {
 		t.Fatalf("viewport: %v", err)
 	}

@@ -19,10 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/peets/peets/internal/browserproc"
 )
@@ -90,22 +87,13 @@ type Options struct {
 type Browser struct {
 	proc *browserproc.Proc
 	log  *slog.Logger
-	conn *websocket.Conn
+	conn *browserproc.Conn
 
-	wmu     sync.Mutex // serializes writes
-	nextID  atomic.Int64
 	mu      sync.Mutex
-	pending map[int64]chan response
 	pages   map[string]*Page // by browsing context id
 	version string
 
-	readDone  chan struct{}
 	closeOnce sync.Once
-}
-
-type response struct {
-	result json.RawMessage
-	err    error
 }
 
 // Error is a WebDriver error answered to a command.
@@ -154,24 +142,17 @@ func Launch(ctx context.Context, opts Options) (*Browser, error) {
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
 	}
 	b := &Browser{
-		proc:     proc,
-		log:      log.With("component", "firefox"),
-		pending:  make(map[int64]chan response),
-		pages:    make(map[string]*Page),
-		readDone: make(chan struct{}),
+		proc:  proc,
+		log:   log.With("component", "firefox"),
+		pages: make(map[string]*Page),
 	}
 	sctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
 	wsURL, err := b.serverURL(sctx)
 	if err == nil {
-		d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-		b.conn, _, err = d.DialContext(sctx, wsURL, nil)
-		if b.conn != nil {
-			b.conn.SetReadLimit(256 << 20) // screenshots are big
-		}
+		b.conn, err = browserproc.Dial(sctx, wsURL, b.event)
 	}
 	if err == nil {
-		go b.readLoop()
 		err = b.Call(sctx, "session.new", map[string]any{"capabilities": map[string]any{}}, nil)
 		if err == nil {
 			err = b.Call(sctx, "session.subscribe", map[string]any{"events": []string{"log.entryAdded"}}, nil)
@@ -266,86 +247,36 @@ func (b *Browser) Call(ctx context.Context, method string, params, result any) e
 	if params == nil {
 		params = map[string]any{}
 	}
-	id := b.nextID.Add(1)
-	ch := make(chan response, 1)
-	b.mu.Lock()
-	select {
-	case <-b.readDone:
-		b.mu.Unlock()
-		return ErrClosed
-	default:
+	raw, err := b.conn.Call(ctx, func(id int64) any {
+		return map[string]any{"id": id, "method": method, "params": params}
+	})
+	if errors.Is(err, browserproc.ErrClosed) {
+		err = ErrClosed
 	}
-	b.pending[id] = ch
-	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		delete(b.pending, id)
-		b.mu.Unlock()
-	}()
-	b.wmu.Lock()
-	_ = b.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	err := b.conn.WriteJSON(map[string]any{"id": id, "method": method, "params": params})
-	b.wmu.Unlock()
 	if err != nil {
 		return fmt.Errorf("bidi: %s: %w", method, err)
 	}
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return fmt.Errorf("%s: %w", method, r.err)
-		}
-		if method == "session.new" {
-			b.noteVersion(r.result)
-		}
-		if result != nil && len(r.result) > 0 {
-			if err := json.Unmarshal(r.result, result); err != nil {
-				return fmt.Errorf("bidi: %s result: %w", method, err)
-			}
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("bidi: %s: %w", method, ctx.Err())
-	case <-b.readDone:
-		return fmt.Errorf("bidi: %s: %w", method, ErrClosed)
+	var r struct {
+		Type    string          `json:"type"`
+		Result  json.RawMessage `json:"result"`
+		Error   string          `json:"error"`
+		Message string          `json:"message"`
 	}
-}
-
-// message is anything the remote end sends: a command's success or error,
-// or an event.
-type message struct {
-	Type    string          `json:"type"`
-	ID      int64           `json:"id"`
-	Result  json.RawMessage `json:"result"`
-	Error   string          `json:"error"`
-	Message string          `json:"message"`
-	Method  string          `json:"method"`
-	Params  json.RawMessage `json:"params"`
-}
-
-func (b *Browser) readLoop() {
-	defer close(b.readDone)
-	for {
-		var m message
-		if err := b.conn.ReadJSON(&m); err != nil {
-			return
-		}
-		switch m.Type {
-		case "success", "error":
-			b.mu.Lock()
-			ch := b.pending[m.ID]
-			b.mu.Unlock()
-			if ch == nil {
-				continue
-			}
-			r := response{result: m.Result}
-			if m.Type == "error" {
-				r.err = &Error{Code: m.Error, Message: m.Message}
-			}
-			ch <- r
-		case "event":
-			b.event(m.Method, m.Params)
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("bidi: %s answer: %w", method, err)
+	}
+	if r.Type == "error" {
+		return fmt.Errorf("%s: %w", method, &Error{Code: r.Error, Message: r.Message})
+	}
+	if method == "session.new" {
+		b.noteVersion(r.Result)
+	}
+	if result != nil && len(r.Result) > 0 {
+		if err := json.Unmarshal(r.Result, result); err != nil {
+			return fmt.Errorf("bidi: %s result: %w", method, err)
 		}
 	}
+	return nil
 }
 
 // Close closes the browser: browser.close, then SIGKILL to its process
@@ -370,8 +301,7 @@ func (b *Browser) shutdown() {
 		b.log.Error("kill", "err", err)
 	}
 	if b.conn != nil {
-		_ = b.conn.Close()
-		<-b.readDone
+		b.conn.Close()
 	}
 	b.proc.RemoveDir()
 }

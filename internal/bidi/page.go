@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/peets/peets/internal/browserproc"
 )
 
 // Page is one top-level browsing context (a window of its own, so that no
@@ -95,25 +97,10 @@ func (p *Page) Eval(ctx context.Context, expr string, out any) error {
 // WaitFor polls a JavaScript condition every 50 ms until it is true,
 // for at most d.
 func (p *Page) WaitFor(ctx context.Context, cond string, d time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		var ok bool
-		if last = p.Eval(ctx, "!!("+cond+")", &ok); last == nil && ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			if last != nil {
-				return fmt.Errorf("bidi: waiting for %s: %w (last error: %v)", cond, ctx.Err(), last)
-			}
-			return fmt.Errorf("bidi: waiting for %s: %w", cond, ctx.Err())
-		case <-tick.C:
-		}
+	if err := browserproc.WaitTrue(ctx, d, cond, p.Eval); err != nil {
+		return fmt.Errorf("bidi: %w", err)
 	}
+	return nil
 }
 
 // SetViewport sets the page's size in CSS pixels.
@@ -154,9 +141,15 @@ func (p *Page) Console() []string {
 	return append([]string(nil), p.console...)
 }
 
-// event handles a BiDi event (the read loop's goroutine).
-func (b *Browser) event(method string, params json.RawMessage) {
-	if method != "log.entryAdded" {
+// event handles a BiDi event (the connection's read goroutine): console
+// messages go to their page.
+func (b *Browser) event(raw json.RawMessage) {
+	var m struct {
+		Type   string          `json:"type"`
+		Method string          `json:"method"`
+		Params json.RawMessage `json:"params"`
+	}
+	if json.Unmarshal(raw, &m) != nil || m.Type != "event" || m.Method != "log.entryAdded" {
 		return
 	}
 	var e struct {
@@ -168,7 +161,7 @@ func (b *Browser) event(method string, params json.RawMessage) {
 			Context string `json:"context"`
 		} `json:"source"`
 	}
-	if json.Unmarshal(params, &e) != nil {
+	if json.Unmarshal(m.Params, &e) != nil {
 		return
 	}
 	b.mu.Lock()

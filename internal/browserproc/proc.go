@@ -1,4 +1,5 @@
-// Package browserproc runs a browser for tests and benchmarks: in a
+// Package browserproc runs a browser for tests and benchmarks and carries
+// its automation connection (Conn). The browser runs in a
 // process group of its own (so that Kill ends its helper processes too),
 // with its output kept in a bounded tail, on a throwaway profile directory.
 // internal/cdp (Chromium) and internal/bidi (Firefox) drive what it starts.

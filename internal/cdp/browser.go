@@ -16,10 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/peets/peets/internal/browserproc"
 )
@@ -98,21 +95,12 @@ type Browser struct {
 	proc *browserproc.Proc
 	dir  string
 	log  *slog.Logger
-	conn *websocket.Conn
+	conn *browserproc.Conn
 
-	wmu     sync.Mutex // serializes writes
-	nextID  atomic.Int64
-	mu      sync.Mutex
-	pending map[int64]chan response
-	pages   map[string]*Page // by session id
+	mu    sync.Mutex
+	pages map[string]*Page // by session id
 
-	readDone  chan struct{}
 	closeOnce sync.Once
-}
-
-type response struct {
-	result json.RawMessage
-	err    error
 }
 
 // Error is a DevTools protocol error.
@@ -159,29 +147,22 @@ func Launch(ctx context.Context, opts Options) (*Browser, error) {
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
 	}
 	b := &Browser{
-		proc:     proc,
-		dir:      dir,
-		log:      log.With("component", "chromium"),
-		pending:  make(map[int64]chan response),
-		pages:    make(map[string]*Page),
-		readDone: make(chan struct{}),
+		proc:  proc,
+		dir:   dir,
+		log:   log.With("component", "chromium"),
+		pages: make(map[string]*Page),
 	}
 	sctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
 	wsURL, err := b.devToolsURL(sctx)
 	if err == nil {
-		d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-		b.conn, _, err = d.DialContext(sctx, wsURL, nil)
-		if b.conn != nil {
-			b.conn.SetReadLimit(256 << 20) // screenshots are big
-		}
+		b.conn, err = browserproc.Dial(sctx, wsURL, b.event)
 	}
 	if err != nil {
 		b.kill()
 		proc.RemoveDir()
 		return nil, fmt.Errorf("%w: %v\n%s", ErrStart, err, proc.Output())
 	}
-	go b.readLoop()
 	return b, nil
 }
 
@@ -231,91 +212,56 @@ func (b *Browser) Call(ctx context.Context, sessionID, method string, params, re
 		ctx, cancel = context.WithTimeout(ctx, DefaultCallTimeout)
 		defer cancel()
 	}
-	id := b.nextID.Add(1)
-	msg := map[string]any{"id": id, "method": method}
-	if params != nil {
-		msg["params"] = params
+	raw, err := b.conn.Call(ctx, func(id int64) any {
+		msg := map[string]any{"id": id, "method": method}
+		if params != nil {
+			msg["params"] = params
+		}
+		if sessionID != "" {
+			msg["sessionId"] = sessionID
+		}
+		return msg
+	})
+	if errors.Is(err, browserproc.ErrClosed) {
+		err = ErrClosed
 	}
-	if sessionID != "" {
-		msg["sessionId"] = sessionID
-	}
-	ch := make(chan response, 1)
-	b.mu.Lock()
-	select {
-	case <-b.readDone:
-		b.mu.Unlock()
-		return ErrClosed
-	default:
-	}
-	b.pending[id] = ch
-	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		delete(b.pending, id)
-		b.mu.Unlock()
-	}()
-	b.wmu.Lock()
-	_ = b.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	err := b.conn.WriteJSON(msg)
-	b.wmu.Unlock()
 	if err != nil {
 		return fmt.Errorf("cdp: %s: %w", method, err)
 	}
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return fmt.Errorf("%s: %w", method, r.err)
-		}
-		if result != nil && len(r.result) > 0 {
-			if err := json.Unmarshal(r.result, result); err != nil {
-				return fmt.Errorf("cdp: %s result: %w", method, err)
-			}
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("cdp: %s: %w", method, ctx.Err())
-	case <-b.readDone:
-		return fmt.Errorf("cdp: %s: %w", method, ErrClosed)
+	var r struct {
+		Result json.RawMessage `json:"result"`
+		Error  *Error          `json:"error"`
 	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("cdp: %s answer: %w", method, err)
+	}
+	if r.Error != nil {
+		return fmt.Errorf("%s: %w", method, r.Error)
+	}
+	if result != nil && len(r.Result) > 0 {
+		if err := json.Unmarshal(r.Result, result); err != nil {
+			return fmt.Errorf("cdp: %s result: %w", method, err)
+		}
+	}
+	return nil
 }
 
-type inbound struct {
-	ID        int64           `json:"id"`
-	Result    json.RawMessage `json:"result"`
-	Error     *Error          `json:"error"`
-	Method    string          `json:"method"`
-	Params    json.RawMessage `json:"params"`
-	SessionID string          `json:"sessionId"`
-}
-
-func (b *Browser) readLoop() {
-	defer close(b.readDone)
-	for {
-		var m inbound
-		if err := b.conn.ReadJSON(&m); err != nil {
-			return
-		}
-		if m.ID != 0 {
-			b.mu.Lock()
-			ch := b.pending[m.ID]
-			b.mu.Unlock()
-			if ch != nil {
-				r := response{result: m.Result}
-				if m.Error != nil {
-					r.err = m.Error
-				}
-				ch <- r
-			}
-			continue
-		}
-		if m.SessionID != "" {
-			b.mu.Lock()
-			p := b.pages[m.SessionID]
-			b.mu.Unlock()
-			if p != nil {
-				p.event(m.Method, m.Params)
-			}
-		}
+// event hands an event of a page's session to the page (the connection's
+// read goroutine).
+func (b *Browser) event(raw json.RawMessage) {
+	var m struct {
+		Method    string          `json:"method"`
+		Params    json.RawMessage `json:"params"`
+		SessionID string          `json:"sessionId"`
+	}
+	if json.Unmarshal(raw, &m) != nil || m.SessionID == "" {
+		return
+	}
+	b.mu.Lock()
+	p := b.pages[m.SessionID]
+	b.mu.Unlock()
+	if p != nil {
+		p.event(m.Method, m.Params)
 	}
 }
 
@@ -331,8 +277,7 @@ func (b *Browser) Close() error {
 		}
 		b.kill()
 		if b.conn != nil {
-			_ = b.conn.Close()
-			<-b.readDone
+			b.conn.Close()
 		}
 		b.proc.RemoveDir()
 	})
