@@ -80,6 +80,12 @@ stage "unit tests (race detector)" go test -race -count=1 -p 1 -timeout 900s ./.
 # a real ndnd forwarder, real headless Chromium and Firefox.
 stage "end-to-end tests: forwarder" go test -count=1 -p 1 -timeout 300s -tags e2e -run E2E ./daemon/forwarder/
 stage "end-to-end tests: e2e/..." go test -count=1 -p 1 -timeout 900s -tags e2e ./e2e/...
+# The browser tests again with other Chromium binaries, when asked
+# (PEETS_CHROMIUM_ALSO="/path/chromium ..."; e.g. the 148 that some images
+# ship, unpacked with dpkg-deb -x beside Debian's).
+for c in ${PEETS_CHROMIUM_ALSO:-}; do
+	stage "browser tests with $c" env PEETS_CHROMIUM="$c" go test -count=1 -timeout 600s -tags e2e ./e2e/browser/
+done
 
 echo
 echo "== summary ($(((SECONDS - began) / 60)) min $(((SECONDS - began) % 60)) s)"
