@@ -4,8 +4,8 @@
 # what apt serves after an update), gcc for the race detector, iproute2 for
 # the network-namespace tests, then an ndnd binary built from the pinned
 # module (external-forwarder tests) and bin/peets. Idempotent: a machine
-# that is up to date costs an apt-get update (skipped when the package lists
-# are less than an hour old) and two quick builds. Prints what it does and
+# that is up to date costs an apt-get update (skipped when this script
+# ran less than an hour ago) and two quick builds. Prints what it does and
 # the versions the tests run with.
 #
 # PEETS_NO_APT=1 skips apt-get (a machine without network or root): the
@@ -38,13 +38,17 @@ apt_setup() {
 		return 0
 	fi
 	# The image's package lists may be old: apt would then "install" the
-	# browser it already has. Refresh them unless they are recent.
-	if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -60 2>/dev/null | head -1)" ]; then
+	# browser it already has. Refresh them unless this script did less than
+	# an hour ago (apt keeps the files' times when nothing changed, so a
+	# stamp of our own tells).
+	local stamp=bin/.apt-updated
+	if [ -z "$(find "$stamp" -mmin -60 2>/dev/null)" ]; then
 		echo "install-deps: apt-get update"
 		if ! $SUDO apt-get update -qq; then
 			echo "install-deps: apt-get update failed: testing with what is installed" >&2
 			return 0
 		fi
+		touch "$stamp"
 	fi
 	local want=() p have cand
 	for p in "${pkgs[@]}"; do
@@ -64,9 +68,9 @@ apt_setup() {
 	fi
 }
 
+mkdir -p bin
 apt_setup
 
-mkdir -p bin
 if [ ! -x bin/ndnd ] || [ go.mod -nt bin/ndnd ]; then
 	echo "install-deps: building bin/ndnd (github.com/named-data/ndnd/cmd/ndnd, pinned in go.mod)"
 	go build -o bin/ndnd github.com/named-data/ndnd/cmd/ndnd
