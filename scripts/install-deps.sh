@@ -9,7 +9,8 @@
 # the versions the tests run with.
 #
 # PEETS_NO_APT=1 skips apt-get (a machine without network or root): the
-# tests then run with whatever is installed, as printed.
+# tests then run with whatever is installed, as printed. A failing apt-get
+# makes the script fail, after the builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,14 +19,15 @@ pkgs=(chromium firefox-esr gcc libc6-dev iproute2)
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-# installed_version PKG prints the installed version, or nothing.
+# installed_version PKG prints the installed version, or nothing (dpkg-query
+# fails for a package it never saw).
 installed_version() {
-	dpkg-query -W -f='${db:Status-Status} ${Version}\n' "$1" 2>/dev/null | awk '$1 == "installed" { print $2 }'
+	{ dpkg-query -W -f='${db:Status-Status} ${Version}\n' "$1" 2>/dev/null || true; } | awk '$1 == "installed" { print $2 }'
 }
 
 # candidate_version PKG prints the version apt would install, or nothing.
 candidate_version() {
-	apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ && $2 != "(none)" { print $2 }'
+	{ apt-cache policy "$1" 2>/dev/null || true; } | awk '/Candidate:/ && $2 != "(none)" { print $2 }'
 }
 
 apt_setup() {
@@ -45,8 +47,8 @@ apt_setup() {
 	if [ -z "$(find "$stamp" -mmin -60 2>/dev/null)" ]; then
 		echo "install-deps: apt-get update"
 		if ! $SUDO apt-get update -qq; then
-			echo "install-deps: apt-get update failed: testing with what is installed" >&2
-			return 0
+			echo "install-deps: apt-get update failed: the tests run with what is installed" >&2
+			return 1
 		fi
 		touch "$stamp"
 	fi
@@ -63,13 +65,17 @@ apt_setup() {
 			want+=("$p")
 		fi
 	done
-	if [ ${#want[@]} -gt 0 ]; then
-		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${want[@]}" >/dev/null
+	if [ ${#want[@]} -gt 0 ] && ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${want[@]}" >/dev/null; then
+		echo "install-deps: apt-get install ${want[*]} failed: the tests run with what is installed" >&2
+		return 1
 	fi
 }
 
 mkdir -p bin
-apt_setup
+# A failed apt step still builds the binaries and prints the versions, then
+# fails the script (test.sh reports it and runs the tests anyway).
+apt_status=0
+apt_setup || apt_status=$?
 
 if [ ! -x bin/ndnd ] || [ go.mod -nt bin/ndnd ]; then
 	echo "install-deps: building bin/ndnd (github.com/named-data/ndnd/cmd/ndnd, pinned in go.mod)"
@@ -94,3 +100,4 @@ echo "  $(go version)"
 echo "  gcc: $(first_line gcc --version)"
 echo "  chromium ($chromium): $(first_line "$chromium" --version)"
 echo "  firefox ($firefox): $(first_line "$firefox" --version)"
+exit "$apt_status"
