@@ -79,6 +79,9 @@ type BenchResult struct {
 	FetchesPerSec    float64 `json:"fetches_per_s"`    // Interests for others' publications
 	ServedPerSec     float64 `json:"served_per_s"`     // Data answered for own publications
 	Rejected         uint64  `json:"rejected"`         // anything rejected (should be 0)
+	// RejectedBy splits Rejected by layer and reason ("sync/timeout",
+	// "roster/stale"...).
+	RejectedBy map[string]uint64 `json:"rejected_by,omitempty"`
 	DurationS        float64 `json:"duration_s"`
 }
 
@@ -391,9 +394,17 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 
 	for _, m := range all {
 		st := m.p.Stats()
-		res.Rejected += st.Sync.RejectedTotal()
-		for _, v := range st.Rejected {
-			res.Rejected += v
+		for layer, rej := range map[string]map[string]uint64{"sync": st.Sync.Rejected, "roster": st.Rejected} {
+			for reason, v := range rej {
+				if v == 0 {
+					continue
+				}
+				if res.RejectedBy == nil {
+					res.RejectedBy = map[string]uint64{}
+				}
+				res.RejectedBy[layer+"/"+reason] += v
+				res.Rejected += v
+			}
 		}
 	}
 	res.DurationS = time.Since(began).Seconds()

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peets/peets/internal/bidi"
 	"github.com/peets/peets/internal/cdp"
 )
 
@@ -24,12 +25,7 @@ import (
 // skipped, except when CI=true, where that is a failure.
 func StartBrowser(t testing.TB) *cdp.Browser {
 	t.Helper()
-	if _, err := exec.LookPath(cdp.ChromiumPath()); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium missing under CI (%s): %v", cdp.ChromiumPath(), err)
-		}
-		t.Skipf("chromium not found at %s (set PEETS_CHROMIUM): %v", cdp.ChromiumPath(), err)
-	}
+	needBrowser(t, "chromium", cdp.ChromiumPath(), "PEETS_CHROMIUM")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := cdp.Launch(ctx, cdp.Options{})
@@ -40,9 +36,33 @@ func StartBrowser(t testing.TB) *cdp.Browser {
 	return b
 }
 
+// Tab is one page of a browser, whatever drives it: *cdp.Page (Chromium,
+// DevTools protocol) or *bidi.Page (Firefox, WebDriver BiDi).
+type Tab interface {
+	Navigate(ctx context.Context, url string) error
+	Eval(ctx context.Context, expr string, out any) error
+	WaitFor(ctx context.Context, cond string, d time.Duration) error
+	SetViewport(ctx context.Context, width, height int) error
+	Screenshot(ctx context.Context, path string) error
+	Console() []string
+	Close(ctx context.Context) error
+}
+
+// needBrowser skips the test when the browser at path is missing, except
+// when CI=true, where that is a failure.
+func needBrowser(t testing.TB, name, path, env string) {
+	t.Helper()
+	if _, err := exec.LookPath(path); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s missing under CI (%s): %v", name, path, err)
+		}
+		t.Skipf("%s not found at %s (set %s): %v", name, path, env, err)
+	}
+}
+
 // Page is an open page of a proxy.
 type Page struct {
-	*cdp.Page
+	Tab
 	t      testing.TB
 	URL    string
 	Opened time.Time
@@ -53,26 +73,56 @@ type Page struct {
 // fails, the page's console is logged.
 func OpenPage(t testing.TB, b *cdp.Browser, pageURL string) *Page {
 	t.Helper()
+	return openTab(t, func(ctx context.Context) (Tab, error) { return b.NewPage(ctx, "") }, pageURL)
+}
+
+// StartFirefox launches a headless Firefox for the test (WebDriver BiDi,
+// fake camera and microphone) and closes it at the end. Without Firefox
+// the test is skipped, except when CI=true, where that is a failure.
+func StartFirefox(t testing.TB) *bidi.Browser {
+	t.Helper()
+	needBrowser(t, "firefox", bidi.FirefoxPath(), "PEETS_FIREFOX")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := bidi.Launch(ctx, bidi.Options{})
+	if err != nil {
+		t.Fatalf("start firefox: %v", err)
+	}
+	t.Logf("browser: %s", b.Version())
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// OpenFirefoxPage is OpenPage for a page in Firefox (a window of its own).
+func OpenFirefoxPage(t testing.TB, b *bidi.Browser, pageURL string) *Page {
+	t.Helper()
+	return openTab(t, func(ctx context.Context) (Tab, error) { return b.NewPage(ctx, "") }, pageURL)
+}
+
+// openTab opens a tab with newTab, sizes it to 1280x800, loads pageURL in
+// it and waits until the page has joined its proxy.
+func openTab(t testing.TB, newTab func(context.Context) (Tab, error), pageURL string) *Page {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p, err := b.NewPage(ctx, "")
+	tab, err := newTab(ctx)
 	if err != nil {
 		t.Fatalf("new page: %v", err)
 	}
-	if err := p.SetViewport(ctx, 1280, 800); err != nil {
+	if err := tab.SetViewport(ctx, 1280, 800); err != nil {
 		t.Fatalf("viewport: %v", err)
 	}
-	page := &Page{Page: p, t: t, URL: pageURL, Opened: time.Now()}
+	page := &Page{Tab: tab, t: t, URL: pageURL, Opened: time.Now()}
 	t.Cleanup(func() {
 		if t.Failed() {
 			page.LogConsole()
 		}
 	})
-	if err := p.Navigate(ctx, pageURL); err != nil {
+	if err := tab.Navigate(ctx, pageURL); err != nil {
 		page.LogConsole()
 		t.Fatalf("open %s: %v", pageURL, err)
 	}
-	if err := p.WaitFor(ctx, "window.peets && window.peets.state.joined", 20*time.Second); err != nil {
+	if err := tab.WaitFor(ctx, "window.peets && window.peets.state.joined", 20*time.Second); err != nil {
 		page.LogConsole()
 		t.Fatalf("page %s did not join: %v", pageURL, err)
 	}
@@ -92,7 +142,7 @@ func (p *Page) Eval(expr string, out any) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := p.Page.Eval(ctx, expr, out); err != nil {
+	if err := p.Tab.Eval(ctx, expr, out); err != nil {
 		p.t.Fatalf("eval %.80q: %v", expr, err)
 	}
 }
@@ -101,7 +151,7 @@ func (p *Page) Eval(expr string, out any) {
 func (p *Page) TryEval(expr string, out any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return p.Page.Eval(ctx, expr, out)
+	return p.Tab.Eval(ctx, expr, out)
 }
 
 // Decoded is what a page plays of one remote participant.
@@ -152,13 +202,57 @@ func WaitDecoded(t testing.TB, p *Page, n int, timeout time.Duration) map[string
 	}
 }
 
+// Outbound is what a page sends on one m-line.
+type Outbound struct {
+	Kind          string `json:"kind"`
+	Mid           string `json:"mid"`
+	PacketsSent   int    `json:"packetsSent"`
+	FramesEncoded int    `json:"framesEncoded"`
+}
+
+// Outbound returns, per m-line, what the page has sent so far.
+func (p *Page) Outbound() (map[string]Outbound, error) {
+	var list []Outbound
+	if err := p.TryEval("window.peets.outbound()", &list); err != nil {
+		return nil, err
+	}
+	out := make(map[string]Outbound, len(list))
+	for _, o := range list {
+		out[o.Mid] = o
+	}
+	return out, nil
+}
+
+// WaitSending waits until every m-line of since has sent at least min
+// packets more than it had then, or fails the test after timeout.
+func WaitSending(t testing.TB, p *Page, since map[string]Outbound, min int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		now, err := p.Outbound()
+		var stopped []string
+		for mid, o := range since {
+			if err != nil || now[mid].PacketsSent < o.PacketsSent+min {
+				stopped = append(stopped, o.Kind+" mid "+mid)
+			}
+		}
+		if len(stopped) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("page %s: not sending after %v: %v (before %+v, now %+v, err %v)", p.URL, timeout, stopped, since, now, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // WaitFor polls a JavaScript condition in the page, failing the test
 // after timeout.
 func (p *Page) WaitFor(cond string, timeout time.Duration) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+5*time.Second)
 	defer cancel()
-	if err := p.Page.WaitFor(ctx, cond, timeout); err != nil {
+	if err := p.Tab.WaitFor(ctx, cond, timeout); err != nil {
 		p.t.Fatalf("page %s: %v", p.URL, err)
 	}
 }
@@ -179,7 +273,7 @@ func Screenshot(t testing.TB, p *Page, path string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := p.Screenshot(ctx, path); err != nil {
+	if err := p.Tab.Screenshot(ctx, path); err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
 }

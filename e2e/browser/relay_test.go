@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/peets/peets/daemon/web"
+	"github.com/peets/peets/media/bridge"
 )
 
 // room is a relay behind a web server.
@@ -168,15 +169,36 @@ func TestThreePages(t *testing.T) {
 // TestGlare forces an offer collision: the page offers (a second video
 // track) while its session offers a newcomer's tracks. The session ignores
 // the page's offer, the page rolls back and answers, then offers again.
-func TestGlare(t *testing.T) {
-	r := startRoom(t)
+func TestGlare(t *testing.T) { testGlare(t, chromium(t)) }
+
+// TestFirefoxGlare is TestGlare with Firefox pages.
+func TestFirefoxGlare(t *testing.T) { testGlare(t, firefox(t)) }
+
+// opener opens a page in the test's browser.
+type opener func(url string) *Page
+
+func chromium(t *testing.T) opener {
 	b := StartBrowser(t)
-	alice := OpenPage(t, b, PageURL(r.url, "name", "Alice"))
+	return func(url string) *Page { return OpenPage(t, b, url) }
+}
+
+func firefox(t *testing.T) opener {
+	b := StartFirefox(t)
+	return func(url string) *Page { return OpenFirefoxPage(t, b, url) }
+}
+
+func testGlare(t *testing.T, open opener) {
+	r := startRoom(t)
+	alice := open(PageURL(r.url, "name", "Alice"))
 	aliceID := myID(alice)
 	r.waitPublishing(t, aliceID, 2)
 	alice.WaitFor(`window.peets.pc.signalingState === 'stable' && window.peets.pc.connectionState === 'connected'`, 10*time.Second)
 	sess := r.relay.Session(aliceID)
 	offers := sess.Stats().OffersSent
+	camMic, err := alice.Outbound()
+	if err != nil || len(camMic) != 2 {
+		t.Fatalf("alice sends %+v (err %v), want her camera and microphone", camMic, err)
+	}
 
 	if err := r.relay.HoldSignals(aliceID, true); err != nil {
 		t.Fatal(err)
@@ -192,7 +214,7 @@ func TestGlare(t *testing.T) {
 	alice.WaitFor(`window.peets.pc.signalingState === 'have-local-offer'`, 5*time.Second)
 
 	// Bob joins: Alice's session offers his tracks while her offer waits.
-	bob := OpenPage(t, b, PageURL(r.url, "name", "Bob"))
+	bob := open(PageURL(r.url, "name", "Bob"))
 	r.waitPublishing(t, myID(bob), 2)
 	deadline := time.Now().Add(10 * time.Second)
 	for sess.Stats().OffersSent == offers {
@@ -207,9 +229,19 @@ func TestGlare(t *testing.T) {
 	}
 
 	WaitDecoded(t, alice, 1, 20*time.Second)
-	WaitDecoded(t, bob, 1, 20*time.Second)
 	alice.WaitFor(`window.peets.pc.signalingState === 'stable' &&
 		window.peets.pc.getTransceivers().every(t => t.mid !== null && t.currentDirection !== null)`, 10*time.Second)
+	// Her camera and microphone still go out after her offer was rolled
+	// back (Chromium 148 stopped them there unless the page restarts them).
+	now, err := alice.Outbound()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for mid := range camMic {
+		camMic[mid] = now[mid]
+	}
+	WaitSending(t, alice, camMic, 10, 5*time.Second)
+	WaitDecoded(t, bob, 1, 20*time.Second)
 	r.waitPublishing(t, aliceID, 3) // the canvas track arrived after all
 	st := sess.Stats()
 	if st.OffersIgnored < 1 {
@@ -445,20 +477,28 @@ func TestFirstFrameTime(t *testing.T) {
 }
 
 // TestInitialGlare makes the very first negotiation collide: the page's
-// first offer (its camera) is held until the session, after its short
+// first offer (its camera) is held until the session, after its
 // FirstOfferWait, offers a participant's tracks.
 // The page rolls its first offer back; its next offer must still be
 // accepted (this needs the bridge's header extension ids to match
 // Chromium's).
-func TestInitialGlare(t *testing.T) {
-	r := startRoomWith(t, RelayConfig{FirstOfferWait: 400 * time.Millisecond})
-	b := StartBrowser(t)
-	alice := OpenPage(t, b, PageURL(r.url, "name", "Alice"))
+func TestInitialGlare(t *testing.T) { testInitialGlare(t, chromium(t)) }
+
+// TestFirefoxInitialGlare is TestInitialGlare with Firefox pages.
+func TestFirefoxInitialGlare(t *testing.T) { testInitialGlare(t, firefox(t)) }
+
+func testInitialGlare(t *testing.T, open opener) {
+	// The page must offer before the session does: its camera opened
+	// 0.4-0.9 s after it joined on a loaded machine (Firefox the slower),
+	// so the session waits the product's default.
+	r := startRoomWith(t, RelayConfig{FirstOfferWait: bridge.DefaultFirstOfferWait})
+	alice := open(PageURL(r.url, "name", "Alice"))
 	r.waitPublishing(t, myID(alice), 2)
 	r.relay.SetHoldNewPages(true)
-	bob := OpenPage(t, b, PageURL(r.url, "name", "Bob"))
+	bob := open(PageURL(r.url, "name", "Bob"))
 	r.relay.SetHoldNewPages(false)
 	bobID := myID(bob)
+	bob.WaitFor(`'offer-sent' in window.peets.state.marks`, bridge.DefaultFirstOfferWait)
 	bob.WaitFor(`window.peets.state.glare > 0`, 10*time.Second)
 	if err := r.relay.HoldSignals(bobID, false); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@
 package cdp
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,10 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/peets/peets/internal/browserproc"
 )
 
 // Defaults.
@@ -94,27 +92,15 @@ type Options struct {
 
 // Browser is a running Chromium and its DevTools connection.
 type Browser struct {
-	cmd  *exec.Cmd
+	proc *browserproc.Proc
 	dir  string
 	log  *slog.Logger
-	conn *websocket.Conn
-	out  *tailBuffer
+	conn *browserproc.Conn
 
-	wmu     sync.Mutex // serializes writes
-	nextID  atomic.Int64
-	mu      sync.Mutex
-	pending map[int64]chan response
-	pages   map[string]*Page // by session id
+	mu    sync.Mutex
+	pages map[string]*Page // by session id
 
-	readDone  chan struct{}
-	exited    chan struct{}
-	waitErr   error
 	closeOnce sync.Once
-}
-
-type response struct {
-	result json.RawMessage
-	err    error
 }
 
 // Error is a DevTools protocol error.
@@ -155,44 +141,28 @@ func Launch(ctx context.Context, opts Options) (*Browser, error) {
 	}
 	args := append(append([]string{}, flags...), opts.ExtraFlags...)
 	args = append(args, "--user-data-dir="+dir, "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1", "about:blank")
-	cmd := exec.Command(path, args...)
-	setProcessGroup(cmd)
-	b := &Browser{
-		cmd:      cmd,
-		dir:      dir,
-		log:      log.With("component", "chromium"),
-		out:      &tailBuffer{max: 64 << 10},
-		pending:  make(map[int64]chan response),
-		pages:    make(map[string]*Page),
-		readDone: make(chan struct{}),
-		exited:   make(chan struct{}),
-	}
-	cmd.Stdout = b.out
-	cmd.Stderr = b.out
-	if err := cmd.Start(); err != nil {
+	proc, err := browserproc.Start(path, args, dir)
+	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
 	}
-	go func() {
-		b.waitErr = cmd.Wait()
-		close(b.exited)
-	}()
+	b := &Browser{
+		proc:  proc,
+		dir:   dir,
+		log:   log.With("component", "chromium"),
+		pages: make(map[string]*Page),
+	}
 	sctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
 	wsURL, err := b.devToolsURL(sctx)
 	if err == nil {
-		d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-		b.conn, _, err = d.DialContext(sctx, wsURL, nil)
-		if b.conn != nil {
-			b.conn.SetReadLimit(256 << 20) // screenshots are big
-		}
+		b.conn, err = browserproc.Dial(sctx, wsURL, b.event)
 	}
 	if err != nil {
 		b.kill()
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("%w: %v\n%s", ErrStart, err, b.out.String())
+		proc.RemoveDir()
+		return nil, fmt.Errorf("%w: %v\n%s", ErrStart, err, proc.Output())
 	}
-	go b.readLoop()
 	return b, nil
 }
 
@@ -214,15 +184,15 @@ func (b *Browser) devToolsURL(ctx context.Context) (string, error) {
 		select {
 		case <-ctx.Done():
 			return "", fmt.Errorf("no DevToolsActivePort: %w", ctx.Err())
-		case <-b.exited:
-			return "", fmt.Errorf("chromium exited: %v", b.waitErr)
+		case <-b.proc.Exited():
+			return "", fmt.Errorf("chromium exited: %v", b.proc.Err())
 		case <-tick.C:
 		}
 	}
 }
 
 // Output returns the last 64 KiB of the browser's stdout and stderr.
-func (b *Browser) Output() string { return b.out.String() }
+func (b *Browser) Output() string { return b.proc.Output() }
 
 // Version returns the browser's product string.
 func (b *Browser) Version(ctx context.Context) (string, error) {
@@ -242,91 +212,56 @@ func (b *Browser) Call(ctx context.Context, sessionID, method string, params, re
 		ctx, cancel = context.WithTimeout(ctx, DefaultCallTimeout)
 		defer cancel()
 	}
-	id := b.nextID.Add(1)
-	msg := map[string]any{"id": id, "method": method}
-	if params != nil {
-		msg["params"] = params
+	raw, err := b.conn.Call(ctx, func(id int64) any {
+		msg := map[string]any{"id": id, "method": method}
+		if params != nil {
+			msg["params"] = params
+		}
+		if sessionID != "" {
+			msg["sessionId"] = sessionID
+		}
+		return msg
+	})
+	if errors.Is(err, browserproc.ErrClosed) {
+		err = ErrClosed
 	}
-	if sessionID != "" {
-		msg["sessionId"] = sessionID
-	}
-	ch := make(chan response, 1)
-	b.mu.Lock()
-	select {
-	case <-b.readDone:
-		b.mu.Unlock()
-		return ErrClosed
-	default:
-	}
-	b.pending[id] = ch
-	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		delete(b.pending, id)
-		b.mu.Unlock()
-	}()
-	b.wmu.Lock()
-	_ = b.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	err := b.conn.WriteJSON(msg)
-	b.wmu.Unlock()
 	if err != nil {
 		return fmt.Errorf("cdp: %s: %w", method, err)
 	}
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return fmt.Errorf("%s: %w", method, r.err)
-		}
-		if result != nil && len(r.result) > 0 {
-			if err := json.Unmarshal(r.result, result); err != nil {
-				return fmt.Errorf("cdp: %s result: %w", method, err)
-			}
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("cdp: %s: %w", method, ctx.Err())
-	case <-b.readDone:
-		return fmt.Errorf("cdp: %s: %w", method, ErrClosed)
+	var r struct {
+		Result json.RawMessage `json:"result"`
+		Error  *Error          `json:"error"`
 	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("cdp: %s answer: %w", method, err)
+	}
+	if r.Error != nil {
+		return fmt.Errorf("%s: %w", method, r.Error)
+	}
+	if result != nil && len(r.Result) > 0 {
+		if err := json.Unmarshal(r.Result, result); err != nil {
+			return fmt.Errorf("cdp: %s result: %w", method, err)
+		}
+	}
+	return nil
 }
 
-type inbound struct {
-	ID        int64           `json:"id"`
-	Result    json.RawMessage `json:"result"`
-	Error     *Error          `json:"error"`
-	Method    string          `json:"method"`
-	Params    json.RawMessage `json:"params"`
-	SessionID string          `json:"sessionId"`
-}
-
-func (b *Browser) readLoop() {
-	defer close(b.readDone)
-	for {
-		var m inbound
-		if err := b.conn.ReadJSON(&m); err != nil {
-			return
-		}
-		if m.ID != 0 {
-			b.mu.Lock()
-			ch := b.pending[m.ID]
-			b.mu.Unlock()
-			if ch != nil {
-				r := response{result: m.Result}
-				if m.Error != nil {
-					r.err = m.Error
-				}
-				ch <- r
-			}
-			continue
-		}
-		if m.SessionID != "" {
-			b.mu.Lock()
-			p := b.pages[m.SessionID]
-			b.mu.Unlock()
-			if p != nil {
-				p.event(m.Method, m.Params)
-			}
-		}
+// event hands an event of a page's session to the page (the connection's
+// read goroutine).
+func (b *Browser) event(raw json.RawMessage) {
+	var m struct {
+		Method    string          `json:"method"`
+		Params    json.RawMessage `json:"params"`
+		SessionID string          `json:"sessionId"`
+	}
+	if json.Unmarshal(raw, &m) != nil || m.SessionID == "" {
+		return
+	}
+	b.mu.Lock()
+	p := b.pages[m.SessionID]
+	b.mu.Unlock()
+	if p != nil {
+		p.event(m.Method, m.Params)
 	}
 }
 
@@ -337,22 +272,14 @@ func (b *Browser) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = b.Call(ctx, "", "Browser.close", nil, nil)
 		cancel()
-		select {
-		case <-b.exited:
-		case <-time.After(closeTimeout):
+		if !b.proc.WaitExit(closeTimeout) {
 			b.log.Warn("chromium did not exit: killing its process group")
 		}
 		b.kill()
 		if b.conn != nil {
-			_ = b.conn.Close()
-			<-b.readDone
+			b.conn.Close()
 		}
-		for i := 0; i < 10; i++ {
-			if err := os.RemoveAll(b.dir); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		b.proc.RemoveDir()
 	})
 	return nil
 }
@@ -360,39 +287,7 @@ func (b *Browser) Close() error {
 // kill ends the process group (helpers and renderers included) and waits
 // for the browser process.
 func (b *Browser) kill() {
-	killProcessGroup(b.cmd)
-	select {
-	case <-b.exited:
-	case <-time.After(closeTimeout):
-		b.log.Error("chromium survived SIGKILL")
+	if err := b.proc.Kill(closeTimeout); err != nil {
+		b.log.Error("kill", "err", err)
 	}
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	sc := bufio.NewScanner(strings.NewReader(string(t.buf)))
-	var b strings.Builder
-	for sc.Scan() {
-		b.WriteString(sc.Text())
-		b.WriteByte('\n')
-	}
-	return b.String()
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/peets/peets/internal/browserproc"
 )
 
 // Page is one tab, attached in flattened session mode.
@@ -115,25 +117,10 @@ func (p *Page) Eval(ctx context.Context, expr string, out any) error {
 // WaitFor polls a JavaScript condition every 50 ms until it is true,
 // for at most d.
 func (p *Page) WaitFor(ctx context.Context, cond string, d time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		var ok bool
-		if last = p.Eval(ctx, "!!("+cond+")", &ok); last == nil && ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			if last != nil {
-				return fmt.Errorf("cdp: waiting for %s: %w (last error: %v)", cond, ctx.Err(), last)
-			}
-			return fmt.Errorf("cdp: waiting for %s: %w", cond, ctx.Err())
-		case <-tick.C:
-		}
+	if err := browserproc.WaitTrue(ctx, d, cond, p.Eval); err != nil {
+		return fmt.Errorf("cdp: %w", err)
 	}
+	return nil
 }
 
 // SetViewport sets the page's size in CSS pixels.

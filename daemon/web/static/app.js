@@ -249,6 +249,8 @@
     const pc = state.pc;
     if (!pc || !sdp) return;
     const collision = type === 'offer' && (state.makingOffer || pc.signalingState !== 'stable');
+    // The senders already negotiated: a rollback may stop them (below).
+    const sending = collision ? pc.getTransceivers().filter(isSending) : [];
     if (collision) state.glare++; // polite: never ignore, roll back implicitly
     if (type === 'answer' && pc.signalingState !== 'have-local-offer') return;
     await pc.setRemoteDescription({ type, sdp });
@@ -257,7 +259,31 @@
       await pc.setLocalDescription();
       send('answer', { sdp: pc.localDescription.sdp });
     }
+    if (sending.length) await restartSenders(pc, sending);
     syncTracks();
+  }
+
+  function isSending(t) {
+    return !t.stopped && !!t.sender.track && (t.currentDirection === 'sendonly' || t.currentDirection === 'sendrecv');
+  }
+
+  // restartSenders re-attaches the track of each sender that was sending
+  // before our offer was rolled back. Chromium 148 (not 156) stops every
+  // such sender when it rolls a renegotiation offer back: its outbound-rtp
+  // counters restart at 0 and stay there, so the others lose our camera
+  // and microphone for good. A new track binding starts the encoder again;
+  // elsewhere it costs one keyframe.
+  async function restartSenders(pc, transceivers) {
+    for (const t of transceivers) {
+      const track = t.sender.track;
+      if (state.pc !== pc || t.stopped || !track || track.readyState === 'ended') continue;
+      try {
+        await t.sender.replaceTrack(null);
+        await t.sender.replaceTrack(track);
+      } catch (e) {
+        console.warn(`peets: could not restart a sender after a rollback: ${e}`);
+      }
+    }
   }
 
   async function onCandidate(c) {
@@ -823,6 +849,20 @@
 
   // ---------- test and debugging hooks ----------
 
+  // outbound lists what this page sends, per m-line (packets and frames
+  // so far).
+  async function outbound() {
+    const out = [];
+    const pc = state.pc;
+    if (!pc) return out;
+    const stats = await pc.getStats();
+    stats.forEach((r) => {
+      if (r.type !== 'outbound-rtp') return;
+      out.push({ kind: r.kind, mid: r.mid, packetsSent: r.packetsSent || 0, framesEncoded: r.framesEncoded || 0 });
+    });
+    return out;
+  }
+
   async function inbound() {
     const out = [];
     const pc = state.pc;
@@ -870,6 +910,7 @@
     get pc() { return state.pc; },
     get firstFrameMs() { return state.firstFrameMs; },
     inbound,
+    outbound,
     decoded,
     send,
     leave,

@@ -1,6 +1,6 @@
 //go:build unix
 
-package cdp
+package browserproc
 
 import (
 	"os/exec"
@@ -8,7 +8,7 @@ import (
 )
 
 // setProcessGroup starts the browser in its own process group, so that
-// Close can kill it with all its helper processes.
+// Kill can end it with all its helper processes.
 func setProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }
