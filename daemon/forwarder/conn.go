@@ -64,6 +64,11 @@ type Options struct {
 	// OpenTimeout bounds the wait for an explicit external URI to answer;
 	// 0 = DefaultOpenTimeout.
 	OpenTimeout time.Duration
+	// NoSweep, for the embedded forwarder only, runs it without its CS
+	// sweeper (sweep.go), so that its name tree grows with every name it
+	// caches: for benchmarks that measure what the sweeper costs and
+	// saves. Fixed by the first embedded Open of the process.
+	NoSweep bool
 }
 
 // Stats is a snapshot of a Conn's state and counters.
@@ -86,6 +91,8 @@ type Stats struct {
 	AppConnsClosed uint64        `json:"app_conns_closed,omitempty"` // embedded, process-wide: local app connections closed for bad input
 	AppUndecodable uint64        `json:"app_undecodable,omitempty"`  // embedded, process-wide: packets for local apps the forwarder's output could not be decoded into (should stay 0)
 	UDP            *guardStats   `json:"udp,omitempty"`              // embedded with a UDP port or UDP links: the guard's counters (udpguard.go)
+	CSSweep        *sweepStats   `json:"cs_sweep,omitempty"`         // embedded: the CS sweeper's counters (sweep.go)
+	QueueDrops     uint64        `json:"fw_queue_drops,omitempty"`   // embedded, process-wide: packets the forwarding queue dropped (it was full)
 	TCP            *tcpLinkStats `json:"tcp,omitempty"`              // embedded with TCP links: the link relays' counters (tcplink.go)
 	DownSince      time.Time     `json:"down_since,omitzero"`
 	LastResumeMS   float64       `json:"last_resume_ms,omitempty"`  // connection lost -> state re-applied, last time
@@ -239,7 +246,7 @@ func open(ctx context.Context, o Options, env clientEnv) (*Conn, error) {
 	}
 
 	cctx, cancel := context.WithCancel(context.Background())
-	ecfg := embeddedConfig{sock: stateSock, udpPort: o.UDPPort, logLevel: o.ForwarderLogLevel}
+	ecfg := embeddedConfig{sock: stateSock, udpPort: o.UDPPort, logLevel: o.ForwarderLogLevel, noSweep: o.NoSweep}
 	c := &Conn{
 		log:        log,
 		kind:       p.kind,
@@ -464,7 +471,14 @@ func (c *Conn) Stats() Stats {
 	var appBad, appClosed, appUndec uint64
 	var udp *guardStats
 	var tcp *tcpLinkStats
+	var sweep *sweepStats
+	var qdrops uint64
 	if c.emb != nil {
+		if s := c.emb.sweep; s != nil {
+			st := s.stats()
+			sweep = &st
+		}
+		qdrops = c.emb.qdrops.interests.Load() + c.emb.qdrops.data.Load()
 		tcp = c.emb.tcpStats()
 		appBad = c.emb.relayCnt.malformed.Load()
 		appClosed = c.emb.relayCnt.closedConn.Load()
@@ -494,6 +508,8 @@ func (c *Conn) Stats() Stats {
 		AppUndecodable: appUndec,
 		UDP:            udp,
 		TCP:            tcp,
+		CSSweep:        sweep,
+		QueueDrops:     qdrops,
 		DownSince:      c.downSince,
 		LastResumeMS:   float64(c.lastResume.Microseconds()) / 1000,
 		LastReapplyMS:  float64(c.lastReapply.Microseconds()) / 1000,
