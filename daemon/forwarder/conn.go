@@ -22,6 +22,8 @@ import (
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/peets/peets/internal/ratelog"
+
 	"github.com/named-data/ndnd/std/engine/basic"
 	ndnlog "github.com/named-data/ndnd/std/log"
 	"github.com/named-data/ndnd/std/ndn"
@@ -87,7 +89,10 @@ type Stats struct {
 	PacketsOut     uint64        `json:"packets_out"`
 	SendDrops      uint64        `json:"send_drops"`
 	MalformedIn    uint64        `json:"malformed_in"`               // packets from the forwarder dropped as malformed, not given to the engine
+	HandlerPanics  uint64        `json:"handler_panics"`             // panics recovered in this Conn's Interest handlers, Express callbacks and engine tasks (each dropped its packet)
+	FramePanics    uint64        `json:"frame_panics,omitempty"`     // panics recovered in the per-frame work of this Conn's stream face and, embedded (process-wide), of the app relays, UDP guard and TCP links
 	AppMalformedIn uint64        `json:"app_malformed_in,omitempty"` // embedded, process-wide: local apps' packets dropped as malformed before the forwarder
+	AppOversized   uint64        `json:"app_oversized,omitempty"`    // embedded, process-wide: of which packets above 8800 bytes (the connection stays)
 	AppConnsClosed uint64        `json:"app_conns_closed,omitempty"` // embedded, process-wide: local app connections closed for bad input
 	AppUndecodable uint64        `json:"app_undecodable,omitempty"`  // embedded, process-wide: packets for local apps the forwarder's output could not be decoded into (should stay 0)
 	UDP            *guardStats   `json:"udp,omitempty"`              // embedded with a UDP port or UDP links: the guard's counters (udpguard.go)
@@ -147,6 +152,7 @@ type Conn struct {
 
 	up             atomic.Bool
 	registerErrors atomic.Uint64
+	panics         panicCounter // recovered in handlers and callbacks (guard.go)
 
 	mu         sync.Mutex
 	closed     bool
@@ -284,7 +290,8 @@ func open(ctx context.Context, o Options, env clientEnv) (*Conn, error) {
 		c.face = c.stream
 	}
 
-	c.engine = basic.NewEngine(c.face, basic.NewTimer())
+	c.panics.lim.Every = ratelog.DefaultEvery
+	c.engine = &guardedEngine{Engine: basic.NewEngine(c.face, basic.NewTimer()), log: log, panics: &c.panics}
 	c.up.Store(true) // before Start: the face may report a loss right away
 	if err := c.engine.Start(); err != nil {
 		c.face.Close()
@@ -468,7 +475,10 @@ func (c *Conn) Stats() Stats {
 	cnt := c.face.counters()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var appBad, appClosed, appUndec uint64
+	var appBad, appOver, appClosed, appUndec, framePanics uint64
+	if c.stream != nil {
+		framePanics = c.stream.panics.n.Load()
+	}
 	var udp *guardStats
 	var tcp *tcpLinkStats
 	var sweep *sweepStats
@@ -481,6 +491,8 @@ func (c *Conn) Stats() Stats {
 		qdrops = c.emb.qdrops.interests.Load() + c.emb.qdrops.data.Load()
 		tcp = c.emb.tcpStats()
 		appBad = c.emb.relayCnt.malformed.Load()
+		appOver = c.emb.relayCnt.oversized.Load()
+		framePanics += c.emb.framePanics.n.Load()
 		appClosed = c.emb.relayCnt.closedConn.Load()
 		appUndec = c.emb.relayCnt.undecodable.Load()
 		if g := c.emb.udpGuard(); g != nil {
@@ -503,7 +515,10 @@ func (c *Conn) Stats() Stats {
 		PacketsOut:     cnt.out.Load(),
 		SendDrops:      cnt.drops.Load(),
 		MalformedIn:    cnt.malformed.Load(),
+		HandlerPanics:  c.panics.n.Load(),
+		FramePanics:    framePanics,
 		AppMalformedIn: appBad,
+		AppOversized:   appOver,
 		AppConnsClosed: appClosed,
 		AppUndecodable: appUndec,
 		UDP:            udp,

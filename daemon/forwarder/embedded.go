@@ -78,9 +78,10 @@ type embeddedFw struct {
 	sweep     *sweeper // the CS sweeper (sweep.go), nil if off (fixed at start)
 	qdrops    queueDrops
 
-	relays   sync.WaitGroup // app relay goroutines
-	relayCnt relayCounters
-	badLog   ratelog.Limiter
+	relays      sync.WaitGroup // app relay goroutines
+	relayCnt    relayCounters
+	badLog      ratelog.Limiter
+	framePanics panicCounter // recovered in the per-frame work of relays, the UDP guard, TCP links (guard.go)
 
 	mu       sync.Mutex                 // guards the fields below
 	accepted map[*appRelay]struct{}     // local apps on the public socket
@@ -130,6 +131,7 @@ func acquireEmbedded(cfg embeddedConfig, log *slog.Logger) (*embeddedFw, error) 
 	if emb == nil {
 		e := &embeddedFw{udpPort: cfg.udpPort, log: log.With("component", "forwarder"),
 			fwThreads: fwThreads, badLog: ratelog.Limiter{Every: badLogEvery}}
+		e.framePanics.lim.Every = ratelog.DefaultEvery
 		if err := e.start(cfg.logLevel, !cfg.noSweep); err != nil {
 			ln.Close()
 			return nil, err

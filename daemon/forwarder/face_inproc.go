@@ -333,11 +333,16 @@ func (f *inprocFace) finish(timeout time.Duration) bool {
 }
 
 // Send implements ndn.Face: the packet goes straight into the forwarder's
-// queue for this face.
+// queue for this face. A packet larger than 8800 bytes is refused
+// (ErrTooLarge), as the forwarder would drop it.
 func (f *inprocFace) Send(pkt enc.Wire) error {
 	if !f.running.Load() {
 		f.cnt.drops.Add(1)
 		return ErrDown
+	}
+	if err := checkPacketSize(pkt); err != nil {
+		f.cnt.drops.Add(1)
+		return err
 	}
 	if err := f.l.sendAs(f.slot, pkt); err != nil {
 		f.cnt.drops.Add(1)

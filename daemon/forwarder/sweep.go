@@ -85,8 +85,11 @@ const (
 	// keeps before sweeping the oldest: slack for Data the forwarder
 	// processes in another order than the shadow saw them.
 	sweepMargin = 256
-	// sweepRound is the most sweeps in one round.
-	sweepRound = 256
+	// sweepRound is the most sweeps in one round. A round is sent once the
+	// previous one's marker came back, so the sweeper never holds more than
+	// sweepRound+2 places of the forwarder's queue (1024), whatever the
+	// backlog: real traffic keeps the rest.
+	sweepRound = 64
 	// sweepPause separates batches of rounds, so that sweeps go out in a
 	// few wake-ups a second, not one per packet.
 	sweepPause = 200 * time.Millisecond

@@ -31,6 +31,9 @@ var (
 	// ErrCommand reports that the forwarder refused or did not answer a
 	// management command.
 	ErrCommand = errors.New("forwarder: management command failed")
+	// ErrTooLarge reports a packet larger than an NDN packet may be (8800
+	// bytes), which no forwarder takes: it was not sent.
+	ErrTooLarge = errors.New("forwarder: packet larger than 8800 bytes")
 )
 
 // DefaultPort is the standard NDN port used when a tcp/udp URI has none.
