@@ -127,7 +127,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		}
 		c, err := forwarder.Open(ctx, forwarder.Options{URI: cfg.Forwarder, StateDir: dir, Logger: log})
 		if err != nil {
-			return nil, fmt.Errorf("forwarder: %w", err)
+			return nil, err // (the forwarder package's errors say "forwarder: ...")
 		}
 		d.conn, d.ownConn = c, true
 		for _, l := range cfg.Links {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -44,7 +43,7 @@ func (f *ndnFlags) dir() string {
 func (f *ndnFlags) open(ctx context.Context, log *slog.Logger) (*forwarder.Conn, error) {
 	c, err := forwarder.Open(ctx, forwarder.Options{URI: f.forwarder, StateDir: f.dir(), Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("forwarder: %w", err)
+		return nil, err // (the forwarder package's errors say "forwarder: ...")
 	}
 	log.Info("forwarder", "kind", c.Kind(), "uri", c.URI())
 	return c, nil

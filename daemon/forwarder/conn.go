@@ -251,8 +251,24 @@ func open(ctx context.Context, o Options, env clientEnv) (*Conn, error) {
 		p = plan{kind: KindExternal, ep: ep, conn: c, reason: "requested"}
 	}
 
-	cctx, cancel := context.WithCancel(context.Background())
 	ecfg := embeddedConfig{sock: stateSock, udpPort: o.UDPPort, logLevel: o.ForwarderLogLevel, noSweep: o.NoSweep}
+	var emb *embeddedFw
+	if p.kind == KindEmbedded {
+		ecfg.sock = p.sock
+		e, err := acquireEmbedded(ecfg, log)
+		if errors.Is(err, ErrSocketInUse) && o.URI == "" {
+			// Another process started its forwarder on the socket since
+			// discovery looked (several started at once: the state
+			// directory's lock elected it): use that one.
+			p, err = sharedPlan(ctx, p.sock, o.OpenTimeout)
+		}
+		if err != nil {
+			return nil, err
+		}
+		emb = e
+	}
+
+	cctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{
 		log:        log,
 		kind:       p.kind,
@@ -267,17 +283,11 @@ func open(ctx context.Context, o Options, env clientEnv) (*Conn, error) {
 		onUp:       map[uint64]func(){},
 	}
 
-	if p.kind == KindEmbedded {
-		ecfg.sock = p.sock
-		e, err := acquireEmbedded(ecfg, log)
-		if err != nil {
-			cancel()
-			return nil, err
-		}
-		c.emb = e
+	if emb != nil {
+		c.emb = emb
 		c.sock = p.sock
 		c.uri = "unix://" + p.sock
-		c.inproc = e.newFace()
+		c.inproc = emb.newFace()
 		c.face = c.inproc
 	} else {
 		c.uri = p.ep.String()
@@ -305,6 +315,21 @@ func open(ctx context.Context, o Options, env clientEnv) (*Conn, error) {
 	}
 	log.Info("connected to NDN forwarder", "kind", p.kind, "uri", c.uri, "why", p.reason)
 	return c, nil
+}
+
+// sharedPlan connects to the forwarder another process of this machine
+// serves at sock.
+func sharedPlan(ctx context.Context, sock string, wait time.Duration) (plan, error) {
+	ep, err := parseTransportURI("unix://" + sock)
+	if err != nil {
+		return plan{}, err
+	}
+	conn, err := dialWithin(ctx, ep, wait)
+	if err != nil {
+		return plan{}, err
+	}
+	return plan{kind: KindExternal, ep: ep, conn: conn, shared: true,
+		reason: "shared forwarder at " + sock + " (started meanwhile by another process)"}, nil
 }
 
 // release gives back what the embedded forwarder lent this Conn.

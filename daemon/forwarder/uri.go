@@ -21,7 +21,7 @@ var (
 	ErrClosed = errors.New("forwarder: connection closed")
 	// ErrDown reports that the forwarder is currently unreachable. Remembered
 	// state (routes, strategies, links) is re-applied when it comes back.
-	ErrDown = errors.New("forwarder: forwarder is down")
+	ErrDown = errors.New("forwarder: down (reconnecting)")
 	// ErrSocketInUse reports that another live forwarder already listens on the
 	// socket the embedded forwarder was asked to use.
 	ErrSocketInUse = errors.New("forwarder: socket already in use by a live forwarder")
