@@ -162,6 +162,11 @@ func validFrames(t testing.TB) []namedFrame {
 	)
 	// unknown non-critical elements are ignored, as the spec says
 	out = append(out, namedFrame{"interest unknown non-critical", tlv(tInterest, okName, tlv(0xfd00, b(1)), okNonce)})
+	// names at the forwarder's limits (by hand: ndnd v1.5.3 mis-encodes
+	// component lengths above 252)
+	out = append(out,
+		namedFrame{"data name of 32 components", okData(tlv(tName, bytes.Repeat(tlv(8, b('x')), 32)))},
+		namedFrame{"interest name of 8192 bytes", tlv(tInterest, tlv(tName, tlv(8, make([]byte, 8188))), okNonce)})
 	return out
 }
 
@@ -280,6 +285,10 @@ func malformedCorpus(t testing.TB) []malformed {
 			frame: mgmtInterest(t, "strategy-choice", "set", tlv(tControlParameters, okName, tlv(tStrategy, badName)), nil)},
 		{name: "faces/create with garbage then ControlParameters", fwOnly: true,
 			frame: mgmtInterest(t, "faces", "create", append(rawTLV(0x80, b(0xff, 0x80, 0, 0, 0, 0, 0, 0, 0)), tlv(tControlParameters, badName)...), nil)},
+		{name: "Data name of 33 components (into the forwarder)", fwOnly: true,
+			frame: okData(tlv(tName, bytes.Repeat(tlv(8, b('x')), 33)))},
+		{name: "Interest name of 8193 bytes (into the forwarder)", fwOnly: true,
+			frame: tlv(tInterest, tlv(tName, tlv(8, make([]byte, 8189))), okNonce)},
 		{name: "rib/announce with a malformed PrefixAnnouncement", fwOnly: true,
 			frame: mgmtInterest(t, "rib", "announce", nil, okData(badName))},
 	}
