@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -121,23 +123,24 @@ func newBenchWorkerCmd() *cobra.Command {
 	return cmd
 }
 
-// newBenchCallCmd measures a real call in headless Chromium.
-func newBenchCallCmd() *cobra.Command {
-	var c bench.CallConfig
+// benchCmd is a benchmark command that runs run once and prints its
+// result: with the flags --json, --verbose (copy what runs to stderr:
+// verboseWhat) and --log-level.
+func benchCmd(use, short, verboseWhat string, run func(ctx context.Context, log *slog.Logger, echo io.Writer) (any, error)) *cobra.Command {
 	var asJSON, verbose bool
 	var logLevel string
 	cmd := &cobra.Command{
-		Use:   "call",
-		Short: "A real call in headless Chromium: first-frame time of a joiner, CPU per proxy",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := signalContext(cmd.Context())
 			defer cancel()
-			c.Logger = newLogger(logLevel)
+			var echo io.Writer
 			if verbose {
-				c.Echo = os.Stderr
+				echo = os.Stderr
 			}
-			res, err := bench.Call(ctx, c)
+			res, err := run(ctx, newLogger(logLevel), echo)
 			if err != nil {
 				return err
 			}
@@ -146,39 +149,35 @@ func newBenchCallCmd() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
+	fl.BoolVar(&asJSON, "json", false, "one compact JSON object")
+	fl.BoolVar(&verbose, "verbose", false, "copy "+verboseWhat+" to stderr")
+	fl.StringVar(&logLevel, "log-level", "warn", "log level")
+	return cmd
+}
+
+// newBenchCallCmd measures a real call in headless Chromium.
+func newBenchCallCmd() *cobra.Command {
+	var c bench.CallConfig
+	cmd := benchCmd("call", "A real call in headless Chromium: first-frame time of a joiner, CPU per proxy", "the proxies' output",
+		func(ctx context.Context, log *slog.Logger, echo io.Writer) (any, error) {
+			c.Logger, c.Echo = log, echo
+			return bench.Call(ctx, c)
+		})
+	fl := cmd.Flags()
 	fl.IntVar(&c.Pages, "pages", 3, "participants (a page and a proxy each)")
 	fl.DurationVar(&c.Duration, "duration", 10*time.Second, "steady call over which CPU is measured")
 	fl.IntVar(&c.Joins, "joins", 5, "late joins measured for the first-frame time")
-	fl.BoolVar(&asJSON, "json", false, "one compact JSON object")
-	fl.BoolVar(&verbose, "verbose", false, "copy the proxies' output to stderr")
-	fl.StringVar(&logLevel, "log-level", "warn", "log level")
 	return cmd
 }
 
 // newBenchFwMemCmd measures the forwarder's memory over many unique names.
 func newBenchFwMemCmd() *cobra.Command {
 	var c bench.FwMemConfig
-	var asJSON, verbose bool
-	var logLevel string
-	cmd := &cobra.Command{
-		Use:   "fwmem",
-		Short: "Unique names through a peets forwarder process (a call's worth, and a stranger's unsolicited Data): its RSS over time",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := signalContext(cmd.Context())
-			defer cancel()
-			c.Logger = newLogger(logLevel)
-			if verbose {
-				c.Echo = os.Stderr
-			}
-			res, err := bench.FwMem(ctx, c)
-			if err != nil {
-				return err
-			}
-			printResult(cmd.OutOrStdout(), res, asJSON)
-			return nil
-		},
-	}
+	cmd := benchCmd("fwmem", "Unique names through a peets forwarder process (a call's worth, and a stranger's unsolicited Data): its RSS over time",
+		"the forwarder's output", func(ctx context.Context, log *slog.Logger, echo io.Writer) (any, error) {
+			c.Logger, c.Echo = log, echo
+			return bench.FwMem(ctx, c)
+		})
 	fl := cmd.Flags()
 	fl.IntVar(&c.Names, "names", 756000, "unique names through the forwarder (756000: an hour of a two-person call, 2 x 105 packets a second)")
 	fl.IntVar(&c.Rate, "rate", 2000, "Interests a second of the consumer (each answered by the producer: a new name)")
@@ -188,8 +187,5 @@ func newBenchFwMemCmd() *cobra.Command {
 	fl.DurationVar(&c.Sample, "sample", 5*time.Second, "RSS sampling interval")
 	fl.IntVar(&c.Warmup, "warmup", 100000, "names before the RSS the growth is measured from")
 	fl.BoolVar(&c.NoSweep, "no-sweep", false, "run the forwarder without its CS sweeper (to see the growth it prevents)")
-	fl.BoolVar(&asJSON, "json", false, "one compact JSON object")
-	fl.BoolVar(&verbose, "verbose", false, "copy the forwarder's output to stderr")
-	fl.StringVar(&logLevel, "log-level", "warn", "log level")
 	return cmd
 }

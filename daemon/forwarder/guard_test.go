@@ -26,8 +26,7 @@ func TestHandlerPanicsRecovered(t *testing.T) {
 	signer := sig.NewSha256Signer()
 	if err := e.AttachHandler(name(t, "/guard"), func(h ndn.InterestHandlerArgs) {
 		if strings.Contains(h.Interest.Name().String(), "boom") {
-			var m map[string]int
-			m["x"]++ // nil map write: a runtime panic, as a decoding bug would be
+			panicHere() // a runtime panic, as a decoding bug would be
 		}
 		d, err := e.Spec().MakeData(h.Interest.Name(), &ndn.DataConfig{}, enc.Wire{[]byte("ok")}, signer)
 		if err == nil {

@@ -151,8 +151,6 @@ type sweeper struct {
 
 	kick    chan struct{} // due became non-empty
 	markers chan uint64   // round markers back from the sink
-	stop    chan struct{}
-	done    chan struct{}
 
 	swept, hits, resent, lostNames, unsweepable atomic.Uint64
 
@@ -170,8 +168,6 @@ func newSweeper(link, sink, pulse *inprocLink, drops *atomic.Uint64, fwThreads i
 		lost:    ratelog.Limiter{Every: ratelog.DefaultEvery},
 		kick:    make(chan struct{}, 1),
 		markers: make(chan uint64, 4),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
 	}
 	var err error
 	if s.tbl, err = findFwTables(); err != nil {
@@ -182,13 +178,6 @@ func newSweeper(link, sink, pulse *inprocLink, drops *atomic.Uint64, fwThreads i
 	sink.owner.Store(&ownerSlot{o: sweepMarkers{s}})
 	go s.run()
 	return s
-}
-
-// close stops the sweeper's goroutine (tests; the embedded forwarder's
-// sweeper runs for the life of the process).
-func (s *sweeper) close() {
-	close(s.stop)
-	<-s.done
 }
 
 // setOn turns observation on or off; off, the shadow and the names due are
@@ -269,42 +258,26 @@ func (s *sweeper) take(n int) []string {
 }
 
 // run sends the due names in rounds: whenever names are due, rounds until
-// none is, then a pause before the next batch.
+// none is, then a pause before the next batch. It runs for the life of the
+// process, like the forwarder.
 func (s *sweeper) run() {
-	defer close(s.done)
 	var round uint64
 	buf := make([]byte, 0, 256)
-	pause := time.NewTimer(0)
-	<-pause.C
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-s.kick:
-		}
+	for range s.kick {
 		for {
 			names := s.take(sweepRound)
 			if len(names) == 0 {
 				break
 			}
-			if !s.sendRound(names, &round, &buf) {
-				return
-			}
+			s.sendRound(names, &round, &buf)
 		}
-		pause.Reset(sweepPause)
-		select {
-		case <-s.stop:
-			pause.Stop()
-			return
-		case <-pause.C:
-		}
+		time.Sleep(sweepPause)
 	}
 }
 
 // sendRound sweeps names and waits for the round's marker, sending the
-// round again while it may have lost sweeps (at most sweepTries times). It
-// returns false if the sweeper was stopped meanwhile.
-func (s *sweeper) sendRound(names []string, round *uint64, buf *[]byte) bool {
+// round again while it may have lost sweeps (at most sweepTries times).
+func (s *sweeper) sendRound(names []string, round *uint64, buf *[]byte) {
 	for try := 1; ; try++ {
 		drops := s.drops.Load()
 		sent := 0
@@ -315,14 +288,10 @@ func (s *sweeper) sendRound(names []string, round *uint64, buf *[]byte) bool {
 		}
 		*round++
 		s.sendMarker(*round, buf)
-		back, stopped := s.waitMarker(*round)
-		if stopped {
-			return false
-		}
-		if back && s.drops.Load() == drops {
+		if s.waitMarker(*round) && s.drops.Load() == drops {
 			s.swept.Add(uint64(sent))
 			s.sendPulse(names, buf)
-			return true
+			return
 		}
 		if try == sweepTries {
 			s.lostNames.Add(uint64(sent))
@@ -330,15 +299,10 @@ func (s *sweeper) sendRound(names []string, round *uint64, buf *[]byte) bool {
 				s.log.Warn("embedded forwarder: CS sweep round given up (forwarder queue overloaded); some name tree nodes may stay",
 					"names", sent, "tries", try, "suppressed_before", more, "total_lost", s.lostNames.Load())
 			}
-			return true
+			return
 		}
 		s.resent.Add(1)
-		// let the forwarder's queue drain a little
-		select {
-		case <-s.stop:
-			return false
-		case <-time.After(time.Duration(try) * 20 * time.Millisecond):
-		}
+		time.Sleep(time.Duration(try) * 20 * time.Millisecond) // let the forwarder's queue drain a little
 	}
 }
 
@@ -401,19 +365,17 @@ func (s *sweeper) onPulse() {
 }
 
 // waitMarker waits for the marker of round, at most sweepMarkerWait. Older
-// markers (of rounds given up on) are skipped.
-func (s *sweeper) waitMarker(round uint64) (back, stopped bool) {
+// markers (of rounds sent again) are skipped.
+func (s *sweeper) waitMarker(round uint64) bool {
 	t := time.NewTimer(sweepMarkerWait)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stop:
-			return false, true
 		case <-t.C:
-			return false, false
+			return false
 		case m := <-s.markers:
 			if m == round {
-				return true, false
+				return true
 			}
 		}
 	}

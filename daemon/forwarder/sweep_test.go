@@ -291,26 +291,3 @@ func TestSweepHitRetracks(t *testing.T) {
 		t.Fatal("x still cached")
 	}
 }
-
-// fetchAny expresses an Interest for exactly n (no MustBeFresh) and
-// returns the content of the Data.
-func fetchAny(e ndn.Engine, n enc.Name) (string, error) {
-	i, err := e.Spec().MakeInterest(n, &ndn.InterestConfig{Lifetime: optional.Some(200 * time.Millisecond),
-		Nonce: optional.Some(rand.Uint32())}, nil, nil)
-	if err != nil {
-		return "", err
-	}
-	ch := make(chan ndn.ExpressCallbackArgs, 1)
-	if err := e.Express(i, func(a ndn.ExpressCallbackArgs) { ch <- a }); err != nil {
-		return "", err
-	}
-	select {
-	case a := <-ch:
-		if a.Result != ndn.InterestResultData {
-			return "", fmt.Errorf("result %v", a.Result)
-		}
-		return string(a.Data.Content().Join()), nil
-	case <-time.After(2 * time.Second):
-		return "", fmt.Errorf("no callback")
-	}
-}
