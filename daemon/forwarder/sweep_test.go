@@ -2,20 +2,24 @@ package forwarder
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/named-data/ndnd/fw/dispatch"
 	"github.com/named-data/ndnd/fw/table"
 	enc "github.com/named-data/ndnd/std/encoding"
+	ndnlog "github.com/named-data/ndnd/std/log"
 	"github.com/named-data/ndnd/std/ndn"
 	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
 	sig "github.com/named-data/ndnd/std/security/signer"
 	"github.com/named-data/ndnd/std/types/optional"
+	"github.com/peets/peets/internal/ratelog"
 )
 
 // refLRU is the obvious LRU the shadow must behave like.
@@ -289,5 +293,44 @@ func TestSweepHitRetracks(t *testing.T) {
 	}
 	if _, err := fetchAny(c.Engine(), x); err == nil {
 		t.Fatal("x still cached")
+	}
+}
+
+// TestFwTablesFound: the sweeper reaches the CS LRU and the dead nonce list
+// of the embedded forwarder (fwtables.go); an ndnd whose layout differs
+// fails here.
+func TestFwTablesFound(t *testing.T) {
+	c := openT(t, Options{URI: URIEmbedded, StateDir: t.TempDir()})
+	st := c.Stats().CSSweep
+	if st == nil || st.TablesErr != "" || c.emb.sweep.tbl == nil {
+		t.Fatalf("sweeper %+v", st)
+	}
+}
+
+// TestLogBridgeQueueDrops: the forwarder's queue-drop errors (one line per
+// packet) are counted by kind and logged once per interval; the sweeper's
+// intended drops (INFO) are not logged; lines below the asked level are not
+// passed on.
+func TestLogBridgeQueueDrops(t *testing.T) {
+	var buf strings.Builder
+	var drops queueDrops
+	b := &logBridge{log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		min: ndnlog.LevelWarn, drops: &drops, dropLog: ratelog.Limiter{Every: time.Hour}}
+	for range 100 {
+		b.Write([]byte(`time=x level=ERROR msg="Interest dropped due to full queue" tag=fw-thread-0` + "\n"))
+	}
+	b.Write([]byte(`time=x level=ERROR msg="Data dropped due to full queue" tag=fw-thread-0` + "\n"))
+	b.Write([]byte(`time=x level=INFO msg="Non-existent face specified in NextHopFaceId for Interest" name=/a faceid=18446744073709551615` + "\n"))
+	b.Write([]byte(`time=x level=INFO msg="Setting CS capacity" capacity=10` + "\n"))
+	b.Write([]byte(`time=x level=WARN msg="Face DOWN" faceid=7` + "\n"))
+	if drops.interests.Load() != 100 || drops.data.Load() != 1 {
+		t.Fatalf("drops %d %d", drops.interests.Load(), drops.data.Load())
+	}
+	out := buf.String()
+	if n := strings.Count(out, "forwarding queue full"); n != 1 {
+		t.Fatalf("%d queue-drop logs, want 1: %s", n, out)
+	}
+	if strings.Contains(out, "NextHopFaceId") || strings.Contains(out, "CS capacity") || !strings.Contains(out, "Face DOWN") {
+		t.Fatalf("bridge output: %s", out)
 	}
 }
