@@ -2,6 +2,7 @@ package forwarder
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"net"
 	"strings"
@@ -10,7 +11,10 @@ import (
 
 	enc "github.com/named-data/ndnd/std/encoding"
 	"github.com/named-data/ndnd/std/ndn"
+	"github.com/named-data/ndnd/std/object"
+	"github.com/named-data/ndnd/std/object/storage"
 	sig "github.com/named-data/ndnd/std/security/signer"
+	ndnsync "github.com/named-data/ndnd/std/sync"
 	"github.com/named-data/ndnd/std/types/optional"
 )
 
@@ -154,4 +158,63 @@ func TestOversizedSendRefused(t *testing.T) {
 	if st := b.Stats(); st.Reconnects != 0 || !st.Up {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+// TestSyncCrashPacketRecovered: issue 14's packet, a sync Interest whose
+// ApplicationParameters hold a Data with a name component of length
+// 2^63+1, sent by a local app to a member's forwarder. The validator passes
+// ApplicationParameters as they are (they are the application's), so the
+// Interest reaches ndnd's SvSync, whose decoding panics ("slice bounds out
+// of range"); the panic is recovered at the handler's boundary and counted,
+// and the group keeps working. (Checking the sync Interest before SvSync is
+// the sync group's job; this is the last line.)
+func TestSyncCrashPacketRecovered(t *testing.T) {
+	dir := t.TempDir()
+	a := openT(t, Options{URI: URIEmbedded, StateDir: dir})
+	group := name(t, "/peets-test/crash-group")
+	cli := object.NewClient(a.Engine(), storage.NewMemoryStore(), nil)
+	if err := cli.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Stop()
+	svs := ndnsync.NewSvSync(ndnsync.SvSyncOpts{Client: cli, GroupPrefix: group, OnUpdate: func(ndnsync.SvSyncUpdate) {}})
+	if err := svs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer svs.Stop()
+	ctx := ctxT(t)
+	if err := a.SetStrategy(ctx, group, MulticastStrategy); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Register(ctx, group); err != nil {
+		t.Fatal(err)
+	}
+	// a name component of length 2^63+1 inside the inner Data's name
+	badData := tlv(tData, rawTLV(tName, vn(11), rawTLV(8, b(0xff, 0x80, 0, 0, 0, 0, 0, 0, 0x01)), b(0xaa)))
+	params := tlv(tAppParams, badData)
+	digest := sha256.Sum256(params)
+	syncName := tlv(tName, tlv(8, []byte("peets-test")), tlv(8, []byte("crash-group")), tlv(0x36, b(3)),
+		tlv(tParamsDigest, digest[:]))
+	crash := tlv(tInterest, syncName, okNonce, tlv(tLifetime, b(100)), params)
+	if err := validatePacket(crash, validateOpts{forForwarder: true, fwThreads: 1}); err != nil {
+		t.Fatalf("the crash packet no longer passes the validator (%v): the test must be rethought", err)
+	}
+	c, err := net.Dial("unix", a.SocketPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(crash); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(3*time.Second, func() bool { return a.Stats().HandlerPanics >= 1 }) {
+		t.Fatalf("no recovered panic: %+v", a.Stats())
+	}
+	// the member's engine still serves
+	serve(t, a.Engine(), name(t, "/peets-test/after-crash"), "A")
+	if err := a.Register(ctx, name(t, "/peets-test/after-crash")); err != nil {
+		t.Fatal(err)
+	}
+	b := openT(t, Options{URI: "unix://" + a.SocketPath(), StateDir: dir})
+	mustFetch(t, b.Engine(), "/peets-test/after-crash/x", "A")
 }

@@ -91,8 +91,9 @@ const (
 	// backlog: real traffic keeps the rest.
 	sweepRound = 64
 	// sweepPause separates batches of rounds, so that sweeps go out in a
-	// few wake-ups a second, not one per packet.
-	sweepPause = 200 * time.Millisecond
+	// few wake-ups a second, not one per packet (at a call's pace, one
+	// round a second); names wait at most this long past their due time.
+	sweepPause = time.Second
 	// sweepMarkerWait bounds the wait for a round's marker.
 	sweepMarkerWait = time.Second
 	// sweepTries is how many times a round is sent before its names are
