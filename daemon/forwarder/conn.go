@@ -22,6 +22,8 @@ import (
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/peets/peets/internal/ratelog"
+
 	"github.com/named-data/ndnd/std/engine/basic"
 	ndnlog "github.com/named-data/ndnd/std/log"
 	"github.com/named-data/ndnd/std/ndn"
@@ -64,6 +66,11 @@ type Options struct {
 	// OpenTimeout bounds the wait for an explicit external URI to answer;
 	// 0 = DefaultOpenTimeout.
 	OpenTimeout time.Duration
+	// NoSweep, for the embedded forwarder only, runs it without its CS
+	// sweeper (sweep.go), so that its name tree grows with every name it
+	// caches: for benchmarks that measure what the sweeper costs and
+	// saves. Fixed by the first embedded Open of the process.
+	NoSweep bool
 }
 
 // Stats is a snapshot of a Conn's state and counters.
@@ -82,10 +89,15 @@ type Stats struct {
 	PacketsOut     uint64        `json:"packets_out"`
 	SendDrops      uint64        `json:"send_drops"`
 	MalformedIn    uint64        `json:"malformed_in"`               // packets from the forwarder dropped as malformed, not given to the engine
+	HandlerPanics  uint64        `json:"handler_panics"`             // panics recovered in this Conn's Interest handlers, Express callbacks and engine tasks (each dropped its packet)
+	FramePanics    uint64        `json:"frame_panics,omitempty"`     // panics recovered in the per-frame work of this Conn's stream face and, embedded (process-wide), of the app relays, UDP guard and TCP links
 	AppMalformedIn uint64        `json:"app_malformed_in,omitempty"` // embedded, process-wide: local apps' packets dropped as malformed before the forwarder
+	AppOversized   uint64        `json:"app_oversized,omitempty"`    // embedded, process-wide: of which packets above 8800 bytes (the connection stays)
 	AppConnsClosed uint64        `json:"app_conns_closed,omitempty"` // embedded, process-wide: local app connections closed for bad input
 	AppUndecodable uint64        `json:"app_undecodable,omitempty"`  // embedded, process-wide: packets for local apps the forwarder's output could not be decoded into (should stay 0)
 	UDP            *guardStats   `json:"udp,omitempty"`              // embedded with a UDP port or UDP links: the guard's counters (udpguard.go)
+	CSSweep        *sweepStats   `json:"cs_sweep,omitempty"`         // embedded: the CS sweeper's counters (sweep.go)
+	QueueDrops     uint64        `json:"fw_queue_drops,omitempty"`   // embedded, process-wide: packets the forwarding queue dropped (it was full)
 	TCP            *tcpLinkStats `json:"tcp,omitempty"`              // embedded with TCP links: the link relays' counters (tcplink.go)
 	DownSince      time.Time     `json:"down_since,omitzero"`
 	LastResumeMS   float64       `json:"last_resume_ms,omitempty"`  // connection lost -> state re-applied, last time
@@ -140,6 +152,7 @@ type Conn struct {
 
 	up             atomic.Bool
 	registerErrors atomic.Uint64
+	panics         panicCounter // recovered in handlers and callbacks (guard.go)
 
 	mu         sync.Mutex
 	closed     bool
@@ -238,8 +251,24 @@ func open(ctx context.Context, o Options, env clientEnv) (*Conn, error) {
 		p = plan{kind: KindExternal, ep: ep, conn: c, reason: "requested"}
 	}
 
+	ecfg := embeddedConfig{sock: stateSock, udpPort: o.UDPPort, logLevel: o.ForwarderLogLevel, noSweep: o.NoSweep}
+	var emb *embeddedFw
+	if p.kind == KindEmbedded {
+		ecfg.sock = p.sock
+		e, err := acquireEmbedded(ecfg, log)
+		if errors.Is(err, ErrSocketInUse) && o.URI == "" {
+			// Another process started its forwarder on the socket since
+			// discovery looked (several started at once: the state
+			// directory's lock elected it): use that one.
+			p, err = sharedPlan(ctx, p.sock, o.OpenTimeout)
+		}
+		if err != nil {
+			return nil, err
+		}
+		emb = e
+	}
+
 	cctx, cancel := context.WithCancel(context.Background())
-	ecfg := embeddedConfig{sock: stateSock, udpPort: o.UDPPort, logLevel: o.ForwarderLogLevel}
 	c := &Conn{
 		log:        log,
 		kind:       p.kind,
@@ -254,17 +283,11 @@ func open(ctx context.Context, o Options, env clientEnv) (*Conn, error) {
 		onUp:       map[uint64]func(){},
 	}
 
-	if p.kind == KindEmbedded {
-		ecfg.sock = p.sock
-		e, err := acquireEmbedded(ecfg, log)
-		if err != nil {
-			cancel()
-			return nil, err
-		}
-		c.emb = e
+	if emb != nil {
+		c.emb = emb
 		c.sock = p.sock
 		c.uri = "unix://" + p.sock
-		c.inproc = e.newFace()
+		c.inproc = emb.newFace()
 		c.face = c.inproc
 	} else {
 		c.uri = p.ep.String()
@@ -277,7 +300,8 @@ func open(ctx context.Context, o Options, env clientEnv) (*Conn, error) {
 		c.face = c.stream
 	}
 
-	c.engine = basic.NewEngine(c.face, basic.NewTimer())
+	c.panics.lim.Every = ratelog.DefaultEvery
+	c.engine = &guardedEngine{Engine: basic.NewEngine(c.face, basic.NewTimer()), log: log, panics: &c.panics}
 	c.up.Store(true) // before Start: the face may report a loss right away
 	if err := c.engine.Start(); err != nil {
 		c.face.Close()
@@ -291,6 +315,21 @@ func open(ctx context.Context, o Options, env clientEnv) (*Conn, error) {
 	}
 	log.Info("connected to NDN forwarder", "kind", p.kind, "uri", c.uri, "why", p.reason)
 	return c, nil
+}
+
+// sharedPlan connects to the forwarder another process of this machine
+// serves at sock.
+func sharedPlan(ctx context.Context, sock string, wait time.Duration) (plan, error) {
+	ep, err := parseTransportURI("unix://" + sock)
+	if err != nil {
+		return plan{}, err
+	}
+	conn, err := dialWithin(ctx, ep, wait)
+	if err != nil {
+		return plan{}, err
+	}
+	return plan{kind: KindExternal, ep: ep, conn: conn, shared: true,
+		reason: "shared forwarder at " + sock + " (started meanwhile by another process)"}, nil
 }
 
 // release gives back what the embedded forwarder lent this Conn.
@@ -461,12 +500,24 @@ func (c *Conn) Stats() Stats {
 	cnt := c.face.counters()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var appBad, appClosed, appUndec uint64
+	var appBad, appOver, appClosed, appUndec, framePanics uint64
+	if c.stream != nil {
+		framePanics = c.stream.panics.n.Load()
+	}
 	var udp *guardStats
 	var tcp *tcpLinkStats
+	var sweep *sweepStats
+	var qdrops uint64
 	if c.emb != nil {
+		if s := c.emb.sweep; s != nil {
+			st := s.stats()
+			sweep = &st
+		}
+		qdrops = c.emb.qdrops.interests.Load() + c.emb.qdrops.data.Load()
 		tcp = c.emb.tcpStats()
 		appBad = c.emb.relayCnt.malformed.Load()
+		appOver = c.emb.relayCnt.oversized.Load()
+		framePanics += c.emb.framePanics.n.Load()
 		appClosed = c.emb.relayCnt.closedConn.Load()
 		appUndec = c.emb.relayCnt.undecodable.Load()
 		if g := c.emb.udpGuard(); g != nil {
@@ -489,11 +540,16 @@ func (c *Conn) Stats() Stats {
 		PacketsOut:     cnt.out.Load(),
 		SendDrops:      cnt.drops.Load(),
 		MalformedIn:    cnt.malformed.Load(),
+		HandlerPanics:  c.panics.n.Load(),
+		FramePanics:    framePanics,
 		AppMalformedIn: appBad,
+		AppOversized:   appOver,
 		AppConnsClosed: appClosed,
 		AppUndecodable: appUndec,
 		UDP:            udp,
 		TCP:            tcp,
+		CSSweep:        sweep,
+		QueueDrops:     qdrops,
 		DownSince:      c.downSince,
 		LastResumeMS:   float64(c.lastResume.Microseconds()) / 1000,
 		LastReapplyMS:  float64(c.lastReapply.Microseconds()) / 1000,

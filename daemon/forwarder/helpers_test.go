@@ -52,12 +52,24 @@ func serve(t testing.TB, e ndn.Engine, prefix enc.Name, tag string) {
 	}
 }
 
-// fetch expresses one Interest and waits for its result.
+// fetch expresses one Interest (MustBeFresh) and waits for its result.
 func fetch(e ndn.Engine, n enc.Name, lifetime time.Duration) (string, error) {
+	return express(e, n, lifetime, true)
+}
+
+// fetchAny expresses one Interest for exactly n, which cached Data of any
+// freshness answer, and waits for its result.
+func fetchAny(e ndn.Engine, n enc.Name) (string, error) {
+	return express(e, n, 200*time.Millisecond, false)
+}
+
+// express expresses one Interest and waits for its result: the content of
+// the Data.
+func express(e ndn.Engine, n enc.Name, lifetime time.Duration, mustBeFresh bool) (string, error) {
 	i, err := e.Spec().MakeInterest(n, &ndn.InterestConfig{
 		Lifetime:    optional.Some(lifetime),
 		Nonce:       utils.ConvertNonce(e.Timer().Nonce()),
-		MustBeFresh: true,
+		MustBeFresh: mustBeFresh,
 	}, nil, nil)
 	if err != nil {
 		return "", err
