@@ -1,0 +1,158 @@
+package e2etest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// NFDTools returns the directory of the NFD 24.07 build the tests use
+// (bin/nfd, bin/nfdc, run-nfd.sh: see its README): $PEETS_NFD, else
+// shared/tools/nfd beside the repository or beside one of its parents (CI
+// has ../shared beside the clone). It skips t, saying why, when there is
+// none or it cannot run (its libraries are installed by
+// scripts/install-deps.sh).
+func NFDTools(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("PEETS_NFD")
+	if dir == "" {
+		for d := filepath.Dir(repoRoot()); ; d = filepath.Dir(d) {
+			if c := filepath.Join(d, "shared", "tools", "nfd"); fileExists(filepath.Join(c, "bin", "nfd")) {
+				dir = c
+				break
+			}
+			if d == filepath.Dir(d) {
+				break
+			}
+		}
+	}
+	if dir == "" {
+		t.Skip("NFD not found: set PEETS_NFD to a directory holding NFD 24.07's bin/nfd, bin/nfdc and run-nfd.sh, or put shared/tools/nfd beside the repository")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, filepath.Join(dir, "bin", "nfd"), "--version").CombinedOutput(); err != nil {
+		t.Skipf("NFD in %s does not run (%v: %s): its libraries are missing? bash scripts/install-deps.sh installs them",
+			dir, err, bytes.TrimSpace(out))
+	}
+	return dir
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// NFD is an NFD process run by run-nfd.sh in a temp dir: its unix socket
+// there, and UDP unicast faces on UDPPort when set (NFD binds 0.0.0.0:
+// only in a network namespace of the test's own).
+type NFD struct {
+	Netns   string // run in this network namespace (set before Start)
+	UDPPort int    // > 0: listen for UDP faces on this port (set before Start)
+
+	t     testing.TB
+	tools string
+	Dir   string
+	Sock  string
+	log   *os.File
+	cmd   *exec.Cmd
+}
+
+// NewNFD prepares an NFD in a temp dir (Start runs it); it skips t when
+// NFD is not at hand (NFDTools).
+func NewNFD(t testing.TB) *NFD {
+	t.Helper()
+	tools := NFDTools(t)
+	dir := t.TempDir()
+	n := &NFD{t: t, tools: tools, Dir: dir, Sock: filepath.Join(dir, "nfd.sock")}
+	var err error
+	if n.log, err = os.Create(filepath.Join(dir, "nfd.log")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		n.Kill()
+		n.log.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(n.log.Name())
+			t.Logf("NFD log:\n%s", tail(b, 64<<10))
+		}
+	})
+	return n
+}
+
+// tail is the end of b, at most max bytes.
+func tail(b []byte, max int) []byte {
+	if len(b) > max {
+		return b[len(b)-max:]
+	}
+	return b
+}
+
+// URI is the forwarder's unix URI.
+func (n *NFD) URI() string { return "unix://" + n.Sock }
+
+// command is cmd in the NFD's namespace, if any.
+func (n *NFD) command(ctx context.Context, bin string, args ...string) *exec.Cmd {
+	if n.Netns != "" {
+		return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.Netns, bin}, args...)...)
+	}
+	return exec.CommandContext(ctx, bin, args...)
+}
+
+// Start runs NFD and waits until its socket answers.
+func (n *NFD) Start() {
+	n.t.Helper()
+	args := []string{filepath.Join(n.tools, "run-nfd.sh"), n.Dir}
+	if n.UDPPort > 0 {
+		args = append(args, "--udp", fmt.Sprint(n.UDPPort))
+	}
+	_ = os.Remove(n.Sock)
+	n.cmd = n.command(context.Background(), "bash", args...)
+	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
+	if err := n.cmd.Start(); err != nil {
+		n.t.Fatalf("start NFD: %v", err)
+	}
+	if !Eventually(10*time.Second, func() bool {
+		c, err := net.Dial("unix", n.Sock)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}) {
+		n.t.Fatalf("NFD did not come up at %s", n.Sock)
+	}
+}
+
+// Kill kills NFD with SIGKILL and reaps it.
+func (n *NFD) Kill() {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return
+	}
+	_ = n.cmd.Process.Kill() // run-nfd.sh execs nfd (ip netns exec too): this is NFD
+	_, _ = n.cmd.Process.Wait()
+	n.cmd = nil
+}
+
+// Nfdc runs NFD's nfdc with args against this NFD (its key storage in the
+// NFD's dir, never ~/.ndn) and returns its output, failing t on error.
+func (n *NFD) Nfdc(args ...string) string {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := n.command(ctx, filepath.Join(n.tools, "bin", "nfdc"), args...)
+	cmd.Env = append(os.Environ(), "NDN_CLIENT_TRANSPORT="+n.URI(),
+		"NDN_CLIENT_PIB=pib-sqlite3:"+filepath.Join(n.Dir, "keys"),
+		"NDN_CLIENT_TPM=tpm-file:"+filepath.Join(n.Dir, "keys", "tpm"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		n.t.Fatalf("nfdc %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
