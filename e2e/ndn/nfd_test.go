@@ -116,3 +116,53 @@ func keys[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestTwoHostsNFD: host A runs NFD, host B a `peets forwarder`, in two
+// network namespaces joined by a veth pair. NFD's side of the UDP link is
+// made with nfdc, as an operator would (a face to host B, a route of
+// /peets over it, the multicast strategy on /peets/room for every room);
+// host B's forwarder links back (--link). A bot on NFD publishes; a
+// subscriber proxy on host B joins the room across the link (each sees
+// the other), both rosters list both, and the subscriber gets the bot's
+// video and audio in order with nothing lost.
+func TestTwoHostsNFD(t *testing.T) {
+	hosts := newNetns(t)
+	nfd := e2etest.NewNFD(t)
+	nfd.Netns, nfd.UDPPort = hosts.a, 6363
+	nfd.Start()
+	p := newProcs(t)
+	room := fmt.Sprintf("nfdx%d", os.Getpid()%100000)
+
+	fwB := p.startIn(hosts.b, "fwB", "forwarder", "--state-dir", filepath.Join(p.dir, "fwB"), "--log-level", "info",
+		"--udp-port", "6363", "--link", "udp://"+hosts.ipA+":6363")
+	uriB := waitForwarder(t, fwB)
+	faceB := "udp4://" + hosts.ipB + ":6363"
+	t.Logf("nfdc: %s", nfd.Nfdc("face", "create", faceB))
+	t.Logf("nfdc: %s", nfd.Nfdc("route", "add", "/peets", faceB))
+	t.Logf("nfdc: %s", nfd.Nfdc("strategy", "set", "/peets/room", "/localhost/nfd/strategy/multicast"))
+
+	alice := p.startIn(hosts.a, "alice", "bot", "--user", "alice", "--room", room, "--forwarder", nfd.URI(),
+		"--state-dir", filepath.Join(p.dir, "alice"), "--log-level", "info")
+	if _, err := alice.WaitLine(botRe, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(p.dir, "bob.json")
+	sub := p.startIn(hosts.b, "bob", "bench", "worker", "--mode", "sub", "--user", "bob", "--room", room,
+		"--forwarder", uriB, "--state-dir", filepath.Join(p.dir, "bob"), "--out", out, "--log-level", "info")
+	if _, err := sub.WaitLine(readyRe, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitJoined(t, alice, "bob")
+	waitJoined(t, sub, "alice")
+	time.Sleep(4 * time.Second)
+	for _, fw := range []string{nfd.URI(), uriB} {
+		if got, want := p.rosterUsers(room, fw), []string{"alice", "bob"}; !slices.Equal(got, want) {
+			t.Errorf("peets roster on %s lists %v, want %v", fw, got, want)
+		}
+	}
+	checkNothingLost(t, sub, out, []string{"alice"}, 100)
+	t.Logf("NFD's faces after the call:\n%s", nfd.Nfdc("face", "list"))
+	if st := fwB.Output(); strings.Contains(st, "dropped a datagram from the network") {
+		t.Errorf("host B's guard dropped some of NFD's datagrams:\n%s", st)
+	}
+}
