@@ -37,17 +37,8 @@ func TestTwoHosts(t *testing.T) {
 		"--udp-port", "6363", "--link", "udp://"+hosts.ipA+":6363")
 	uriA, uriB := waitForwarder(t, fwA), waitForwarder(t, fwB)
 
-	bot := p.startIn(hosts.a, "alice", "bot", "--user", "alice", "--room", room, "--forwarder", uriA,
-		"--state-dir", filepath.Join(p.dir, "alice"), "--log-level", "info")
-	if _, err := bot.WaitLine(botRe, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(p.dir, "bob.json")
-	sub := p.startIn(hosts.b, "bob", "bench", "worker", "--mode", "sub", "--user", "bob", "--room", room,
-		"--forwarder", uriB, "--state-dir", filepath.Join(p.dir, "bob"), "--out", out, "--log-level", "info")
-	if _, err := sub.WaitLine(readyRe, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	p.botIn(hosts.a, "alice", room, uriA)
+	sub, out := p.subIn(hosts.b, "bob", room, uriB)
 	const run = 4 * time.Second
 	time.Sleep(run)
 
@@ -141,6 +132,32 @@ func (p *procs) startIn(ns, name string, args ...string) *proc.Proc {
 	return p.run(name, "ip", append([]string{"netns", "exec", ns, p.bin}, args...))
 }
 
+// botIn starts `peets bot` as user in network namespace ns, on the
+// forwarder fw, and waits until it is in the room.
+func (p *procs) botIn(ns, user, room, fw string, extra ...string) *proc.Proc {
+	p.t.Helper()
+	b := p.startIn(ns, user, append([]string{"bot", "--user", user, "--room", room, "--forwarder", fw,
+		"--state-dir", filepath.Join(p.dir, user), "--log-level", "info"}, extra...)...)
+	if _, err := b.WaitLine(botRe, 20*time.Second); err != nil {
+		p.t.Fatal(err)
+	}
+	return b
+}
+
+// subIn starts a subscriber worker (bench worker --mode sub) as user in
+// network namespace ns, on the forwarder fw, and waits until it is ready;
+// it returns the process and its report file.
+func (p *procs) subIn(ns, user, room, fw string, extra ...string) (*proc.Proc, string) {
+	p.t.Helper()
+	out := filepath.Join(p.dir, user+".json")
+	sub := p.startIn(ns, user, append([]string{"bench", "worker", "--mode", "sub", "--user", user, "--room", room,
+		"--forwarder", fw, "--state-dir", filepath.Join(p.dir, user), "--out", out, "--log-level", "info"}, extra...)...)
+	if _, err := sub.WaitLine(readyRe, 20*time.Second); err != nil {
+		p.t.Fatal(err)
+	}
+	return sub, out
+}
+
 // netns is two network namespaces joined by a veth pair.
 type netns struct {
 	a, b     string
@@ -202,18 +219,8 @@ func TestTwoHostsNdnd(t *testing.T) {
 	ndnd.Netns = hosts.b
 	ndnd.Start()
 
-	alice := p.startIn(hosts.a, "alice", "bot", "--user", "alice", "--room", room, "--forwarder", uriA,
-		"--state-dir", filepath.Join(p.dir, "alice"), "--log-level", "info", "--link", "udp://"+hosts.ipB+":6363")
-	if _, err := alice.WaitLine(botRe, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(p.dir, "carol.json")
-	sub := p.startIn(hosts.b, "carol", "bench", "worker", "--mode", "sub", "--user", "carol", "--room", room,
-		"--forwarder", ndnd.URI(), "--link", "udp://"+hosts.ipA+":6363",
-		"--state-dir", filepath.Join(p.dir, "carol"), "--out", out, "--log-level", "info")
-	if _, err := sub.WaitLine(readyRe, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	alice := p.botIn(hosts.a, "alice", room, uriA, "--link", "udp://"+hosts.ipB+":6363")
+	sub, out := p.subIn(hosts.b, "carol", room, ndnd.URI(), "--link", "udp://"+hosts.ipA+":6363")
 	for _, w := range []struct {
 		p    *proc.Proc
 		whom string

@@ -141,17 +141,8 @@ func TestTwoHostsNFD(t *testing.T) {
 	t.Logf("nfdc: %s", nfd.Nfdc("route", "add", "/peets", faceB))
 	t.Logf("nfdc: %s", nfd.Nfdc("strategy", "set", "/peets/room", "/localhost/nfd/strategy/multicast"))
 
-	alice := p.startIn(hosts.a, "alice", "bot", "--user", "alice", "--room", room, "--forwarder", nfd.URI(),
-		"--state-dir", filepath.Join(p.dir, "alice"), "--log-level", "info")
-	if _, err := alice.WaitLine(botRe, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(p.dir, "bob.json")
-	sub := p.startIn(hosts.b, "bob", "bench", "worker", "--mode", "sub", "--user", "bob", "--room", room,
-		"--forwarder", uriB, "--state-dir", filepath.Join(p.dir, "bob"), "--out", out, "--log-level", "info")
-	if _, err := sub.WaitLine(readyRe, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	alice := p.botIn(hosts.a, "alice", room, nfd.URI())
+	sub, out := p.subIn(hosts.b, "bob", room, uriB)
 	waitJoined(t, alice, "bob")
 	waitJoined(t, sub, "alice")
 	time.Sleep(4 * time.Second)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,27 +71,8 @@ func NewNFD(t testing.TB) *NFD {
 	tools := NFDTools(t)
 	dir := t.TempDir()
 	n := &NFD{t: t, tools: tools, Dir: dir, Sock: filepath.Join(dir, "nfd.sock")}
-	var err error
-	if n.log, err = os.Create(filepath.Join(dir, "nfd.log")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		n.Kill()
-		n.log.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(n.log.Name())
-			t.Logf("NFD log:\n%s", tail(b, 64<<10))
-		}
-	})
+	n.log = processLog(t, filepath.Join(dir, "nfd.log"), "NFD", n.Kill)
 	return n
-}
-
-// tail is the end of b, at most max bytes.
-func tail(b []byte, max int) []byte {
-	if len(b) > max {
-		return b[len(b)-max:]
-	}
-	return b
 }
 
 // URI is the forwarder's unix URI.
@@ -119,24 +99,15 @@ func (n *NFD) Start() {
 	if err := n.cmd.Start(); err != nil {
 		n.t.Fatalf("start NFD: %v", err)
 	}
-	if !Eventually(10*time.Second, func() bool {
-		c, err := net.Dial("unix", n.Sock)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}) {
+	if !waitUnix(n.Sock) {
 		n.t.Fatalf("NFD did not come up at %s", n.Sock)
 	}
 }
 
-// Kill kills NFD with SIGKILL and reaps it.
+// Kill kills NFD with SIGKILL and reaps it (run-nfd.sh, and ip netns
+// exec, exec NFD: the process started is NFD).
 func (n *NFD) Kill() {
-	if n.cmd == nil || n.cmd.Process == nil {
-		return
-	}
-	_ = n.cmd.Process.Kill() // run-nfd.sh execs nfd (ip netns exec too): this is NFD
-	_, _ = n.cmd.Process.Wait()
+	kill(n.cmd)
 	n.cmd = nil
 }
 
