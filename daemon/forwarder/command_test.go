@@ -13,6 +13,7 @@ import (
 	mgmt "github.com/named-data/ndnd/std/ndn/mgmt_2022"
 	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
 	sig "github.com/named-data/ndnd/std/security/signer"
+	"github.com/named-data/ndnd/std/types/optional"
 	ndn_io "github.com/named-data/ndnd/std/utils/io"
 )
 
@@ -276,5 +277,26 @@ func TestCommandSigner(t *testing.T) {
 	}
 	if _, _, perKey := f.counts(); perKey[key.String()] != 1 || c.Stats().CommandKey != key.String() {
 		t.Errorf("commands per key %v, stats key %s; want 1 under %s", perKey, c.Stats().CommandKey, key)
+	}
+}
+
+// TestLinkAnswerForNfdc: the app relay's answer to faces/create carries
+// every field NFD's nfdc requires (ndn-cxx's FaceCreateCommand response:
+// FaceId, Uri, LocalUri, FacePersistency, Flags), when it makes the link
+// and when the link exists already (409).
+func TestLinkAnswerForNfdc(t *testing.T) {
+	peer := startUDPPeer(t, "U")
+	a := openT(t, Options{URI: URIEmbedded, StateDir: t.TempDir()})
+	b := openT(t, Options{URI: "unix://" + a.SocketPath()})
+	for i, want := range []uint64{200, 409} {
+		resp, _ := b.exec(ctxT(t), "faces", "create", &mgmt.ControlArgs{Uri: optional.Some("udp4://" + peer)})
+		if resp == nil || resp.Val == nil || resp.Val.Params == nil {
+			t.Fatalf("answer %d: %+v", i, resp)
+		}
+		v, p := resp.Val, resp.Val.Params
+		if v.StatusCode != want || !p.FaceId.IsSet() || !p.Uri.IsSet() || !p.LocalUri.IsSet() ||
+			!p.FacePersistency.IsSet() || !p.Flags.IsSet() {
+			t.Errorf("answer %d: status %d (want %d), params %+v", i, v.StatusCode, want, p)
+		}
 	}
 }
