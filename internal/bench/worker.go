@@ -52,6 +52,7 @@ type WorkerConfig struct {
 	Mode      string // "pub" or "sub"
 	User      string
 	Room      string
+	Prefix    string // user prefix; "" = /peets/user/<user>
 	Forwarder string
 	StateDir  string
 	Out       string // report file
@@ -137,7 +138,7 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 		mu.Unlock()
 	}
 	cfg := daemon.Config{
-		User: c.User, Room: c.Room, Forwarder: c.Forwarder, StateDir: c.StateDir, Links: c.Links,
+		User: c.User, Room: c.Room, Prefix: c.Prefix, Forwarder: c.Forwarder, StateDir: c.StateDir, Links: c.Links,
 	}
 	opts := daemon.Options{Config: cfg, Logger: c.Logger, Ephemeral: true}
 	switch c.Mode {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -20,6 +21,11 @@ import (
 // scripts/install-deps.sh).
 func NFDTools(t testing.TB) string {
 	t.Helper()
+	nfdMu.Lock()
+	defer nfdMu.Unlock()
+	if nfdDir != "" {
+		return nfdDir
+	}
 	dir := os.Getenv("PEETS_NFD")
 	if dir == "" {
 		for d := filepath.Dir(repoRoot()); ; d = filepath.Dir(d) {
@@ -41,8 +47,14 @@ func NFDTools(t testing.TB) string {
 		t.Skipf("NFD in %s does not run (%v: %s): its libraries are missing? bash scripts/install-deps.sh installs them",
 			dir, err, bytes.TrimSpace(out))
 	}
+	nfdDir = dir
 	return dir
 }
+
+var (
+	nfdMu  sync.Mutex
+	nfdDir string // NFDTools' answer, once it found a working NFD
+)
 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
@@ -111,19 +123,28 @@ func (n *NFD) Kill() {
 	n.cmd = nil
 }
 
-// Nfdc runs NFD's nfdc with args against this NFD (its key storage in the
-// NFD's dir, never ~/.ndn) and returns its output, failing t on error.
+// Nfdc runs nfdc with args against this NFD and returns its output,
+// failing t on error.
 func (n *NFD) Nfdc(args ...string) string {
 	n.t.Helper()
+	return Nfdc(n.t, n.Sock, args...)
+}
+
+// Nfdc runs NFD's nfdc with args against the forwarder on the unix socket
+// sock (NFD, ndnd fw or peets', which all speak NFD's management protocol)
+// and returns its output, failing t on error. Its key storage is beside
+// the socket, never ~/.ndn.
+func Nfdc(t testing.TB, sock string, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := n.command(ctx, filepath.Join(n.tools, "bin", "nfdc"), args...)
-	cmd.Env = append(os.Environ(), "NDN_CLIENT_TRANSPORT="+n.URI(),
-		"NDN_CLIENT_PIB=pib-sqlite3:"+filepath.Join(n.Dir, "keys"),
-		"NDN_CLIENT_TPM=tpm-file:"+filepath.Join(n.Dir, "keys", "tpm"))
+	keys := filepath.Join(filepath.Dir(sock), "nfdc-keys")
+	cmd := exec.CommandContext(ctx, filepath.Join(NFDTools(t), "bin", "nfdc"), args...)
+	cmd.Env = append(os.Environ(), "NDN_CLIENT_TRANSPORT=unix://"+sock,
+		"NDN_CLIENT_PIB=pib-sqlite3:"+keys, "NDN_CLIENT_TPM=tpm-file:"+filepath.Join(keys, "tpm"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		n.t.Fatalf("nfdc %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatalf("nfdc %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
 }
