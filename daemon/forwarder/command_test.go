@@ -300,3 +300,45 @@ func TestLinkAnswerForNfdc(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedCommandRetried: a route the forwarder refused, every attempt
+// of Register, is not given up: the Conn sends it again in the background
+// until it is taken; an unregistered one is not.
+func TestRefusedCommandRetried(t *testing.T) {
+	f := startFakeNFD(t)
+	c := openT(t, Options{URI: "unix://" + f.sock})
+	refuse := func(n int) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.status = nil
+		for range n {
+			f.status = append(f.status, 403)
+		}
+	}
+	refuse(mgmtAttempts)
+	if err := c.Register(ctxT(t), name(t, "/cmd/retried")); !errors.Is(err, ErrCommand) {
+		t.Fatalf("register refused every time: %v, want ErrCommand", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if accepted, _, _ := f.counts(); accepted == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the refused route was not sent again")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Refused, then withdrawn before the retry: not sent again.
+	refuse(mgmtAttempts)
+	if err := c.Register(ctxT(t), name(t, "/cmd/withdrawn")); err == nil {
+		t.Fatal("register: no refusal")
+	}
+	if err := c.Unregister(ctxT(t), name(t, "/cmd/withdrawn")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * retryFirst)
+	if accepted, _, perKey := f.counts(); accepted != 2 { // the route above and the unregister
+		t.Fatalf("%d commands accepted, want 2 (%v)", accepted, perKey)
+	}
+}

@@ -403,9 +403,19 @@ func (c *Conn) Register(ctx context.Context, prefix enc.Name) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	c.routes[prefix.TlvStr()] = prefix.Clone()
+	key := prefix.TlvStr()
+	c.routes[key] = prefix.Clone()
 	c.mu.Unlock()
-	return c.noteErr(c.register(ctx, prefix))
+	err := c.noteErr(c.register(ctx, prefix))
+	if err != nil {
+		c.retryLater("route "+prefix.String(), func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			_, ok := c.routes[key]
+			return ok
+		}, func(ctx context.Context) error { return c.register(ctx, prefix) })
+	}
+	return err
 }
 
 // Unregister removes the route of prefix to this app and forgets it.
@@ -428,9 +438,19 @@ func (c *Conn) SetStrategy(ctx context.Context, prefix, strategy enc.Name) error
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	c.strategies[prefix.TlvStr()] = strategyEntry{prefix: prefix.Clone(), strategy: strategy.Clone()}
+	key := prefix.TlvStr()
+	c.strategies[key] = strategyEntry{prefix: prefix.Clone(), strategy: strategy.Clone()}
 	c.mu.Unlock()
-	return c.noteErr(c.setStrategy(ctx, prefix, strategy))
+	err := c.noteErr(c.setStrategy(ctx, prefix, strategy))
+	if err != nil {
+		c.retryLater("strategy "+prefix.String(), func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			e, ok := c.strategies[key]
+			return ok && e.strategy.Equal(strategy)
+		}, func(ctx context.Context) error { return c.setStrategy(ctx, prefix, strategy) })
+	}
+	return err
 }
 
 // Link makes the forwarder create a permanent face to a remote forwarder

@@ -338,3 +338,51 @@ func (c *Conn) reapply(ctx context.Context) bool {
 	}
 	return c.face.IsRunning()
 }
+
+// Retry of remembered state that the forwarder did not take.
+const (
+	retryFirst = 500 * time.Millisecond
+	retryMax   = 30 * time.Second
+)
+
+// retryLater runs do again in the background, with a doubling backoff,
+// until it succeeds, still reports that the state is no longer wanted, or
+// the Conn closes: a route or strategy the forwarder refused (NFD refuses
+// a command it cannot validate) or did not answer is not given up, so a
+// proxy never stops working because one command failed. While the
+// connection is down there is nothing to do: the reconnect re-applies
+// everything remembered.
+func (c *Conn) retryLater(what string, still func() bool, do func(context.Context) error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	go func() {
+		wait := retryFirst
+		for {
+			select {
+			case <-c.ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			if !still() {
+				return
+			}
+			if !c.up.Load() {
+				return // the reconnect re-applies it
+			}
+			ctx, cancel := context.WithTimeout(c.ctx, 3*cmdLifetime)
+			err := do(ctx)
+			cancel()
+			if err == nil {
+				c.log.Info("forwarder took a command it had refused", "what", what)
+				return
+			}
+			c.noteErr(err)
+			c.log.Debug("forwarder still refuses a command", "what", what, "err", err, "retry_in", 2*wait)
+			wait = min(2*wait, retryMax)
+		}
+	}()
+}
