@@ -871,7 +871,13 @@
     const stats = await pc.getStats();
     stats.forEach((r) => {
       if (r.type !== 'outbound-rtp') return;
-      out.push({ kind: r.kind, mid: r.mid, packetsSent: r.packetsSent || 0, framesEncoded: r.framesEncoded || 0 });
+      out.push({
+        kind: r.kind,
+        mid: r.mid,
+        packetsSent: r.packetsSent || 0,
+        framesEncoded: r.framesEncoded || 0,
+        qualityLimitationReason: r.qualityLimitationReason || '',
+      });
     });
     return out;
   }
@@ -894,6 +900,8 @@
         frameWidth: r.frameWidth || 0,
         nackCount: r.nackCount || 0,
         pliCount: r.pliCount || 0,
+        freezeCount: r.freezeCount || 0,
+        totalFreezesDuration: r.totalFreezesDuration || 0,
       });
     });
     return out;
