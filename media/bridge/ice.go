@@ -65,12 +65,12 @@ func (s *Session) fromPage(step func()) {
 // until the ICE transport has the current remote credentials. It reports
 // false when the offer must go ahead now (it waited too long).
 func (s *Session) waitForICE(offer func()) bool {
-	if !s.iceBehind() {
+	if !s.behind() {
 		return false
 	}
 	if s.iceWaitSince.IsZero() {
 		s.iceWaitSince = time.Now()
-	} else if time.Since(s.iceWaitSince) >= maxICEWait {
+	} else if time.Since(s.iceWaitSince) >= s.maxICEWait {
 		s.log.Warn("ICE transport did not start: answering the page's offer anyway", "waited", time.Since(s.iceWaitSince).Round(time.Millisecond))
 		return false
 	}
@@ -86,7 +86,7 @@ func (s *Session) resumeFromPage() {
 	if len(s.waiting) == 0 {
 		return
 	}
-	if s.iceBehind() && time.Since(s.iceWaitSince) < maxICEWait {
+	if s.behind() && time.Since(s.iceWaitSince) < s.maxICEWait {
 		return
 	}
 	steps := s.waiting
@@ -107,5 +107,5 @@ func (s *Session) iceWaitDeadline() time.Time {
 	if len(s.waiting) == 0 {
 		return time.Time{}
 	}
-	return s.iceWaitSince.Add(maxICEWait)
+	return s.iceWaitSince.Add(s.maxICEWait)
 }

@@ -113,7 +113,9 @@ type Session struct {
 	// while the ICE transport catches up (ice.go), since iceWaitSince.
 	waiting      []func()
 	iceWaitSince time.Time
-	nWaiting     atomic.Int32 // len(waiting), for postExternal's bound
+	nWaiting     atomic.Int32  // len(waiting), for postExternal's bound
+	behind       func() bool   // iceBehind (tests simulate a slow transport)
+	maxICEWait   time.Duration // maxICEWait (tests shorten it)
 
 	// connected is set once the page's transport first connected: RTP
 	// written to the page before that is dropped, so keyframes for the
@@ -202,6 +204,7 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		done:     make(chan struct{}),
 	}
 	s.firstOfferAt = time.Now().Add(cfg.FirstOfferWait)
+	s.behind, s.maxICEWait = s.iceBehind, maxICEWait
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil {
 			return

@@ -636,3 +636,70 @@ func TestOfferAfterAnswer(t *testing.T) {
 		t.Error("no offer came before pion's transport had the credentials: the test did not test the race")
 	}
 }
+
+// TestOfferWaitsForICE: while the ICE transport lags (simulated), the
+// page's offer and the signals after it wait, in order, and the session
+// makes no offer of its own; they go ahead once the transport has caught
+// up, or after maxICEWait at the latest.
+func TestOfferWaitsForICE(t *testing.T) {
+	api := testAPI(t)
+	page := newFakePage(t)
+	sess, err := NewSession(SessionConfig{API: api, ID: "P", Signal: page.signal, FirstOfferWait: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	page.sess = sess
+	// onLoop runs f on the session goroutine and returns after it, and
+	// after the offer the loop then considers.
+	onLoop := func(f func()) {
+		for i := 0; i < 2; i++ {
+			done := make(chan struct{})
+			sess.post(func() { f(); close(done) })
+			<-done
+			f = func() {}
+		}
+	}
+	page.addVideo()
+	eventually(t, 10*time.Second, "the page's first offer answered, connected", func() bool {
+		st := sess.Stats()
+		return st.AnswersSent == 1 && st.ConnectionState == "connected"
+	})
+
+	var lag atomic.Bool
+	lag.Store(true)
+	onLoop(func() { sess.behind, sess.maxICEWait = lag.Load, time.Hour })
+	page.post(func() { page.addVideo(); page.negotiate() })
+	eventually(t, 5*time.Second, "the page's offer waiting", func() bool { return sess.Stats().OffersDelayed == 1 })
+	if err := sess.HandleSignal(proto.MustSignal(proto.TypeCandidate, proto.Candidate{Candidate: "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host"})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess.AddRemote("A/cam", RemoteInfo{Participant: "A", Stream: "cam", MimeType: webrtc.MimeTypeVP8}); err != nil {
+		t.Fatal(err)
+	}
+	var waiting int
+	onLoop(func() { waiting = len(sess.waiting) })
+	if st := sess.Stats(); waiting != 2 || st.AnswersSent != 1 || st.OffersSent != 0 {
+		t.Fatalf("while the transport lags: %d signals waiting (want the offer and the candidate), answers %d, offers %d", waiting, st.AnswersSent, st.OffersSent)
+	}
+
+	lag.Store(false)
+	sess.post(sess.resumeFromPage) // as the ICE state change would
+	eventually(t, 5*time.Second, "the offer answered, then the session's own offer", func() bool {
+		st := sess.Stats()
+		return st.AnswersSent == 2 && st.OffersSent == 1 && st.SignalingState == "stable"
+	})
+
+	// A transport that never catches up: the offer goes ahead after the bound.
+	lag.Store(true)
+	onLoop(func() { sess.maxICEWait = 300 * time.Millisecond })
+	start := time.Now()
+	page.post(func() { page.addVideo(); page.negotiate() })
+	eventually(t, 10*time.Second, "the offer answered after the bound", func() bool { return sess.Stats().AnswersSent == 3 })
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("answered after %v, before the bound", d)
+	}
+	if st := sess.Stats(); st.OffersDelayed != 2 || st.ICERestarts != 0 || st.NegotiationErrors != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
