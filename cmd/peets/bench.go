@@ -18,7 +18,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks: one JSON object per run",
 	}
-	cmd.AddCommand(newBenchFanoutCmd(), newBenchRosterCmd(), newBenchCallCmd(), withProcs(newBenchWorkerCmd(), proxyProcs))
+	cmd.AddCommand(newBenchFanoutCmd(), newBenchRosterCmd(), newBenchCallCmd(), newBenchNetCmd(), withProcs(newBenchWorkerCmd(), proxyProcs))
 	return cmd
 }
 

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/peets/peets/internal/bench"
+	"github.com/peets/peets/internal/linkshape"
+)
+
+// newBenchNetCmd measures a call over shaped links between hosts in
+// network namespaces, through Peets and directly (the baseline).
+func newBenchNetCmd() *cobra.Command {
+	var c bench.NetConfig
+	var uplink, only, logLevel string
+	var downlinks []string
+	var asJSON, verbose bool
+	cmd := &cobra.Command{
+		Use:   "net",
+		Short: "A call between hosts in network namespaces over shaped links, through Peets and directly (root)",
+		Long: `Builds hosts in network namespaces joined by veth pairs, a peets forwarder, a peets up and a headless
+Chromium page (a busy synthetic 720p camera) on each, shapes links with tbf on a schedule, and prints what
+each receiving page shows (getStats: frame rate, freezes, loss, jitter buffer, bitrate, resolution, audio
+concealment), what each link carried (and how much of it was duplicate Data or repeated Interests), and how
+long the receiver took to adapt to each step; then the same with the pages connected directly by WebRTC over
+the same links, and both side by side. Runs as root; everything it makes is taken down at the end.
+
+A schedule is RATE[@TIME],...: "none", "1mbit", "none,1mbit@20s,none@40s" (times from the start of the
+measured window; units bit, kbit, mbit, gbit).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext(cmd.Context())
+			defer cancel()
+			var err error
+			if c.Uplink, err = linkshape.ParseSchedule(uplink); err != nil {
+				return err
+			}
+			for _, d := range downlinks {
+				s, err := linkshape.ParseSchedule(d)
+				if err != nil {
+					return err
+				}
+				c.Downlinks = append(c.Downlinks, s)
+			}
+			switch only {
+			case "":
+			case "peets":
+				c.Peets = true
+			case "direct":
+				c.Direct = true
+			default:
+				return errBadOnly
+			}
+			c.Logger = newLogger(logLevel)
+			if verbose {
+				c.Echo = os.Stderr
+			}
+			res, err := bench.Net(ctx, c)
+			if err != nil {
+				return err
+			}
+			printResult(cmd.OutOrStdout(), res, asJSON)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&c.Receivers, "receivers", 1, "1: two hosts A and B, a call both ways; 2: A publishes to viewers B and C, each host linked to a hub R")
+	fl.DurationVar(&c.Duration, "duration", 60*time.Second, "measured window")
+	fl.DurationVar(&c.Warmup, "warmup", 10*time.Second, "call before the window, once the receivers decode")
+	fl.StringVar(&uplink, "uplink", "none", "schedule of the publisher's (A's) uplink")
+	fl.StringArrayVar(&downlinks, "downlink", nil, "with --receivers 2: schedule of B's, then C's downlink (from the hub; repeatable)")
+	fl.StringVar(&c.Burst, "tbf-burst", linkshape.DefaultBurst, "tbf burst (tc syntax)")
+	fl.StringVar(&c.Latency, "tbf-latency", linkshape.DefaultLatency, "tbf queue, in time at the rate (tc syntax)")
+	fl.StringVar(&only, "only", "", "run one phase: peets or direct (default both)")
+	fl.BoolVar(&asJSON, "json", false, "one compact JSON object")
+	fl.BoolVar(&verbose, "verbose", false, "copy the proxies' and forwarders' output to stderr")
+	fl.StringVar(&logLevel, "log-level", "warn", "log level")
+	fl.BoolVar(&c.Keep, "keep", false, "keep the run's directory (proxies' state, the camera clip) and log its path")
+	return cmd
+}
+
+var errBadOnly = errors.New("--only: peets or direct")
