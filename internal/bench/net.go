@@ -97,7 +97,7 @@ func Net(ctx context.Context, c NetConfig) (NetResult, error) {
 		c.Peets, c.Direct = true, true
 	}
 	res := NetResult{Receivers: c.Receivers, DurationS: c.Duration.Seconds(), WarmupS: c.Warmup.Seconds(), Schedules: map[string]string{},
-		TBF: map[string]string{"burst": or(c.Burst, linkshape.DefaultBurst), "latency": or(c.Latency, linkshape.DefaultLatency)},
+		TBF:    map[string]string{"burst": or(c.Burst, linkshape.DefaultBurst), "latency": or(c.Latency, linkshape.DefaultLatency)},
 		Camera: fmt.Sprintf("y4m %dx%d@%d, %d frames", c.Clip.Width, c.Clip.Height, c.Clip.FPS, c.Clip.Frames)}
 	switch {
 	case c.Receivers < 1 || c.Receivers > 2:

@@ -49,17 +49,17 @@ type VideoFigures struct {
 	FPSMean        float64   `json:"fps_mean"`
 	FPSSeries      []float64 `json:"fps_series"` // frames decoded in each second of the window
 	FramesDecoded  float64   `json:"frames_decoded"`
-	FreezeCount    float64   `json:"freeze_count"`   // getStats freezeCount (ended freezes)
-	FreezeS        float64   `json:"freeze_s"`       // getStats totalFreezesDuration
-	LowFPSSeconds  int       `json:"low_fps_s"`      // seconds with fewer than LowFPS frames decoded
-	PacketsLost    float64   `json:"packets_lost"`   //
+	FreezeCount    float64   `json:"freeze_count"` // getStats freezeCount (ended freezes)
+	FreezeS        float64   `json:"freeze_s"`     // getStats totalFreezesDuration
+	LowFPSSeconds  int       `json:"low_fps_s"`    // seconds with fewer than LowFPS frames decoded
+	PacketsLost    float64   `json:"packets_lost"` //
 	PacketsRecv    float64   `json:"packets_received"`
-	LossPct        float64   `json:"loss_pct"`        // lost / (lost + received)
+	LossPct        float64   `json:"loss_pct"`         // lost / (lost + received)
 	JitterBufferMs float64   `json:"jitter_buffer_ms"` // mean delay of a frame in the jitter buffer
 	BitrateKbps    float64   `json:"bitrate_kbps"`
 	BitrateSeries  []float64 `json:"bitrate_kbps_series"`
-	HeightSeries   []float64 `json:"height_series"` // frame height at the end of each second
-	Resolution     string    `json:"resolution"`    // at the end of the window
+	HeightSeries   []float64 `json:"height_series"`  // frame height at the end of each second
+	Resolution     string    `json:"resolution"`     // at the end of the window
 	TopResolution  string    `json:"top_resolution"` // the largest seen in the window
 	Nacks          float64   `json:"nacks_sent"`
 	Plis           float64   `json:"plis_sent"`

@@ -17,7 +17,7 @@ import (
 type PhaseResult struct {
 	Receivers []ReceiverResult `json:"receivers"`
 	Senders   []SenderResult   `json:"senders"`
-	Links     []NetLinkResult     `json:"links"`
+	Links     []NetLinkResult  `json:"links"`
 	Proxies   []ProxyResult    `json:"proxies,omitempty"` // Peets only
 }
 
@@ -48,10 +48,10 @@ type SenderResult struct {
 
 // NetLinkResult is what one direction of a link carried over the window.
 type NetLinkResult struct {
-	Name       string  `json:"name"`
-	Schedule   string  `json:"schedule,omitempty"`
-	Bytes      uint64  `json:"bytes"` // the sending interface's counter
-	Kbps       float64 `json:"kbps"`
+	Name       string    `json:"name"`
+	Schedule   string    `json:"schedule,omitempty"`
+	Bytes      uint64    `json:"bytes"` // the sending interface's counter
+	Kbps       float64   `json:"kbps"`
 	KbpsSeries []float64 `json:"kbps_series"` // per second, from the tap
 	// The token bucket's counters (shaped links).
 	QdiscSentBytes uint64 `json:"qdisc_sent_bytes,omitempty"`

@@ -88,7 +88,7 @@ func TestCounter(t *testing.T) {
 		t.Fatalf("interest: %+v", p)
 	}
 	c.Add(ipUDP(port, port, 2, lp(interest(t, m5)))) // a repair
-	c.Add(ipUDP(port, port, 3, interest(t, m6)))      // bare, no LpPacket
+	c.Add(ipUDP(port, port, 3, interest(t, m6)))     // bare, no LpPacket
 	d5 := ipUDP(port, port, 4, lp(data(t, m5, 900)))
 	if p := c.Add(d5); p.Kind != KindMediaData || !p.Data || p.Dup {
 		t.Fatalf("data: %+v", p)
@@ -103,9 +103,9 @@ func TestCounter(t *testing.T) {
 	if p := c.Add(f2); p.Kind != KindMediaData || !p.Cont || p.Dup {
 		t.Fatalf("second fragment: %+v", p)
 	}
-	c.Add(ipUDP(port, port, 7, lp(data(t, hb, 100))))     // a heartbeat: not media
+	c.Add(ipUDP(port, port, 7, lp(data(t, hb, 100))))       // a heartbeat: not media
 	c.Add(ipUDP(50000, 40000, 8, []byte("srtp packet..."))) // WebRTC
-	c.Add([]byte{0x60, 0, 0, 0})                              // not IPv4
+	c.Add([]byte{0x60, 0, 0, 0})                            // not IPv4
 
 	got := c.Counts()
 	wire := func(b []byte) uint64 { return uint64(len(b) + l2Header) }
