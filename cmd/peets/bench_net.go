@@ -78,6 +78,7 @@ measured window; units bit, kbit, mbit, gbit).`,
 	fl.BoolVar(&asJSON, "json", false, "one compact JSON object")
 	fl.BoolVar(&verbose, "verbose", false, "copy the proxies' and forwarders' output to stderr")
 	fl.StringVar(&logLevel, "log-level", "warn", "log level")
+	impairmentFlags(fl, &c.Impair, "the Peets phase: ")
 	fl.BoolVar(&c.Keep, "keep", false, "keep the run's directory (proxies' state, the camera clip) and log its path")
 	return cmd
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,8 +37,10 @@ type NetConfig struct {
 	// Burst and Latency are tbf's (default linkshape.DefaultBurst and
 	// DefaultLatency).
 	Burst, Latency string
-	// Impair adds loss and delay on the publisher's uplink, before its
-	// shaping, with the user-space relay of bench fanout.
+	// Impair adds loss and delay, each way, between the publisher's
+	// forwarder and the next one (before the uplink's token bucket), with
+	// the user-space relay of bench fanout. The Peets phase only: the
+	// relay carries the forwarders' datagrams, not WebRTC's.
 	Impair Impairment
 	// Peets and Direct choose the phases (both when neither is set): the
 	// call through Peets, and the baseline, the pages connected directly.
@@ -63,7 +66,7 @@ type NetResult struct {
 	WarmupS    float64           `json:"warmup_s"`
 	Schedules  map[string]string `json:"schedules"` // per shaped link
 	TBF        map[string]string `json:"tbf"`
-	Impairment *Impairment       `json:"impairment,omitempty"`
+	Impairment *Impairment       `json:"impairment,omitempty"` // on the Peets phase only
 	Camera     string            `json:"camera"`
 	Chromium   string            `json:"chromium"`
 	LoadBefore [3]float64        `json:"load_avg_before"` // 1, 5, 15 minutes
@@ -130,8 +133,9 @@ func Net(ctx context.Context, c NetConfig) (NetResult, error) {
 	if gone := netns.Sweep(nsPrefix); len(gone) > 0 {
 		c.Logger.Warn("removed the namespaces of an earlier run that did not clean up", "namespaces", gone)
 	}
+	sweepDirs(c.Logger)
 	res.LoadBefore = loadAvg()
-	dir, err := os.MkdirTemp("", "peets-bench-net-")
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", dirPrefix, os.Getpid()))
 	if err != nil {
 		return res, err
 	}
@@ -197,6 +201,39 @@ type netEnv struct {
 	dir      string
 	topo     *topology
 	browsers map[string]*cdp.Browser
+}
+
+// dirPrefix starts the name of a run's directory in the temporary
+// directory: dirPrefix, pid, "-", random.
+const dirPrefix = "peets-bench-net-"
+
+// sweepDirs removes the directories (with their ~80 MB camera clip) of
+// earlier runs whose process is gone.
+func sweepDirs(log *slog.Logger) {
+	ents, err := os.ReadDir(os.TempDir())
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), dirPrefix)
+		pidStr, _, ok2 := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if !ok || !ok2 || err != nil || pid <= 0 || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		if os.RemoveAll(filepath.Join(os.TempDir(), e.Name())) == nil {
+			log.Warn("removed the directory of an earlier run that did not clean up", "dir", e.Name())
+		}
+	}
+}
+
+// processAlive says whether process pid exists (from /proc, where there is one).
+func processAlive(pid int) bool {
+	if _, err := os.Stat("/proc/self"); err != nil {
+		return true // no /proc: keep everything
+	}
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
 }
 
 func or(s, def string) string {

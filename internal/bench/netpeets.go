@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -152,11 +154,40 @@ func (e *netEnv) runPeets(ctx context.Context) (*PhaseResult, error) {
 		return p, nil
 	}
 	room := fmt.Sprintf("netbench%d", os.Getpid()%100000)
+	// Where each forwarder links to, and where the others reach it.
+	a := topo.hosts[0]
+	linkTo, reach := map[string]string{}, map[string]string{}
+	for _, h := range topo.hosts {
+		linkTo[h.name] = fmt.Sprintf("udp://%s:%d", h.peer, ndnPort)
+		reach[h.name] = fmt.Sprintf("udp://%s:%d", h.ip, ndnPort)
+	}
+	var relay *impairedLink
+	if c.Impair.Active() {
+		// The publisher's forwarder links to the relay on its loopback; the
+		// relay sends on to its peer from the publisher's address, so that
+		// what it lets through is shaped by the uplink's token bucket.
+		var err error
+		relay, err = newImpairedLinkOn(c.Impair,
+			func() (*net.UDPConn, error) { return a.ns.ListenUDP(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}) },
+			func() (*net.UDPConn, error) { return a.ns.ListenUDP(&net.UDPAddr{IP: net.ParseIP(a.ip)}) })
+		if err != nil {
+			return nil, fmt.Errorf("impaired link: %w", err)
+		}
+		defer relay.Close()
+		pa, pb := relay.Ports()
+		linkTo[a.name] = fmt.Sprintf("udp://127.0.0.1:%d", pa)
+		reach[a.name] = fmt.Sprintf("udp://%s:%d", a.ip, pb)
+		if topo.hub == nil {
+			linkTo[topo.hosts[1].name] = reach[a.name]
+		}
+		relay.startTo(netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), ndnPort),
+			netip.AddrPortFrom(netip.MustParseAddr(a.peer), ndnPort))
+	}
 	fw := map[string]string{}
 	for _, h := range topo.hosts {
 		args := []string{"forwarder", "--state-dir", filepath.Join(dir, "fw-"+h.name), "--log-level", "warn", "--udp-port", fmt.Sprint(ndnPort)}
 		if h != topo.hub {
-			args = append(args, "--link", fmt.Sprintf("udp://%s:%d", h.peer, ndnPort))
+			args = append(args, "--link", linkTo[h.name])
 		}
 		p, err := start(h, "fw-"+h.name, args...)
 		if err != nil {
@@ -169,7 +200,7 @@ func (e *netEnv) runPeets(ctx context.Context) (*PhaseResult, error) {
 		fw[h.name] = m[1]
 	}
 	if topo.hub != nil {
-		hub, err := e.routeHub(ctx, fw[topo.hub.name], room)
+		hub, err := e.routeHub(ctx, fw[topo.hub.name], room, reach)
 		if err != nil {
 			return nil, fmt.Errorf("hub routes: %w", err)
 		}
@@ -198,7 +229,6 @@ func (e *netEnv) runPeets(ctx context.Context) (*PhaseResult, error) {
 			http: &http.Client{Transport: &http.Transport{DialContext: h.ns.DialContext}}})
 	}
 	ms := &measurement{env: e, pages: map[string]*cdp.Page{}, senderID: func(h *netHost) string { return h.user }}
-	a := topo.hosts[0]
 	for _, h := range topo.pageHosts() {
 		if h != a {
 			ms.flows = append(ms.flows, flow{to: h, from: a})
@@ -297,6 +327,10 @@ func (e *netEnv) runPeets(ctx context.Context) (*PhaseResult, error) {
 		return nil, err
 	}
 	res := ms.result(c.Duration, linksBefore, linksAfter)
+	if relay != nil {
+		lr := relay.Result()
+		res.Relay = &lr
+	}
 	for i := range res.Receivers {
 		rr := &res.Receivers[i]
 		from := topo.host(rr.From).user
@@ -341,9 +375,9 @@ func (e *netEnv) runPeets(ctx context.Context) (*PhaseResult, error) {
 
 // routeHub gives the hub's forwarder its routes (it has no --link): each
 // user's prefix to that user's host, the room's group to every host with
-// the multicast strategy. The connection holds the links: close it at the
-// end of the phase.
-func (e *netEnv) routeHub(ctx context.Context, uri, room string) (*forwarder.Conn, error) {
+// the multicast strategy; reach is the URI of each host's forwarder. The
+// connection holds the links: close it at the end of the phase.
+func (e *netEnv) routeHub(ctx context.Context, uri, room string, reach map[string]string) (*forwarder.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	conn, err := forwarder.Open(ctx, forwarder.Options{URI: uri, Logger: e.c.Logger})
@@ -357,7 +391,7 @@ func (e *netEnv) routeHub(ctx context.Context, uri, room string) (*forwarder.Con
 	}
 	for _, h := range e.topo.pageHosts() {
 		routes := []enc.Name{proto.DefaultUserPrefix(h.user), group}
-		if err := conn.Link(ctx, fmt.Sprintf("udp://%s:%d", h.ip, ndnPort), routes); err != nil {
+		if err := conn.Link(ctx, reach[h.name], routes); err != nil {
 			conn.Close()
 			return nil, err
 		}

@@ -19,6 +19,9 @@ type PhaseResult struct {
 	Senders   []SenderResult   `json:"senders"`
 	Links     []NetLinkResult  `json:"links"`
 	Proxies   []ProxyResult    `json:"proxies,omitempty"` // Peets only
+	// Relay is what the impairment relay on the publisher's link did
+	// (Peets only: it sits between two forwarders).
+	Relay *LinkResult `json:"impaired_link,omitempty"`
 }
 
 // ReceiverResult is what one page saw and heard of one sender.
