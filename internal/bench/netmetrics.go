@@ -153,14 +153,8 @@ func videoFigures(s []inSample, d time.Duration) VideoFigures {
 	}
 	v.FreezeCount = math.Round(delta(func(x *inSample) float64 { return x.FreezeCount }))
 	v.FreezeS = round3(delta(func(x *inSample) float64 { return x.FreezeS }))
-	v.PacketsLost = math.Round(delta(func(x *inSample) float64 { return x.VLost }))
-	v.PacketsRecv = math.Round(delta(func(x *inSample) float64 { return x.VRecv }))
-	v.LossPct = lossPct(v.PacketsLost, v.PacketsRecv)
-	jb, em := delta(func(x *inSample) float64 { return x.JBDelay }), delta(func(x *inSample) float64 { return x.JBEmitted })
-	if em > 0 {
-		v.JitterBufferMs = round3(jb / em * 1000)
-	}
-	v.BitrateKbps = round3(delta(vbytes) * 8 / 1000 / d.Seconds())
+	v.PacketsLost, v.PacketsRecv, v.LossPct, v.JitterBufferMs, v.BitrateKbps = streamFigures(s, d,
+		func(x *inSample) [5]float64 { return [5]float64{x.VLost, x.VRecv, x.JBDelay, x.JBEmitted, x.VBytes} })
 	v.Nacks = math.Round(delta(func(x *inSample) float64 { return x.Nacks }))
 	v.Plis = math.Round(delta(func(x *inSample) float64 { return x.Plis }))
 	w, h := last(s, d, func(x *inSample) float64 { return x.Width }), last(s, d, height)
@@ -176,11 +170,22 @@ func resolution(w, h float64) string {
 	return strconv.Itoa(int(w)) + "x" + strconv.Itoa(int(h))
 }
 
-func lossPct(lost, recv float64) float64 {
-	if lost+recv <= 0 || lost < 0 {
-		return 0
+// streamFigures sums up one stream's counters over the window: f gives a
+// sample's packets lost and received, jitter buffer delay (s) and frames
+// or samples emitted, and bytes.
+func streamFigures(s []inSample, d time.Duration, f func(*inSample) [5]float64) (lost, recv, lossPct, jbMs, kbps float64) {
+	var v [5]float64
+	for i := range v {
+		v[i] = at(s, d, func(x *inSample) float64 { return f(x)[i] }) - at(s, 0, func(x *inSample) float64 { return f(x)[i] })
 	}
-	return round3(lost / (lost + recv) * 100)
+	lost, recv = math.Round(v[0]), math.Round(v[1])
+	if lost+recv > 0 && lost >= 0 {
+		lossPct = round3(lost / (lost + recv) * 100)
+	}
+	if v[3] > 0 {
+		jbMs = round3(v[2] / v[3] * 1000)
+	}
+	return lost, recv, lossPct, jbMs, round3(v[4] * 8 / 1000 / d.Seconds())
 }
 
 // audioFigures sums up the audio of samples over the window [0, d].
@@ -193,14 +198,8 @@ func audioFigures(s []inSample, d time.Duration) AudioFigures {
 	} else {
 		a.ConcealedPct = 100 // nothing played: all of it missing
 	}
-	a.PacketsLost = math.Round(delta(func(x *inSample) float64 { return x.ALost }))
-	a.PacketsRecv = math.Round(delta(func(x *inSample) float64 { return x.ARecv }))
-	a.LossPct = lossPct(a.PacketsLost, a.PacketsRecv)
-	jb, em := delta(func(x *inSample) float64 { return x.AJBDelay }), delta(func(x *inSample) float64 { return x.AJBEmitted })
-	if em > 0 {
-		a.JitterBufferMs = round3(jb / em * 1000)
-	}
-	a.BitrateKbps = round3(delta(func(x *inSample) float64 { return x.ABytes }) * 8 / 1000 / d.Seconds())
+	a.PacketsLost, a.PacketsRecv, a.LossPct, a.JitterBufferMs, a.BitrateKbps = streamFigures(s, d,
+		func(x *inSample) [5]float64 { return [5]float64{x.ALost, x.ARecv, x.AJBDelay, x.AJBEmitted, x.ABytes} })
 	return a
 }
 

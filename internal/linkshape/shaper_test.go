@@ -5,29 +5,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peets/peets/internal/netns"
+	"github.com/peets/peets/internal/netns/nstest"
 )
 
 // TestShaper: a 1 Mbit/s token bucket on a veth lets about 1 Mbit/s
 // through while 4 Mbit/s is offered and drops the rest; taken away, the
 // link carries all; its counters add up over both qdiscs it set.
 func TestShaper(t *testing.T) {
-	if err := netns.Check(); err != nil {
-		t.Skip(err)
-	}
-	a, err := netns.Add(netns.Name("peetsshape", "a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Delete()
-	b, err := netns.Add(netns.Name("peetsshape", "b"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Delete()
-	if err := netns.Veth(a, "sha", "10.197.0.1/24", b, "shb", "10.197.0.2/24"); err != nil {
-		t.Fatal(err)
-	}
+	p := nstest.NewPair(t, "peetsshape", 197)
+	a, b := p.A, p.B
 	rx, err := b.ListenUDP(&net.UDPAddr{IP: net.IPv4(10, 197, 0, 2), Port: 40000})
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +27,7 @@ func TestShaper(t *testing.T) {
 	// blast offers 4 Mbit/s for d (1000-byte datagrams every 2 ms) and
 	// returns the bytes the receiver's interface got.
 	blast := func(d time.Duration) uint64 {
-		before, err := ReadDev(b, "shb")
+		before, err := ReadDev(b, p.DevB)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,10 +38,10 @@ func TestShaper(t *testing.T) {
 			time.Sleep(time.Until(next))
 		}
 		time.Sleep(300 * time.Millisecond) // the queue drains
-		after, _ := ReadDev(b, "shb")
+		after, _ := ReadDev(b, p.DevB)
 		return after.RxBytes - before.RxBytes
 	}
-	s := &Shaper{NS: a, Dev: "sha"}
+	s := &Shaper{NS: a, Dev: p.DevA}
 	if err := s.Set(1_000_000); err != nil {
 		t.Fatal(err)
 	}

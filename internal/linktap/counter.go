@@ -61,29 +61,9 @@ func (c *Counter) Add(ip []byte) Packet {
 	c.c.Bytes += n
 	switch pkt.Kind {
 	case KindInterest:
-		if !pkt.Cont {
-			c.c.Interests++
-			pkt.Dup = seen(c.int, pkt.Name)
-			if pkt.Dup {
-				c.c.InterestRepeats++
-			}
-		}
-		c.c.InterestBytes += n
-		if pkt.Dup {
-			c.c.InterestRepeatBytes += n
-		}
+		pkt.Dup = c.named(pkt, c.int, &c.c.Interests, &c.c.InterestBytes, &c.c.InterestRepeats, &c.c.InterestRepeatBytes)
 	case KindMediaData:
-		if !pkt.Cont {
-			c.c.MediaData++
-			pkt.Dup = seen(c.data, pkt.Name)
-			if pkt.Dup {
-				c.c.DupData++
-			}
-		}
-		c.c.MediaDataBytes += n
-		if pkt.Dup {
-			c.c.DupDataBytes += n
-		}
+		pkt.Dup = c.named(pkt, c.data, &c.c.MediaData, &c.c.MediaDataBytes, &c.c.DupData, &c.c.DupDataBytes)
 	case KindNDN:
 		c.c.OtherNDNBytes += n
 	case KindUDP:
@@ -95,6 +75,24 @@ func (c *Counter) Add(ip []byte) Packet {
 		c.p.remember(key, pkt)
 	}
 	return pkt
+}
+
+// named counts a media packet (its later fragments: their bytes only) and
+// whether its name crossed before (set), and says so.
+func (c *Counter) named(pkt Packet, set map[string]struct{}, count, bytes, again, againBytes *uint64) bool {
+	dup := pkt.Dup
+	if !pkt.Cont {
+		*count++
+		if dup = seen(set, pkt.Name); dup {
+			*again++
+		}
+	}
+	n := uint64(pkt.Bytes)
+	*bytes += n
+	if dup {
+		*againBytes += n
+	}
+	return dup
 }
 
 // seen records name in set and says whether it was there.

@@ -5,34 +5,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peets/peets/internal/netns"
+	"github.com/peets/peets/internal/netns/nstest"
 )
 
 // TestTap: datagrams sent from one namespace to another over a veth are
 // counted once, on the receiving end only, with their wire size.
 func TestTap(t *testing.T) {
-	if err := netns.Check(); err != nil {
-		t.Skip(err)
-	}
-	a, err := netns.Add(netns.Name("peetstap", "a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Delete()
-	b, err := netns.Add(netns.Name("peetstap", "b"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Delete()
-	if err := netns.Veth(a, "tpa", "10.198.0.1/24", b, "tpb", "10.198.0.2/24"); err != nil {
-		t.Fatal(err)
-	}
-	tapB, err := Open(b, "tpb", port)
+	p := nstest.NewPair(t, "peetstap", 198)
+	a, b := p.A, p.B
+	tapB, err := Open(b, p.DevB, port)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tapB.Close()
-	tapA, err := Open(a, "tpa", port)
+	tapA, err := Open(a, p.DevA, port)
 	if err != nil {
 		t.Fatal(err)
 	}
