@@ -66,7 +66,6 @@ type NetResult struct {
 	WarmupS    float64           `json:"warmup_s"`
 	Schedules  map[string]string `json:"schedules"` // per shaped link
 	TBF        map[string]string `json:"tbf"`
-	Impairment *Impairment       `json:"impairment,omitempty"` // on the Peets phase only
 	Camera     string            `json:"camera"`
 	Chromium   string            `json:"chromium"`
 	LoadBefore [3]float64        `json:"load_avg_before"` // 1, 5, 15 minutes
@@ -115,9 +114,8 @@ func Net(ctx context.Context, c NetConfig) (NetResult, error) {
 	if err := c.Impair.Validate(); err != nil {
 		return res, err
 	}
-	if c.Impair.Active() {
-		m := c.Impair
-		res.Impairment = &m
+	if c.Impair.Active() && !c.Peets {
+		return res, errors.New("loss, delay and jitter apply to the Peets phase only (the relay is between forwarders)")
 	}
 	res.Mode = "two-hosts"
 	if c.Receivers > 1 {
