@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -9,13 +10,14 @@ import (
 
 	"github.com/peets/peets/internal/bench"
 	"github.com/peets/peets/internal/linkshape"
+	"github.com/peets/peets/internal/y4m"
 )
 
 // newBenchNetCmd measures a call over shaped links between hosts in
 // network namespaces, through Peets and directly (the baseline).
 func newBenchNetCmd() *cobra.Command {
 	var c bench.NetConfig
-	var uplink, only, logLevel string
+	var uplink, only, logLevel, camera string
 	var downlinks []string
 	var asJSON, verbose bool
 	cmd := &cobra.Command{
@@ -54,6 +56,13 @@ measured window; units bit, kbit, mbit, gbit).`,
 			default:
 				return errBadOnly
 			}
+			c.Clip = y4m.Default()
+			if _, err := fmt.Sscanf(camera, "%dx%d@%d", &c.Clip.Width, &c.Clip.Height, &c.Clip.FPS); err != nil {
+				return fmt.Errorf("--camera %q: want WxH@FPS, e.g. 1280x720@20", camera)
+			}
+			if err := c.Clip.Validate(); err != nil {
+				return fmt.Errorf("--camera: %w", err)
+			}
 			c.Logger = newLogger(logLevel)
 			if verbose {
 				c.Echo = os.Stderr
@@ -74,6 +83,7 @@ measured window; units bit, kbit, mbit, gbit).`,
 	fl.StringArrayVar(&downlinks, "downlink", nil, "with --receivers 2: schedule of B's, then C's downlink (from the hub; repeatable)")
 	fl.StringVar(&c.Burst, "tbf-burst", linkshape.DefaultBurst, "tbf burst (tc syntax)")
 	fl.StringVar(&c.Latency, "tbf-latency", linkshape.DefaultLatency, "tbf queue, in time at the rate (tc syntax)")
+	fl.StringVar(&camera, "camera", "1280x720@20", "the synthetic camera's size and frame rate (a busy clip made for the run)")
 	fl.StringVar(&only, "only", "", "run one phase: peets or direct (default both)")
 	fl.BoolVar(&asJSON, "json", false, "one compact JSON object")
 	fl.BoolVar(&verbose, "verbose", false, "copy the proxies' and forwarders' output to stderr")
