@@ -89,7 +89,7 @@ measured window; units bit, kbit, mbit, gbit).`,
 	fl.BoolVar(&verbose, "verbose", false, "copy the proxies' and forwarders' output to stderr")
 	fl.StringVar(&logLevel, "log-level", "warn", "log level")
 	impairmentFlags(fl, &c.Impair, "the Peets phase: ")
-	fl.BoolVar(&c.Keep, "keep", false, "keep the run's directory (proxies' state, the camera clip) and log its path")
+	fl.BoolVar(&c.Keep, "keep", false, "keep the run's directory (proxies' and forwarders' state and output, the camera clip): its path is in the JSON")
 	return cmd
 }
 

@@ -73,6 +73,7 @@ type NetResult struct {
 	Peets      *PhaseResult      `json:"peets,omitempty"`
 	Direct     *PhaseResult      `json:"direct,omitempty"`
 	Compare    []Comparison      `json:"compare,omitempty"`
+	Dir        string            `json:"dir,omitempty"` // the run's directory, kept (NetConfig.Keep)
 }
 
 // Net runs the network benchmark (root only: it makes network namespaces).
@@ -138,7 +139,7 @@ func Net(ctx context.Context, c NetConfig) (NetResult, error) {
 		return res, err
 	}
 	if c.Keep {
-		c.Logger.Info("keeping the run's directory", "dir", dir)
+		res.Dir = dir
 	} else {
 		defer os.RemoveAll(dir)
 	}

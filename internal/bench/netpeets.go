@@ -142,7 +142,15 @@ func (e *netEnv) runPeets(ctx context.Context) (*PhaseResult, error) {
 	}
 	dir := filepath.Join(e.dir, "peets")
 	var g proc.Group
-	defer g.StopAll(3 * time.Second)
+	var procs []*proc.Proc
+	defer func() {
+		g.StopAll(3 * time.Second)
+		if c.Keep { // their output beside their state
+			for _, p := range procs {
+				_ = os.WriteFile(filepath.Join(dir, p.Name+".log"), []byte(p.Output()), 0o644)
+			}
+		}
+	}()
 	opt := proc.Options{Echo: c.Echo}
 	start := func(h *netHost, name string, args ...string) (*proc.Proc, error) {
 		bin, wrapped := h.ns.Command(c.Bin, args...)
@@ -151,6 +159,7 @@ func (e *netEnv) runPeets(ctx context.Context) (*PhaseResult, error) {
 			return nil, err
 		}
 		g.Add(p)
+		procs = append(procs, p)
 		return p, nil
 	}
 	room := fmt.Sprintf("netbench%d", os.Getpid()%100000)
