@@ -85,8 +85,9 @@ func TestDialListen(t *testing.T) {
 // process's own are kept.
 func TestSweep(t *testing.T) {
 	needNetns(t)
-	// A pid that does not exist: above the kernel's pid_max.
-	stale := fmt.Sprintf("peetssweep%d-x", 1<<23)
+	// A pid that does not exist (above the kernel's largest pid_max, 2^22),
+	// and is this test process's own, for tests running at once.
+	stale := fmt.Sprintf("peetssweep%d-x", 1<<23+os.Getpid())
 	if err := run("ip", "netns", "add", stale); err != nil {
 		t.Fatal(err)
 	}
