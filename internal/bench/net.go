@@ -111,6 +111,11 @@ func Net(ctx context.Context, c NetConfig) (NetResult, error) {
 		return res, fmt.Errorf("%d downlink schedules for %d receivers", len(c.Downlinks), c.Receivers)
 	case c.Duration < 5*time.Second || c.Duration > time.Hour:
 		return res, fmt.Errorf("duration %v out of [5s, 1h]", c.Duration)
+	case c.Warmup < 0 || c.Warmup > 10*time.Minute:
+		return res, fmt.Errorf("warm-up %v out of [0, 10m]", c.Warmup)
+	}
+	if err := c.Clip.Validate(); err != nil {
+		return res, err
 	}
 	if err := c.Impair.Validate(); err != nil {
 		return res, err

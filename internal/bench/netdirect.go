@@ -20,16 +20,10 @@ func (e *netEnv) runDirect(ctx context.Context) (*PhaseResult, error) {
 	if err := topo.shapeAt(0); err != nil {
 		return nil, err
 	}
-	ms := &measurement{env: e, pages: map[string]*cdp.Page{}, senderID: func(h *netHost) string { return h.name }}
+	ms := &measurement{env: e, pages: map[string]*cdp.Page{}, flows: topo.flows(), senderID: func(h *netHost) string { return h.name }}
 	var servers []*http.Server
 	defer func() {
-		for _, p := range ms.pages {
-			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_ = p.Eval(cctx, `window.nb && window.nb.close()`, nil)
-			_ = p.Navigate(cctx, "about:blank")
-			_ = p.Close(cctx)
-			cancel()
-		}
+		ms.closePages(`window.nb && window.nb.close()`)
 		for _, s := range servers {
 			s.Close()
 		}
@@ -58,15 +52,8 @@ func (e *netEnv) runDirect(ctx context.Context) (*PhaseResult, error) {
 		}
 	}
 	a := topo.hosts[0]
-	for _, h := range topo.pageHosts() {
-		if h == a {
-			continue
-		}
+	for _, h := range topo.pageHosts()[1:] {
 		both := topo.hub == nil // two hosts: a call; a hub: A broadcasts
-		ms.flows = append(ms.flows, flow{to: h, from: a})
-		if both {
-			ms.flows = append(ms.flows, flow{to: a, from: h})
-		}
 		if err := connectDirect(ctx, ms.pages[a.name], a.name, ms.pages[h.name], h.name, both); err != nil {
 			return nil, fmt.Errorf("%s to %s: %w", a.name, h.name, err)
 		}

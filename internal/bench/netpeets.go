@@ -2,17 +2,13 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
@@ -22,114 +18,6 @@ import (
 	"github.com/peets/peets/internal/proc"
 	"github.com/peets/peets/proto"
 )
-
-// FetchFigures are a receiving proxy's fetcher counters for one sender's
-// streams over the window (docs: media.FetcherStats).
-type FetchFigures struct {
-	Received      uint64  `json:"received"`
-	Delivered     uint64  `json:"delivered"`
-	Duplicates    uint64  `json:"duplicates"`
-	Retransmitted uint64  `json:"retransmitted"`
-	Lost          uint64  `json:"lost"`
-	Late          uint64  `json:"late"`
-	Timeouts      uint64  `json:"timeouts"`
-	Nacks         uint64  `json:"nacks"`
-	Gone          uint64  `json:"gone"`
-	Resyncs       uint64  `json:"resyncs"`
-	Restarts      uint64  `json:"restarts"`
-	PLISent       uint64  `json:"pli_sent"`
-	Refreshed     uint64  `json:"refreshed"`
-	SRTTMs        float64 `json:"srtt_ms"` // at the end, the largest of the streams
-	Window        int     `json:"window"`  // at the end, summed over the streams
-}
-
-// fetchFields are the FetcherStats counters FetchFigures sums.
-var fetchFields = []string{"Received", "Delivered", "Duplicates", "Retransmitted", "Lost", "Late", "Timeouts", "Nacks", "Gone",
-	"Resyncs", "Restarts", "PLISent", "Refreshed"}
-
-// ProxyResult is one `peets up` over the window.
-type ProxyResult struct {
-	Host          string  `json:"host"`
-	User          string  `json:"user"`
-	CPUPercent    float64 `json:"cpu_percent"`
-	RosterExpired uint64  `json:"roster_expired"` // members it expired (missed heartbeats)
-	RosterJoins   uint64  `json:"roster_joins"`
-}
-
-// netProxy is a running `peets up` of the Peets phase.
-type netProxy struct {
-	host  *netHost
-	p     *proc.Proc
-	url   string
-	token string
-	http  *http.Client
-}
-
-// apiStats is the part of /api/stats the benchmark reads.
-type apiStats struct {
-	Backend struct {
-		Daemon struct {
-			Fetchers map[string]map[string]any `json:"fetchers"`
-			Roster   struct {
-				Expired uint64 `json:"expired"`
-				Joins   uint64 `json:"joins"`
-			} `json:"roster"`
-		} `json:"daemon"`
-	} `json:"backend"`
-}
-
-func (x *netProxy) stats(ctx context.Context) (apiStats, error) {
-	var s apiStats
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	u, err := url.Parse(x.url)
-	if err != nil {
-		return s, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+u.Host+"/api/stats", nil)
-	if err != nil {
-		return s, err
-	}
-	req.Header.Set("Authorization", "Bearer "+x.token)
-	resp, err := x.http.Do(req)
-	if err != nil {
-		return s, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return s, fmt.Errorf("/api/stats: %s", resp.Status)
-	}
-	err = json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&s)
-	return s, err
-}
-
-// counterSum adds up counters that may restart from 0 (a fetcher made
-// anew): each reading adds its increase, or all of it after a drop.
-type counterSum struct {
-	last, sum map[string]float64
-}
-
-func (c *counterSum) add(key string, v float64) {
-	if c.last == nil {
-		c.last, c.sum = map[string]float64{}, map[string]float64{}
-	}
-	prev, ok := c.last[key]
-	switch {
-	case !ok || v < prev:
-		c.sum[key] += v
-	default:
-		c.sum[key] += v - prev
-	}
-	c.last[key] = v
-}
-
-func (c *counterSum) snapshot() map[string]float64 {
-	out := make(map[string]float64, len(c.sum))
-	for k, v := range c.sum {
-		out[k] = v
-	}
-	return out
-}
 
 // runPeets is the call through Peets: a forwarder on every host (linked
 // over UDP as README says; behind a hub, the hub's forwarder routes each
@@ -237,24 +125,8 @@ func (e *netEnv) runPeets(ctx context.Context) (*PhaseResult, error) {
 		proxies = append(proxies, &netProxy{host: h, p: p, url: m[1], token: u.Query().Get("token"),
 			http: &http.Client{Transport: &http.Transport{DialContext: h.ns.DialContext}}})
 	}
-	ms := &measurement{env: e, pages: map[string]*cdp.Page{}, senderID: func(h *netHost) string { return h.user }}
-	for _, h := range topo.pageHosts() {
-		if h != a {
-			ms.flows = append(ms.flows, flow{to: h, from: a})
-			if topo.hub == nil {
-				ms.flows = append(ms.flows, flow{to: a, from: h})
-			}
-		}
-	}
-	defer func() {
-		// The pages leave (the proxies say bye), then the processes stop.
-		for _, p := range ms.pages {
-			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_ = p.Navigate(cctx, "about:blank")
-			_ = p.Close(cctx)
-			cancel()
-		}
-	}()
+	ms := &measurement{env: e, pages: map[string]*cdp.Page{}, flows: topo.flows(), senderID: func(h *netHost) string { return h.user }}
+	defer ms.closePages("") // the pages leave (the proxies say bye), then the processes stop
 	started := time.Now()
 	for _, x := range proxies {
 		p, err := e.browsers[x.host.name].NewPage(ctx, "")
@@ -269,69 +141,14 @@ func (e *netEnv) runPeets(ctx context.Context) (*PhaseResult, error) {
 	ms.waitFirstFrames(ctx, started, c.FirstFrameWait)
 
 	// The proxies' counters, read every 2 s through the window.
-	var mu sync.Mutex
-	var fetch, roster counterSum
-	gauges := map[string]float64{} // SRTT, Window: the last reading
-	cpu := map[string]time.Duration{}
-	poll := func() {
-		for _, x := range proxies {
-			s, err := x.stats(ctx)
-			if err != nil {
-				continue
-			}
-			mu.Lock()
-			for key, st := range s.Backend.Daemon.Fetchers {
-				for _, f := range fetchFields {
-					if v, ok := st[f].(float64); ok {
-						fetch.add(x.host.name+"|"+key+"|"+f, v)
-					}
-				}
-				for _, f := range []string{"SRTT", "Window"} {
-					if v, ok := st[f].(float64); ok {
-						gauges[x.host.name+"|"+key+"|"+f] = v
-					}
-				}
-			}
-			roster.add(x.host.name+"|expired", float64(s.Backend.Daemon.Roster.Expired))
-			roster.add(x.host.name+"|joins", float64(s.Backend.Daemon.Roster.Joins))
-			mu.Unlock()
-		}
-	}
-	stopPoll := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(2 * time.Second)
-		defer t.Stop()
-		for {
-			poll()
-			select {
-			case <-stopPoll:
-				return
-			case <-t.C:
-			}
-		}
-	})
+	w := &proxyWatch{proxies: proxies}
+	stop := w.watch(ctx, 2*time.Second)
 	var linksBefore, linksAfter map[string]linkCounters
-	var fetchBefore, fetchAfter, rosterBefore, rosterAfter map[string]float64
-	snap := func(links *map[string]linkCounters, f, r *map[string]float64) {
-		*links = readLinks(topo)
-		poll()
-		mu.Lock()
-		*f, *r = fetch.snapshot(), roster.snapshot()
-		mu.Unlock()
-		for _, x := range proxies {
-			t, _ := procCPU(x.p.Pid())
-			cpu[x.host.name] = t - cpu[x.host.name]
-		}
-	}
-	for _, x := range proxies {
-		cpu[x.host.name] = 0
-	}
+	var before, after proxySnapshot
 	err := ms.run(ctx, c.Warmup, c.Duration,
-		func() { snap(&linksBefore, &fetchBefore, &rosterBefore) },
-		func() { snap(&linksAfter, &fetchAfter, &rosterAfter) })
-	close(stopPoll)
-	wg.Wait()
+		func() { linksBefore, before = readLinks(topo), w.snapshot(ctx) },
+		func() { linksAfter, after = readLinks(topo), w.snapshot(ctx) })
+	stop()
 	if err != nil {
 		return nil, err
 	}
@@ -342,43 +159,9 @@ func (e *netEnv) runPeets(ctx context.Context) (*PhaseResult, error) {
 	}
 	for i := range res.Receivers {
 		rr := &res.Receivers[i]
-		from := topo.host(rr.From).user
-		ff := &FetchFigures{}
-		vals := map[string]*uint64{"Received": &ff.Received, "Delivered": &ff.Delivered, "Duplicates": &ff.Duplicates,
-			"Retransmitted": &ff.Retransmitted, "Lost": &ff.Lost, "Late": &ff.Late, "Timeouts": &ff.Timeouts, "Nacks": &ff.Nacks,
-			"Gone": &ff.Gone, "Resyncs": &ff.Resyncs, "Restarts": &ff.Restarts, "PLISent": &ff.PLISent, "Refreshed": &ff.Refreshed}
-		for k, v := range fetchAfter {
-			host, rest, _ := strings.Cut(k, "|")
-			key, field, _ := strings.Cut(rest, "|")
-			if host != rr.Page || !strings.Contains(key, "/user/"+from+"/") || vals[field] == nil {
-				continue
-			}
-			*vals[field] += uint64(v - fetchBefore[k])
-		}
-		mu.Lock()
-		for k, v := range gauges {
-			host, rest, _ := strings.Cut(k, "|")
-			key, field, _ := strings.Cut(rest, "|")
-			if host != rr.Page || !strings.Contains(key, "/user/"+from+"/") {
-				continue
-			}
-			switch field {
-			case "SRTT":
-				ff.SRTTMs = max(ff.SRTTMs, round3(v/1e6))
-			case "Window":
-				ff.Window += int(v)
-			}
-		}
-		mu.Unlock()
-		rr.Fetch = ff
+		rr.Fetch = w.fetchFigures(before, after, rr.Page, topo.host(rr.From).user)
 	}
-	for _, x := range proxies {
-		h := x.host.name
-		res.Proxies = append(res.Proxies, ProxyResult{Host: h, User: x.host.user,
-			CPUPercent:    round3(float64(cpu[h]) / float64(c.Duration) * 100),
-			RosterExpired: uint64(rosterAfter[h+"|expired"] - rosterBefore[h+"|expired"]),
-			RosterJoins:   uint64(rosterAfter[h+"|joins"] - rosterBefore[h+"|joins"])})
-	}
+	res.Proxies = w.results(before, after, c.Duration)
 	return res, nil
 }
 

@@ -190,6 +190,20 @@ func (m *measurement) collect(ctx context.Context) map[string]collected {
 	return out
 }
 
+// closePages runs js in each page (if set), then leaves it for a blank
+// page and closes its tab, each step bounded.
+func (m *measurement) closePages(js string) {
+	for _, p := range m.pages {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if js != "" {
+			_ = p.Eval(ctx, js, nil)
+		}
+		_ = p.Navigate(ctx, "about:blank")
+		_ = p.Close(ctx)
+		cancel()
+	}
+}
+
 // waitFirstFrames waits (at most wait) until every flow's receiver has
 // decoded a frame from its sender, and records when (since started).
 func (m *measurement) waitFirstFrames(ctx context.Context, started time.Time, wait time.Duration) {

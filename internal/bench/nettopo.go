@@ -68,6 +68,20 @@ func (t *topology) pageHosts() []*netHost {
 	return out
 }
 
+// flows are the streams the benchmark measures: the publisher's to every
+// other page, and with two hosts the other's back (a call).
+func (t *topology) flows() []flow {
+	a := t.hosts[0]
+	var out []flow
+	for _, h := range t.pageHosts()[1:] {
+		out = append(out, flow{to: h, from: a})
+		if t.hub == nil {
+			out = append(out, flow{to: a, from: h})
+		}
+	}
+	return out
+}
+
 // route lists the links a packet from host a to host b crosses.
 func (t *topology) route(a, b *netHost) []*netLink {
 	var out []*netLink
