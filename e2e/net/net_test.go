@@ -80,6 +80,10 @@ func TestBenchNet(t *testing.T) {
 		if len(p.Receivers) != 2 || len(p.Senders) != 2 || len(p.Links) != 2 {
 			t.Fatalf("%s: %d receivers, %d senders, %d links", ph.name, len(p.Receivers), len(p.Senders), len(p.Links))
 		}
+		t.Logf("%s: hosts' CPU %v %%, machine busy %.0f %%", ph.name, p.HostCPUPercent, p.MachineBusyPercent)
+		if p.HostCPUPercent["A"] <= 0 || p.HostCPUPercent["B"] <= 0 || p.MachineBusyPercent <= 0 {
+			t.Errorf("%s: CPU figures %v %v", ph.name, p.HostCPUPercent, p.MachineBusyPercent)
+		}
 		for _, rr := range p.Receivers {
 			v, a := rr.Video, rr.Audio
 			who := ph.name + " " + rr.Page + "<-" + rr.From

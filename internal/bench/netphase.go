@@ -22,6 +22,11 @@ type PhaseResult struct {
 	// Relay is what the impairment relay on the publisher's link did
 	// (Peets only: it sits between two forwarders).
 	Relay *LinkResult `json:"impaired_link,omitempty"`
+	// HostCPUPercent is each host's processes' CPU over the window (% of
+	// one core); MachineBusyPercent the whole machine's, all cores (the
+	// benchmark shares it: near 100 %, the figures measure the machine).
+	HostCPUPercent     map[string]float64 `json:"host_cpu_percent"`
+	MachineBusyPercent float64            `json:"machine_busy_percent"`
 }
 
 // ReceiverResult is what one page saw and heard of one sender.
@@ -161,6 +166,8 @@ type measurement struct {
 	// senderID names host h's sender the way its receivers' stats do.
 	senderID func(h *netHost) string
 
+	cpu [2]cpuSnapshot // at the window's start and end
+
 	mu      sync.Mutex
 	samples map[string][]pageSample // by host
 	links   map[string][]inSample   // by link: VBytes is the tap's byte count
@@ -283,6 +290,7 @@ func (m *measurement) run(ctx context.Context, warmup, d time.Duration, atStart,
 	if err := sleep(start); err != nil {
 		return err
 	}
+	m.cpu[0] = readCPU(m.env.topo)
 	atStart()
 	// The schedules' later steps.
 	var steps []time.Duration
@@ -308,6 +316,7 @@ func (m *measurement) run(ctx context.Context, warmup, d time.Duration, atStart,
 	if err := sleep(start.Add(d)); err != nil {
 		return err
 	}
+	m.cpu[1] = readCPU(m.env.topo)
 	atEnd()
 	return sleep(start.Add(d + 2*sampleEvery)) // a reading after the end
 }
@@ -336,7 +345,13 @@ func readLinks(t *topology) map[string]linkCounters {
 
 // result computes the phase's figures from the readings.
 func (m *measurement) result(d time.Duration, before, after map[string]linkCounters) *PhaseResult {
-	r := &PhaseResult{}
+	r := &PhaseResult{HostCPUPercent: map[string]float64{}}
+	for h, t := range m.cpu[1].hosts {
+		r.HostCPUPercent[h] = round3(float64(t-m.cpu[0].hosts[h]) / float64(d) * 100)
+	}
+	if tot := m.cpu[1].total - m.cpu[0].total; tot > 0 {
+		r.MachineBusyPercent = round3(float64(m.cpu[1].busy-m.cpu[0].busy) / float64(tot) * 100)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	topo := m.env.topo
