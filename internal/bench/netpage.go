@@ -85,13 +85,13 @@ window.nb = (() => {
     pcs[peer] = pc;
     return pc;
   }
-  // Only host candidates on the link's addresses (no loopback: each
-  // namespace has its own).
+  // Only UDP IPv4 candidates on the link's addresses: no loopback (each
+  // namespace has its own), no IPv6 (the tap counts IPv4).
   async function gathered(pc) {
     const t0 = performance.now();
     while (pc.iceGatheringState !== 'complete' && performance.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
     return pc.localDescription.sdp.split('\r\n')
-      .filter((l) => !l.startsWith('a=candidate:') || (/ udp /i.test(l) && !/ 127\.| ::1 /.test(l))).join('\r\n');
+      .filter((l) => !l.startsWith('a=candidate:') || (/ udp \d+ \d+\.\d+\.\d+\.\d+ /i.test(l) && !/ 127\./.test(l))).join('\r\n');
   }
   async function capSenders(pc) {
     for (const s of pc.getSenders()) {
