@@ -81,7 +81,7 @@ measured window; units bit, kbit, mbit, gbit).`,
 	fl.DurationVar(&c.Warmup, "warmup", 10*time.Second, "call before the window, once the receivers decode")
 	fl.StringVar(&uplink, "uplink", "none", "schedule of the publisher's (A's) uplink")
 	fl.StringArrayVar(&downlinks, "downlink", nil, "with --receivers 2: schedule of B's, then C's downlink (from the hub; repeatable)")
-	fl.StringVar(&c.Burst, "tbf-burst", linkshape.DefaultBurst, "tbf burst (tc syntax)")
+	fl.StringVar(&c.Burst, "tbf-burst", "", "tbf burst (tc syntax; default 4000 bytes or 10 ms at the rate, the larger)")
 	fl.StringVar(&c.Latency, "tbf-latency", linkshape.DefaultLatency, "tbf queue, in time at the rate (tc syntax)")
 	fl.StringVar(&camera, "camera", "1280x720@20", "the synthetic camera's size and frame rate (a busy clip made for the run)")
 	fl.StringVar(&only, "only", "", "run one phase: peets or direct (default both)")

@@ -34,7 +34,7 @@ type NetConfig struct {
 	// the window's start; the first step holds from the set-up on.
 	Uplink    linkshape.Schedule
 	Downlinks []linkshape.Schedule
-	// Burst and Latency are tbf's (default linkshape.DefaultBurst and
+	// Burst and Latency are tbf's (default linkshape.AutoBurst and
 	// DefaultLatency).
 	Burst, Latency string
 	// Impair adds loss and delay, each way, between the publisher's
@@ -100,7 +100,7 @@ func Net(ctx context.Context, c NetConfig) (NetResult, error) {
 		c.Peets, c.Direct = true, true
 	}
 	res := NetResult{Receivers: c.Receivers, DurationS: c.Duration.Seconds(), WarmupS: c.Warmup.Seconds(), Schedules: map[string]string{},
-		TBF:    map[string]string{"burst": or(c.Burst, linkshape.DefaultBurst), "latency": or(c.Latency, linkshape.DefaultLatency)},
+		TBF:    map[string]string{"burst": or(c.Burst, "4000 bytes or 10 ms at the rate"), "latency": or(c.Latency, linkshape.DefaultLatency)},
 		Camera: fmt.Sprintf("y4m %dx%d@%d, %d frames", c.Clip.Width, c.Clip.Height, c.Clip.FPS, c.Clip.Frames)}
 	switch {
 	case c.Receivers < 1 || c.Receivers > 2:

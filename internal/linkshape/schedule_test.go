@@ -87,3 +87,11 @@ func TestParseCounters(t *testing.T) {
 		t.Fatal("garbage parsed")
 	}
 }
+
+func TestAutoBurst(t *testing.T) {
+	for rate, want := range map[int64]string{500_000: "4000b", 2_000_000: "4000b", 20_000_000: "25000b"} {
+		if got := AutoBurst(rate); got != want {
+			t.Errorf("AutoBurst(%d) = %s, want %s", rate, got, want)
+		}
+	}
+}

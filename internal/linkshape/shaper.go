@@ -8,12 +8,19 @@ import (
 	"github.com/peets/peets/internal/netns"
 )
 
-// Defaults of a Shaper's token bucket: a 4 KB bucket (a few packets of
-// burst) and a queue of 100 ms at the rate, as a modest home router has.
+// Defaults of a Shaper's token bucket: a bucket of 4 KB (a few packets of
+// burst) or of 10 ms at the rate, the larger (a bucket smaller than a
+// timer tick's worth of bytes would hold the rate below the limit), and a
+// queue of 100 ms at the rate, as a modest home router has.
 const (
-	DefaultBurst   = "32kbit"
+	DefaultBurst   = "" // see AutoBurst
 	DefaultLatency = "100ms"
 )
+
+// AutoBurst is the default bucket for rate (bit/s), in tc's syntax.
+func AutoBurst(rate int64) string {
+	return fmt.Sprintf("%db", max(4000, rate/8/100))
+}
 
 // Shaper limits the egress of one interface (dev, in namespace ns) with a
 // root tbf qdisc, or takes it away for no limit. Its qdisc counters add up
@@ -21,7 +28,7 @@ const (
 type Shaper struct {
 	NS      *netns.NS
 	Dev     string
-	Burst   string // tc's burst, default DefaultBurst
+	Burst   string // tc's burst, default AutoBurst(rate)
 	Latency string // tc's latency (the queue, in time at the rate), default DefaultLatency
 
 	mu    sync.Mutex
@@ -61,7 +68,7 @@ func (s *Shaper) Set(rate int64) error {
 	} else {
 		burst, lat := s.Burst, s.Latency
 		if burst == "" {
-			burst = DefaultBurst
+			burst = AutoBurst(rate)
 		}
 		if lat == "" {
 			lat = DefaultLatency
