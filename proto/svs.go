@@ -485,3 +485,27 @@ func readMinimalVarNum(b []byte) (v uint64, n int, ok bool) {
 	}
 	return v, n, ok
 }
+
+// A member asked for a publication it does not hold answers an application
+// Nack (docs/protocol.md 6.1). When the seq asked for is an older one of
+// its current boot, the Nack's content is SeqNo (0xD6) = its newest seq:
+// the publication was superseded, and that one is worth fetching instead.
+
+// EncodeSyncNack is the content of such a Nack (empty if newest is 0).
+func EncodeSyncNack(newest uint64) []byte {
+	if newest == 0 {
+		return nil
+	}
+	return appendNNI(nil, TTSeqNo, newest)
+}
+
+// DecodeSyncNack reads a Nack's content: the newest seq it names, 0 if it
+// names none (empty or anything else: the Nack is a hint either way).
+func DecodeSyncNack(b []byte) uint64 {
+	typ, v, rest, err := nextTLV(b)
+	if err != nil || typ != TTSeqNo || len(rest) != 0 {
+		return 0
+	}
+	n, _ := parseNNI(v)
+	return n
+}

@@ -60,6 +60,7 @@ type resultEv struct {
 	boot, seq uint64
 	content   []byte // verified content, when reason == ""
 	reason    string // why it failed
+	newest    uint64 // a Nack's hint: the publisher's newest seq of this boot
 }
 
 type retryEv struct {
@@ -243,7 +244,9 @@ func (g *Group) fetch(key string, p *peer, bs *bootState, seq uint64, why purpos
 			return
 		}
 		if ct, ok := d.ContentType().Get(); ok && ct == ndn.ContentTypeNack {
-			done(nil, ReasonMissing)
+			// Unsigned: a hint, as the vector is.
+			g.inbox.post(resultEv{key: key, boot: boot, seq: seq, reason: ReasonMissing,
+				newest: proto.DecodeSyncNack(d.Content().Join())})
 			return
 		}
 		if d.Content().Length() > proto.MaxPubSize {
@@ -375,6 +378,14 @@ func (g *Group) onResult(r resultEv) {
 
 // onFailure handles a fetch that failed with r.reason.
 func (g *Group) onFailure(r resultEv, p *peer, bs *bootState, why purpose) {
+	if (why == forLatest || why == forSoft) && r.newest > r.seq {
+		// A heartbeat superseded before we asked (the publisher keeps only
+		// its newest two): no fault; the newest is worth a fetch.
+		g.stats.superseded.Add(1)
+		g.giveUp(r.key, p, bs, r.seq, why)
+		g.onHint(hint{name: p.name, key: r.key, boot: r.boot, seq: r.newest})
+		return
+	}
 	if why == forPrefetch {
 		// Gaps in a seq space are normal (forged bumps); nothing to count.
 		delete(bs.inflight, r.seq)

@@ -345,3 +345,31 @@ func TestGroupOneMemberPerEngine(t *testing.T) {
 		}
 	}
 }
+
+// A heartbeat replaced before a receiver asked for it: the publisher's Nack
+// names its newest seq, which the receiver fetches; no rejection counted.
+func TestGroupSupersededHeartbeat(t *testing.T) {
+	group := newGroupName(t)
+	// a answers a newcomer's empty vector an hour late, almost surely: the
+	// observer below learns of a only from the stale claim.
+	a := join(t, synctest.Embedded(t), group, "/test/user/superseded-a/r", func(c *GroupConfig) {
+		c.SuppressionPeriod, c.PeriodicTimeout = time.Hour, time.Hour
+	})
+	for i := range 4 {
+		if _, err := a.g.Publish("hb", false, body(t, map[string]int{"n": i})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	obs := join(t, synctest.Embedded(t), group, "", func(c *GroupConfig) { c.PeriodicTimeout = time.Hour })
+	// The observer hears only a stale claim: a at seq 1.
+	stranger(t, group)(proto.EncodeSyncData(group, proto.StateVector{
+		{Name: a.self, Boots: []proto.SVBoot{{Boot: a.g.Boot(), Seq: 1}}},
+	}, [8]byte{7}))
+	if synctest.Eventually(3*time.Second, func() bool { p, ok := obs.latest(a.self); return ok && p.Seq == 4 }) < 0 {
+		t.Fatalf("the observer did not get a's newest: %+v", obs.g.Stats())
+	}
+	if st := obs.g.Stats(); len(st.Rejected) != 0 || st.Superseded != 1 {
+		t.Fatalf("rejections %v, superseded %d", st.Rejected, st.Superseded)
+	}
+}

@@ -35,10 +35,12 @@ func (o *outbox) init(keep int) {
 	o.keep = keep
 }
 
-func (o *outbox) get(seq uint64) enc.Wire {
+// get returns the publication seq if it is still served, and the newest
+// own seq.
+func (o *outbox) get(seq uint64) (enc.Wire, uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.wires[seq]
+	return o.wires[seq], o.seq
 }
 
 // add stores a publication (o.mu held).
@@ -121,11 +123,16 @@ func (g *Group) onInterest(a ndn.InterestHandlerArgs) {
 	if err != nil {
 		return
 	}
+	var newest uint64
 	if boot == g.boot {
-		if w := g.out.get(seq); w != nil {
+		w, n := g.out.get(seq)
+		if w != nil {
 			g.stats.served.Add(1)
 			_ = a.Reply(w)
 			return
+		}
+		if seq < n {
+			newest = n // superseded: name the newest
 		}
 	}
 	// Not held (another boot, too old, or never published): say so, with a
@@ -133,7 +140,7 @@ func (g *Group) onInterest(a ndn.InterestHandlerArgs) {
 	data, err := spec.Spec{}.MakeData(name, &ndn.DataConfig{
 		ContentType: optional.Some(ndn.ContentTypeNack),
 		Freshness:   optional.Some(time.Duration(0)),
-	}, nil, nackSigner)
+	}, enc.Wire{proto.EncodeSyncNack(newest)}, nackSigner)
 	if err == nil {
 		g.stats.servedNack.Add(1)
 		_ = a.Reply(data.Wire)

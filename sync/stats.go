@@ -20,6 +20,7 @@ type Stats struct {
 	Delivered   uint64 `json:"delivered"`   // publications handed to the application
 	Peers       int    `json:"peers"`       // publishers tracked
 	Outstanding int64  `json:"outstanding"` // fetches and verifications in progress
+	Superseded  uint64 `json:"superseded"`  // heartbeats already replaced when asked for (not a fault)
 	Candidates  int    `json:"candidates"`  // names announced but not verified yet, being fetched
 	Panics      uint64 `json:"panics"`      // packets whose handling panicked (recovered)
 
@@ -34,7 +35,7 @@ type counters struct {
 	fetches, prefetches, verified, delivered                   atomic.Uint64
 	outstanding                                                atomic.Int64
 	peers, candidates                                          atomic.Int64
-	panics                                                     atomic.Uint64
+	panics, superseded                                         atomic.Uint64
 
 	mu       gosync.Mutex
 	rejected map[string]uint64
@@ -68,7 +69,7 @@ func (c *counters) snapshot() Stats {
 		Published: c.published.Load(), Served: c.served.Load(), ServedNack: c.servedNack.Load(),
 		Fetches: c.fetches.Load(), Prefetches: c.prefetches.Load(), Verified: c.verified.Load(),
 		Delivered: c.delivered.Load(), Peers: int(c.peers.Load()), Outstanding: c.outstanding.Load(),
-		Candidates: int(c.candidates.Load()), Panics: c.panics.Load(),
+		Candidates: int(c.candidates.Load()), Panics: c.panics.Load(), Superseded: c.superseded.Load(),
 		Rejected: rej,
 	}
 }

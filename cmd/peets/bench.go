@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -19,7 +21,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks: one JSON object per run",
 	}
-	cmd.AddCommand(newBenchFanoutCmd(), newBenchRosterCmd(), newBenchCallCmd(), newBenchNetCmd(), withProcs(newBenchWorkerCmd(), proxyProcs))
+	cmd.AddCommand(newBenchFanoutCmd(), newBenchRosterCmd(), newBenchCallCmd(), newBenchFwMemCmd(), newBenchNetCmd(), withProcs(newBenchWorkerCmd(), proxyProcs))
 	return cmd
 }
 
@@ -40,7 +42,7 @@ func newBenchFanoutCmd() *cobra.Command {
 	var dur time.Duration
 	var speed float64
 	var fw, logLevel, cpuProfile, video, audio string
-	var asJSON, verbose, keep bool
+	var asJSON, verbose, keep, noSweep bool
 	var hops int
 	var link bench.Impairment
 	cmd := &cobra.Command{
@@ -52,7 +54,7 @@ func newBenchFanoutCmd() *cobra.Command {
 			defer cancel()
 			log := newLogger(logLevel)
 			for _, n := range subs {
-				c := bench.FanoutConfig{Subscribers: n, Duration: dur, Forwarder: fw, Logger: log, Speed: speed, CPUProfile: cpuProfile, VideoPath: video, AudioPath: audio, Hops: hops, Link: link, Keep: keep}
+				c := bench.FanoutConfig{Subscribers: n, Duration: dur, Forwarder: fw, Logger: log, Speed: speed, CPUProfile: cpuProfile, VideoPath: video, AudioPath: audio, Hops: hops, Link: link, Keep: keep, NoSweep: noSweep}
 				if verbose {
 					c.Echo = os.Stderr
 				}
@@ -80,6 +82,8 @@ func newBenchFanoutCmd() *cobra.Command {
 	fl.IntVar(&hops, "hops", 1, "forwarders from publisher to subscribers: 1, or 2 (the publisher's forwarder linked over UDP on loopback to the subscribers', as two hosts)")
 	impairmentFlags(fl, &link, "with --hops 2: ")
 	fl.BoolVar(&keep, "keep", false, "keep each run's directory (workers' per-packet reports) and log its path")
+	fl.BoolVar(&noSweep, "fw-no-sweep", false, "run the benchmark's forwarders without their CS sweeper (A/B runs of its cost)")
+	_ = fl.MarkHidden("fw-no-sweep")
 	return cmd
 }
 
@@ -116,6 +120,7 @@ func newBenchWorkerCmd() *cobra.Command {
 	fl.StringVar(&c.Mode, "mode", "", "pub or sub")
 	fl.StringVar(&c.User, "user", "", "user id")
 	fl.StringVar(&c.Room, "room", "", "room id")
+	fl.StringVar(&c.Prefix, "prefix", "", "user prefix (default /peets/user/<user>)")
 	fl.StringVar(&c.Out, "out", "", "report file")
 	fl.DurationVar(&c.Progress, "progress", 0, "print the packet count at this interval")
 	fl.Float64Var(&c.Speed, "speed", 1, "source pace multiplier (pub)")
@@ -126,23 +131,24 @@ func newBenchWorkerCmd() *cobra.Command {
 	return cmd
 }
 
-// newBenchCallCmd measures a real call in headless Chromium.
-func newBenchCallCmd() *cobra.Command {
-	var c bench.CallConfig
+// benchCmd is a benchmark command that runs run once and prints its
+// result: with the flags --json, --verbose (copy what runs to stderr:
+// verboseWhat) and --log-level.
+func benchCmd(use, short, verboseWhat string, run func(ctx context.Context, log *slog.Logger, echo io.Writer) (any, error)) *cobra.Command {
 	var asJSON, verbose bool
 	var logLevel string
 	cmd := &cobra.Command{
-		Use:   "call",
-		Short: "A real call in headless Chromium: first-frame time of a joiner, CPU per proxy",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := signalContext(cmd.Context())
 			defer cancel()
-			c.Logger = newLogger(logLevel)
+			var echo io.Writer
 			if verbose {
-				c.Echo = os.Stderr
+				echo = os.Stderr
 			}
-			res, err := bench.Call(ctx, c)
+			res, err := run(ctx, newLogger(logLevel), echo)
 			if err != nil {
 				return err
 			}
@@ -151,11 +157,43 @@ func newBenchCallCmd() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
+	fl.BoolVar(&asJSON, "json", false, "one compact JSON object")
+	fl.BoolVar(&verbose, "verbose", false, "copy "+verboseWhat+" to stderr")
+	fl.StringVar(&logLevel, "log-level", "warn", "log level")
+	return cmd
+}
+
+// newBenchCallCmd measures a real call in headless Chromium.
+func newBenchCallCmd() *cobra.Command {
+	var c bench.CallConfig
+	cmd := benchCmd("call", "A real call in headless Chromium: first-frame time of a joiner, CPU per proxy", "the proxies' output",
+		func(ctx context.Context, log *slog.Logger, echo io.Writer) (any, error) {
+			c.Logger, c.Echo = log, echo
+			return bench.Call(ctx, c)
+		})
+	fl := cmd.Flags()
 	fl.IntVar(&c.Pages, "pages", 3, "participants (a page and a proxy each)")
 	fl.DurationVar(&c.Duration, "duration", 10*time.Second, "steady call over which CPU is measured")
 	fl.IntVar(&c.Joins, "joins", 5, "late joins measured for the first-frame time")
-	fl.BoolVar(&asJSON, "json", false, "one compact JSON object")
-	fl.BoolVar(&verbose, "verbose", false, "copy the proxies' output to stderr")
-	fl.StringVar(&logLevel, "log-level", "warn", "log level")
+	return cmd
+}
+
+// newBenchFwMemCmd measures the forwarder's memory over many unique names.
+func newBenchFwMemCmd() *cobra.Command {
+	var c bench.FwMemConfig
+	cmd := benchCmd("fwmem", "Unique names through a peets forwarder process (a call's worth, and a stranger's unsolicited Data): its RSS over time",
+		"the forwarder's output", func(ctx context.Context, log *slog.Logger, echo io.Writer) (any, error) {
+			c.Logger, c.Echo = log, echo
+			return bench.FwMem(ctx, c)
+		})
+	fl := cmd.Flags()
+	fl.IntVar(&c.Names, "names", 756000, "unique names through the forwarder (756000: an hour of a two-person call, 2 x 105 packets a second)")
+	fl.IntVar(&c.Rate, "rate", 2000, "Interests a second of the consumer (each answered by the producer: a new name)")
+	fl.IntVar(&c.Window, "window", 64, "the consumer's Interests outstanding at most")
+	fl.IntVar(&c.StrangerRate, "stranger-rate", 500, "unsolicited Data a second sent to the forwarder's UDP port from an unknown source (0: none)")
+	fl.IntVar(&c.Content, "content", 1100, "content bytes of each Data")
+	fl.DurationVar(&c.Sample, "sample", 5*time.Second, "RSS sampling interval")
+	fl.IntVar(&c.Warmup, "warmup", 100000, "names before the RSS the growth is measured from")
+	fl.BoolVar(&c.NoSweep, "no-sweep", false, "run the forwarder without its CS sweeper (to see the growth it prevents)")
 	return cmd
 }

@@ -15,9 +15,12 @@ import (
 	"github.com/peets/peets/media/source"
 )
 
-// newDemoCmd runs a whole call in one command: an embedded forwarder, your
-// proxy (with the web page) and bot participants publishing the test
-// stream. One browser tab on the printed URL shows a real call.
+// newDemoCmd runs a whole call in one command: your proxy (with the web
+// page) and bot participants publishing the test stream, on the machine's
+// forwarder (the one every command finds: started here, embedded, when
+// there is none). One browser tab on the printed URL shows a real call, and
+// other commands of this user (`peets roster --room demo`, `peets up --room
+// demo`) see it.
 func newDemoCmd() *cobra.Command {
 	var f upFlags
 	var bots int
@@ -31,17 +34,24 @@ func newDemoCmd() *cobra.Command {
 			if bots < 0 || bots > 8 {
 				return fmt.Errorf("--bots %d out of [0, 8]", bots)
 			}
-			if f.forwarder == "" {
-				f.forwarder = forwarder.URIEmbedded
-			}
+			// The forwarder is found as every command finds it, in the
+			// state directory; the demo's keys are in a directory of
+			// their own (its user "me" is not yours).
+			fwDir := f.dir()
 			if f.stateDir == "" {
-				// A state directory of its own, so the demo never
-				// collides with a running `peets up`.
 				f.stateDir = filepath.Join(forwarder.DefaultStateDir(), "demo")
 				if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
 					return err
 				}
 			}
+			open := func(ctx context.Context) (*forwarder.Conn, error) {
+				return forwarder.Open(ctx, forwarder.Options{URI: f.forwarder, StateDir: fwDir, Logger: f.logger()})
+			}
+			conn, err := open(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
 			var wg sync.WaitGroup
 			defer wg.Wait()
 			ctx, stop := context.WithCancel(ctx)
@@ -52,14 +62,14 @@ func newDemoCmd() *cobra.Command {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						if err := runDemoBot(ctx, &f, fmt.Sprintf("bot%d", i)); err != nil && !errors.Is(err, context.Canceled) {
+						if err := runDemoBot(ctx, &f, open, fmt.Sprintf("bot%d", i)); err != nil && !errors.Is(err, context.Canceled) {
 							errs <- err
 							stop()
 						}
 					}()
 				}
 			}
-			err := runUp(ctx, cmd, &f, started)
+			err = runUp(ctx, cmd, &f, conn, started)
 			select {
 			case e := <-errs:
 				return e
@@ -75,19 +85,24 @@ func newDemoCmd() *cobra.Command {
 	return cmd
 }
 
-// runDemoBot runs one bot participant on the demo's forwarder.
-func runDemoBot(ctx context.Context, f *upFlags, user string) error {
+// runDemoBot runs one bot participant on a connection of its own to the
+// demo's forwarder (open finds the same one as the demo's proxy).
+func runDemoBot(ctx context.Context, f *upFlags, open func(context.Context) (*forwarder.Conn, error), user string) error {
 	log := f.logger().With("bot", user)
 	src, err := source.OpenDefault(source.Options{Loop: true, Speed: 1, Logger: log})
 	if err != nil {
 		return err
 	}
+	conn, err := open(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
 	cfg := daemon.Config{
 		User: user, Name: "Bot " + user[3:], Room: f.room, Group: f.group,
-		StateDir: f.dir(), Forwarder: "", // the demo's embedded forwarder, found in the state dir
-		Heartbeat: f.heartbeat, Jitter: f.jitter, ExpireAfter: f.expire,
+		StateDir: f.dir(), Heartbeat: f.heartbeat, Jitter: f.jitter, ExpireAfter: f.expire,
 	}
-	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Logger: log, Source: src, Ephemeral: true, Fetch: noFetch})
+	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Conn: conn, Logger: log, Source: src, Ephemeral: true, Fetch: noFetch})
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +17,8 @@ func newForwarderCmd() *cobra.Command {
 	var f ndnFlags
 	var udpPort int
 	var links []string
+	var statsEvery time.Duration
+	var noSweep bool
 	cmd := &cobra.Command{
 		Use:   "forwarder",
 		Short: "Run a standalone embedded NDN forwarder on the state directory's socket",
@@ -26,7 +30,11 @@ func newForwarderCmd() *cobra.Command {
 			ctx, cancel := signalContext(cmd.Context())
 			defer cancel()
 			log := f.logger()
-			c, err := forwarder.Open(ctx, forwarder.Options{URI: forwarder.URIEmbedded, StateDir: f.dir(), Logger: log, UDPPort: udpPort})
+			if statsEvery < 0 {
+				return fmt.Errorf("--stats-every %v: negative", statsEvery)
+			}
+			c, err := forwarder.Open(ctx, forwarder.Options{URI: forwarder.URIEmbedded, StateDir: f.dir(), Logger: log,
+				UDPPort: udpPort, NoSweep: noSweep})
 			if err != nil {
 				return err
 			}
@@ -36,14 +44,31 @@ func newForwarderCmd() *cobra.Command {
 					return err
 				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "forwarder: unix://%s\n", c.SocketPath())
-			<-ctx.Done()
-			return nil
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "forwarder: unix://%s\n", c.SocketPath())
+			var tick <-chan time.Time
+			if statsEvery > 0 {
+				t := time.NewTicker(statsEvery)
+				defer t.Stop()
+				tick = t.C
+			}
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-tick:
+					b, _ := json.Marshal(c.Stats())
+					fmt.Fprintf(out, "stats: %s\n", b)
+				}
+			}
 		},
 	}
 	f.add(cmd)
 	_ = cmd.Flags().MarkHidden("forwarder")
 	cmd.Flags().IntVar(&udpPort, "udp-port", 0, "accept UDP faces from other hosts on this port (0: none)")
 	cmd.Flags().StringArrayVar(&links, "link", nil, "udp://HOST:PORT or tcp://HOST:PORT of another forwarder to route /peets over (repeatable)")
+	cmd.Flags().DurationVar(&statsEvery, "stats-every", 0, "print the forwarder's counters as one JSON line (\"stats: {...}\") at this interval (0: never)")
+	cmd.Flags().BoolVar(&noSweep, "no-sweep", false, "run without the CS sweeper, so that the forwarder's memory grows with every name it caches (benchmarks)")
+	_ = cmd.Flags().MarkHidden("no-sweep")
 	return cmd
 }

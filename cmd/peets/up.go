@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/peets/peets/daemon"
+	"github.com/peets/peets/daemon/forwarder"
 	"github.com/peets/peets/daemon/web"
 	"github.com/peets/peets/media/bridge"
 	"github.com/peets/peets/media/source"
@@ -39,7 +40,7 @@ func newUpCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := signalContext(cmd.Context())
 			defer cancel()
-			return runUp(ctx, cmd, &f, nil)
+			return runUp(ctx, cmd, &f, nil, nil)
 		},
 	}
 	f.add(cmd, "")
@@ -58,9 +59,10 @@ func withQuery(raw, key, value string) string {
 	return u.String()
 }
 
-// runUp runs a proxy until ctx is done. started, if set, is called with the
-// page URL once the proxy is up.
-func runUp(ctx context.Context, cmd *cobra.Command, f *upFlags, started func(url string)) error {
+// runUp runs a proxy until ctx is done, on conn if set (else on the
+// forwarder the flags say). started, if set, is called with the page URL
+// once the proxy is up.
+func runUp(ctx context.Context, cmd *cobra.Command, f *upFlags, conn *forwarder.Conn, started func(url string)) error {
 	log := f.logger()
 	cfg, err := f.build(cmd)
 	if err != nil {
@@ -74,7 +76,7 @@ func runUp(ctx context.Context, cmd *cobra.Command, f *upFlags, started func(url
 			return err // before joining the room
 		}
 	}
-	opts := daemon.Options{Config: cfg, Logger: log}
+	opts := daemon.Options{Config: cfg, Conn: conn, Logger: log}
 	switch f.source {
 	case "":
 	case "bot":

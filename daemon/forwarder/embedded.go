@@ -1,6 +1,7 @@
 package forwarder
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/peets/peets/internal/ratelog"
@@ -72,11 +74,14 @@ type embeddedFw struct {
 	ln     *net.UnixListener
 	lnDone chan struct{}
 
-	fwThreads int // forwarding threads of YaNFD (fixed at start)
+	fwThreads int      // forwarding threads of YaNFD (fixed at start)
+	sweep     *sweeper // the CS sweeper (sweep.go), nil if off (fixed at start)
+	qdrops    queueDrops
 
-	relays   sync.WaitGroup // app relay goroutines
-	relayCnt relayCounters
-	badLog   ratelog.Limiter
+	relays      sync.WaitGroup // app relay goroutines
+	relayCnt    relayCounters
+	badLog      ratelog.Limiter
+	framePanics panicCounter // recovered in the per-frame work of relays, the UDP guard, TCP links (guard.go)
 
 	mu       sync.Mutex                 // guards the fields below
 	accepted map[*appRelay]struct{}     // local apps on the public socket
@@ -98,6 +103,7 @@ type embeddedConfig struct {
 	sock     string
 	udpPort  int
 	logLevel string
+	noSweep  bool
 }
 
 // acquireEmbedded starts the forwarder if needed, opens its unix listener at
@@ -125,7 +131,8 @@ func acquireEmbedded(cfg embeddedConfig, log *slog.Logger) (*embeddedFw, error) 
 	if emb == nil {
 		e := &embeddedFw{udpPort: cfg.udpPort, log: log.With("component", "forwarder"),
 			fwThreads: fwThreads, badLog: ratelog.Limiter{Every: badLogEvery}}
-		if err := e.start(cfg.logLevel); err != nil {
+		e.framePanics.lim.Every = ratelog.DefaultEvery
+		if err := e.start(cfg.logLevel, !cfg.noSweep); err != nil {
 			ln.Close()
 			return nil, err
 		}
@@ -194,7 +201,7 @@ func (e *embeddedFw) getLink(kind linkKind) *inprocLink {
 	}
 	e.mu.Unlock()
 	if l == nil {
-		l = newInprocLink(kind)
+		l = newInprocLink(kind, e.sweep)
 		e.mu.Lock()
 		if e.linkIDs == nil {
 			e.linkIDs = map[uint64]bool{}
@@ -238,8 +245,9 @@ func (e *embeddedFw) returnLink(kind linkKind, l *inprocLink, timeout time.Durat
 	return true
 }
 
-// start configures and starts YaNFD. Called once per process.
-func (e *embeddedFw) start(level string) error {
+// start configures and starts YaNFD, and the CS sweeper if sweep. Called
+// once per process.
+func (e *embeddedFw) start(level string, sweep bool) error {
 	lvl, err := ndnlog.ParseLevel(level)
 	if err != nil {
 		return fmt.Errorf("forwarder log level: %w", err)
@@ -266,9 +274,13 @@ func (e *embeddedFw) start(level string) error {
 
 	y := fw_cmd.NewYaNFD(cfg)
 	// Route the forwarder's log into ours. Safe here: no forwarder goroutine
-	// logs before Start.
-	fw_core.Log = ndnlog.NewText(&logBridge{log: e.log, udpOff: true})
-	fw_core.Log.SetLevel(lvl)
+	// logs before Start. The forwarder logs at least its warnings, where the
+	// bridge counts the packets its queue drops and sees the sweeper's
+	// pulses (sweep.go, fwtables.go).
+	bridge := &logBridge{log: e.log, udpOff: true, min: lvl, drops: &e.qdrops,
+		dropLog: ratelog.Limiter{Every: ratelog.DefaultEvery}}
+	fw_core.Log = ndnlog.NewText(bridge)
+	fw_core.Log.SetLevel(min(lvl, ndnlog.LevelWarn))
 	y.Start()
 
 	if err := waitHiddenListener(hiddenSock, 3*time.Second); err != nil {
@@ -276,6 +288,18 @@ func (e *embeddedFw) start(level string) error {
 		e.log.Warn("embedded forwarder: internal listener not confirmed", "err", err)
 	} else {
 		os.RemoveAll(hidden)
+	}
+	if sweep {
+		// The sweeper's links are made before any other (none of them has
+		// a sweeper) and are never pooled; listed as links, no local app
+		// may destroy them (mgmtlink.go).
+		link, sink := newInprocLink(linkInproc, nil), newInprocLink(linkInproc, nil)
+		pulse := newInprocLink(linkNet, nil)
+		e.mu.Lock()
+		e.linkIDs = map[uint64]bool{link.faceID(): true, sink.faceID(): true, pulse.faceID(): true}
+		e.mu.Unlock()
+		e.sweep = newSweeper(link, sink, pulse, &e.qdrops.interests, e.fwThreads, e.log)
+		bridge.sweep.Store(e.sweep)
 	}
 	if e.udpPort > 0 {
 		g, err := newUDPGuard(e, e.udpPort, true, e.log)
@@ -441,15 +465,58 @@ func (e *embeddedFw) udpLink(addr netip.AddrPort) (uint64, bool, func(), error) 
 	return g.link(addr)
 }
 
+// queueDrops counts the packets YaNFD's forwarding queue dropped (it was
+// full), from its log.
+type queueDrops struct {
+	interests, data atomic.Uint64
+}
+
+// Log lines of the forwarder the bridge recognizes without parsing them
+// (fw/fw/thread.go: QueueInterest, QueueData; processIncomingInterest).
+var (
+	logQueueDrop      = []byte("dropped due to full queue")
+	logInterestDrop   = []byte("Interest dropped due to full queue")
+	logSweepNextHopID = []byte("faceid=" + strconv.FormatUint(sweepNoFace, 10))
+	logLocalhostScope = []byte("Interest from non-local face violates /localhost scope")
+	logPulse          = []byte(pulseComponent)
+)
+
 // logBridge turns the forwarder's log lines (slog text format) into records
 // of our slog logger.
 type logBridge struct {
-	log    *slog.Logger
-	udpOff bool
+	log     *slog.Logger
+	udpOff  bool
+	min     ndnlog.Level    // lines below are dropped
+	drops   *queueDrops     // counts of the queue's drops (one ERROR line each)
+	dropLog ratelog.Limiter // the queue's drops are logged at this pace
+	sweep   atomic.Pointer[sweeper]
 }
 
-// Write implements io.Writer; slog hands it one complete record per call.
+// Write implements io.Writer; slog hands it one complete record per call
+// (one at a time: the handler serializes its writes).
 func (b *logBridge) Write(p []byte) (int, error) {
+	if b.drops != nil && bytes.Contains(p, logQueueDrop) {
+		// one line per packet dropped: counted, and logged rate-limited
+		if bytes.Contains(p, logInterestDrop) {
+			b.drops.interests.Add(1)
+		} else {
+			b.drops.data.Add(1)
+		}
+		b.dropLog.Warn(b.log, "embedded forwarder: forwarding queue full; packets dropped",
+			"interests_dropped", b.drops.interests.Load(), "data_dropped", b.drops.data.Load())
+		return len(p), nil
+	}
+	if bytes.Contains(p, logSweepNextHopID) {
+		return len(p), nil // a sweep Interest dropped as intended (sweep.go), INFO level
+	}
+	if bytes.Contains(p, logLocalhostScope) && bytes.Contains(p, logPulse) {
+		// the sweeper's pulse: this runs on the forwarding thread
+		// (fwtables.go)
+		if s := b.sweep.Load(); s != nil {
+			s.onPulse()
+		}
+		return len(p), nil
+	}
 	kv := parseLogfmt(strings.TrimSpace(string(p)))
 	msg := ""
 	level := slog.LevelInfo
@@ -469,6 +536,9 @@ func (b *logBridge) Write(p []byte) (int, error) {
 	}
 	if b.udpOff && msg == "Unable to create UDP listener" {
 		return len(p), nil // expected: the UDP listener is disabled on purpose
+	}
+	if ndnlog.Level(level) < b.min {
+		return len(p), nil
 	}
 	b.log.Log(context.Background(), level, msg, args...)
 	return len(p), nil

@@ -36,6 +36,9 @@ type inprocLink struct {
 	// that once a user let the link go nothing of its goes in: the link
 	// may be the next user's by then.
 	sendMu sync.Mutex
+	// sw, if set, sees every Data that goes in and the forwarder's own Data
+	// that come out (sweep.go). Fixed when the link is made.
+	sw *sweeper
 }
 
 // linkOwner is the current user of an inprocLink: it gets what the
@@ -92,6 +95,9 @@ func (l *inprocLink) send(pkt enc.Wire) error {
 	} else {
 		lp = &spec.LpPacket{Fragment: pkt}
 	}
+	if l.sw != nil {
+		l.sw.observeWire(lp.Fragment)
+	}
 	l.tr.Send(lp) // encodes into a fresh buffer: pkt may be reused
 	return nil
 }
@@ -115,9 +121,10 @@ const (
 	linkNet
 )
 
-// newInprocLink registers a new internal face in the running forwarder.
-func newInprocLink(kind linkKind) *inprocLink {
-	l := &inprocLink{}
+// newInprocLink registers a new internal face in the running forwarder;
+// sw, if not nil, is the sweeper that sees its Data.
+func newInprocLink(kind linkKind, sw *sweeper) *inprocLink {
+	l := &inprocLink{sw: sw}
 	switch kind {
 	case linkApp, linkNet:
 		opts := fwface.MakeNDNLPLinkServiceOptions()
@@ -171,6 +178,9 @@ func (l *inprocLink) step() (more bool) {
 	lp := l.tr.Receive()
 	if lp == nil {
 		return false
+	}
+	if l.sw != nil {
+		l.sw.observeOut(lp.Fragment)
 	}
 	l.busy.Lock()
 	locked = true
@@ -323,11 +333,16 @@ func (f *inprocFace) finish(timeout time.Duration) bool {
 }
 
 // Send implements ndn.Face: the packet goes straight into the forwarder's
-// queue for this face.
+// queue for this face. A packet larger than 8800 bytes is refused
+// (ErrTooLarge), as the forwarder would drop it.
 func (f *inprocFace) Send(pkt enc.Wire) error {
 	if !f.running.Load() {
 		f.cnt.drops.Add(1)
 		return ErrDown
+	}
+	if err := checkPacketSize(pkt); err != nil {
+		f.cnt.drops.Add(1)
+		return err
 	}
 	if err := f.l.sendAs(f.slot, pkt); err != nil {
 		f.cnt.drops.Add(1)

@@ -63,6 +63,7 @@ type streamFace struct {
 
 	onPkt  func(frame []byte)
 	badLog ratelog.Limiter
+	panics panicCounter // recovered in the handling of a frame (guard.go)
 
 	running atomic.Bool
 	sendMu  sync.Mutex // serializes writes: one frame per Write
@@ -90,6 +91,7 @@ var _ ndn.Face = (*streamFace)(nil)
 func newStreamFace(ep endpoint, initial net.Conn, log *slog.Logger, hooks faceHooks) *streamFace {
 	return &streamFace{
 		badLog:  ratelog.Limiter{Every: badLogEvery},
+		panics:  panicCounter{lim: ratelog.Limiter{Every: ratelog.DefaultEvery}},
 		ep:      ep,
 		log:     log,
 		hooks:   hooks,
@@ -239,11 +241,17 @@ func (f *streamFace) wait(timeout time.Duration) bool {
 
 // Send implements ndn.Face. It never blocks longer than writeTimeout; on a
 // write error the connection is dropped and the face reconnects. While the
-// face is corked, the packet is queued and written at the uncork.
+// face is corked, the packet is queued and written at the uncork. A packet
+// larger than 8800 bytes is refused (ErrTooLarge): a forwarder would take it
+// for broken framing and close the connection.
 func (f *streamFace) Send(pkt enc.Wire) error {
 	if !f.running.Load() {
 		f.cnt.drops.Add(1)
 		return ErrDown
+	}
+	if err := checkPacketSize(pkt); err != nil {
+		f.cnt.drops.Add(1)
+		return err
 	}
 	f.sendMu.Lock()
 	defer f.sendMu.Unlock()
@@ -258,6 +266,18 @@ func (f *streamFace) Send(pkt enc.Wire) error {
 		return f.flushLocked()
 	}
 	return f.writeLocked(pkt, 1)
+}
+
+// checkPacketSize refuses a packet larger than ndn.MaxNDNPacketSize.
+func checkPacketSize(pkt enc.Wire) error {
+	n := 0
+	for _, b := range pkt {
+		n += len(b)
+	}
+	if n > ndn.MaxNDNPacketSize {
+		return fmt.Errorf("%w: %d bytes", ErrTooLarge, n)
+	}
+	return nil
 }
 
 // maxCorked bounds the bytes a corked face holds: beyond, it writes them.
@@ -376,21 +396,15 @@ func (f *streamFace) run(c net.Conn) {
 // receive reads frames from the connection until it fails and hands the
 // well-formed ones to the engine. A malformed frame is dropped and counted
 // (the forwarder may merely relay it from someone else: the connection
-// stays); a stream whose framing is lost ends the connection, which is then
-// redialed.
+// stays), and so is a packet larger than 8800 bytes; a stream whose
+// framing is lost ends the connection, which is then redialed.
 func (f *streamFace) receive(fr *frameReader) error {
-	err := fr.each(func(frame []byte) error {
-		if err := validatePacket(frame, validateOpts{}); err != nil {
-			f.cnt.malformed.Add(1)
-			if ok, more := f.badLog.Allow(); ok {
-				f.log.Warn("dropped malformed packet from the forwarder", "uri", f.ep.String(),
-					"err", err, "frame", frameSummary(frame), "suppressed_before", more,
-					"total", f.cnt.malformed.Load())
-			}
+	err := fr.each(func(frame []byte, skipped error) error {
+		if skipped != nil {
+			f.dropBad(skipped, nil)
 			return nil
 		}
-		f.cnt.in.Add(1)
-		f.onPkt(frame)
+		f.frame(frame)
 		return nil
 	})
 	switch {
@@ -400,6 +414,29 @@ func (f *streamFace) receive(fr *frameReader) error {
 		return nil
 	}
 	return err
+}
+
+// frame hands one frame to the engine if it is well formed. A panic is
+// recovered (guard.go): the frame is dropped.
+func (f *streamFace) frame(frame []byte) {
+	defer f.panics.recoverFrame(f.log, "stream face", frame)
+	if err := validatePacket(frame, validateOpts{}); err != nil {
+		f.dropBad(err, frame)
+		return
+	}
+	f.cnt.in.Add(1)
+	f.onPkt(frame)
+}
+
+// dropBad counts and logs (rate-limited) a frame from the forwarder that
+// does not reach the engine.
+func (f *streamFace) dropBad(err error, frame []byte) {
+	f.cnt.malformed.Add(1)
+	if ok, more := f.badLog.Allow(); ok {
+		f.log.Warn("dropped malformed packet from the forwarder", "uri", f.ep.String(),
+			"err", err, "frame", frameSummary(frame), "suppressed_before", more,
+			"total", f.cnt.malformed.Load())
+	}
 }
 
 // redial connects with exponential backoff; it returns nil once the face is

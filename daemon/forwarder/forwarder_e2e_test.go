@@ -178,6 +178,14 @@ func TestE2EHelperProcess(t *testing.T) {
 	if id == "" {
 		t.Skip("helper process only")
 	}
+	in := bufio.NewReader(os.Stdin)
+	if os.Getenv("PEETS_FW_HELPER_WAIT") != "" {
+		// start on the parent's word, with the other helpers
+		fmt.Println("WAITING")
+		if _, err := in.ReadString('\n'); err != nil {
+			os.Exit(1)
+		}
+	}
 	c, err := Open(context.Background(), Options{StateDir: os.Getenv("PEETS_STATE"), Logger: testLog})
 	if err != nil {
 		fmt.Println("ERR", err)
@@ -190,7 +198,7 @@ func TestE2EHelperProcess(t *testing.T) {
 		os.Exit(1)
 	}
 	fmt.Println("READY", c.Kind())
-	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent goes away
+	_, _ = io.Copy(io.Discard, in) // until the parent goes away
 	c.Close()
 	os.Exit(0)
 }
@@ -201,10 +209,11 @@ type helper struct {
 	stdin io.WriteCloser
 }
 
-func startHelper(t *testing.T, id, stateDir string) *helper {
+func startHelper(t *testing.T, id, stateDir string, env ...string) *helper {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestE2EHelperProcess$")
 	cmd.Env = append(os.Environ(), "PEETS_FW_HELPER="+id, "PEETS_STATE="+stateDir,
 		"HOME="+t.TempDir(), "NDN_CLIENT_TRANSPORT=unix://"+filepath.Join(stateDir, "none.sock"))
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -323,4 +332,54 @@ func TestE2ETakeoverAcrossProcesses(t *testing.T) {
 	}
 	t.Logf("takeover 2: survivor %s serving again %v after kill -9 of the host", loser, time.Since(t0).Round(time.Millisecond))
 	hs[loser].stdin.Close()
+}
+
+// TestE2EConcurrentStarts: several peets-like processes start at the same
+// instant on a state directory with no forwarder (as several `peets up`
+// launched together). Each Open works: exactly one embeds the forwarder
+// (the state directory's lock elects it), the others connect to its socket,
+// and every one of them is reachable through it. Before, the losers of the
+// race exited with "socket already in use by a live forwarder".
+func TestE2EConcurrentStarts(t *testing.T) {
+	const n = 5
+	for round := range 3 {
+		dir := t.TempDir()
+		hs := make([]*helper, n)
+		for i := range hs {
+			hs[i] = startHelper(t, strconv.Itoa(i), dir, "PEETS_FW_HELPER_WAIT=1")
+		}
+		for _, h := range hs {
+			h.expect(t, "WAITING", 10*time.Second)
+		}
+		for _, h := range hs { // as close together as the pipes allow
+			_, _ = io.WriteString(h.stdin, "go\n")
+		}
+		embedded := 0
+		for i, h := range hs {
+			switch l := h.expect(t, "READY", 10*time.Second); l {
+			case "READY " + KindEmbedded:
+				embedded++
+			case "READY " + KindExternal:
+			default:
+				t.Fatalf("round %d: helper %d: %s", round, i, l)
+			}
+		}
+		if embedded != 1 {
+			t.Fatalf("round %d: %d helpers embed a forwarder, want 1", round, embedded)
+		}
+		q := openT(t, Options{URI: "unix://" + filepath.Join(dir, "nfd.sock"), StateDir: t.TempDir()})
+		for i := range hs {
+			n := "/h/" + strconv.Itoa(i) + "/x"
+			if !eventually(3*time.Second, func() bool {
+				got, err := fetch(q.Engine(), name(t, n), 300*time.Millisecond)
+				return err == nil && got == strconv.Itoa(i)+":"+name(t, n).String()
+			}) {
+				t.Fatalf("round %d: helper %d not reachable through the shared forwarder", round, i)
+			}
+		}
+		q.Close()
+		for _, h := range hs {
+			h.kill()
+		}
+	}
 }

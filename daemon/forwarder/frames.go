@@ -10,9 +10,19 @@ import (
 )
 
 // errFraming reports a stream whose TLV framing cannot be trusted any more
-// (a frame longer than any NDN packet): the connection must be dropped,
-// since the next frame boundary is unknown.
-var errFraming = errors.New("stream is not TLV-framed (frame length beyond 8800 bytes)")
+// (a frame that is no NDN packet type and longer than any NDN packet, or
+// longer than maxSkipFrame): the connection must be dropped, since the
+// next frame boundary is unknown.
+var errFraming = errors.New("stream is not TLV-framed (a frame that is no NDN packet, or a frame beyond 1 MiB)")
+
+// errOversize reports an Interest, Data or LpPacket frame longer than
+// ndn.MaxNDNPacketSize: the stream's framing is intact (the TLV-LENGTH is
+// known), so the frame is skipped and dropped, and the stream goes on.
+const errOversize malformedErr = "packet larger than 8800 bytes (skipped)"
+
+// maxSkipFrame is the longest oversized frame skipped rather than taken for
+// lost framing.
+const maxSkipFrame = 1 << 20
 
 // frameHeaderMax is the largest TLV header (two 9-byte VAR-NUMBERs).
 const frameHeaderMax = 18
@@ -28,6 +38,7 @@ type frameReader struct {
 	r        io.Reader
 	buf      []byte
 	off, end int // unconsumed bytes are buf[off:end]
+	skip     int // bytes of an oversized frame still to drop
 }
 
 func newFrameReader(r io.Reader) *frameReader {
@@ -36,7 +47,7 @@ func newFrameReader(r io.Reader) *frameReader {
 
 // reset starts over on a new stream, dropping buffered bytes.
 func (fr *frameReader) reset(r io.Reader) {
-	fr.r, fr.off, fr.end = r, 0, 0
+	fr.r, fr.off, fr.end, fr.skip = r, 0, 0, 0
 }
 
 // fill reads once from the stream, compacting the buffer first if the room
@@ -61,10 +72,20 @@ func (fr *frameReader) fill() error {
 
 // next returns the next complete frame in the buffer, or nil if more bytes
 // are needed (call fill). The frame aliases the buffer: it is valid until
-// the next fill. A frame may still be malformed inside: validate it.
+// the next fill. A frame may still be malformed inside: validate it. An
+// oversized packet is reported once, as errOversize, and skipped (the
+// stream goes on: call next again); errFraming ends the stream.
 func (fr *frameReader) next() ([]byte, error) {
+	if fr.skip > 0 {
+		n := min(fr.skip, fr.end-fr.off)
+		fr.off += n
+		fr.skip -= n
+		if fr.skip > 0 {
+			return nil, nil
+		}
+	}
 	b := fr.buf[fr.off:fr.end]
-	_, n, _ := readVarNum(b)
+	typ, n, _ := readVarNum(b)
 	if n == 0 {
 		return nil, nil
 	}
@@ -73,7 +94,11 @@ func (fr *frameReader) next() ([]byte, error) {
 		return nil, nil
 	}
 	if l > ndn.MaxNDNPacketSize {
-		return nil, errFraming
+		if l > maxSkipFrame || (typ != tInterest && typ != tData && typ != tLpPacket) {
+			return nil, errFraming
+		}
+		fr.skip = n + m + int(l)
+		return nil, errOversize
 	}
 	size := n + m + int(l)
 	if len(b) < size {
@@ -84,21 +109,29 @@ func (fr *frameReader) next() ([]byte, error) {
 }
 
 // each hands every frame of the stream to f until the stream ends (fill's
-// error), its framing is lost (errFraming) or f returns an error.
-func (fr *frameReader) each(f func(frame []byte) error) error {
+// error), its framing is lost (errFraming) or f returns an error. An
+// oversized packet, skipped, is handed to f as a nil frame with
+// errOversize.
+func (fr *frameReader) each(f func(frame []byte, skipped error) error) error {
 	for {
 		if err := fr.fill(); err != nil {
 			return err
 		}
 		for {
 			frame, err := fr.next()
+			if errors.Is(err, errOversize) {
+				if err := f(nil, err); err != nil {
+					return err
+				}
+				continue
+			}
 			if err != nil {
 				return err
 			}
 			if frame == nil {
 				break
 			}
-			if err := f(frame); err != nil {
+			if err := f(frame, nil); err != nil {
 				return err
 			}
 		}

@@ -52,12 +52,24 @@ func serve(t testing.TB, e ndn.Engine, prefix enc.Name, tag string) {
 	}
 }
 
-// fetch expresses one Interest and waits for its result.
+// fetch expresses one Interest (MustBeFresh) and waits for its result.
 func fetch(e ndn.Engine, n enc.Name, lifetime time.Duration) (string, error) {
+	return express(e, n, lifetime, true)
+}
+
+// fetchAny expresses one Interest for exactly n, which cached Data of any
+// freshness answer, and waits for its result.
+func fetchAny(e ndn.Engine, n enc.Name) (string, error) {
+	return express(e, n, 200*time.Millisecond, false)
+}
+
+// express expresses one Interest and waits for its result: the content of
+// the Data.
+func express(e ndn.Engine, n enc.Name, lifetime time.Duration, mustBeFresh bool) (string, error) {
 	i, err := e.Spec().MakeInterest(n, &ndn.InterestConfig{
 		Lifetime:    optional.Some(lifetime),
 		Nonce:       utils.ConvertNonce(e.Timer().Nonce()),
-		MustBeFresh: true,
+		MustBeFresh: mustBeFresh,
 	}, nil, nil)
 	if err != nil {
 		return "", err
@@ -139,6 +151,11 @@ func ctxT(t testing.TB) context.Context {
 // with the Data wire that reply makes for its name, in an LpPacket with the
 // Interest's PIT token if it had one. It returns nil for anything else.
 func respond(frame []byte, reply func(enc.Name) []byte) []byte {
+	return respondInterest(frame, func(i *spec.Interest) []byte { return reply(i.Name()) })
+}
+
+// respondInterest is respond with the whole Interest given to reply.
+func respondInterest(frame []byte, reply func(*spec.Interest) []byte) []byte {
 	pkt, _, err := spec.ReadPacket(enc.NewBufferView(append([]byte(nil), frame...)))
 	if err != nil {
 		return nil
@@ -156,7 +173,7 @@ func respond(frame []byte, reply func(enc.Name) []byte) []byte {
 	if pkt.Interest == nil {
 		return nil
 	}
-	d := reply(pkt.Interest.Name())
+	d := reply(pkt.Interest)
 	if d == nil || tok == nil {
 		return d
 	}

@@ -24,8 +24,10 @@ import (
 //     each frame must pass validatePacket (with the YaNFD-specific rules)
 //     before it goes into the link's queue. A malformed frame is dropped and
 //     counted; after maxBadFrames of them, or at once if the stream's
-//     framing is lost, the app's connection is closed. Other apps and the
-//     forwarder are unaffected.
+//     framing is lost, the app's connection is closed. A packet larger
+//     than 8800 bytes whose framing is intact is dropped and counted, and
+//     never closes the connection. Other apps and the forwarder are
+//     unaffected.
 //   - forwarder -> app: each packet the link delivers is written to the app
 //     as one frame (a bare packet unless it carries a PIT token, a Nack or
 //     a congestion mark), so the relay's own answers can go in between: a
@@ -47,6 +49,7 @@ const maxBadFrames = 16
 // relayCounters are process-wide counters of the app relays.
 type relayCounters struct {
 	malformed   atomic.Uint64 // frames dropped
+	oversized   atomic.Uint64 // of which packets above 8800 bytes (skipped, connection kept)
 	closedConn  atomic.Uint64 // connections closed for bad input
 	undecodable atomic.Uint64 // packets from YaNFD its link could not decode
 }
@@ -190,6 +193,17 @@ func (r *appRelay) pumpIn() {
 		}
 		for {
 			frame, err := fr.next()
+			if errors.Is(err, errOversize) {
+				// Well framed, but larger than any forwarder takes: dropped,
+				// and the connection stays. It does not count towards
+				// maxBadFrames: an app's packet can outgrow the limit
+				// because of what others announce (a sync vector), and its
+				// link to the forwarder must not depend on them.
+				r.e.relayCnt.malformed.Add(1)
+				r.e.relayCnt.oversized.Add(1)
+				r.e.logBadApp(err, nil, false)
+				continue
+			}
 			if err != nil {
 				r.e.relayCnt.malformed.Add(1)
 				r.e.relayCnt.closedConn.Add(1)
@@ -199,40 +213,49 @@ func (r *appRelay) pumpIn() {
 			if frame == nil {
 				break
 			}
-			err = validatePacket(frame, r.opts)
-			if err == nil {
-				// (only a validated frame may reach ndnd's parsers)
-				if fc, ok := parseFaceCommand(frame); ok {
-					switch {
-					case fc.verb == verbCreate:
-						// answered here, not by YaNFD
-						r.answers.Add(1)
-						go r.answerLink(fc)
-						continue
-					case r.e.isLink(fc.faceID):
-						r.answerDestroy(fc)
-						continue
-					}
-				}
-				err = r.link.sendAs(r.slot, enc.Wire{frame})
-				if errors.Is(err, errDisowned) {
-					return // the relay closed meanwhile
-				}
-			}
-			if err != nil {
-				r.e.relayCnt.malformed.Add(1)
-				bad++
-				closing := bad >= maxBadFrames
-				if closing {
-					r.e.relayCnt.closedConn.Add(1)
-				}
-				r.e.logBadApp(err, frame, closing)
-				if closing {
-					return
-				}
+			if r.appFrame(frame, &bad) {
+				return
 			}
 		}
 	}
+}
+
+// appFrame handles one frame of the app; it reports whether the relay must
+// stop (the app sent too many bad frames, or the relay closed). A panic is
+// recovered (guard.go): the frame is dropped, the app is not blamed.
+func (r *appRelay) appFrame(frame []byte, bad *int) (stop bool) {
+	defer r.e.framePanics.recoverFrame(r.e.log, "app relay", frame)
+	err := validatePacket(frame, r.opts)
+	if err == nil {
+		// (only a validated frame may reach ndnd's parsers)
+		if fc, ok := parseFaceCommand(frame); ok {
+			switch {
+			case fc.verb == verbCreate:
+				// answered here, not by YaNFD
+				r.answers.Add(1)
+				go r.answerLink(fc)
+				return false
+			case r.e.isLink(fc.faceID):
+				r.answerDestroy(fc)
+				return false
+			}
+		}
+		err = r.link.sendAs(r.slot, enc.Wire{frame})
+		if errors.Is(err, errDisowned) {
+			return true // the relay closed meanwhile
+		}
+	}
+	if err != nil {
+		r.e.relayCnt.malformed.Add(1)
+		*bad++
+		closing := *bad >= maxBadFrames
+		if closing {
+			r.e.relayCnt.closedConn.Add(1)
+		}
+		r.e.logBadApp(err, frame, closing)
+		return closing
+	}
+	return false
 }
 
 // deliver implements linkOwner: one packet from the forwarder to the app:

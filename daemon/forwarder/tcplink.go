@@ -177,29 +177,46 @@ func (l *tcpLink) dialLoop() {
 }
 
 // fromRemote validates the remote's frames into YaNFD until the connection
-// fails or its framing is lost.
+// fails or its framing is lost. Packets larger than 8800 bytes are dropped
+// and counted; the connection stays.
 func (l *tcpLink) fromRemote(c net.Conn) error {
-	err := newFrameReader(readerOf(c)).each(func(frame []byte) error {
-		if err := validatePacket(frame, l.opts); err != nil {
-			l.malformed.Add(1)
-			if ok, more := l.e.badLog.Allow(); ok {
-				l.log.Warn("embedded forwarder: dropped a packet from the network", "err", err,
-					"frame", frameSummary(frame), "suppressed_before", more, "total", l.malformed.Load())
-			}
+	err := newFrameReader(readerOf(c)).each(func(frame []byte, skipped error) error {
+		if skipped != nil {
+			l.dropped(skipped, nil)
 			return nil
 		}
-		// (after the link was let go: errDisowned, its face may be
-		// another's by then)
-		if err := l.link.sendAs(l.slot, enc.Wire{frame}); err != nil {
-			return err
-		}
-		l.in.Add(1)
-		return nil
+		return l.frame(frame)
 	})
 	if errors.Is(err, errFraming) {
 		l.malformed.Add(1)
 	}
 	return err
+}
+
+// frame validates one frame of the remote into YaNFD. A panic is recovered
+// (guard.go): the frame is dropped.
+func (l *tcpLink) frame(frame []byte) (err error) {
+	defer l.e.framePanics.recoverFrame(l.log, "TCP link", frame)
+	if err := validatePacket(frame, l.opts); err != nil {
+		l.dropped(err, frame)
+		return nil
+	}
+	// (after the link was let go: errDisowned, its face may be another's
+	// by then)
+	if err := l.link.sendAs(l.slot, enc.Wire{frame}); err != nil {
+		return err
+	}
+	l.in.Add(1)
+	return nil
+}
+
+// dropped counts and logs (rate-limited) a packet dropped from the remote.
+func (l *tcpLink) dropped(err error, frame []byte) {
+	l.malformed.Add(1)
+	if ok, more := l.e.badLog.Allow(); ok {
+		l.log.Warn("embedded forwarder: dropped a packet from the network", "err", err,
+			"frame", frameSummary(frame), "suppressed_before", more, "total", l.malformed.Load())
+	}
 }
 
 // deliver implements linkOwner: what YaNFD sends on the link goes to the

@@ -193,17 +193,22 @@ func (g *udpGuard) receive() {
 			}
 			return
 		}
-		addr = unmap(addr)
-		p, _, _ := g.peer(addr, false, false)
-		if p == nil {
-			p = g.newcomer(addr, buf[:n])
-			if p == nil {
-				continue
-			}
-		}
-		p.lastIn.Store(time.Now().UnixNano())
-		g.handle(p, buf[:n])
+		g.datagram(unmap(addr), buf[:n])
 	}
+}
+
+// datagram handles one datagram from addr. A panic is recovered
+// (guard.go): the datagram is dropped.
+func (g *udpGuard) datagram(addr netip.AddrPort, d []byte) {
+	defer g.e.framePanics.recoverFrame(g.log, "UDP guard", d)
+	p, _, _ := g.peer(addr, false, false)
+	if p == nil {
+		if p = g.newcomer(addr, d); p == nil {
+			return
+		}
+	}
+	p.lastIn.Store(time.Now().UnixNano())
+	g.handle(p, d)
 }
 
 // newcomer decides on a datagram from an unknown source: a face is made

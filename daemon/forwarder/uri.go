@@ -21,7 +21,7 @@ var (
 	ErrClosed = errors.New("forwarder: connection closed")
 	// ErrDown reports that the forwarder is currently unreachable. Remembered
 	// state (routes, strategies, links) is re-applied when it comes back.
-	ErrDown = errors.New("forwarder: forwarder is down")
+	ErrDown = errors.New("forwarder: down (reconnecting)")
 	// ErrSocketInUse reports that another live forwarder already listens on the
 	// socket the embedded forwarder was asked to use.
 	ErrSocketInUse = errors.New("forwarder: socket already in use by a live forwarder")
@@ -31,6 +31,9 @@ var (
 	// ErrCommand reports that the forwarder refused or did not answer a
 	// management command.
 	ErrCommand = errors.New("forwarder: management command failed")
+	// ErrTooLarge reports a packet larger than an NDN packet may be (8800
+	// bytes), which no forwarder takes: it was not sent.
+	ErrTooLarge = errors.New("forwarder: packet larger than 8800 bytes")
 )
 
 // DefaultPort is the standard NDN port used when a tcp/udp URI has none.

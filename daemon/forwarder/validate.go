@@ -44,8 +44,14 @@ import (
 //     and Data are not empty; an LpPacket carries a whole (unfragmented)
 //     Interest or Data, a Nack only an Interest.
 //
-// With forForwarder set (frames going into the embedded YaNFD) two more
-// rules guard against YaNFD crashes that are not parsing bugs: an Interest
+// With forForwarder set (frames going into the embedded YaNFD) the names of
+// Interests and Data have at most maxNameComponents components and
+// maxNameBytes bytes: YaNFD's PIT-CS tree spends ~450 bytes per component
+// of every name it holds (a node each, and a copy of the name so far), so
+// a 8 KB Data of 4000 empty components held ~10 MB while cached, and the
+// CS holds 1024; and the sweeper's Interest for a cached Data's exact name
+// must fit in a packet (sweep.go). And two rules guard against YaNFD
+// crashes that are not parsing bugs: an Interest
 // may carry a PIT token only of the 6 bytes YaNFD itself issues (any other
 // length panics YaNFD's send path when the Data comes back), and a 6-byte
 // PIT token on a Data must name an existing forwarding thread (YaNFD's
@@ -107,6 +113,15 @@ const (
 	errValidatorPanic malformedErr = "validator failure"
 	errLocalField     malformedErr = "face-local LP field (IncomingFaceId, NextHopFaceId, CachePolicy) from the network"
 	errLocalhost      malformedErr = "/localhost name from the network"
+	errNameTooLong    malformedErr = "name of more than 32 components or 8192 bytes (into the forwarder)"
+)
+
+// Limits of the names of Interests and Data going into the embedded
+// forwarder (see above). NDN names in use are far shorter (Peets' own have
+// at most about 12 components, a management command about 10).
+const (
+	maxNameComponents = 32
+	maxNameBytes      = 8192
 )
 
 // TLV types the validator knows.
@@ -396,6 +411,26 @@ func checkScope(name []byte, o validateOpts) error {
 	return nil
 }
 
+// checkNameLimits applies the limits of names going into the forwarder to
+// a checked Name value.
+func checkNameLimits(v []byte, o validateOpts) error {
+	if !o.forForwarder {
+		return nil
+	}
+	if len(v) > maxNameBytes {
+		return errNameTooLong
+	}
+	n := 0
+	for len(v) > 0 {
+		_, _, rest, _ := nextTLV(v) // (checked by checkName)
+		if n++; n > maxNameComponents {
+			return errNameTooLong
+		}
+		v = rest
+	}
+	return nil
+}
+
 func checkName(v []byte, allowEmpty bool) error {
 	if len(v) == 0 && !allowEmpty {
 		return errEmptyName
@@ -414,6 +449,9 @@ func checkInterest(v, pitToken []byte, o validateOpts) error {
 		case tName:
 			name = val
 			if err := checkName(val, false); err != nil {
+				return 1, err
+			}
+			if err := checkNameLimits(val, o); err != nil {
 				return 1, err
 			}
 			return 1, checkScope(val, o)
@@ -551,6 +589,9 @@ func checkData(v, pitToken []byte, o validateOpts) error {
 		switch typ {
 		case tName:
 			if err := checkName(val, false); err != nil {
+				return 1, err
+			}
+			if err := checkNameLimits(val, o); err != nil {
 				return 1, err
 			}
 			return 1, checkScope(val, o)

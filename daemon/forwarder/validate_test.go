@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -161,6 +162,11 @@ func validFrames(t testing.TB) []namedFrame {
 	)
 	// unknown non-critical elements are ignored, as the spec says
 	out = append(out, namedFrame{"interest unknown non-critical", tlv(tInterest, okName, tlv(0xfd00, b(1)), okNonce)})
+	// names at the forwarder's limits (by hand: ndnd v1.5.3 mis-encodes
+	// component lengths above 252)
+	out = append(out,
+		namedFrame{"data name of 32 components", okData(tlv(tName, bytes.Repeat(tlv(8, b('x')), 32)))},
+		namedFrame{"interest name of 8192 bytes", tlv(tInterest, tlv(tName, tlv(8, make([]byte, 8188))), okNonce)})
 	return out
 }
 
@@ -193,7 +199,8 @@ func okDataFull() []byte {
 }
 
 // malformed is a frame that must be rejected. framing marks frames a stream
-// reader cannot even delimit (the connection must be dropped).
+// reader cannot even delimit (the connection must be dropped); a packet
+// above 8800 bytes whose length is known is skipped instead.
 type malformed struct {
 	name       string
 	frame      []byte
@@ -271,12 +278,17 @@ func malformedCorpus(t testing.TB) []malformed {
 		{name: "lp interest with 3-byte pit token (crashes YaNFD's send path)", frame: lpFrame(goodInterest, tlv(tLpPitToken, b(1, 2, 3))), fwOnly: true},
 		{name: "lp data with pit token of thread 1 (crashes YaNFD's dispatch)", frame: lpFrame(goodData, tlv(tLpPitToken, b(0, 1, 0, 0, 0, 1))), fwOnly: true},
 		{name: "oversized packet", frame: okData(okName, tlv(tContent, make([]byte, 8800)))},
+		{name: "oversized interest (20 kB of parameters)", frame: tlv(tInterest, okName, okNonce, tlv(tAppParams, make([]byte, 20000)))},
 		{name: "rib/register with a bad Name in ControlParameters (crashes YaNFD management)", fwOnly: true,
 			frame: mgmtInterest(t, "rib", "register", tlv(tControlParameters, badName), nil)},
 		{name: "strategy-choice/set with a bad Strategy name", fwOnly: true,
 			frame: mgmtInterest(t, "strategy-choice", "set", tlv(tControlParameters, okName, tlv(tStrategy, badName)), nil)},
 		{name: "faces/create with garbage then ControlParameters", fwOnly: true,
 			frame: mgmtInterest(t, "faces", "create", append(rawTLV(0x80, b(0xff, 0x80, 0, 0, 0, 0, 0, 0, 0)), tlv(tControlParameters, badName)...), nil)},
+		{name: "Data name of 33 components (into the forwarder)", fwOnly: true,
+			frame: okData(tlv(tName, bytes.Repeat(tlv(8, b('x')), 33)))},
+		{name: "Interest name of 8193 bytes (into the forwarder)", fwOnly: true,
+			frame: tlv(tInterest, tlv(tName, tlv(8, make([]byte, 8189))), okNonce)},
 		{name: "rib/announce with a malformed PrefixAnnouncement", fwOnly: true,
 			frame: mgmtInterest(t, "rib", "announce", nil, okData(badName))},
 	}
@@ -284,9 +296,10 @@ func malformedCorpus(t testing.TB) []malformed {
 		// a stream reader must drop the connection on lengths no packet
 		// can have; frames whose outer TLV is not exactly the frame would
 		// swallow or leave bytes of the next frame in a stream
-		_, n, _ := readVarNum(m.frame)
+		typ, n, _ := readVarNum(m.frame)
 		l, k, _ := readVarNum(m.frame[n:])
-		corpus[i].framing = l > ndn.MaxNDNPacketSize
+		corpus[i].framing = l > ndn.MaxNDNPacketSize &&
+			(l > maxSkipFrame || (typ != tInterest && typ != tData && typ != tLpPacket))
 		corpus[i].streamable = corpus[i].framing || n+k+int(l) == len(m.frame)
 	}
 	return corpus
@@ -466,6 +479,48 @@ func TestFrameReader(t *testing.T) {
 	}
 	if !bytes.Equal(got[0], good) || !bytes.Equal(got[1], crashFrame) || !bytes.Equal(got[2], good) {
 		t.Fatalf("frames: %x", got)
+	}
+	// Oversized packets (their length is known) are skipped, one byte at a
+	// time too, each reported once; the frames around them come out whole.
+	big := tlv(tData, okName, tlv(tContent, make([]byte, 3*frameBufSize)))
+	bigLp := tlv(tLpPacket, tlv(tLpFragment, tlv(tInterest, okName, okNonce, tlv(tAppParams, make([]byte, 9000)))))
+	stream = bytes.Join([][]byte{good, big, good, bigLp, bigLp, good}, nil)
+	for _, r := range []io.Reader{&oneByteReader{b: stream}, bytes.NewReader(stream)} {
+		fr := newFrameReader(r)
+		got, skipped := 0, 0
+		for got < 3 {
+			if err := fr.fill(); err != nil {
+				t.Fatalf("after %d frames, %d skipped: %v", got, skipped, err)
+			}
+			for {
+				f, err := fr.next()
+				if errors.Is(err, errOversize) {
+					skipped++
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f == nil {
+					break
+				}
+				if !bytes.Equal(f, good) {
+					t.Fatalf("frame %d: %x", got, f)
+				}
+				got++
+			}
+		}
+		if skipped != 3 {
+			t.Fatalf("%d oversized frames reported, want 3", skipped)
+		}
+	}
+	// beyond 1 MiB, or a type no packet has: lost framing
+	for _, f := range [][]byte{rawTLV(tData, b(0xfe, 0, 0x10, 0, 1)), rawTLV(tName, b(0xfd, 0x30, 0))} {
+		fr := newFrameReader(bytes.NewReader(append(f, make([]byte, 64)...)))
+		_ = fr.fill()
+		if _, err := fr.next(); !errors.Is(err, errFraming) {
+			t.Errorf("%x: want errFraming, got %v", f[:5], err)
+		}
 	}
 	// a length that cannot be a packet is a framing error, never a panic
 	for _, m := range malformedCorpus(t) {

@@ -57,6 +57,9 @@ type FanoutConfig struct {
 	// Link impairs the UDP link between the two forwarders (Hops 2 only):
 	// loss, loss bursts, delay and jitter, each way.
 	Link Impairment
+	// NoSweep runs the forwarders without their CS sweeper (A/B runs of
+	// its cost).
+	NoSweep bool
 }
 
 // FanoutResult is one run's figures (one JSON object).

@@ -57,8 +57,12 @@ func startForwarders(g *proc.Group, c FanoutConfig, dir string, opt proc.Options
 	if c.Forwarder != "" {
 		return c.Forwarder, c.Forwarder, nil, nil, nil
 	}
+	var noSweep []string
+	if c.NoSweep {
+		noSweep = []string{"--no-sweep"}
+	}
 	if c.Hops < 2 {
-		f, err := startForwarder(g, c.Bin, dir, "fw", nil, opt)
+		f, err := startForwarder(g, c.Bin, dir, "fw", noSweep, opt)
 		if err != nil {
 			return "", "", nil, nil, err
 		}
@@ -85,7 +89,7 @@ func startForwarders(g *proc.Group, c FanoutConfig, dir string, opt proc.Options
 		return "", "", nil, nil, err
 	}
 	args := func(own, peer int) []string {
-		return []string{"--udp-port", strconv.Itoa(own), "--link", "udp://127.0.0.1:" + strconv.Itoa(peer)}
+		return append([]string{"--udp-port", strconv.Itoa(own), "--link", "udp://127.0.0.1:" + strconv.Itoa(peer)}, noSweep...)
 	}
 	a, err := startForwarder(g, c.Bin, dir, "fw-pub", args(ports[0], peerA), opt)
 	if err != nil {
