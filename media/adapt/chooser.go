@@ -1,0 +1,191 @@
+package adapt
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config tunes a Chooser. Zero fields take the defaults.
+type Config struct {
+	// OveruseDelay: a queueing delay above it means the path carries less
+	// than is sent (default 60 ms).
+	OveruseDelay time.Duration
+	// OveruseLoss: a loss fraction above it over an interval means the
+	// same (default 0.05).
+	OveruseLoss float64
+	// QuietDelay and QuietLoss: below both the path is quiet (defaults
+	// 25 ms, 0.01).
+	QuietDelay time.Duration
+	QuietLoss  float64
+	// HoldUp is how long the path must have been quiet before a probe of
+	// the next layer up (default 4 s). A layer that failed soon after it
+	// was taken doubles it, up to MaxHoldUp (default 16 s); a layer kept
+	// for 2 FailWindow brings it back.
+	HoldUp, MaxHoldUp time.Duration
+	// FailWindow: overuse within it after going up means that layer
+	// failed (default 4 s).
+	FailWindow time.Duration
+	// DownSpacing is the least time between two steps down (default 1 s):
+	// the lower layer needs a moment to drain the queue the higher one
+	// left.
+	DownSpacing time.Duration
+	// Headroom: a layer fits when a probe found at least Headroom times
+	// its bitrate plus the other streams' (default 1.3).
+	Headroom float64
+}
+
+func (c *Config) fill() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.OveruseDelay, 60*time.Millisecond)
+	def(&c.QuietDelay, 25*time.Millisecond)
+	def(&c.HoldUp, 4*time.Second)
+	def(&c.MaxHoldUp, 16*time.Second)
+	def(&c.FailWindow, 4*time.Second)
+	def(&c.DownSpacing, time.Second)
+	if c.OveruseLoss <= 0 {
+		c.OveruseLoss = 0.05
+	}
+	if c.QuietLoss <= 0 {
+		c.QuietLoss = 0.01
+	}
+	if c.Headroom <= 0 {
+		c.Headroom = 1.3
+	}
+}
+
+// Observation is what a subscriber measured over the interval ending at
+// Now.
+type Observation struct {
+	Now        time.Time
+	QueueDelay time.Duration // DelayEstimator.Queue of the layer pulled
+	Loss       float64       // fraction of the interval's packets that needed a repair or were lost
+	Other      float64       // bits/s of the other streams sharing the path (audio), for probes
+}
+
+// Decision is what to do now.
+type Decision struct {
+	Layer int // the layer to pull: switch to it if it is not the current one
+	// Probe asks for a probe train of layer Layer+1; report its result with
+	// ProbeResult.
+	Probe  bool
+	Reason string // why the layer changed, for logs and stats ("" if it did not)
+}
+
+// Chooser picks the layer to pull. Layers are indexed from the lowest
+// (0); bitrates[i] is layer i's bitrate in bits/s. It is not safe for
+// concurrent use.
+type Chooser struct {
+	cfg      Config
+	bitrates []float64
+	cur      int
+
+	hold        time.Duration
+	lastUp      time.Time // when cur was taken going up (zero: not by going up)
+	lastDown    time.Time
+	quietSince  time.Time // zero while not quiet
+	probing     bool
+	keptSince   time.Time // since when cur has not overused
+	Downs, Ups  int       // switches so far
+	FailedUps   int       // ups undone within FailWindow
+	ProbesTried int
+}
+
+// NewChooser starts at layer start.
+func NewChooser(cfg Config, bitrates []float64, start int, now time.Time) *Chooser {
+	cfg.fill()
+	start = min(max(start, 0), len(bitrates)-1)
+	return &Chooser{cfg: cfg, bitrates: append([]float64(nil), bitrates...), cur: start, hold: cfg.HoldUp, keptSince: now}
+}
+
+// Layer is the current choice.
+func (c *Chooser) Layer() int { return c.cur }
+
+// SetBitrates updates the layers' bitrates (measured by the publisher).
+func (c *Chooser) SetBitrates(b []float64) {
+	if len(b) == len(c.bitrates) {
+		copy(c.bitrates, b)
+	}
+}
+
+// Hold is the current quiet time required before probing up.
+func (c *Chooser) Hold() time.Duration { return c.hold }
+
+// Observe takes one interval's measurements.
+func (c *Chooser) Observe(o Observation) Decision {
+	overuse := o.QueueDelay > c.cfg.OveruseDelay || o.Loss > c.cfg.OveruseLoss
+	quiet := o.QueueDelay < c.cfg.QuietDelay && o.Loss < c.cfg.QuietLoss
+	switch {
+	case overuse:
+		c.quietSince = time.Time{}
+		c.keptSince = o.Now
+		if c.cur == 0 || o.Now.Sub(c.lastDown) < c.cfg.DownSpacing {
+			return Decision{Layer: c.cur}
+		}
+		reason := fmt.Sprintf("overuse: queue %v, loss %.1f%%", o.QueueDelay.Round(time.Millisecond), 100*o.Loss)
+		if !c.lastUp.IsZero() && o.Now.Sub(c.lastUp) < c.cfg.FailWindow {
+			c.hold = min(2*c.hold, c.cfg.MaxHoldUp)
+			c.FailedUps++
+			reason += " (the layer taken up failed)"
+		}
+		c.cur--
+		c.Downs++
+		c.lastDown, c.lastUp = o.Now, time.Time{}
+		c.probing = false
+		return Decision{Layer: c.cur, Reason: reason}
+	case quiet:
+		if c.quietSince.IsZero() {
+			c.quietSince = o.Now
+		}
+	default:
+		c.quietSince = time.Time{}
+	}
+	if o.Now.Sub(c.keptSince) >= 2*c.cfg.FailWindow {
+		c.hold = c.cfg.HoldUp
+	}
+	if c.cur < len(c.bitrates)-1 && !c.probing && !c.quietSince.IsZero() && o.Now.Sub(c.quietSince) >= c.hold {
+		c.probing = true
+		c.ProbesTried++
+		return Decision{Layer: c.cur, Probe: true}
+	}
+	return Decision{Layer: c.cur}
+}
+
+// ProbeResult takes the capacity a probe train of the next layer up
+// measured (ok false: too fast to measure, the path is not the limit), and
+// says whether to go up.
+func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other float64) Decision {
+	if !c.probing {
+		return Decision{Layer: c.cur}
+	}
+	c.probing = false
+	next := c.cur + 1
+	if next >= len(c.bitrates) {
+		return Decision{Layer: c.cur}
+	}
+	need := c.cfg.Headroom * (c.bitrates[next] + other)
+	if ok && capacity < need {
+		// Not enough: wait another hold of quiet before the next probe.
+		c.quietSince = now
+		return Decision{Layer: c.cur}
+	}
+	c.cur = next
+	c.Ups++
+	c.lastUp = now
+	c.quietSince = time.Time{}
+	reason := "probe: path faster than the sender"
+	if ok {
+		reason = fmt.Sprintf("probe: %.0f kbit/s >= %.0f needed", capacity/1000, need/1000)
+	}
+	return Decision{Layer: c.cur, Reason: reason}
+}
+
+// ProbeFailed reports that a probe got no answer (lost, timed out): it
+// counts as a quiet interval restarting.
+func (c *Chooser) ProbeFailed(now time.Time) {
+	c.probing = false
+	c.quietSince = now
+}
