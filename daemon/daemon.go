@@ -182,7 +182,12 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		return nil, err
 	}
 	if err := d.conn.Register(ctx, d.self); err != nil && !errors.Is(err, forwarder.ErrDown) {
-		return nil, fmt.Errorf("register %s: %w", d.self, err)
+		if ctx.Err() != nil || errors.Is(err, forwarder.ErrClosed) {
+			return nil, fmt.Errorf("register %s: %w", d.self, err)
+		}
+		// Remembered, retried in the background: others cannot fetch our
+		// media until the forwarder takes it.
+		d.log.Warn("our participant prefix is not routed to us yet: retrying", "prefix", d.self, "err", err)
 	}
 	if o.Source != nil && cfg.Role != proto.RoleViewer {
 		if err := d.addSourceStreams(o.Source); err != nil {

@@ -78,6 +78,19 @@ func (s *sniffer) since(n int) (sizes []int, vectors []proto.StateVector) {
 	return append([]int(nil), s.sizes[n:]...), append([]proto.StateVector(nil), s.vectors[n:]...)
 }
 
+// countAbove counts the vectors heard with more than n entries.
+func (s *sniffer) countAbove(n int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := 0
+	for _, v := range s.vectors {
+		if len(v) > n {
+			c++
+		}
+	}
+	return c
+}
+
 func (s *sniffer) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -203,6 +216,11 @@ func TestAttackFakeEntries(t *testing.T) {
 	}
 	if st := a.g.Stats(); st.Candidates > maxCandidatePeers || st.Peers != 1 {
 		t.Fatalf("a tracks %d candidates, %d peers", st.Candidates, st.Peers)
+	}
+	// The sniffer hears the stranger's three Interests too, sometimes after
+	// a has: what it hears from here on must be the members' own.
+	if synctest.Eventually(3*time.Second, func() bool { return snf.countAbove(2) >= 3 }) < 0 {
+		t.Fatalf("the sniffer heard %d of the stranger's 3 Interests", snf.countAbove(2))
 	}
 	n := snf.count()
 	publishes(t, a, b)

@@ -11,8 +11,10 @@ import (
 // forwarder.Conn implements it; so does synctest.Conn.
 //
 // Register and SetStrategy are remembered by the connection and re-applied
-// after a reconnect; a group calls them (and Unregister) from the caller's
-// goroutine, never from the engine's.
+// after a reconnect, and retried in the background when the forwarder
+// refused them or did not answer; so Join goes on when they fail (it warns).
+// A group calls them (and Unregister) from the caller's goroutine, never
+// from the engine's.
 type Conn interface {
 	Engine() ndn.Engine
 	Register(ctx context.Context, prefix enc.Name) error

@@ -203,18 +203,30 @@ func Join(ctx context.Context, cfg GroupConfig) (*Group, error) {
 		return nil, fmt.Errorf("%w: connection has no engine", ErrConfig)
 	}
 
+	// A command the forwarder refuses or does not answer is no reason to
+	// leave: the Conn remembers it and applies it again (in the background,
+	// and after every reconnect). Meanwhile the room may not hear us.
 	if err := cfg.Conn.SetStrategy(ctx, cfg.Group, MulticastStrategy); err != nil {
-		return nil, fmt.Errorf("roomsync: set multicast strategy on %s: %w", cfg.Group, err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("roomsync: set multicast strategy on %s: %w", cfg.Group, err)
+		}
+		g.log.Warn("multicast strategy not set yet on the room's group prefix: retrying", "prefix", cfg.Group, "err", err)
 	}
 	if err := cfg.Conn.Register(ctx, cfg.Group); err != nil {
-		return nil, fmt.Errorf("roomsync: register %s: %w", cfg.Group, err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("roomsync: register %s: %w", cfg.Group, err)
+		}
+		g.log.Warn("the room's group prefix is not routed to us yet: retrying", "prefix", cfg.Group, "err", err)
 	}
 	if cfg.Self != nil {
 		// The route is for this boot only, and captures (see capture); the
 		// handler takes all of P/sync, to answer a stray Interest.
 		route := proto.SyncBootPrefix(cfg.Self, cfg.Boot)
 		if err := cfg.Conn.Register(ctx, route); err != nil {
-			return nil, fmt.Errorf("roomsync: register %s: %w", route, err)
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("roomsync: register %s: %w", route, err)
+			}
+			g.log.Warn("our publications' prefix is not routed to us yet: retrying", "prefix", route, "err", err)
 		}
 		g.capture(ctx)
 		pre := proto.SyncPubPrefix(cfg.Self)

@@ -113,6 +113,7 @@ func newBenchWorkerCmd() *cobra.Command {
 	fl.StringVar(&c.Mode, "mode", "", "pub or sub")
 	fl.StringVar(&c.User, "user", "", "user id")
 	fl.StringVar(&c.Room, "room", "", "room id")
+	fl.StringVar(&c.Prefix, "prefix", "", "user prefix (default /peets/user/<user>)")
 	fl.StringVar(&c.Out, "out", "", "report file")
 	fl.DurationVar(&c.Progress, "progress", 0, "print the packet count at this interval")
 	fl.Float64Var(&c.Speed, "speed", 1, "source pace multiplier (pub)")

@@ -22,11 +22,11 @@ import (
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
-	"github.com/peets/peets/internal/ratelog"
-
 	"github.com/named-data/ndnd/std/engine/basic"
 	ndnlog "github.com/named-data/ndnd/std/log"
 	"github.com/named-data/ndnd/std/ndn"
+
+	"github.com/peets/peets/internal/ratelog"
 )
 
 // DefaultOpenTimeout bounds how long Open waits for an explicitly requested
@@ -75,34 +75,36 @@ type Options struct {
 
 // Stats is a snapshot of a Conn's state and counters.
 type Stats struct {
-	Kind           string        `json:"kind"`
-	TookOver       bool          `json:"took_over,omitempty"` // this Conn now runs the forwarder a departed peer ran
-	URI            string        `json:"uri"`
-	SocketPath     string        `json:"socket_path,omitempty"`
-	Up             bool          `json:"up"`
-	Reconnects     uint64        `json:"reconnects"`
-	RegisterErrors uint64        `json:"register_errors"`
-	Routes         int           `json:"routes"`
-	Strategies     int           `json:"strategies"`
-	Links          int           `json:"links"`
-	PacketsIn      uint64        `json:"packets_in"`
-	PacketsOut     uint64        `json:"packets_out"`
-	SendDrops      uint64        `json:"send_drops"`
-	MalformedIn    uint64        `json:"malformed_in"`               // packets from the forwarder dropped as malformed, not given to the engine
-	HandlerPanics  uint64        `json:"handler_panics"`             // panics recovered in this Conn's Interest handlers, Express callbacks and engine tasks (each dropped its packet)
-	FramePanics    uint64        `json:"frame_panics,omitempty"`     // panics recovered in the per-frame work of this Conn's stream face and, embedded (process-wide), of the app relays, UDP guard and TCP links
-	AppMalformedIn uint64        `json:"app_malformed_in,omitempty"` // embedded, process-wide: local apps' packets dropped as malformed before the forwarder
-	AppOversized   uint64        `json:"app_oversized,omitempty"`    // embedded, process-wide: of which packets above 8800 bytes (the connection stays)
-	AppConnsClosed uint64        `json:"app_conns_closed,omitempty"` // embedded, process-wide: local app connections closed for bad input
-	AppUndecodable uint64        `json:"app_undecodable,omitempty"`  // embedded, process-wide: packets for local apps the forwarder's output could not be decoded into (should stay 0)
-	UDP            *guardStats   `json:"udp,omitempty"`              // embedded with a UDP port or UDP links: the guard's counters (udpguard.go)
-	CSSweep        *sweepStats   `json:"cs_sweep,omitempty"`         // embedded: the CS sweeper's counters (sweep.go)
-	QueueDrops     uint64        `json:"fw_queue_drops,omitempty"`   // embedded, process-wide: packets the forwarding queue dropped (it was full)
-	TCP            *tcpLinkStats `json:"tcp,omitempty"`              // embedded with TCP links: the link relays' counters (tcplink.go)
-	DownSince      time.Time     `json:"down_since,omitzero"`
-	LastResumeMS   float64       `json:"last_resume_ms,omitempty"`  // connection lost -> state re-applied, last time
-	LastReapplyMS  float64       `json:"last_reapply_ms,omitempty"` // reconnected -> state re-applied (OnUp), last time
-	LastError      string        `json:"last_error,omitempty"`
+	Kind            string        `json:"kind"`
+	TookOver        bool          `json:"took_over,omitempty"` // this Conn now runs the forwarder a departed peer ran
+	URI             string        `json:"uri"`
+	SocketPath      string        `json:"socket_path,omitempty"`
+	Up              bool          `json:"up"`
+	Reconnects      uint64        `json:"reconnects"`
+	RegisterErrors  uint64        `json:"register_errors"`
+	CommandsRefused uint64        `json:"commands_refused,omitempty"` // management commands the forwarder answered 403 (each attempt; most are retried)
+	CommandKey      string        `json:"command_key,omitempty"`      // the KeyLocator of this Conn's management commands
+	Routes          int           `json:"routes"`
+	Strategies      int           `json:"strategies"`
+	Links           int           `json:"links"`
+	PacketsIn       uint64        `json:"packets_in"`
+	PacketsOut      uint64        `json:"packets_out"`
+	SendDrops       uint64        `json:"send_drops"`
+	MalformedIn     uint64        `json:"malformed_in"`               // packets from the forwarder dropped as malformed, not given to the engine
+	HandlerPanics   uint64        `json:"handler_panics"`             // panics recovered in this Conn's Interest handlers, Express callbacks and engine tasks (each dropped its packet)
+	FramePanics     uint64        `json:"frame_panics,omitempty"`     // panics recovered in the per-frame work of this Conn's stream face and, embedded (process-wide), of the app relays, UDP guard and TCP links
+	AppMalformedIn  uint64        `json:"app_malformed_in,omitempty"` // embedded, process-wide: local apps' packets dropped as malformed before the forwarder
+	AppOversized    uint64        `json:"app_oversized,omitempty"`    // embedded, process-wide: of which packets above 8800 bytes (the connection stays)
+	AppConnsClosed  uint64        `json:"app_conns_closed,omitempty"` // embedded, process-wide: local app connections closed for bad input
+	AppUndecodable  uint64        `json:"app_undecodable,omitempty"`  // embedded, process-wide: packets for local apps the forwarder's output could not be decoded into (should stay 0)
+	UDP             *guardStats   `json:"udp,omitempty"`              // embedded with a UDP port or UDP links: the guard's counters (udpguard.go)
+	CSSweep         *sweepStats   `json:"cs_sweep,omitempty"`         // embedded: the CS sweeper's counters (sweep.go)
+	QueueDrops      uint64        `json:"fw_queue_drops,omitempty"`   // embedded, process-wide: packets the forwarding queue dropped (it was full)
+	TCP             *tcpLinkStats `json:"tcp,omitempty"`              // embedded with TCP links: the link relays' counters (tcplink.go)
+	DownSince       time.Time     `json:"down_since,omitzero"`
+	LastResumeMS    float64       `json:"last_resume_ms,omitempty"`  // connection lost -> state re-applied, last time
+	LastReapplyMS   float64       `json:"last_reapply_ms,omitempty"` // reconnected -> state re-applied (OnUp), last time
+	LastError       string        `json:"last_error,omitempty"`
 }
 
 // connFace is what a Conn needs of its face.
@@ -135,7 +137,9 @@ type Conn struct {
 	log    *slog.Logger
 	uri    string
 	sock   string
-	engine ndn.Engine
+	engine ndn.Engine // ndnd's
+	eng    cmdEngine  // what Engine returns: engine, commands through cmd
+	cmd    *commander
 	face   connFace
 	stream *streamFace // external only
 	inproc *inprocFace // embedded only
@@ -152,7 +156,9 @@ type Conn struct {
 
 	up             atomic.Bool
 	registerErrors atomic.Uint64
-	panics         panicCounter // recovered in handlers and callbacks (guard.go)
+	panics         panicCounter    // recovered in handlers and callbacks (guard.go)
+	refusals       atomic.Uint64   // commands answered 403 (each attempt)
+	refusedLog     ratelog.Limiter // their warnings
 
 	mu         sync.Mutex
 	closed     bool
@@ -281,6 +287,7 @@ func open(ctx context.Context, o Options, env clientEnv) (*Conn, error) {
 		strategies: map[string]strategyEntry{},
 		links:      map[string]*linkEntry{},
 		onUp:       map[uint64]func(){},
+		refusedLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
 	}
 
 	if emb != nil {
@@ -302,6 +309,13 @@ func open(ctx context.Context, o Options, env clientEnv) (*Conn, error) {
 
 	c.panics.lim.Every = ratelog.DefaultEvery
 	c.engine = &guardedEngine{Engine: basic.NewEngine(c.face, basic.NewTimer()), log: log, panics: &c.panics}
+	if c.cmd, err = newCommander(c.engine, c.face.IsLocal()); err != nil {
+		c.face.Close()
+		c.release()
+		cancel()
+		return nil, err
+	}
+	c.eng = cmdEngine{Engine: c.engine, c: c}
 	c.up.Store(true) // before Start: the face may report a loss right away
 	if err := c.engine.Start(); err != nil {
 		c.face.Close()
@@ -349,8 +363,11 @@ func (c *Conn) release() {
 }
 
 // Engine returns the NDN engine. It stays valid for the Conn's whole life,
-// across reconnects; do not Stop it (Close does).
-func (c *Conn) Engine() ndn.Engine { return c.engine }
+// across reconnects; do not Stop it (Close does). Its management commands
+// (ExecMgmtCmd, RegisterRoute, UnregisterRoute) are the Conn's: signed with
+// the Conn's key, in order, retried like the Conn's own (command.go);
+// SetCmdSec changes that key.
+func (c *Conn) Engine() ndn.Engine { return c.eng }
 
 // Kind returns KindEmbedded or KindExternal: whether the forwarder runs in
 // this process. It changes to KindEmbedded if this Conn took over a shared
@@ -386,9 +403,19 @@ func (c *Conn) Register(ctx context.Context, prefix enc.Name) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	c.routes[prefix.TlvStr()] = prefix.Clone()
+	key := prefix.TlvStr()
+	c.routes[key] = prefix.Clone()
 	c.mu.Unlock()
-	return c.noteErr(c.register(ctx, prefix))
+	err := c.noteErr(c.register(ctx, prefix))
+	if err != nil {
+		c.retryLater("route "+prefix.String(), func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			_, ok := c.routes[key]
+			return ok
+		}, func(ctx context.Context) error { return c.register(ctx, prefix) })
+	}
+	return err
 }
 
 // Unregister removes the route of prefix to this app and forgets it.
@@ -411,9 +438,19 @@ func (c *Conn) SetStrategy(ctx context.Context, prefix, strategy enc.Name) error
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	c.strategies[prefix.TlvStr()] = strategyEntry{prefix: prefix.Clone(), strategy: strategy.Clone()}
+	key := prefix.TlvStr()
+	c.strategies[key] = strategyEntry{prefix: prefix.Clone(), strategy: strategy.Clone()}
 	c.mu.Unlock()
-	return c.noteErr(c.setStrategy(ctx, prefix, strategy))
+	err := c.noteErr(c.setStrategy(ctx, prefix, strategy))
+	if err != nil {
+		c.retryLater("strategy "+prefix.String(), func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			e, ok := c.strategies[key]
+			return ok && e.strategy.Equal(strategy)
+		}, func(ctx context.Context) error { return c.setStrategy(ctx, prefix, strategy) })
+	}
+	return err
 }
 
 // Link makes the forwarder create a permanent face to a remote forwarder
@@ -498,6 +535,10 @@ func (c *Conn) OnUp(f func()) (cancel func()) {
 // Stats returns a snapshot of the Conn's state and counters.
 func (c *Conn) Stats() Stats {
 	cnt := c.face.counters()
+	var keyStr string
+	if k := c.cmd.keyName(); k != nil {
+		keyStr = k.String()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var appBad, appOver, appClosed, appUndec, framePanics uint64
@@ -526,34 +567,36 @@ func (c *Conn) Stats() Stats {
 		}
 	}
 	return Stats{
-		Kind:           c.kind,
-		TookOver:       c.shared && c.emb != nil,
-		URI:            c.uri,
-		SocketPath:     c.sock,
-		Up:             c.up.Load(),
-		Reconnects:     cnt.reconnects.Load(),
-		RegisterErrors: c.registerErrors.Load(),
-		Routes:         len(c.routes),
-		Strategies:     len(c.strategies),
-		Links:          len(c.links),
-		PacketsIn:      cnt.in.Load(),
-		PacketsOut:     cnt.out.Load(),
-		SendDrops:      cnt.drops.Load(),
-		MalformedIn:    cnt.malformed.Load(),
-		HandlerPanics:  c.panics.n.Load(),
-		FramePanics:    framePanics,
-		AppMalformedIn: appBad,
-		AppOversized:   appOver,
-		AppConnsClosed: appClosed,
-		AppUndecodable: appUndec,
-		UDP:            udp,
-		TCP:            tcp,
-		CSSweep:        sweep,
-		QueueDrops:     qdrops,
-		DownSince:      c.downSince,
-		LastResumeMS:   float64(c.lastResume.Microseconds()) / 1000,
-		LastReapplyMS:  float64(c.lastReapply.Microseconds()) / 1000,
-		LastError:      c.lastErr,
+		Kind:            c.kind,
+		TookOver:        c.shared && c.emb != nil,
+		URI:             c.uri,
+		SocketPath:      c.sock,
+		Up:              c.up.Load(),
+		Reconnects:      cnt.reconnects.Load(),
+		RegisterErrors:  c.registerErrors.Load(),
+		CommandsRefused: c.refusals.Load(),
+		CommandKey:      keyStr,
+		Routes:          len(c.routes),
+		Strategies:      len(c.strategies),
+		Links:           len(c.links),
+		PacketsIn:       cnt.in.Load(),
+		PacketsOut:      cnt.out.Load(),
+		SendDrops:       cnt.drops.Load(),
+		MalformedIn:     cnt.malformed.Load(),
+		HandlerPanics:   c.panics.n.Load(),
+		FramePanics:     framePanics,
+		AppMalformedIn:  appBad,
+		AppOversized:    appOver,
+		AppConnsClosed:  appClosed,
+		AppUndecodable:  appUndec,
+		UDP:             udp,
+		TCP:             tcp,
+		CSSweep:         sweep,
+		QueueDrops:      qdrops,
+		DownSince:       c.downSince,
+		LastResumeMS:    float64(c.lastResume.Microseconds()) / 1000,
+		LastReapplyMS:   float64(c.lastReapply.Microseconds()) / 1000,
+		LastError:       c.lastErr,
 	}
 }
 

@@ -72,9 +72,14 @@ func TestHandlerPanicsRecovered(t *testing.T) {
 	if got, err := fetchAny(be, name(t, "/guard/after-callback")); err != nil || got != "ok" {
 		t.Fatalf("after a callback panic: %q %v", got, err)
 	}
-	// the engine handed out is the guarded one, whoever asks
-	if _, ok := e.EngineTrait().(*guardedEngine); !ok {
+	// the engine handed out is the guarded one (under the commands'
+	// wrapper), whoever asks
+	ce, ok := e.EngineTrait().(cmdEngine)
+	if !ok {
 		t.Fatalf("EngineTrait is %T", e.EngineTrait())
+	}
+	if _, ok := ce.Engine.(*guardedEngine); !ok {
+		t.Fatalf("under the commands' wrapper: %T", ce.Engine)
 	}
 }
 

@@ -151,6 +151,11 @@ func ctxT(t testing.TB) context.Context {
 // with the Data wire that reply makes for its name, in an LpPacket with the
 // Interest's PIT token if it had one. It returns nil for anything else.
 func respond(frame []byte, reply func(enc.Name) []byte) []byte {
+	return respondInterest(frame, func(i *spec.Interest) []byte { return reply(i.Name()) })
+}
+
+// respondInterest is respond with the whole Interest given to reply.
+func respondInterest(frame []byte, reply func(*spec.Interest) []byte) []byte {
 	pkt, _, err := spec.ReadPacket(enc.NewBufferView(append([]byte(nil), frame...)))
 	if err != nil {
 		return nil
@@ -168,7 +173,7 @@ func respond(frame []byte, reply func(enc.Name) []byte) []byte {
 	if pkt.Interest == nil {
 		return nil
 	}
-	d := reply(pkt.Interest.Name())
+	d := reply(pkt.Interest)
 	if d == nil || tok == nil {
 		return d
 	}

@@ -33,15 +33,30 @@ var BestRouteStrategy = enc.Name{
 	enc.NewGenericComponent("best-route"),
 }
 
-// mgmtAttempts is how often a command that timed out is retried.
-const mgmtAttempts = 3
+// mgmtAttempts is how often a command is sent before exec gives up: a
+// command that timed out, or that the forwarder refused with 403, is sent
+// again (with a new SignatureTime and nonce).
+const mgmtAttempts = 4
 
-// exec runs one management command through the engine (ndnd's ExecMgmtCmd:
-// a signed command Interest under /localhost/nfd, or /localhop/nfd on a
-// non-local face, with a 1 s lifetime). Timeouts are retried while ctx and
-// the connection allow. It must not be called on the engine goroutine.
+// refusedBackoff is the wait before a refused command is sent again; it
+// doubles with each refusal (50, 100, 200 ms).
+const refusedBackoff = 50 * time.Millisecond
+
+// statusForbidden is NFD's answer to a command its validator rejects
+// ("authorization rejected").
+const statusForbidden = 403
+
+// exec runs one management command: a command Interest under /localhost/nfd
+// (/localhop/nfd on a non-local face), signed with the Conn's own key
+// (command.go), 1 s lifetime. A timeout is retried at once and a 403 after a
+// back-off, while ctx and the connection allow: a 403 can be transient (NFD
+// refuses a command whose SignatureTime is not later than the last one it
+// took from the same key, which a key shared with other processes, or a
+// clock that stepped back, can cause). Other refusals are final. It must
+// not be called on the engine goroutine.
 func (c *Conn) exec(ctx context.Context, module, verb string, args *mgmt.ControlArgs) (*mgmt.ControlResponse, error) {
 	var last error
+	backoff := refusedBackoff
 	for attempt := 0; attempt < mgmtAttempts; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -49,31 +64,36 @@ func (c *Conn) exec(ctx context.Context, module, verb string, args *mgmt.Control
 		if !c.face.IsRunning() {
 			return nil, ErrDown
 		}
-		type result struct {
-			raw any
-			err error
-		}
-		ch := make(chan result, 1) // buffered: the goroutine never blocks if we stop waiting
-		go func() {
-			raw, err := c.engine.ExecMgmtCmd(module, verb, args)
-			ch <- result{raw, err}
-		}()
-		var r result
-		select {
-		case r = <-ch:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-c.ctx.Done():
-			return nil, ErrClosed
-		}
-		resp, _ := r.raw.(*mgmt.ControlResponse)
+		r := c.cmd.do(ctx, c.ctx.Done(), module, verb, args)
 		if r.err == nil {
-			return resp, nil
+			return r.resp, nil
+		}
+		if errors.Is(r.err, ErrClosed) || (ctx.Err() != nil && errors.Is(r.err, ctx.Err())) {
+			return nil, r.err
 		}
 		last = r.err
-		if resp != nil && resp.Val != nil {
-			// the forwarder answered: do not retry a refusal
-			return resp, fmt.Errorf("%w: %s/%s: %v", ErrCommand, module, verb, r.err)
+		if r.resp != nil && r.resp.Val != nil {
+			// the forwarder answered
+			if r.resp.Val.StatusCode == statusForbidden {
+				c.refusals.Add(1)
+			}
+			if r.resp.Val.StatusCode != statusForbidden || attempt == mgmtAttempts-1 {
+				return r.resp, fmt.Errorf("%w: %s/%s: %v", ErrCommand, module, verb, r.err)
+			}
+			c.refusedLog.Warn(c.log, "forwarder refused a command; sending it again",
+				"command", module+"/"+verb, "signer", c.cmd.keyName(), "backoff", backoff, "err", r.err)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return r.resp, fmt.Errorf("%w: %s/%s: %v", ErrCommand, module, verb, r.err)
+			case <-c.ctx.Done():
+				t.Stop()
+				return nil, ErrClosed
+			}
+			backoff *= 2
+			continue
 		}
 		if !errors.Is(r.err, ndn.ErrDeadlineExceed) {
 			break
@@ -317,4 +337,52 @@ func (c *Conn) reapply(ctx context.Context) bool {
 		}
 	}
 	return c.face.IsRunning()
+}
+
+// Retry of remembered state that the forwarder did not take.
+const (
+	retryFirst = 500 * time.Millisecond
+	retryMax   = 30 * time.Second
+)
+
+// retryLater runs do again in the background, with a doubling backoff,
+// until it succeeds, still reports that the state is no longer wanted, or
+// the Conn closes: a route or strategy the forwarder refused (NFD refuses
+// a command it cannot validate) or did not answer is not given up, so a
+// proxy never stops working because one command failed. While the
+// connection is down there is nothing to do: the reconnect re-applies
+// everything remembered.
+func (c *Conn) retryLater(what string, still func() bool, do func(context.Context) error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	go func() {
+		wait := retryFirst
+		for {
+			select {
+			case <-c.ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			if !still() {
+				return
+			}
+			if !c.up.Load() {
+				return // the reconnect re-applies it
+			}
+			ctx, cancel := context.WithTimeout(c.ctx, 3*cmdLifetime)
+			err := do(ctx)
+			cancel()
+			if err == nil {
+				c.log.Info("forwarder took a command it had refused", "what", what)
+				return
+			}
+			c.noteErr(err)
+			c.log.Debug("forwarder still refuses a command", "what", what, "err", err, "retry_in", 2*wait)
+			wait = min(2*wait, retryMax)
+		}
+	}()
 }

@@ -126,10 +126,14 @@ func (e *embeddedFw) createLink(fc faceCommand) ([]byte, uint64, func()) {
 			if existed {
 				resp.StatusCode, resp.StatusText = 409, "Conflicts with existing face"
 			}
+			// NFD's fields (nfdc requires each of them): no local fields,
+			// reliability or congestion marking on a link (Flags 0)
 			resp.Params = &mgmt.ControlArgs{
 				FaceId:          optional.Some(id),
 				Uri:             optional.Some(uri),
+				LocalUri:        optional.Some("null://"),
 				FacePersistency: optional.Some(uint64(mgmt.PersistencyPermanent)),
+				Flags:           optional.Some(uint64(0)),
 			}
 			// the local endpoint, as NFD answers: a TCP link's once it
 			// connected (clients poll for it), the guard's UDP port

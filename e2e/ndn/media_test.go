@@ -208,15 +208,38 @@ func TestJoinMidStream(t *testing.T) {
 	}
 }
 
-// TestForwarderRestart: the external forwarder (an ndnd fw process) is
-// killed and restarted; publisher and subscriber resume within 2 s and
-// neither exits.
+// TestForwarderRestart: the external forwarder (an ndnd fw process, then
+// NFD) is killed and restarted; publisher and subscriber resume within 2 s
+// and neither exits.
 func TestForwarderRestart(t *testing.T) {
+	for _, kind := range []string{"ndnd", "nfd"} {
+		t.Run(kind, func(t *testing.T) {
+			var fw restartableFw
+			if kind == "nfd" {
+				fw = e2etest.NewNFD(t)
+			} else {
+				fw = e2etest.NewFw(t)
+			}
+			fw.Start()
+			testRestart(t, fw)
+		})
+	}
+}
+
+// restartableFw is an external forwarder process (e2etest.Fw, e2etest.NFD).
+type restartableFw interface {
+	Start()
+	Kill()
+	URI() string
+}
+
+// testRestart runs a publisher and a subscriber on the running forwarder
+// fw, kills and restarts it twice, and checks media resumes.
+func testRestart(t *testing.T, fw restartableFw) {
+	uri := fw.URI()
 	p := newProcs(t)
-	fw := e2etest.NewFw(t)
-	fw.Start()
-	pub, _ := p.worker("pub", "pub", "restart", fw.URI())
-	sub, _ := p.worker("sub", "sub", "restart", fw.URI(), "--progress", "50ms")
+	pub, _ := p.worker("pub", "pub", "restart", uri)
+	sub, _ := p.worker("sub", "sub", "restart", uri, "--progress", "50ms")
 	count := func() int { return progress(sub) }
 	if !e2etest.Eventually(5*time.Second, func() bool { return count() > 50 }) {
 		t.Fatalf("no media before the restart (count %d)", count())

@@ -37,17 +37,8 @@ func TestTwoHosts(t *testing.T) {
 		"--udp-port", "6363", "--link", "udp://"+hosts.ipA+":6363")
 	uriA, uriB := waitForwarder(t, fwA), waitForwarder(t, fwB)
 
-	bot := p.startIn(hosts.a, "alice", "bot", "--user", "alice", "--room", room, "--forwarder", uriA,
-		"--state-dir", filepath.Join(p.dir, "alice"), "--log-level", "info")
-	if _, err := bot.WaitLine(botRe, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(p.dir, "bob.json")
-	sub := p.startIn(hosts.b, "bob", "bench", "worker", "--mode", "sub", "--user", "bob", "--room", room,
-		"--forwarder", uriB, "--state-dir", filepath.Join(p.dir, "bob"), "--out", out, "--log-level", "info")
-	if _, err := sub.WaitLine(readyRe, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	p.botIn(hosts.a, "alice", room, uriA)
+	sub, out := p.subIn(hosts.b, "bob", room, uriB)
 	const run = 4 * time.Second
 	time.Sleep(run)
 
@@ -141,6 +132,32 @@ func (p *procs) startIn(ns, name string, args ...string) *proc.Proc {
 	return p.run(name, "ip", append([]string{"netns", "exec", ns, p.bin}, args...))
 }
 
+// botIn starts `peets bot` as user in network namespace ns, on the
+// forwarder fw, and waits until it is in the room.
+func (p *procs) botIn(ns, user, room, fw string, extra ...string) *proc.Proc {
+	p.t.Helper()
+	b := p.startIn(ns, user, append([]string{"bot", "--user", user, "--room", room, "--forwarder", fw,
+		"--state-dir", filepath.Join(p.dir, user), "--log-level", "info"}, extra...)...)
+	if _, err := b.WaitLine(botRe, 20*time.Second); err != nil {
+		p.t.Fatal(err)
+	}
+	return b
+}
+
+// subIn starts a subscriber worker (bench worker --mode sub) as user in
+// network namespace ns, on the forwarder fw, and waits until it is ready;
+// it returns the process and its report file.
+func (p *procs) subIn(ns, user, room, fw string, extra ...string) (*proc.Proc, string) {
+	p.t.Helper()
+	out := filepath.Join(p.dir, user+".json")
+	sub := p.startIn(ns, user, append([]string{"bench", "worker", "--mode", "sub", "--user", user, "--room", room,
+		"--forwarder", fw, "--state-dir", filepath.Join(p.dir, user), "--out", out, "--log-level", "info"}, extra...)...)
+	if _, err := sub.WaitLine(readyRe, 20*time.Second); err != nil {
+		p.t.Fatal(err)
+	}
+	return sub, out
+}
+
 // netns is two network namespaces joined by a veth pair.
 type netns struct {
 	a, b     string
@@ -149,6 +166,26 @@ type netns struct {
 
 func newNetns(t *testing.T) netns {
 	t.Helper()
+	h := newHosts(t, []int{-1, 0})
+	return netns{a: h[0].ns, b: h[1].ns, ipA: h[0].addr[1], ipB: h[1].addr[0]}
+}
+
+// host is one network namespace of a test's network.
+type host struct {
+	ns   string
+	addr map[int]string // this host's address on its link to host i
+	dev  map[int]string // this host's interface on its link to host i
+}
+
+// newHosts makes len(parents) network namespaces, host i linked to host
+// parents[i] (i > 0, parents[i] < i) by a veth pair on 10.232.<i>.0/24
+// (.1 the parent's end, .2 the child's), loopback up, and deletes them
+// when the test ends.
+//
+// Needs root and iproute2 (skipped otherwise). Addresses are private to the
+// namespaces the test creates.
+func newHosts(t *testing.T, parents []int) []host {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
 	}
@@ -156,33 +193,41 @@ func newNetns(t *testing.T) netns {
 		t.Skip("needs iproute2 (ip)")
 	}
 	id := os.Getpid() % 100000
-	n := netns{
-		a: fmt.Sprintf("peets%d-a", id), b: fmt.Sprintf("peets%d-b", id),
-		ipA: "10.231.0.1", ipB: "10.231.0.2",
-	}
-	va, vb := fmt.Sprintf("pv%da", id), fmt.Sprintf("pv%db", id)
 	run := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	t.Cleanup(func() {
-		_ = exec.Command("ip", "netns", "del", n.a).Run()
-		_ = exec.Command("ip", "netns", "del", n.b).Run() // the veth pair goes with them
-	})
-	run("netns", "add", n.a)
-	run("netns", "add", n.b)
-	run("link", "add", va, "type", "veth", "peer", "name", vb)
-	run("link", "set", va, "netns", n.a)
-	run("link", "set", vb, "netns", n.b)
-	run("-n", n.a, "addr", "add", n.ipA+"/24", "dev", va)
-	run("-n", n.b, "addr", "add", n.ipB+"/24", "dev", vb)
-	for _, c := range [][2]string{{n.a, va}, {n.b, vb}} {
-		run("-n", c[0], "link", "set", c[1], "up")
-		run("-n", c[0], "link", "set", "lo", "up")
+	hosts := make([]host, len(parents))
+	for i := range hosts {
+		hosts[i] = host{ns: fmt.Sprintf("peets%d-h%d", id, i), addr: map[int]string{}, dev: map[int]string{}}
+		ns := hosts[i].ns
+		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() }) // veths go with it
+		run("netns", "add", ns)
+		run("-n", ns, "link", "set", "lo", "up")
 	}
-	return n
+	for i, p := range parents {
+		if i == 0 {
+			continue
+		}
+		if p < 0 || p >= i {
+			t.Fatalf("host %d: parent %d", i, p)
+		}
+		vp, vc := fmt.Sprintf("pv%dp%d", id, i), fmt.Sprintf("pv%dc%d", id, i)
+		run("link", "add", vp, "type", "veth", "peer", "name", vc)
+		for _, end := range []struct {
+			h, other int
+			dev, ip  string
+		}{{p, i, vp, fmt.Sprintf("10.232.%d.1", i)}, {i, p, vc, fmt.Sprintf("10.232.%d.2", i)}} {
+			ns := hosts[end.h].ns
+			run("link", "set", end.dev, "netns", ns)
+			run("-n", ns, "addr", "add", end.ip+"/24", "dev", end.dev)
+			run("-n", ns, "link", "set", end.dev, "up")
+			hosts[end.h].addr[end.other], hosts[end.h].dev[end.other] = end.ip, end.dev
+		}
+	}
+	return hosts
 }
 
 // TestTwoHostsNdnd: host A runs peets' forwarder (its UDP guard), host B an
@@ -202,18 +247,8 @@ func TestTwoHostsNdnd(t *testing.T) {
 	ndnd.Netns = hosts.b
 	ndnd.Start()
 
-	alice := p.startIn(hosts.a, "alice", "bot", "--user", "alice", "--room", room, "--forwarder", uriA,
-		"--state-dir", filepath.Join(p.dir, "alice"), "--log-level", "info", "--link", "udp://"+hosts.ipB+":6363")
-	if _, err := alice.WaitLine(botRe, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(p.dir, "carol.json")
-	sub := p.startIn(hosts.b, "carol", "bench", "worker", "--mode", "sub", "--user", "carol", "--room", room,
-		"--forwarder", ndnd.URI(), "--link", "udp://"+hosts.ipA+":6363",
-		"--state-dir", filepath.Join(p.dir, "carol"), "--out", out, "--log-level", "info")
-	if _, err := sub.WaitLine(readyRe, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	alice := p.botIn(hosts.a, "alice", room, uriA, "--link", "udp://"+hosts.ipB+":6363")
+	sub, out := p.subIn(hosts.b, "carol", room, ndnd.URI(), "--link", "udp://"+hosts.ipA+":6363")
 	for _, w := range []struct {
 		p    *proc.Proc
 		whom string

@@ -52,6 +52,7 @@ type WorkerConfig struct {
 	Mode      string // "pub" or "sub"
 	User      string
 	Room      string
+	Prefix    string // user prefix; "" = /peets/user/<user>
 	Forwarder string
 	StateDir  string
 	Out       string // report file
@@ -115,7 +116,9 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 	outOfOrder := 0
 	last := map[string]uint64{}
 	count := 0
-	add := func(stream string, seq uint64, pkt []byte, t time.Time) {
+	// from is the publisher (a subscriber hears several): a stream's
+	// order is per publisher.
+	add := func(from, stream string, seq uint64, pkt []byte, t time.Time) {
 		h := fnv.New64a()
 		h.Write(pkt)
 		key := false
@@ -127,15 +130,15 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 		}
 		mu.Lock()
 		count++
-		if seq <= last[stream] {
+		if seq <= last[from+"/"+stream] {
 			outOfOrder++
 		}
-		last[stream] = seq
+		last[from+"/"+stream] = seq
 		recs.add(Record{Stream: stream, Seq: seq, TimeNs: t.UnixNano(), Size: len(pkt), Hash: h.Sum64(), Key: key})
 		mu.Unlock()
 	}
 	cfg := daemon.Config{
-		User: c.User, Room: c.Room, Forwarder: c.Forwarder, StateDir: c.StateDir, Links: c.Links,
+		User: c.User, Room: c.Room, Prefix: c.Prefix, Forwarder: c.Forwarder, StateDir: c.StateDir, Links: c.Links,
 	}
 	opts := daemon.Options{Config: cfg, Logger: c.Logger, Ephemeral: true}
 	switch c.Mode {
@@ -146,10 +149,12 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 			return err
 		}
 		opts.Source = src
-		opts.OnPublish = func(stream string, seq uint64, pkt []byte, in time.Time) { add(stream, seq, pkt, in) }
+		opts.OnPublish = func(stream string, seq uint64, pkt []byte, in time.Time) { add("", stream, seq, pkt, in) }
 	case "sub":
 		opts.Config.Role = proto.RoleViewer
-		opts.OnRemote = func(_ enc.Name, stream string, seq uint64, pkt []byte) { add(stream, seq, pkt, time.Now()) }
+		opts.OnRemote = func(from enc.Name, stream string, seq uint64, pkt []byte) {
+			add(from.String(), stream, seq, pkt, time.Now())
+		}
 	default:
 		return fmt.Errorf("bench worker: mode %q (want pub or sub)", c.Mode)
 	}

@@ -121,19 +121,42 @@ tables:
 	if err := os.WriteFile(f.cfg, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var err error
-	if f.log, err = os.Create(filepath.Join(dir, "fw.log")); err != nil {
+	f.log = processLog(t, filepath.Join(dir, "fw.log"), "ndnd fw", f.Kill)
+	return f
+}
+
+// processLog creates the log file of a forwarder process and, at the end
+// of the test, kills the process, closes the file and, if the test failed,
+// logs the file's last 64 KiB.
+func processLog(t testing.TB, path, what string, kill func()) *os.File {
+	t.Helper()
+	log, err := os.Create(path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		f.Kill()
-		f.log.Close()
+		kill()
+		log.Close()
 		if t.Failed() {
-			b, _ := os.ReadFile(f.log.Name())
-			t.Logf("ndnd fw log:\n%s", b)
+			b, _ := os.ReadFile(path)
+			if len(b) > 64<<10 {
+				b = b[len(b)-64<<10:]
+			}
+			t.Logf("%s log:\n%s", what, b)
 		}
 	})
-	return f
+	return log
+}
+
+// waitUnix waits up to 10 s until a unix socket accepts connections.
+func waitUnix(sock string) bool {
+	return Eventually(10*time.Second, func() bool {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
 }
 
 // URI is the forwarder's unix URI.
@@ -155,25 +178,24 @@ func (f *Fw) Start() {
 	if err := f.StartNoWait(); err != nil {
 		f.t.Fatalf("start ndnd fw: %v", err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("unix", f.Sock); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !waitUnix(f.Sock) {
+		f.t.Fatalf("ndnd fw did not come up at %s", f.Sock)
 	}
-	f.t.Fatalf("ndnd fw did not come up at %s", f.Sock)
 }
 
 // Kill kills the forwarder with SIGKILL and reaps it.
 func (f *Fw) Kill() {
-	if f.cmd == nil || f.cmd.Process == nil {
+	kill(f.cmd)
+	f.cmd = nil
+}
+
+// kill kills cmd's process with SIGKILL and reaps it (nil: nothing).
+func kill(cmd *exec.Cmd) {
+	if cmd == nil || cmd.Process == nil {
 		return
 	}
-	_ = f.cmd.Process.Kill()
-	_, _ = f.cmd.Process.Wait()
-	f.cmd = nil
+	_ = cmd.Process.Kill()
+	_, _ = cmd.Process.Wait()
 }
 
 // Eventually polls cond every 10 ms until it holds or timeout passes.
