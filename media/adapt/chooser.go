@@ -22,6 +22,10 @@ type Config struct {
 	// was taken doubles it, up to MaxHoldUp (default 16 s); a layer kept
 	// for 2 FailWindow brings it back.
 	HoldUp, MaxHoldUp time.Duration
+	// StartHold replaces HoldUp before the first probe (default 1.5 s): a
+	// subscriber starts on a middle layer and climbs quickly when the path
+	// allows it.
+	StartHold time.Duration
 	// FailWindow: overuse within it after going up means that layer
 	// failed (default 4 s).
 	FailWindow time.Duration
@@ -43,6 +47,7 @@ func (c *Config) fill() {
 	def(&c.OveruseDelay, 60*time.Millisecond)
 	def(&c.QuietDelay, 25*time.Millisecond)
 	def(&c.HoldUp, 4*time.Second)
+	def(&c.StartHold, 1500*time.Millisecond)
 	def(&c.MaxHoldUp, 16*time.Second)
 	def(&c.FailWindow, 4*time.Second)
 	def(&c.DownSpacing, time.Second)
@@ -98,7 +103,7 @@ type Chooser struct {
 func NewChooser(cfg Config, bitrates []float64, start int, now time.Time) *Chooser {
 	cfg.fill()
 	start = min(max(start, 0), len(bitrates)-1)
-	return &Chooser{cfg: cfg, bitrates: append([]float64(nil), bitrates...), cur: start, hold: cfg.HoldUp, keptSince: now}
+	return &Chooser{cfg: cfg, bitrates: append([]float64(nil), bitrates...), cur: start, hold: cfg.StartHold, keptSince: now}
 }
 
 // Layer is the current choice.
@@ -181,6 +186,23 @@ func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other fl
 		reason = fmt.Sprintf("probe: %.0f kbit/s >= %.0f needed", capacity/1000, need/1000)
 	}
 	return Decision{Layer: c.cur, Reason: reason}
+}
+
+// SwitchFailed reports that the switch to the chosen layer did not happen
+// (its keyframe never came: the sender may have stopped that layer): the
+// choice goes back to layer, and a failed step up doubles the hold.
+func (c *Chooser) SwitchFailed(now time.Time, layer int) {
+	if layer > c.cur || layer < 0 || layer >= len(c.bitrates) {
+		c.cur = min(max(layer, 0), len(c.bitrates)-1)
+		return
+	}
+	if !c.lastUp.IsZero() {
+		c.hold = min(2*c.hold, c.cfg.MaxHoldUp)
+		c.FailedUps++
+		c.lastUp = time.Time{}
+	}
+	c.cur = layer
+	c.quietSince = now
 }
 
 // ProbeFailed reports that a probe got no answer (lost, timed out): it

@@ -138,6 +138,16 @@ func NewAPI(cfg APIConfig) (*API, error) {
 			return nil, fmt.Errorf("bridge: header extension: %w", err)
 		}
 	}
+	// Simulcast from the page: each encoding's packets carry its rid. Only
+	// for what the bridge receives (answers keep the page's ids), so the
+	// bridge's own offers of remote tracks never name an id the page uses
+	// otherwise.
+	for _, uri := range []string{sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo,
+			webrtc.RTPTransceiverDirectionRecvonly); err != nil {
+			return nil, fmt.Errorf("bridge: header extension: %w", err)
+		}
+	}
 
 	// The bridge is always the DTLS server. pion picks its answering
 	// role without looking at the role already established, so when the
