@@ -82,7 +82,7 @@ type BenchResult struct {
 	// RejectedBy splits Rejected by layer and reason ("sync/timeout",
 	// "roster/stale"...).
 	RejectedBy map[string]uint64 `json:"rejected_by,omitempty"`
-	DurationS        float64 `json:"duration_s"`
+	DurationS  float64           `json:"duration_s"`
 }
 
 // benchMember is one member of the bench room.
