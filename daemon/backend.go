@@ -293,7 +293,7 @@ func (p *page) onLocalStream(ls bridge.LocalStream) {
 		return
 	}
 	keyReq := func() { _ = p.sess.RequestLocalKeyframe(ls.ID) }
-	layer := d.layerOf(ls.Group, ls.RID)
+	layer := d.layerOf(ls.Group, ls.RID, ls.AbsSendTime)
 	d.mu.Lock()
 	l := d.locals[ls.ID]
 	d.mu.Unlock()

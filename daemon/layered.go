@@ -64,9 +64,20 @@ type layerFetcher struct {
 	f      *media.Fetcher
 	cancel context.CancelFunc
 	done   chan struct{}
-	// for the loss of an interval
+	// its counters at the last interval, for the loss (counted: set since
+	// it became the current layer)
+	counted                bool
 	holes, delivered, lost uint64
 }
+
+// The loss is measured over lossWindow intervals, and only over at least
+// minLossPackets packets.
+const (
+	lossWindow     = 4
+	minLossPackets = 20
+)
+
+type lossSample struct{ holes, packets uint64 }
 
 type layeredRemote struct {
 	d    *Daemon
@@ -82,7 +93,8 @@ type layeredRemote struct {
 	fetchers   map[string]*layerFetcher
 	ch         *adapt.Chooser
 	de         adapt.DelayEstimator
-	lastPkt    time.Time
+	lastPkt    time.Time // the newest packet of the current layer (zero: none yet)
+	lossWin    [lossWindow]lossSample
 	switches   int
 	probeKbps  float64
 	lastReason string
@@ -126,10 +138,9 @@ func (d *Daemon) startLayered(ctx context.Context, info RemoteInfo, layers []pro
 		fetchers: map[string]*layerFetcher{},
 		ch:       adapt.NewChooser(adapt.Config{}, bitratesOf(layers), start, time.Now()),
 	}
-	lr.de.Reset(info.ClockRate)
 	lr.mu.Lock()
+	lr.resetDelay()
 	lr.startFetcherLocked(layers[start].ID)
-	lr.lastPkt = time.Now()
 	lr.mu.Unlock()
 	go lr.run()
 	return lr
@@ -165,8 +176,9 @@ func (lr *layeredRemote) setLayers(layers []proto.RosterStream) {
 	}
 	if lr.cur < 0 { // the current layer is gone: start over in the middle
 		lr.cur = len(layers) / 2
+		lr.resetDelay()
 		lr.startFetcherLocked(layers[lr.cur].ID)
-		lr.lastPkt = time.Now()
+		lr.lastPkt = time.Time{}
 	}
 	if lr.target < 0 {
 		lr.target = lr.cur
@@ -223,7 +235,7 @@ func (lr *layeredRemote) onPacket(id string, pkt []byte, seq uint64) {
 		old := lr.fetchers[lr.layers[lr.cur].ID]
 		lr.cur = lr.target
 		lr.switches++
-		lr.de.Reset(lr.info.ClockRate)
+		lr.resetDelay()
 		if old != nil {
 			lr.stopFetcherLocked(old)
 		}
@@ -232,9 +244,7 @@ func (lr *layeredRemote) onPacket(id string, pkt []byte, seq uint64) {
 		lr.mu.Unlock()
 		return
 	}
-	if len(pkt) >= 8 {
-		lr.de.Packet(now, binary.BigEndian.Uint32(pkt[4:8]))
-	}
+	lr.delayPacket(now, pkt)
 	lr.lastPkt = now
 	lr.mu.Unlock()
 	if h := lr.d.opts.OnRemote; h != nil {
@@ -242,6 +252,36 @@ func (lr *layeredRemote) onPacket(id string, pkt []byte, seq uint64) {
 	}
 	for _, sk := range lr.d.sinkList() {
 		sk.WriteRemote(lr.info.Key, pkt)
+	}
+}
+
+// absSendTimeClock is abs-send-time's clock as the delay estimator sees
+// it: 2^18 ticks per second, shifted left by 8 so that its 24 bits wrap
+// where an RTP timestamp does.
+const absSendTimeClock = 1 << 26
+
+// resetDelay starts the delay estimate over for the layer reaching the
+// pages: on its abs-send-time when its packets carry it (the page's send
+// time: no encoder delay in it), else on its RTP timestamps (lr.mu held).
+func (lr *layeredRemote) resetDelay() {
+	if lr.layers[lr.cur].AbsSendTime != 0 {
+		lr.de.Reset(absSendTimeClock)
+		return
+	}
+	lr.de.Reset(lr.info.ClockRate)
+}
+
+// delayPacket feeds the delay estimate with a packet of the current layer
+// (lr.mu held).
+func (lr *layeredRemote) delayPacket(now time.Time, pkt []byte) {
+	if id := lr.layers[lr.cur].AbsSendTime; id != 0 {
+		if v, ok := codec.AbsSendTime(pkt, id); ok {
+			lr.de.Packet(now, v<<8)
+		}
+		return
+	}
+	if len(pkt) >= 8 {
+		lr.de.Packet(now, binary.BigEndian.Uint32(pkt[4:8]))
 	}
 }
 
@@ -281,14 +321,26 @@ func (lr *layeredRemote) step(now time.Time) {
 		return
 	}
 	st := cur.f.Stats()
-	dh, dd, dl := st.Holes-cur.holes, st.Delivered-cur.delivered, st.Lost-cur.lost
-	cur.holes, cur.delivered, cur.lost = st.Holes, st.Delivered, st.Lost
-	loss := 0.0
-	if n := dd + dl; n > 0 {
-		loss = float64(dh) / float64(n)
+	if !cur.counted {
+		cur.holes, cur.delivered, cur.lost, cur.counted = st.Holes, st.Delivered, st.Lost, true
+		lr.lossWin = [lossWindow]lossSample{}
 	}
-	if now.Sub(lr.lastPkt) > layerStall {
-		loss = 1 // nothing arrives: the path failed, or the layer stopped
+	// Loss over the last second (a quarter second of a low layer is a
+	// handful of packets): holes per packet.
+	copy(lr.lossWin[1:], lr.lossWin[:lossWindow-1])
+	lr.lossWin[0] = lossSample{holes: st.Holes - cur.holes, packets: st.Delivered - cur.delivered + st.Lost - cur.lost}
+	cur.holes, cur.delivered, cur.lost = st.Holes, st.Delivered, st.Lost
+	var holes, packets uint64
+	for _, w := range lr.lossWin {
+		holes += w.holes
+		packets += w.packets
+	}
+	loss := 0.0
+	if packets >= minLossPackets {
+		loss = float64(holes) / float64(packets)
+	}
+	if !lr.lastPkt.IsZero() && now.Sub(lr.lastPkt) > layerStall {
+		loss = 1 // nothing arrives any more: the path failed, or the layer stopped
 	}
 	if st.Bitrate > 0 {
 		b := bitratesOf(lr.layers)

@@ -24,19 +24,21 @@ type localStream struct {
 	buf    []byte // marshal buffer (file source)
 }
 
-// layerInfo says which simulcast layer a local stream is.
+// layerInfo says which simulcast layer a local stream is, and where its
+// packets carry their send time.
 type layerInfo struct {
-	group, rid string
-	bitrate    uint64 // the page's cap for it
+	group, rid  string
+	bitrate     uint64 // the page's cap for it
+	absSendTime uint8  // header extension id, 0 if none
 }
 
 // layerOf describes the page's encoding rid of group ("" if none); the
 // bitrate is the cap the greeting gave the page for it.
-func (d *Daemon) layerOf(group, rid string) layerInfo {
+func (d *Daemon) layerOf(group, rid string, absSendTime uint8) layerInfo {
 	if rid == "" {
-		return layerInfo{}
+		return layerInfo{absSendTime: absSendTime}
 	}
-	li := layerInfo{group: group, rid: rid, bitrate: DefaultVideoBitrate}
+	li := layerInfo{group: group, rid: rid, bitrate: DefaultVideoBitrate, absSendTime: absSendTime}
 	for _, l := range d.cfg.Layers() {
 		if l.RID == rid {
 			li.bitrate = uint64(l.MaxBitrate)
@@ -150,7 +152,7 @@ func (d *Daemon) rosterStreams() []proto.RosterStream {
 		out = append(out, proto.RosterStream{
 			ID: l.id, Kind: l.kind, Codec: l.mime, ClockRate: l.clock,
 			LatestSeq: m.Latest, KeyframeSeq: m.KeySeq, Boot: m.Boot,
-			Group: l.layer.group, RID: l.layer.rid, Bitrate: l.layer.bitrate,
+			Group: l.layer.group, RID: l.layer.rid, Bitrate: l.layer.bitrate, AbsSendTime: l.layer.absSendTime,
 		})
 	}
 	return out

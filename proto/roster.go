@@ -229,6 +229,10 @@ type RosterStream struct {
 	Group   string `json:"group,omitempty"`
 	RID     string `json:"rid,omitempty"`
 	Bitrate uint64 `json:"bitrate,omitempty"`
+	// AbsSendTime (optional): the id (1..14) of the RTP header extension
+	// that carries the sender's abs-send-time in the stream's packets;
+	// subscribers measure queueing delay with it (docs/protocol.md 4.7).
+	AbsSendTime uint8 `json:"abs_send_time,omitempty"`
 }
 
 // MaxLayerBitrate bounds a layer's announced bitrate (bits/s).
@@ -257,6 +261,9 @@ func (s *RosterStream) Validate() error {
 	}
 	if s.KeyframeSeq > s.LatestSeq {
 		return fmt.Errorf("%w: stream %s: keyframe_seq %d > latest_seq %d", ErrPubField, s.ID, s.KeyframeSeq, s.LatestSeq)
+	}
+	if s.AbsSendTime > 14 {
+		return fmt.Errorf("%w: stream %s: abs_send_time extension id %d", ErrPubField, s.ID, s.AbsSendTime)
 	}
 	if s.Group == "" && s.RID == "" && s.Bitrate == 0 {
 		return nil

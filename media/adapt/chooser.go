@@ -29,12 +29,16 @@ type Config struct {
 	// FailWindow: overuse within it after going up means that layer
 	// failed (default 4 s).
 	FailWindow time.Duration
+	// OveruseFor is how many intervals in a row must show overuse before a
+	// step down (default 2): one bad interval is often the machine (a
+	// busy CPU delays packets too), not the path.
+	OveruseFor int
 	// DownSpacing is the least time between two steps down (default 1 s):
 	// the lower layer needs a moment to drain the queue the higher one
 	// left.
 	DownSpacing time.Duration
 	// Headroom: a layer fits when a probe found at least Headroom times
-	// its bitrate plus the other streams' (default 1.3).
+	// its bitrate plus the other streams' (default 1.2).
 	Headroom float64
 }
 
@@ -58,7 +62,10 @@ func (c *Config) fill() {
 		c.QuietLoss = 0.01
 	}
 	if c.Headroom <= 0 {
-		c.Headroom = 1.3
+		c.Headroom = 1.2
+	}
+	if c.OveruseFor <= 0 {
+		c.OveruseFor = 2
 	}
 }
 
@@ -93,6 +100,7 @@ type Chooser struct {
 	lastDown    time.Time
 	quietSince  time.Time // zero while not quiet
 	probing     bool
+	overusing   int       // intervals in a row with overuse
 	keptSince   time.Time // since when cur has not overused
 	Downs, Ups  int       // switches so far
 	FailedUps   int       // ups undone within FailWindow
@@ -123,11 +131,16 @@ func (c *Chooser) Hold() time.Duration { return c.hold }
 func (c *Chooser) Observe(o Observation) Decision {
 	overuse := o.QueueDelay > c.cfg.OveruseDelay || o.Loss > c.cfg.OveruseLoss
 	quiet := o.QueueDelay < c.cfg.QuietDelay && o.Loss < c.cfg.QuietLoss
+	if overuse {
+		c.overusing++
+	} else {
+		c.overusing = 0
+	}
 	switch {
 	case overuse:
 		c.quietSince = time.Time{}
 		c.keptSince = o.Now
-		if c.cur == 0 || o.Now.Sub(c.lastDown) < c.cfg.DownSpacing {
+		if c.cur == 0 || c.overusing < c.cfg.OveruseFor || o.Now.Sub(c.lastDown) < c.cfg.DownSpacing {
 			return Decision{Layer: c.cur}
 		}
 		reason := fmt.Sprintf("overuse: queue %v, loss %.1f%%", o.QueueDelay.Round(time.Millisecond), 100*o.Loss)
@@ -138,6 +151,7 @@ func (c *Chooser) Observe(o Observation) Decision {
 		}
 		c.cur--
 		c.Downs++
+		c.overusing = 0
 		c.lastDown, c.lastUp = o.Now, time.Time{}
 		c.probing = false
 		return Decision{Layer: c.cur, Reason: reason}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/pion/sdp/v3"
+
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -41,6 +43,10 @@ type LocalStream struct {
 	// encodings, each its own stream "<Group>.<RID>" (e.g. cam.h).
 	Group string `json:"group,omitempty"`
 	RID   string `json:"rid,omitempty"`
+	// AbsSendTime is the id of the RTP header extension that carries the
+	// page's send time in this stream's packets (0: none negotiated):
+	// subscribers measure queueing delay with it.
+	AbsSendTime uint8 `json:"absSendTime,omitempty"`
 }
 
 type localStream struct {
@@ -118,6 +124,11 @@ func (s *Session) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceive
 		ID: id, Kind: kind, Mid: mid, SSRC: uint32(track.SSRC()),
 		MimeType: c.MimeType, ClockRate: c.ClockRate, Channels: c.Channels,
 		SDPFmtpLine: c.SDPFmtpLine, PayloadType: uint8(c.PayloadType),
+	}
+	for _, e := range receiver.GetParameters().HeaderExtensions {
+		if e.URI == sdp.ABSSendTimeURI && e.ID > 0 && e.ID < 15 {
+			ls.AbsSendTime = uint8(e.ID)
+		}
 	}
 	if rid := track.RID(); rid != "" && kind == proto.KindVideo {
 		if !validRID(rid) {
