@@ -199,7 +199,9 @@ func TestFetcherBadData(t *testing.T) {
 		t.Fatal(err)
 	}
 	runFetcher(t, f)
-	waitFor(t, 5*time.Second, "good packets", func() bool { return col.count() >= 20 })
+	// generous: a liveness wait, long enough for the race detector on a
+	// loaded machine (5 s was not, once in CI)
+	waitFor(t, 15*time.Second, "good packets", func() bool { return col.count() >= 20 })
 	pkts, seqs := col.snapshot()
 	for i, seq := range seqs {
 		if seq < 9 || string(pkts[i]) != string(rtpPacket(seq, true, 300)) {

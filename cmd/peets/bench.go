@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/peets/peets/internal/bench"
 )
@@ -20,7 +21,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks: one JSON object per run",
 	}
-	cmd.AddCommand(newBenchFanoutCmd(), newBenchRosterCmd(), newBenchCallCmd(), newBenchFwMemCmd(), withProcs(newBenchWorkerCmd(), proxyProcs))
+	cmd.AddCommand(newBenchFanoutCmd(), newBenchRosterCmd(), newBenchCallCmd(), newBenchFwMemCmd(), newBenchNetCmd(), withProcs(newBenchWorkerCmd(), proxyProcs))
 	return cmd
 }
 
@@ -79,15 +80,21 @@ func newBenchFanoutCmd() *cobra.Command {
 	fl.StringVar(&video, "video", "", "publish this VP8 IVF file instead of the bot's embedded video (the audio stays the embedded one unless --audio)")
 	fl.StringVar(&audio, "audio", "", "publish this Opus Ogg file instead of the bot's embedded audio")
 	fl.IntVar(&hops, "hops", 1, "forwarders from publisher to subscribers: 1, or 2 (the publisher's forwarder linked over UDP on loopback to the subscribers', as two hosts)")
-	fl.Float64Var(&link.Loss, "loss", 0, "with --hops 2: fraction of the datagrams between the forwarders dropped, each way (e.g. 0.02)")
-	fl.Float64Var(&link.Burst, "loss-burst", 1, "with --loss: mean number of datagrams in a run of drops (Gilbert model); 1 drops each one independently")
-	fl.DurationVar(&link.Delay, "delay", 0, "with --hops 2: one-way delay added between the forwarders (e.g. 20ms)")
-	fl.DurationVar(&link.Jitter, "jitter", 0, "with --hops 2: a uniform random extra delay in [0, jitter), each datagram (may reorder them)")
+	impairmentFlags(fl, &link, "with --hops 2: ")
 	fl.BoolVar(&keep, "keep", false, "keep each run's directory (workers' per-packet reports) and log its path")
-	fl.Uint64Var(&link.Seed, "seed", 1, "seed of the link's drops and jitter")
 	fl.BoolVar(&noSweep, "fw-no-sweep", false, "run the benchmark's forwarders without their CS sweeper (A/B runs of its cost)")
 	_ = fl.MarkHidden("fw-no-sweep")
 	return cmd
+}
+
+// impairmentFlags adds the flags of the impaired link between two
+// forwarders (the user-space relay); when says where it applies.
+func impairmentFlags(fl *pflag.FlagSet, m *bench.Impairment, when string) {
+	fl.Float64Var(&m.Loss, "loss", 0, when+"fraction of the datagrams between the forwarders dropped, each way (e.g. 0.02)")
+	fl.Float64Var(&m.Burst, "loss-burst", 1, "with --loss: mean number of datagrams in a run of drops (Gilbert model); 1 drops each one independently")
+	fl.DurationVar(&m.Delay, "delay", 0, when+"one-way delay added between the forwarders (e.g. 20ms)")
+	fl.DurationVar(&m.Jitter, "jitter", 0, when+"a uniform random extra delay in [0, jitter), each datagram (may reorder them)")
+	fl.Uint64Var(&m.Seed, "seed", 1, "seed of the link's drops and jitter")
 }
 
 // newBenchWorkerCmd is one proxy of a benchmark (run by the benchmarks).

@@ -208,6 +208,9 @@ type Outbound struct {
 	Mid           string `json:"mid"`
 	PacketsSent   int    `json:"packetsSent"`
 	FramesEncoded int    `json:"framesEncoded"`
+	// QualityLimitationReason is why the encoder sends less than asked:
+	// "cpu", "bandwidth", "other" or "none" (Chromium).
+	QualityLimitationReason string `json:"qualityLimitationReason"`
 }
 
 // Outbound returns, per m-line, what the page has sent so far.

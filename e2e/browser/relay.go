@@ -399,6 +399,24 @@ func (r *Relay) HoldSignals(id string, hold bool) error {
 	return nil
 }
 
+// Held returns the types of the signaling messages held for a page (see
+// HoldSignals), in the order the page sent them.
+func (r *Relay) Held(id string) []string {
+	r.mu.Lock()
+	m := r.members[id]
+	r.mu.Unlock()
+	if m == nil {
+		return nil
+	}
+	m.hmu.Lock()
+	defer m.hmu.Unlock()
+	types := make([]string, len(m.held))
+	for i, msg := range m.held {
+		types[i] = msg.Type
+	}
+	return types
+}
+
 // Greeting implements web.PageHandle.
 func (m *member) Greeting() proto.Greeting {
 	info := m.r.RoomInfo()

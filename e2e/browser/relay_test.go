@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/peets/peets/daemon/web"
 	"github.com/peets/peets/media/bridge"
+	"github.com/peets/peets/proto"
 )
 
 // room is a relay behind a web server.
@@ -419,36 +422,94 @@ func TestReconnect(t *testing.T) {
 
 // TestLossRecovery drops 3% of the video packets in the relay: the page's
 // NACKs are answered from the relay's buffer and the video keeps playing.
+// Bob must decode the frames alice's camera encodes, all but a few, in a
+// window that starts once the stream flows and spans a number of alice's
+// frames, not a time: a loaded machine encodes fewer frames per second
+// (alice's encoder adapts to the CPU), but whatever is encoded must reach
+// bob's screen through the losses. Without the retransmissions a lost
+// packet costs the frames up to the next keyframe.
 func TestLossRecovery(t *testing.T) {
 	r := startRoomWith(t, RelayConfig{Loss: 0.03})
 	b := StartBrowser(t)
 	alice := OpenPage(t, b, PageURL(r.url, "name", "Alice"))
-	r.waitPublishing(t, myID(alice), 2)
+	aliceID := myID(alice)
+	r.waitPublishing(t, aliceID, 2)
 	bob := OpenPage(t, b, PageURL(r.url, "name", "Bob"))
 	WaitDecoded(t, bob, 1, 20*time.Second)
-	first, _ := bob.Decoded()
-	time.Sleep(4 * time.Second)
-	last := WaitDecoded(t, bob, 1, 10*time.Second)
-	sess := r.relay.Session(myID(bob))
-	st := sess.Stats()
-	var in []struct {
-		Kind     string `json:"kind"`
-		Lost     int    `json:"packetsLost"`
-		NACKs    int    `json:"nackCount"`
-		Received int    `json:"packetsReceived"`
+	// The stream flows: bob has decoded a second of it.
+	bob.WaitFor(`window.peets.decoded().then(d => (d['`+aliceID+`']?.framesDecoded || 0) >= 20)`, 20*time.Second)
+
+	const frames = 80 // alice's frames in the window (4 s at the fake camera's 20/s)
+	start := time.Now()
+	enc0, dec0 := videoSent(t, alice), videoReceived(t, bob, aliceID)
+	enc1 := enc0
+	for enc1.FramesEncoded-enc0.FramesEncoded < frames {
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("alice encoded %d frames in %v", enc1.FramesEncoded-enc0.FramesEncoded, time.Since(start).Round(time.Second))
+		}
+		time.Sleep(250 * time.Millisecond)
+		enc1 = videoSent(t, alice)
 	}
-	bob.Eval("window.peets.inbound()", &in)
-	t.Logf("bob's session: NACKs %d, retransmitted %d, missed %d; page inbound %+v", st.NACKs, st.Retransmits, st.RetransmitMisses, in)
+	dec1 := videoReceived(t, bob, aliceID) // sampled as at the start: the delay to bob's decoder cancels out
+	window := time.Since(start)
+
+	encoded := enc1.FramesEncoded - enc0.FramesEncoded
+	decoded := dec1.FramesDecoded - dec0.FramesDecoded
+	st := r.relay.Session(myID(bob)).Stats()
+	t.Logf("in %v alice encoded %d frames (%.1f/s, limited by %q), bob decoded %d (%.0f%%); bob's page: %d packets lost, %d NACKs, %d PLIs, %d freezes (%.2f s); bob's session: NACKs %d, retransmitted %d, missed %d",
+		window.Round(time.Millisecond), encoded, float64(encoded)/window.Seconds(), enc1.QualityLimitationReason,
+		decoded, 100*float64(decoded)/float64(encoded), dec1.PacketsLost-dec0.PacketsLost, dec1.NACKs-dec0.NACKs, dec1.PLIs-dec0.PLIs,
+		dec1.Freezes-dec0.Freezes, dec1.FreezeSeconds-dec0.FreezeSeconds, st.NACKs, st.Retransmits, st.RetransmitMisses)
 	if st.Retransmits == 0 {
 		t.Error("no retransmission")
 	}
-	for id, d := range last {
-		fps := float64(d.FramesDecoded-first[id].FramesDecoded) / 4
-		t.Logf("bob decodes %s at %.1f frames/s under 3%% loss", id, fps)
-		if fps < 10 {
-			t.Errorf("video stalls under loss: %.1f frames/s", fps)
+	if decoded < encoded*9/10 {
+		t.Errorf("video stalls under loss: bob decoded %d of the %d frames alice encoded", decoded, encoded)
+	}
+}
+
+// videoSent returns what a page's (only) camera sent so far.
+func videoSent(t *testing.T, p *Page) Outbound {
+	t.Helper()
+	out, err := p.Outbound()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range out {
+		if o.Kind == "video" {
+			return o
 		}
 	}
+	t.Fatalf("page %s sends no video: %+v", p.URL, out)
+	return Outbound{}
+}
+
+// inboundVideo is a page's inbound-rtp video statistics of one participant.
+type inboundVideo struct {
+	FramesDecoded int     `json:"framesDecoded"`
+	PacketsLost   int     `json:"packetsLost"`
+	NACKs         int     `json:"nackCount"`
+	PLIs          int     `json:"pliCount"`
+	Freezes       int     `json:"freezeCount"`
+	FreezeSeconds float64 `json:"totalFreezesDuration"`
+}
+
+// videoReceived returns what a page received of a participant's video.
+func videoReceived(t *testing.T, p *Page, from string) inboundVideo {
+	t.Helper()
+	var in []struct {
+		inboundVideo
+		Kind        string `json:"kind"`
+		Participant string `json:"participant"`
+	}
+	p.Eval("window.peets.inbound()", &in)
+	for _, s := range in {
+		if s.Kind == "video" && s.Participant == from {
+			return s.inboundVideo
+		}
+	}
+	t.Fatalf("page %s receives no video of %s: %+v", p.URL, from, in)
+	return inboundVideo{}
 }
 
 // TestFirstFrameTime measures, over several joins, the time from page
@@ -488,6 +549,10 @@ func TestInitialGlare(t *testing.T) { testInitialGlare(t, chromium(t)) }
 func TestFirefoxInitialGlare(t *testing.T) { testInitialGlare(t, firefox(t)) }
 
 func testInitialGlare(t *testing.T, open opener) {
+	// The relay's sessions run Go on one OS thread, as a proxy does by
+	// default (--procs 1): there a page's answer and offer read together
+	// reach pion before its own goroutine has started the ICE transport.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	// The page must offer before the session does: its camera opened
 	// 0.4-0.9 s after it joined on a loaded machine (Firefox the slower),
 	// so the session waits the product's default.
@@ -500,6 +565,16 @@ func testInitialGlare(t *testing.T, open opener) {
 	bobID := myID(bob)
 	bob.WaitFor(`'offer-sent' in window.peets.state.marks`, bridge.DefaultFirstOfferWait)
 	bob.WaitFor(`window.peets.state.glare > 0`, 10*time.Second)
+	// The page answers the session's offer and offers its camera again at
+	// once; the session gets both back to back, as a busy proxy reads them
+	// from its socket together.
+	deadline := time.Now().Add(10 * time.Second)
+	for !answerThenOffer(r.relay.Held(bobID)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("bob's held signals: %v, want an answer, then an offer", r.relay.Held(bobID))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err := r.relay.HoldSignals(bobID, false); err != nil {
 		t.Fatal(err)
 	}
@@ -507,14 +582,23 @@ func testInitialGlare(t *testing.T, open opener) {
 	WaitDecoded(t, alice, 1, 20*time.Second)
 	WaitDecoded(t, bob, 1, 20*time.Second)
 	st := r.relay.Session(bobID).Stats()
-	if st.OffersIgnored < 1 || st.NegotiationErrors != 0 {
+	if st.OffersIgnored < 1 || st.NegotiationErrors != 0 || st.ICERestarts != 0 {
 		t.Errorf("session stats %+v", st)
 	}
+	t.Logf("bob's session: offers %d, ignored %d, delayed for the ICE transport %d, answers %d, ICE restarts %d",
+		st.OffersSent, st.OffersIgnored, st.OffersDelayed, st.AnswersSent, st.ICERestarts)
 	for _, l := range bob.Console() {
-		if strings.Contains(l, "offer failed") {
+		if strings.Contains(l, "offer failed") || strings.Contains(l, "signaling step failed") || strings.Contains(l, "starting over") {
 			t.Errorf("page: %s", l)
 		}
 	}
+}
+
+// answerThenOffer reports whether an answer is followed by an offer in a
+// list of signaling message types.
+func answerThenOffer(types []string) bool {
+	i := slices.Index(types, proto.TypeAnswer)
+	return i >= 0 && slices.Contains(types[i+1:], proto.TypeOffer)
 }
 
 // TestBroadcaster: a broadcaster publishes and receives nothing.

@@ -84,16 +84,23 @@ type impairedLink struct {
 // newImpairedLink binds the link's two sockets on 127.0.0.1; peerA and
 // peerB (the forwarders' UDP ports) are set with start once known.
 func newImpairedLink(m Impairment) (*impairedLink, error) {
+	listen := func() (*net.UDPConn, error) { return net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}) }
+	return newImpairedLinkOn(m, listen, listen)
+}
+
+// newImpairedLinkOn makes the link's two sockets with listenA and listenB
+// (e.g. in a network namespace, on the address a remote forwarder
+// reaches); the forwarders are set with startTo.
+func newImpairedLinkOn(m Impairment, listenA, listenB func() (*net.UDPConn, error)) (*impairedLink, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
 	l := &impairedLink{m: m}
 	var err error
-	lo := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}
-	if l.a, err = net.ListenUDP("udp4", lo); err != nil {
+	if l.a, err = listenA(); err != nil {
 		return nil, err
 	}
-	if l.b, err = net.ListenUDP("udp4", lo); err != nil {
+	if l.b, err = listenB(); err != nil {
 		l.a.Close()
 		return nil, err
 	}
@@ -110,7 +117,12 @@ func (l *impairedLink) Ports() (int, int) {
 // Close.
 func (l *impairedLink) start(portA, portB int) {
 	lo := netip.AddrFrom4([4]byte{127, 0, 0, 1})
-	fwA, fwB := netip.AddrPortFrom(lo, uint16(portA)), netip.AddrPortFrom(lo, uint16(portB))
+	l.startTo(netip.AddrPortFrom(lo, uint16(portA)), netip.AddrPortFrom(lo, uint16(portB)))
+}
+
+// startTo relays between forwarder A (heard on and written to from the
+// first socket) and forwarder B (the second) until Close.
+func (l *impairedLink) startTo(fwA, fwB netip.AddrPort) {
 	l.wg.Add(2)
 	go l.relay(l.a, fwA, l.b, fwB, 1)
 	go l.relay(l.b, fwB, l.a, fwA, 2)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +34,13 @@ type Conn struct {
 
 // Dial connects to url (bounded by ctx) and starts reading.
 func Dial(ctx context.Context, url string, onEvent func(json.RawMessage)) (*Conn, error) {
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	return DialVia(ctx, url, nil, onEvent)
+}
+
+// DialVia is Dial with the TCP connection opened by dial (nil: the
+// default), e.g. from inside the browser's network namespace.
+func DialVia(ctx context.Context, url string, dial func(ctx context.Context, network, addr string) (net.Conn, error), onEvent func(json.RawMessage)) (*Conn, error) {
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, NetDialContext: dial}
 	ws, _, err := d.DialContext(ctx, url, nil)
 	if err != nil {
 		return nil, err

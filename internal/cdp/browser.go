@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,6 +89,13 @@ type Options struct {
 	StartTimeout time.Duration
 	// Logger; slog.Default() if nil.
 	Logger *slog.Logger
+	// Wrap, when set, turns the browser's command line into the one to
+	// run, e.g. to start it in a network namespace (netns.NS.Command); the
+	// process it starts must become the browser (exec it).
+	Wrap func(bin string, args ...string) (string, []string)
+	// DialContext, when set, opens the DevTools connection, e.g. from
+	// inside that namespace (the browser listens on its loopback).
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Browser is a running Chromium and its DevTools connection.
@@ -141,7 +149,11 @@ func Launch(ctx context.Context, opts Options) (*Browser, error) {
 	}
 	args := append(append([]string{}, flags...), opts.ExtraFlags...)
 	args = append(args, "--user-data-dir="+dir, "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1", "about:blank")
-	proc, err := browserproc.Start(path, args, dir)
+	bin := path
+	if opts.Wrap != nil {
+		bin, args = opts.Wrap(path, args...)
+	}
+	proc, err := browserproc.Start(bin, args, dir)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
@@ -156,7 +168,7 @@ func Launch(ctx context.Context, opts Options) (*Browser, error) {
 	defer cancel()
 	wsURL, err := b.devToolsURL(sctx)
 	if err == nil {
-		b.conn, err = browserproc.Dial(sctx, wsURL, b.event)
+		b.conn, err = browserproc.DialVia(sctx, wsURL, opts.DialContext, b.event)
 	}
 	if err != nil {
 		b.kill()

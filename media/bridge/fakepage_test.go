@@ -30,6 +30,9 @@ type fakePage struct {
 	mu       sync.Mutex
 	paused   bool
 	held     []proto.Message
+	holdOut  bool                   // hold what the page sends (holdOutgoing)
+	out      []proto.Message        // held outgoing messages
+	descs    []proto.Message        // offers and answers from the session, in order
 	tracks   map[string]proto.Track // by mid
 	errors   []proto.Error
 	received map[string][]*rtp.Packet // by mid
@@ -132,6 +135,13 @@ func (p *fakePage) signal(m proto.Message) {
 }
 
 func (p *fakePage) send(m proto.Message) {
+	p.mu.Lock()
+	if p.holdOut {
+		p.out = append(p.out, m)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
 	if p.sess == nil {
 		return
 	}
@@ -197,7 +207,43 @@ func (p *fakePage) negotiate() {
 	p.send(proto.MustSignal(proto.TypeOffer, proto.SDP{SDP: p.pc.LocalDescription().SDP}))
 }
 
+// holdOutgoing holds (on) what the page sends to its session, or sends
+// what it held, back to back, and stops holding.
+func (p *fakePage) holdOutgoing(on bool) {
+	p.mu.Lock()
+	p.holdOut = on
+	out := p.out
+	p.out = nil
+	p.mu.Unlock()
+	for _, m := range out {
+		p.send(m)
+	}
+}
+
+// heldTypes returns the types of the messages held by holdOutgoing.
+func (p *fakePage) heldTypes() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var l []string
+	for _, m := range p.out {
+		l = append(l, m.Type)
+	}
+	return l
+}
+
+// descriptions returns the offers and answers the session sent so far.
+func (p *fakePage) descriptions() []proto.Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]proto.Message(nil), p.descs...)
+}
+
 func (p *fakePage) handle(m proto.Message) {
+	if m.Type == proto.TypeOffer || m.Type == proto.TypeAnswer {
+		p.mu.Lock()
+		p.descs = append(p.descs, m)
+		p.mu.Unlock()
+	}
 	switch m.Type {
 	case proto.TypeOffer:
 		d, _ := proto.DataAs[proto.SDP](m)

@@ -108,6 +108,14 @@ type Session struct {
 	negotiated     bool
 	firstOfferAt   time.Time
 	prefsSet       map[*webrtc.RTPTransceiver]bool
+	lastUfrag      string // of the last description sent
+	// waiting holds the page's offer and the page's signals after it
+	// while the ICE transport catches up (ice.go), since iceWaitSince.
+	waiting      []func()
+	iceWaitSince time.Time
+	nWaiting     atomic.Int32  // len(waiting), for postExternal's bound
+	behind       func() bool   // iceBehind (tests simulate a slow transport)
+	maxICEWait   time.Duration // maxICEWait (tests shorten it)
 
 	// connected is set once the page's transport first connected: RTP
 	// written to the page before that is dropped, so keyframes for the
@@ -133,6 +141,7 @@ type Session struct {
 
 type stats struct {
 	offersSent, answersSent, offersIgnored, negotiationErrors atomic.Uint64
+	offersDelayed, iceRestarts                                atomic.Uint64
 	localPackets, localBytes, localKeyframes, localBad        atomic.Uint64
 	localPadding, localPaddingBytes                           atomic.Uint64
 	remotePackets, remoteBytes, remoteDropped                 atomic.Uint64
@@ -195,6 +204,7 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		done:     make(chan struct{}),
 	}
 	s.firstOfferAt = time.Now().Add(cfg.FirstOfferWait)
+	s.behind, s.maxICEWait = s.iceBehind, maxICEWait
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil {
 			return
@@ -210,6 +220,9 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		})
 	})
 	pc.OnTrack(s.onTrack)
+	// The ICE transport took the remote credentials ("checking" comes
+	// after): a page offer waiting for it may go ahead.
+	pc.OnICEConnectionStateChange(func(webrtc.ICEConnectionState) { s.post(s.resumeFromPage) })
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		s.log.Debug("connection state", "state", st.String())
 		switch st {
@@ -257,13 +270,13 @@ func (s *Session) HandleSignal(m proto.Message) error {
 			return fmt.Errorf("%w: %s without sdp", ErrUnexpectedSignal, m.Type)
 		}
 		typ := m.Type
-		return s.postExternal(func() { s.handleDescription(typ, d.SDP) })
+		return s.postExternal(func() { s.fromPage(func() { s.handleDescription(typ, d.SDP) }) })
 	case proto.TypeCandidate:
 		c, err := proto.DataAs[proto.Candidate](m)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrUnexpectedSignal, err)
 		}
-		return s.postExternal(func() { s.handleCandidate(c) })
+		return s.postExternal(func() { s.fromPage(func() { s.handleCandidate(c) }) })
 	}
 	return fmt.Errorf("%w: %q", ErrUnexpectedSignal, m.Type)
 }
@@ -329,7 +342,7 @@ func (s *Session) postExternal(op func()) error {
 		return ErrClosed
 	}
 	s.qmu.Lock()
-	if len(s.queue) >= s.cfg.MaxQueue {
+	if len(s.queue)+int(s.nWaiting.Load()) >= s.cfg.MaxQueue {
 		s.qmu.Unlock()
 		return ErrBusy
 	}
@@ -371,14 +384,15 @@ func (s *Session) run() {
 			return
 		}
 		s.maybeOffer()
+		s.nWaiting.Store(int32(len(s.waiting)))
 		var (
 			deadline <-chan time.Time
 			next     time.Time
 		)
-		if !s.answerDeadline.IsZero() {
-			next = s.answerDeadline
-		} else if s.waitingFirstOffer() {
-			next = s.firstOfferAt
+		for _, t := range []time.Time{s.answerDeadline, s.iceWaitDeadline(), s.firstOfferDeadline()} {
+			if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+				next = t
+			}
 		}
 		if !next.IsZero() {
 			timer.Reset(time.Until(next))
@@ -392,6 +406,7 @@ func (s *Session) run() {
 			if !s.answerDeadline.IsZero() && !time.Now().Before(s.answerDeadline) {
 				s.onAnswerTimeout()
 			}
+			s.resumeFromPage()
 		}
 	}
 }
@@ -421,7 +436,7 @@ func (s *Session) negotiationError(step string, err error) {
 // the stable state (perfect negotiation: the bridge is the impolite peer,
 // and never offers while an exchange is under way).
 func (s *Session) maybeOffer() {
-	if !s.needOffer || s.pc.SignalingState() != webrtc.SignalingStateStable || s.waitingFirstOffer() {
+	if !s.needOffer || s.pc.SignalingState() != webrtc.SignalingStateStable || s.waitingFirstOffer() || len(s.waiting) > 0 {
 		return
 	}
 	s.needOffer = false
@@ -435,9 +450,18 @@ func (s *Session) maybeOffer() {
 		return
 	}
 	s.sendTracks()
-	s.signal(proto.TypeOffer, proto.SDP{SDP: s.pc.LocalDescription().SDP})
+	s.sendDescription(proto.TypeOffer)
 	s.st.offersSent.Add(1)
 	s.answerDeadline = time.Now().Add(s.cfg.AnswerTimeout)
+}
+
+// firstOfferDeadline is when the session offers if the page has not, or
+// zero.
+func (s *Session) firstOfferDeadline() time.Time {
+	if s.waitingFirstOffer() {
+		return s.firstOfferAt
+	}
+	return time.Time{}
 }
 
 // waitingFirstOffer reports whether the session leaves the first offer to
@@ -458,7 +482,26 @@ func (s *Session) onAnswerTimeout() {
 	go s.close(ErrNegotiationTimeout)
 }
 
+// sendDescription sends the local description (an offer or an answer).
+// New ICE credentials in it are an ICE restart: counted and logged (the
+// page restarted ICE, or pion did on its own).
+func (s *Session) sendDescription(typ string) {
+	sdpText := s.pc.LocalDescription().SDP
+	ufrag, _ := iceCredentials(sdpText)
+	if s.lastUfrag != "" && ufrag != s.lastUfrag {
+		s.st.iceRestarts.Add(1)
+		s.log.Info("ICE restart", "type", typ)
+	}
+	s.lastUfrag = ufrag
+	s.log.Debug("signal to page", "type", typ, "ice-ufrag", ufrag)
+	s.signal(typ, proto.SDP{SDP: sdpText})
+}
+
 func (s *Session) handleDescription(typ, sdpText string) {
+	if s.log.Enabled(s.ctx, slog.LevelDebug) {
+		ufrag, _ := iceCredentials(sdpText)
+		s.log.Debug("signal from page", "type", typ, "ice-ufrag", ufrag, "state", s.pc.SignalingState().String())
+	}
 	switch typ {
 	case proto.TypeOffer:
 		// Impolite: an offer that collides with ours is ignored; the
@@ -470,6 +513,9 @@ func (s *Session) handleDescription(typ, sdpText string) {
 			return
 		}
 		s.ignoreOffer = false
+		if s.waitForICE(func() { s.handleDescription(typ, sdpText) }) {
+			return
+		}
 		if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdpText}); err != nil {
 			s.negotiationError(proto.TypeOffer, err)
 			return
@@ -491,7 +537,7 @@ func (s *Session) handleDescription(typ, sdpText string) {
 		}
 		s.negotiated = true
 		s.negErrors = 0
-		s.signal(proto.TypeAnswer, proto.SDP{SDP: s.pc.LocalDescription().SDP})
+		s.sendDescription(proto.TypeAnswer)
 		s.st.answersSent.Add(1)
 	case proto.TypeAnswer:
 		if s.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
@@ -589,6 +635,8 @@ type SessionStats struct {
 	OffersSent        uint64        `json:"offersSent"`
 	AnswersSent       uint64        `json:"answersSent"`
 	OffersIgnored     uint64        `json:"offersIgnored"`
+	OffersDelayed     uint64        `json:"offersDelayed"`
+	ICERestarts       uint64        `json:"iceRestarts"`
 	NegotiationErrors uint64        `json:"negotiationErrors"`
 	LocalPackets      uint64        `json:"localPackets"`
 	LocalBytes        uint64        `json:"localBytes"`
@@ -622,6 +670,8 @@ func (s *Session) Stats() SessionStats {
 		OffersSent:        s.st.offersSent.Load(),
 		AnswersSent:       s.st.answersSent.Load(),
 		OffersIgnored:     s.st.offersIgnored.Load(),
+		OffersDelayed:     s.st.offersDelayed.Load(),
+		ICERestarts:       s.st.iceRestarts.Load(),
 		NegotiationErrors: s.st.negotiationErrors.Load(),
 		LocalPackets:      s.st.localPackets.Load(),
 		LocalBytes:        s.st.localBytes.Load(),

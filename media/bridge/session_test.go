@@ -3,6 +3,7 @@ package bridge
 import (
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -574,5 +575,131 @@ func TestKeyframeAfterConnect(t *testing.T) {
 	}
 	if !sess.connected.Load() {
 		t.Fatal("not connected")
+	}
+}
+
+// TestOfferAfterAnswer: the page answers the session's first offer and
+// offers its camera at once; both reach the session back to back (a busy
+// proxy reads them from its socket together). The session must answer
+// with the ICE credentials it offered: pion, given the offer before its
+// operations goroutine has handed the ICE agent the answer's credentials,
+// takes it for an ICE restart and answers with new ones, which Firefox
+// refuses ("Remote description indicates ICE restart but offer did not
+// request ICE restart"). On one OS thread, as the proxy runs by default
+// (--procs 1), pion's goroutine never gets there first: before the
+// session waited for the transport, every run restarted ICE.
+func TestOfferAfterAnswer(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	api := testAPI(t)
+	const runs = 10
+	var delayed uint64
+	for i := 0; i < runs; i++ {
+		page := newFakePage(t)
+		sess, err := NewSession(SessionConfig{API: api, ID: "B", Signal: page.signal, FirstOfferWait: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page.sess = sess
+		page.holdOutgoing(true)
+		if _, err := sess.AddRemote("A/cam", RemoteInfo{Participant: "A", Stream: "cam", MimeType: webrtc.MimeTypeVP8}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 5*time.Second, "the page's answer", func() bool { return slices.Contains(page.heldTypes(), proto.TypeAnswer) })
+		// A browser fires negotiationneeded at once; pion waits until its
+		// transport is up: the fake page offers by itself.
+		page.post(func() { page.addVideo(); page.negotiate() })
+		eventually(t, 5*time.Second, "the page's offer", func() bool { return slices.Contains(page.heldTypes(), proto.TypeOffer) })
+		page.holdOutgoing(false)
+		eventually(t, 10*time.Second, "an answer to the page's offer, and a connection", func() bool {
+			st := sess.Stats()
+			return st.AnswersSent == 1 && st.SignalingState == "stable" && st.ConnectionState == "connected"
+		})
+		var ufrags []string
+		for _, m := range page.descriptions() {
+			d, _ := proto.DataAs[proto.SDP](m)
+			u, _ := iceCredentials(d.SDP)
+			ufrags = append(ufrags, u)
+		}
+		st := sess.Stats()
+		if len(ufrags) != 2 || ufrags[0] != ufrags[1] || st.ICERestarts != 0 {
+			t.Errorf("run %d: the session's offer, then answer, have ICE ufrags %v; ICE restarts %d (nobody asked for one)", i, ufrags, st.ICERestarts)
+		}
+		if st.NegotiationErrors != 0 {
+			t.Errorf("run %d: %d negotiation errors", i, st.NegotiationErrors)
+		}
+		delayed += st.OffersDelayed
+		_ = sess.Close()
+		page.close()
+	}
+	t.Logf("%d of %d offers waited for the ICE transport", delayed, runs)
+	if delayed == 0 {
+		t.Error("no offer came before pion's transport had the credentials: the test did not test the race")
+	}
+}
+
+// TestOfferWaitsForICE: while the ICE transport lags (simulated), the
+// page's offer and the signals after it wait, in order, and the session
+// makes no offer of its own; they go ahead once the transport has caught
+// up, or after maxICEWait at the latest.
+func TestOfferWaitsForICE(t *testing.T) {
+	api := testAPI(t)
+	page := newFakePage(t)
+	sess, err := NewSession(SessionConfig{API: api, ID: "P", Signal: page.signal, FirstOfferWait: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	page.sess = sess
+	// onLoop runs f on the session goroutine and returns after it, and
+	// after the offer the loop then considers.
+	onLoop := func(f func()) {
+		for i := 0; i < 2; i++ {
+			done := make(chan struct{})
+			sess.post(func() { f(); close(done) })
+			<-done
+			f = func() {}
+		}
+	}
+	page.addVideo()
+	eventually(t, 10*time.Second, "the page's first offer answered, connected", func() bool {
+		st := sess.Stats()
+		return st.AnswersSent == 1 && st.ConnectionState == "connected"
+	})
+
+	var lag atomic.Bool
+	lag.Store(true)
+	onLoop(func() { sess.behind, sess.maxICEWait = lag.Load, time.Hour })
+	page.post(func() { page.addVideo(); page.negotiate() })
+	eventually(t, 5*time.Second, "the page's offer waiting", func() bool { return sess.Stats().OffersDelayed == 1 })
+	if err := sess.HandleSignal(proto.MustSignal(proto.TypeCandidate, proto.Candidate{Candidate: "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host"})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess.AddRemote("A/cam", RemoteInfo{Participant: "A", Stream: "cam", MimeType: webrtc.MimeTypeVP8}); err != nil {
+		t.Fatal(err)
+	}
+	var waiting int
+	onLoop(func() { waiting = len(sess.waiting) })
+	if st := sess.Stats(); waiting != 2 || st.AnswersSent != 1 || st.OffersSent != 0 {
+		t.Fatalf("while the transport lags: %d signals waiting (want the offer and the candidate), answers %d, offers %d", waiting, st.AnswersSent, st.OffersSent)
+	}
+
+	lag.Store(false)
+	sess.post(sess.resumeFromPage) // as the ICE state change would
+	eventually(t, 5*time.Second, "the offer answered, then the session's own offer", func() bool {
+		st := sess.Stats()
+		return st.AnswersSent == 2 && st.OffersSent == 1 && st.SignalingState == "stable"
+	})
+
+	// A transport that never catches up: the offer goes ahead after the bound.
+	lag.Store(true)
+	onLoop(func() { sess.maxICEWait = 300 * time.Millisecond })
+	start := time.Now()
+	page.post(func() { page.addVideo(); page.negotiate() })
+	eventually(t, 10*time.Second, "the offer answered after the bound", func() bool { return sess.Stats().AnswersSent == 3 })
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("answered after %v, before the bound", d)
+	}
+	if st := sess.Stats(); st.OffersDelayed != 2 || st.ICERestarts != 0 || st.NegotiationErrors != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }

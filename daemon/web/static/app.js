@@ -92,6 +92,7 @@
       case 'greeting': onGreeting(d); break;
       case 'offer':
       case 'answer':
+        console.debug(`peets: ${m.type} from the proxy, ice-ufrag ${ufragOf(d.sdp)}`);
         signalStep(() => onDescription(m.type, d.sdp));
         break;
       case 'candidate': signalStep(() => onCandidate(d)); break;
@@ -134,6 +135,18 @@
       case 'pong': break;
       default: console.debug('peets: ignoring message', m.type);
     }
+  }
+
+  // ufragOf returns the ICE username fragment of an SDP, for the logs.
+  function ufragOf(sdp) {
+    const m = /^a=ice-ufrag:(\S+)/m.exec(sdp || '');
+    return m ? m[1] : '-';
+  }
+
+  // sendDescription sends our offer or answer to the proxy.
+  function sendDescription(desc) {
+    console.debug(`peets: ${desc.type} to the proxy, ice-ufrag ${ufragOf(desc.sdp)}`);
+    send(desc.type, { sdp: desc.sdp });
   }
 
   // Signaling steps run one at a time, in order.
@@ -209,7 +222,7 @@
         const desc = pc.localDescription;
         if (desc && desc.type === 'offer') {
           mark('offer-sent');
-          send('offer', { sdp: desc.sdp });
+          sendDescription(desc);
         }
       } catch (e) {
         console.warn(`peets: offer failed ${e}`);
@@ -259,7 +272,7 @@
     mark(type === 'offer' ? 'offer-received' : 'answer-received');
     if (type === 'offer') {
       await pc.setLocalDescription();
-      send('answer', { sdp: pc.localDescription.sdp });
+      sendDescription(pc.localDescription);
     }
     if (sending.length) await restartSenders(pc, sending);
     syncTracks();
@@ -872,7 +885,13 @@
     const stats = await pc.getStats();
     stats.forEach((r) => {
       if (r.type !== 'outbound-rtp') return;
-      out.push({ kind: r.kind, mid: r.mid, packetsSent: r.packetsSent || 0, framesEncoded: r.framesEncoded || 0 });
+      out.push({
+        kind: r.kind,
+        mid: r.mid,
+        packetsSent: r.packetsSent || 0,
+        framesEncoded: r.framesEncoded || 0,
+        qualityLimitationReason: r.qualityLimitationReason || '',
+      });
     });
     return out;
   }
@@ -895,6 +914,8 @@
         frameWidth: r.frameWidth || 0,
         nackCount: r.nackCount || 0,
         pliCount: r.pliCount || 0,
+        freezeCount: r.freezeCount || 0,
+        totalFreezesDuration: r.totalFreezesDuration || 0,
       });
     });
     return out;

@@ -1,0 +1,161 @@
+//go:build e2e
+
+// Package net runs the network benchmark (peets bench net) at CI size, so
+// that the benchmark itself cannot silently break: hosts in network
+// namespaces, real proxies and forwarders, headless Chromium pages.
+package net
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peets/peets/internal/bench"
+	"github.com/peets/peets/internal/cdp"
+	"github.com/peets/peets/internal/e2etest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	e2etest.Cleanup()
+	os.Exit(code)
+}
+
+// TestBenchNet: a two-host call on an unlimited link (with a limit far
+// above the call's rate for a few seconds, so that the shaping path runs
+// without changing the call), through Peets and directly. What must hold
+// today: every receiver decodes >= 15 fps with few freezes in both phases,
+// each link carried each media packet about once, and the JSON has every
+// figure. The shaped-link goals of issue 15 are measured by the benchmark
+// itself (docs/benchmarks.md), not asserted here.
+func TestBenchNet(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("bench net needs root (network namespaces)")
+	}
+	if _, err := exec.LookPath(cdp.ChromiumPath()); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("chromium missing under CI: %v", err)
+		}
+		t.Skip(err)
+	}
+	bin := e2etest.Peets(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const window = 20
+	// A 640x360 camera: a quarter of the encoding and decoding of the
+	// benchmark's 720p, so that the machine's load from other work costs
+	// the pages fewer frames (the pipeline is the same).
+	cmd := exec.CommandContext(ctx, bin, "bench", "net", "--duration", "20s", "--warmup", "6s",
+		"--uplink", "none,20mbit@6s,none@14s", "--camera", "640x360@20", "--json")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	t0 := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("bench net: %v\n%s", err, stderr.String())
+	}
+	t.Logf("bench net took %v: %s", time.Since(t0).Round(time.Second), stdout.String())
+	var r bench.NetResult
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("result: %v", err)
+	}
+	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), "peetsnb") {
+		t.Errorf("namespaces left behind:\n%s", out)
+	}
+	if r.Mode != "two-hosts" || r.Camera != "y4m 640x360@20, 60 frames" || r.Chromium == "" || r.LoadBefore[0] == 0 && r.LoadBefore[1] == 0 || r.Schedules["A->B"] != "none,20mbit@6s,none@14s" {
+		t.Errorf("set-up: %+v", r)
+	}
+	for _, ph := range []struct {
+		name string
+		p    *bench.PhaseResult
+	}{{"peets", r.Peets}, {"direct", r.Direct}} {
+		p := ph.p
+		if p == nil {
+			t.Fatalf("%s: no result", ph.name)
+		}
+		if len(p.Receivers) != 2 || len(p.Senders) != 2 || len(p.Links) != 2 {
+			t.Fatalf("%s: %d receivers, %d senders, %d links", ph.name, len(p.Receivers), len(p.Senders), len(p.Links))
+		}
+		t.Logf("%s: hosts' CPU %v %%, machine busy %.0f %%", ph.name, p.HostCPUPercent, p.MachineBusyPercent)
+		if p.HostCPUPercent["A"] <= 0 || p.HostCPUPercent["B"] <= 0 || p.MachineBusyPercent <= 0 {
+			t.Errorf("%s: CPU figures %v %v", ph.name, p.HostCPUPercent, p.MachineBusyPercent)
+		}
+		for _, rr := range p.Receivers {
+			v, a := rr.Video, rr.Audio
+			who := ph.name + " " + rr.Page + "<-" + rr.From
+			t.Logf("%s: %.1f fps, %v freezes (%.2f s), %d s under 5 fps, %.1f kbit/s %s, jitter buffer %.0f ms, audio concealed %.2f %%",
+				who, v.FPSMean, v.FreezeCount, v.FreezeS, v.LowFPSSeconds, v.BitrateKbps, v.Resolution, v.JitterBufferMs, a.ConcealedPct)
+			if rr.FirstFrameS == nil {
+				t.Errorf("%s: never decoded before the window", who)
+			}
+			// A loaded 2-core machine (load 12-19 from other work) gave
+			// Peets 16.4 fps and 3.2 s of short freezes, the baseline 18.0
+			// fps and 0.8 s; no second under 5 fps in either.
+			if v.FPSMean < 15 || v.FreezeS > 4 || v.LowFPSSeconds > 3 {
+				t.Errorf("%s: %.1f fps, %.2f s frozen, %d s under 5 fps: want >= 15 fps, <= 4 s frozen, <= 3 s under 5 fps",
+					who, v.FPSMean, v.FreezeS, v.LowFPSSeconds)
+			}
+			if len(v.FPSSeries) != window || len(v.BitrateSeries) != window || v.Resolution == "" || v.PacketsRecv == 0 || v.JitterBufferMs <= 0 {
+				t.Errorf("%s: incomplete video figures %+v", who, v)
+			}
+			if a.PacketsRecv == 0 || a.ConcealedPct > 10 {
+				t.Errorf("%s: audio %+v", who, a)
+			}
+			if rr.From == "A" && (len(rr.Adapt) != 2 || !rr.Adapt[0].Down || rr.Adapt[0].To != "20mbit") {
+				t.Errorf("%s: steps %+v", who, rr.Adapt)
+			}
+			if (ph.name == "peets") != (rr.Fetch != nil) {
+				t.Errorf("%s: fetcher figures %+v", who, rr.Fetch)
+			}
+			if rr.Fetch != nil && rr.Fetch.Received == 0 {
+				t.Errorf("%s: the proxy's fetchers received nothing: %+v", who, rr.Fetch)
+			}
+		}
+		for _, s := range p.Senders {
+			if s.SentKbps <= 0 || s.TargetKbps <= 0 || s.Resolution == "" || s.QualityLimitation == "" {
+				t.Errorf("%s sender %s: %+v", ph.name, s.Page, s)
+			}
+		}
+		for _, l := range p.Links {
+			who := ph.name + " " + l.Name
+			t.Logf("%s: %.0f kbit/s, %.3f of the RTP delivered through it, copies %v, duplicate share %.3f", who, l.Kbps, ptr(l.WirePerDelivered), ptr(l.Copies), l.DupShare)
+			// The tap sees what the interface sent, to within a few packets.
+			if l.Bytes == 0 || diff(l.Tap.Bytes, l.Bytes) > l.Bytes/50+2000 || len(l.KbpsSeries) != window {
+				t.Errorf("%s: interface %d bytes, tap %d, series %d", who, l.Bytes, l.Tap.Bytes, len(l.KbpsSeries))
+			}
+			if l.WirePerDelivered == nil || l.DeliveredKbps <= 0 {
+				t.Errorf("%s: nothing delivered through it", who)
+			}
+			if l.Name == "A->B" && l.QdiscSentBytes == 0 {
+				t.Errorf("%s: the token bucket sent nothing in its 8 s", who)
+			}
+			if ph.name == "peets" && (l.Tap.MediaData == 0 || l.Copies == nil || *l.Copies > 1.05 || l.DupShare > 0.05) {
+				t.Errorf("%s: media Data %d, copies %v, duplicate share %v", who, l.Tap.MediaData, ptr(l.Copies), l.DupShare)
+			}
+			if ph.name == "direct" && (l.Tap.MediaData != 0 || l.Tap.UDPBytes == 0) {
+				t.Errorf("%s: %+v", who, l.Tap)
+			}
+		}
+	}
+	if len(r.Compare) != 2 || r.Compare[0].FPSRatio == nil {
+		t.Errorf("compare: %+v", r.Compare)
+	}
+}
+
+func diff(a, b uint64) uint64 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+func ptr(p *float64) any {
+	if p == nil {
+		return "nil"
+	}
+	return *p
+}
