@@ -38,9 +38,11 @@ const (
 	// keyframe: a switch must not pull seconds of history over a path
 	// that is the reason for the switch.
 	layerStartLag = 24
-	// otherRate is what the rest of a participant's streams (audio) take
-	// of the path, in bits/s, for the probe's headroom.
-	otherRate = 64_000
+	// otherRate is what else shares the path, in bits/s on the wire, for
+	// the probe's headroom: the participant's audio (~50 kbit/s of Opus,
+	// ~100 with its names and signatures) and, in a call both ways, the
+	// Interests for the other side's streams.
+	otherRate = 150_000
 )
 
 // LayerStats describes a layered remote stream.
@@ -139,7 +141,7 @@ func (d *Daemon) startLayered(ctx context.Context, info RemoteInfo, layers []pro
 		ch:       adapt.NewChooser(adapt.Config{}, bitratesOf(layers), start, time.Now()),
 	}
 	lr.mu.Lock()
-	lr.resetDelay()
+	lr.resetDelay(-1)
 	lr.startFetcherLocked(layers[start].ID)
 	lr.mu.Unlock()
 	go lr.run()
@@ -176,7 +178,7 @@ func (lr *layeredRemote) setLayers(layers []proto.RosterStream) {
 	}
 	if lr.cur < 0 { // the current layer is gone: start over in the middle
 		lr.cur = len(layers) / 2
-		lr.resetDelay()
+		lr.resetDelay(-1)
 		lr.startFetcherLocked(layers[lr.cur].ID)
 		lr.lastPkt = time.Time{}
 	}
@@ -233,9 +235,10 @@ func (lr *layeredRemote) onPacket(id string, pkt []byte, seq uint64) {
 	case lr.cur >= 0 && id == lr.layers[lr.cur].ID:
 	case lr.target != lr.cur && id == lr.layers[lr.target].ID && lr.keyframeStart(pkt):
 		old := lr.fetchers[lr.layers[lr.cur].ID]
+		from := lr.cur
 		lr.cur = lr.target
 		lr.switches++
-		lr.resetDelay()
+		lr.resetDelay(from)
 		if old != nil {
 			lr.stopFetcherLocked(old)
 		}
@@ -263,8 +266,14 @@ const absSendTimeClock = 1 << 26
 // resetDelay starts the delay estimate over for the layer reaching the
 // pages: on its abs-send-time when its packets carry it (the page's send
 // time: no encoder delay in it), else on its RTP timestamps (lr.mu held).
-func (lr *layeredRemote) resetDelay() {
+// The layers of a page share its send clock, so a switch between two that
+// carry it keeps what was learned of the empty path: the new layer's
+// keyframe queueing behind the old layer's packets is queueing.
+func (lr *layeredRemote) resetDelay(from int) {
 	if lr.layers[lr.cur].AbsSendTime != 0 {
+		if from >= 0 && from < len(lr.layers) && lr.layers[from].AbsSendTime != 0 {
+			return
+		}
 		lr.de.Reset(absSendTimeClock)
 		return
 	}
@@ -407,14 +416,20 @@ func (lr *layeredRemote) probe(id string) {
 		lr.ch.ProbeFailed(now)
 		return
 	}
-	if res.Meta.Bitrate > 0 {
-		for i, l := range lr.layers {
-			if l.ID == id {
-				b := bitratesOf(lr.layers)
-				b[i] = float64(res.Meta.Bitrate)
-				lr.ch.SetBitrates(b)
-			}
+	// The layer's cost on the path: its bitrate (measured, else its cap)
+	// times what its Data cost on the wire per byte of RTP (the train's).
+	for i, l := range lr.layers {
+		if l.ID != id {
+			continue
 		}
+		b := bitratesOf(lr.layers)
+		if res.Meta.Bitrate > 0 {
+			b[i] = float64(res.Meta.Bitrate)
+		}
+		if r := res.WireRatio(); r > 1 {
+			b[i] *= r
+		}
+		lr.ch.SetBitrates(b)
 	}
 	rate, ok := adapt.TrainRate(res.Arrivals, res.Sizes)
 	lr.probeKbps = 0

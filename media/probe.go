@@ -20,11 +20,12 @@ import (
 // publisher publishes every layer, pulled or not), so they leave the
 // publisher, or the nearest cache that has them, back to back, and arrive
 // spread out by the narrowest link on the way and the traffic sharing it:
-// adapt.TrainRate turns that into a capacity. A train costs a few KB once
+// adapt.TrainRate turns that into a capacity. A train costs ~13 KB once
 // every few seconds, and nothing the receiver does not verify counts.
 
-// DefaultProbePackets is the length of a probe train.
-const DefaultProbePackets = 8
+// DefaultProbePackets is the length of a probe train: long enough that
+// its second half comes after a token bucket's burst (adapt.TrainRate).
+const DefaultProbePackets = 12
 
 // ProbeConfig configures Probe.
 type ProbeConfig struct {
@@ -45,8 +46,23 @@ type ProbeConfig struct {
 // metadata.
 type ProbeResult struct {
 	Arrivals []time.Time
-	Sizes    []int
+	Sizes    []int // each packet's Data on the wire, in bytes
+	RTPBytes int   // the RTP bytes those Data carried
 	Meta     proto.StreamMeta
+}
+
+// WireRatio is what the train's Data cost on the wire per byte of RTP
+// (names, signatures, TLV): a layer's bitrate times it is what pulling
+// the layer puts on the path. 0 for an empty train.
+func (r ProbeResult) WireRatio() float64 {
+	if r.RTPBytes == 0 {
+		return 0
+	}
+	w := 0
+	for _, s := range r.Sizes {
+		w += s
+	}
+	return float64(w) / float64(r.RTPBytes)
 }
 
 // Probe sends a probe train for one stream and waits for its packets (or
@@ -107,9 +123,9 @@ func Probe(ctx context.Context, cfg ProbeConfig) (ProbeResult, error) {
 
 	// The train: every Interest at once.
 	type arrival struct {
-		at   time.Time
-		size int
-		seq  uint64
+		at        time.Time
+		wire, rtp int
+		seq       uint64
 	}
 	var mu gosync.Mutex
 	var got []arrival
@@ -124,11 +140,15 @@ func Probe(ctx context.Context, cfg ProbeConfig) (ProbeResult, error) {
 				done <- struct{}{}
 				return
 			}
-			size := len(a.Data.Content().Join())
+			rtpLen := int(a.Data.Content().Length())
+			wire := int(a.RawData.Length())
+			if wire == 0 {
+				wire = rtpLen
+			}
 			cfg.Verifier.Verify(cfg.Owner, a.Data, a.SigCovered, func(err error) {
 				if err == nil {
 					mu.Lock()
-					got = append(got, arrival{at: at, size: size, seq: seq})
+					got = append(got, arrival{at: at, wire: wire, rtp: rtpLen, seq: seq})
 					mu.Unlock()
 				}
 				done <- struct{}{}
@@ -153,7 +173,8 @@ wait:
 	}
 	for _, a := range got {
 		res.Arrivals = append(res.Arrivals, a.at)
-		res.Sizes = append(res.Sizes, a.size)
+		res.Sizes = append(res.Sizes, a.wire)
+		res.RTPBytes += a.rtp
 	}
 	return res, nil
 }

@@ -32,13 +32,17 @@ func TestProbe(t *testing.T) {
 			t.Fatalf("arrivals not in order: %v", res.Arrivals)
 		}
 	}
-	total := 0
-	for _, s := range res.Sizes {
-		total += s
+	// packets 9..20: 308..319 bytes of RTP each, more on the wire
+	if res.RTPBytes != (308+319)*12/2 {
+		t.Fatalf("%d bytes of RTP", res.RTPBytes)
 	}
-	// packets 13..20: 312..319 bytes each
-	if total != (312+319)*8/2 {
-		t.Fatalf("sizes %v", res.Sizes)
+	for i, s := range res.Sizes {
+		if s <= 308+i || s > 319+200 {
+			t.Fatalf("wire sizes %v", res.Sizes)
+		}
+	}
+	if r := res.WireRatio(); r <= 1 || r > 1.7 {
+		t.Fatalf("wire ratio %v", r)
 	}
 	// A wrong key verifies nothing: no arrival counts.
 	other := newKeyVerifier()

@@ -19,7 +19,7 @@ type Config struct {
 	QuietLoss  float64
 	// HoldUp is how long the path must have been quiet before a probe of
 	// the next layer up (default 4 s). A layer that failed soon after it
-	// was taken doubles it, up to MaxHoldUp (default 16 s); a layer kept
+	// was taken doubles it, up to MaxHoldUp (default 32 s); a layer kept
 	// for 2 FailWindow brings it back.
 	HoldUp, MaxHoldUp time.Duration
 	// StartHold replaces HoldUp before the first probe (default 1.5 s): a
@@ -52,7 +52,7 @@ func (c *Config) fill() {
 	def(&c.QuietDelay, 25*time.Millisecond)
 	def(&c.HoldUp, 4*time.Second)
 	def(&c.StartHold, 1500*time.Millisecond)
-	def(&c.MaxHoldUp, 16*time.Second)
+	def(&c.MaxHoldUp, 32*time.Second)
 	def(&c.FailWindow, 4*time.Second)
 	def(&c.DownSpacing, time.Second)
 	if c.OveruseLoss <= 0 {
@@ -100,18 +100,38 @@ type Chooser struct {
 	lastDown    time.Time
 	quietSince  time.Time // zero while not quiet
 	probing     bool
-	overusing   int       // intervals in a row with overuse
+	probes      map[int][]probeSample // recent probe results per layer
+	upCap       float64               // the capacity the last step up was taken on
+	failCap     map[int]float64       // the capacity a step up to a layer failed on
+	overusing   int                   // intervals in a row with overuse
 	keptSince   time.Time // since when cur has not overused
 	Downs, Ups  int       // switches so far
 	FailedUps   int       // ups undone within FailWindow
 	ProbesTried int
 }
 
+type probeSample struct {
+	at   time.Time
+	rate float64
+}
+
+// Probe results are kept this long; the smallest recent one counts (one
+// train that got through faster than the path lasts, a token bucket's
+// burst, must not take a layer up).
+const (
+	probeMemory  = 30 * time.Second
+	probeSamples = 3
+	// retryMargin: a layer that failed is tried again only on a capacity
+	// this much above the one it failed on.
+	retryMargin = 1.25
+)
+
 // NewChooser starts at layer start.
 func NewChooser(cfg Config, bitrates []float64, start int, now time.Time) *Chooser {
 	cfg.fill()
 	start = min(max(start, 0), len(bitrates)-1)
-	return &Chooser{cfg: cfg, bitrates: append([]float64(nil), bitrates...), cur: start, hold: cfg.StartHold, keptSince: now}
+	return &Chooser{cfg: cfg, bitrates: append([]float64(nil), bitrates...), cur: start, hold: cfg.StartHold, keptSince: now,
+		probes: map[int][]probeSample{}, failCap: map[int]float64{}}
 }
 
 // Layer is the current choice.
@@ -147,6 +167,9 @@ func (c *Chooser) Observe(o Observation) Decision {
 		if !c.lastUp.IsZero() && o.Now.Sub(c.lastUp) < c.cfg.FailWindow {
 			c.hold = min(2*c.hold, c.cfg.MaxHoldUp)
 			c.FailedUps++
+			if c.upCap > 0 {
+				c.failCap[c.cur] = c.upCap
+			}
 			reason += " (the layer taken up failed)"
 		}
 		c.cur--
@@ -186,20 +209,48 @@ func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other fl
 		return Decision{Layer: c.cur}
 	}
 	need := c.cfg.Headroom * (c.bitrates[next] + other)
-	if ok && capacity < need {
+	if ok {
+		capacity = c.recentCapacity(next, now, capacity)
+	}
+	failed := c.failCap[next]
+	if ok && (capacity < need || failed > 0 && capacity < retryMargin*failed) {
 		// Not enough: wait another hold of quiet before the next probe.
 		c.quietSince = now
 		return Decision{Layer: c.cur}
 	}
+	delete(c.failCap, next)
 	c.cur = next
 	c.Ups++
 	c.lastUp = now
+	c.upCap = 0
 	c.quietSince = time.Time{}
 	reason := "probe: path faster than the sender"
 	if ok {
+		c.upCap = capacity
 		reason = fmt.Sprintf("probe: %.0f kbit/s >= %.0f needed", capacity/1000, need/1000)
 	}
 	return Decision{Layer: c.cur, Reason: reason}
+}
+
+// recentCapacity records a probe of layer and returns the smallest of the
+// recent ones.
+func (c *Chooser) recentCapacity(layer int, now time.Time, rate float64) float64 {
+	keep := c.probes[layer][:0]
+	for _, p := range c.probes[layer] {
+		if now.Sub(p.at) < probeMemory {
+			keep = append(keep, p)
+		}
+	}
+	keep = append(keep, probeSample{at: now, rate: rate})
+	if len(keep) > probeSamples {
+		keep = keep[len(keep)-probeSamples:]
+	}
+	c.probes[layer] = keep
+	m := rate
+	for _, p := range keep {
+		m = min(m, p.rate)
+	}
+	return m
 }
 
 // SwitchFailed reports that the switch to the chosen layer did not happen
