@@ -104,9 +104,9 @@ type Chooser struct {
 	upCap       float64               // the capacity the last step up was taken on
 	failCap     map[int]float64       // the capacity a step up to a layer failed on
 	overusing   int                   // intervals in a row with overuse
-	keptSince   time.Time // since when cur has not overused
-	Downs, Ups  int       // switches so far
-	FailedUps   int       // ups undone within FailWindow
+	keptSince   time.Time             // since when cur has not overused
+	Downs, Ups  int                   // switches so far
+	FailedUps   int                   // ups undone within FailWindow
 	ProbesTried int
 }
 
