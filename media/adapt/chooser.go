@@ -8,13 +8,13 @@ import (
 // Config tunes a Chooser. Zero fields take the defaults.
 type Config struct {
 	// OveruseDelay: a queueing delay above it means the path carries less
-	// than is sent (default 60 ms).
+	// than is sent (default 80 ms).
 	OveruseDelay time.Duration
 	// OveruseLoss: a loss fraction above it over an interval means the
 	// same (default 0.05).
 	OveruseLoss float64
 	// QuietDelay and QuietLoss: below both the path is quiet (defaults
-	// 25 ms, 0.01).
+	// 40 ms, 0.01).
 	QuietDelay time.Duration
 	QuietLoss  float64
 	// HoldUp is how long the path must have been quiet before a probe of
@@ -31,8 +31,11 @@ type Config struct {
 	FailWindow time.Duration
 	// OveruseFor is how many intervals in a row must show overuse before a
 	// step down (default 2): one bad interval is often the machine (a
-	// busy CPU delays packets too), not the path.
-	OveruseFor int
+	// busy CPU delays packets too), not the path. Delay without loss must
+	// last DelayOveruseFor intervals (default 4): a full queue at a
+	// bottleneck soon drops packets, while a busy machine delays them for
+	// a moment and drops none.
+	OveruseFor, DelayOveruseFor int
 	// DownSpacing is the least time between two steps down (default 1 s):
 	// the lower layer needs a moment to drain the queue the higher one
 	// left.
@@ -48,8 +51,8 @@ func (c *Config) fill() {
 			*d = v
 		}
 	}
-	def(&c.OveruseDelay, 60*time.Millisecond)
-	def(&c.QuietDelay, 25*time.Millisecond)
+	def(&c.OveruseDelay, 80*time.Millisecond)
+	def(&c.QuietDelay, 40*time.Millisecond)
 	def(&c.HoldUp, 4*time.Second)
 	def(&c.StartHold, 1500*time.Millisecond)
 	def(&c.MaxHoldUp, 32*time.Second)
@@ -66,6 +69,9 @@ func (c *Config) fill() {
 	}
 	if c.OveruseFor <= 0 {
 		c.OveruseFor = 2
+	}
+	if c.DelayOveruseFor <= 0 {
+		c.DelayOveruseFor = 4
 	}
 }
 
@@ -104,6 +110,7 @@ type Chooser struct {
 	upCap       float64               // the capacity the last step up was taken on
 	failCap     map[int]float64       // the capacity a step up to a layer failed on
 	overusing   int                   // intervals in a row with overuse
+	lossy       int                   // of which with loss, in a row
 	keptSince   time.Time             // since when cur has not overused
 	Downs, Ups  int                   // switches so far
 	FailedUps   int                   // ups undone within FailWindow
@@ -149,18 +156,28 @@ func (c *Chooser) Hold() time.Duration { return c.hold }
 
 // Observe takes one interval's measurements.
 func (c *Chooser) Observe(o Observation) Decision {
-	overuse := o.QueueDelay > c.cfg.OveruseDelay || o.Loss > c.cfg.OveruseLoss
+	lossy := o.Loss > c.cfg.OveruseLoss
+	overuse := o.QueueDelay > c.cfg.OveruseDelay || lossy
 	quiet := o.QueueDelay < c.cfg.QuietDelay && o.Loss < c.cfg.QuietLoss
-	if overuse {
+	switch {
+	case lossy:
 		c.overusing++
-	} else {
-		c.overusing = 0
+		c.lossy++
+	case overuse:
+		c.overusing++
+		c.lossy = 0
+	default:
+		c.overusing, c.lossy = 0, 0
+	}
+	need := c.cfg.DelayOveruseFor
+	if c.lossy >= c.cfg.OveruseFor {
+		need = c.cfg.OveruseFor
 	}
 	switch {
 	case overuse:
 		c.quietSince = time.Time{}
 		c.keptSince = o.Now
-		if c.cur == 0 || c.overusing < c.cfg.OveruseFor || o.Now.Sub(c.lastDown) < c.cfg.DownSpacing {
+		if c.cur == 0 || c.overusing < need || o.Now.Sub(c.lastDown) < c.cfg.DownSpacing {
 			return Decision{Layer: c.cur}
 		}
 		reason := fmt.Sprintf("overuse: queue %v, loss %.1f%%", o.QueueDelay.Round(time.Millisecond), 100*o.Loss)
@@ -174,7 +191,7 @@ func (c *Chooser) Observe(o Observation) Decision {
 		}
 		c.cur--
 		c.Downs++
-		c.overusing = 0
+		c.overusing, c.lossy = 0, 0
 		c.lastDown, c.lastUp = o.Now, time.Time{}
 		c.probing = false
 		return Decision{Layer: c.cur, Reason: reason}

@@ -46,8 +46,8 @@ func TestChooserFailedLayerMemory(t *testing.T) {
 	if d := c.ProbeResult(now, 800e3, true, 0); d.Layer != 1 {
 		t.Fatalf("did not go up on 800 kbit/s: %+v", d)
 	}
-	// it fails at once
-	for range 2 {
+	// it fails at once: four intervals of queue
+	for range 4 {
 		now = now.Add(250 * time.Millisecond)
 		c.Observe(Observation{Now: now, QueueDelay: 200 * time.Millisecond})
 	}
