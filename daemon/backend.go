@@ -169,7 +169,8 @@ func (p *page) Greeting() proto.Greeting {
 	info := p.b.RoomInfo()
 	return proto.Greeting{
 		ID: d.cfg.User, Name: self.Name, Room: d.cfg.Room, Role: d.cfg.Role,
-		Participants: info.Participants, VideoBitrate: 1_500_000,
+		Participants: info.Participants, VideoBitrate: DefaultVideoBitrate,
+		Simulcast: d.cfg.Layers(),
 	}
 }
 
@@ -292,16 +293,17 @@ func (p *page) onLocalStream(ls bridge.LocalStream) {
 		return
 	}
 	keyReq := func() { _ = p.sess.RequestLocalKeyframe(ls.ID) }
+	layer := d.layerOf(ls.Group, ls.RID, ls.AbsSendTime)
 	d.mu.Lock()
 	l := d.locals[ls.ID]
 	d.mu.Unlock()
-	if l != nil && l.mime == lower(ls.MimeType) {
+	if l != nil && l.mime == lower(ls.MimeType) && l.layer == layer {
 		l.setKeyReq(keyReq) // a reloaded page takes the stream over
 	} else {
 		if l != nil {
 			d.removeLocal(ls.ID)
 		}
-		if _, err := d.newLocal(ls.ID, ls.Kind, lower(ls.MimeType), ls.ClockRate, keyReq); err != nil {
+		if _, err := d.newLocal(ls.ID, ls.Kind, lower(ls.MimeType), ls.ClockRate, keyReq, layer); err != nil {
 			d.log.Warn("cannot publish", "stream", ls.ID, "err", err)
 			return
 		}

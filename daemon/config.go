@@ -41,6 +41,37 @@ type Config struct {
 	ExpireAfter int           `yaml:"expire_after"` // missed intervals before a member expires (default 3)
 
 	ICEServers []ICEServer `yaml:"ice_servers"` // handed to the page; none needed on loopback
+
+	// Simulcast: the page sends its camera as several layers (on, the
+	// default) or one (off); each subscriber pulls the layer its path
+	// carries (docs/protocol.md 4.7).
+	Simulcast string `yaml:"simulcast"`
+}
+
+// Simulcast settings.
+const (
+	SimulcastOn  = "on"
+	SimulcastOff = "off"
+)
+
+// DefaultLayers are the camera's simulcast encodings, lowest first: a
+// quarter, a half and the full resolution, with caps that fit 150 kbit/s,
+// 500 kbit/s and 1.5 Mbit/s links.
+var DefaultLayers = []proto.SimulcastLayer{
+	{RID: "l", ScaleDown: 4, MaxBitrate: 150_000},
+	{RID: "m", ScaleDown: 2, MaxBitrate: 500_000},
+	{RID: "h", ScaleDown: 1, MaxBitrate: DefaultVideoBitrate},
+}
+
+// DefaultVideoBitrate caps a camera sent as one encoding, and the top layer.
+const DefaultVideoBitrate = 1_500_000
+
+// Layers returns the camera's simulcast encodings (nil when off).
+func (c *Config) Layers() []proto.SimulcastLayer {
+	if c.Simulcast == SimulcastOff {
+		return nil
+	}
+	return DefaultLayers
 }
 
 // ICEServer is one STUN/TURN server for the page.
@@ -114,6 +145,13 @@ func (c *Config) Normalize() error {
 	}
 	if c.ExpireAfter == 0 {
 		c.ExpireAfter = 3
+	}
+	switch c.Simulcast {
+	case "":
+		c.Simulcast = SimulcastOn
+	case SimulcastOn, SimulcastOff:
+	default:
+		return fmt.Errorf("%w: simulcast %q (want on or off)", ErrConfig, c.Simulcast)
 	}
 	if c.ExpireAfter < 1 || c.ExpireAfter > 100 {
 		return fmt.Errorf("%w: expire_after %d out of [1, 100]", ErrConfig, c.ExpireAfter)

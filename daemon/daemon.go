@@ -273,7 +273,7 @@ func (d *Daemon) refreshFetchers() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, r := range d.remotes {
-		r.f.Refresh()
+		r.refresh()
 	}
 	d.log.Info("forwarder back: fetchers refreshed", "fetchers", len(d.remotes))
 }

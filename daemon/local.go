@@ -16,6 +16,7 @@ import (
 type localStream struct {
 	id, kind, mime string
 	clock          uint32
+	layer          layerInfo // zero unless a simulcast layer
 	pub            *media.Publisher
 
 	mu     sync.Mutex
@@ -23,12 +24,35 @@ type localStream struct {
 	buf    []byte // marshal buffer (file source)
 }
 
+// layerInfo says which simulcast layer a local stream is, and where its
+// packets carry their send time.
+type layerInfo struct {
+	group, rid  string
+	bitrate     uint64 // the page's cap for it
+	absSendTime uint8  // header extension id, 0 if none
+}
+
+// layerOf describes the page's encoding rid of group ("" if none); the
+// bitrate is the cap the greeting gave the page for it.
+func (d *Daemon) layerOf(group, rid string, absSendTime uint8) layerInfo {
+	if rid == "" {
+		return layerInfo{absSendTime: absSendTime}
+	}
+	li := layerInfo{group: group, rid: rid, bitrate: DefaultVideoBitrate, absSendTime: absSendTime}
+	for _, l := range d.cfg.Layers() {
+		if l.RID == rid {
+			li.bitrate = uint64(l.MaxBitrate)
+		}
+	}
+	return li
+}
+
 // newLocal makes the publisher of a local stream (d.mu not held).
-func (d *Daemon) newLocal(id, kind, mime string, clock uint32, keyReq func()) (*localStream, error) {
+func (d *Daemon) newLocal(id, kind, mime string, clock uint32, keyReq func(), layer layerInfo) (*localStream, error) {
 	if err := proto.ValidIdent(id); err != nil {
 		return nil, err
 	}
-	l := &localStream{id: id, kind: kind, mime: mime, clock: clock, keyReq: keyReq}
+	l := &localStream{id: id, kind: kind, mime: mime, clock: clock, keyReq: keyReq, layer: layer}
 	pub, err := d.prod.NewPublisher(media.PublisherConfig{
 		Stream:            id,
 		Signer:            sec.NoKeyLocator(d.id.Signer()),
@@ -90,7 +114,7 @@ func (d *Daemon) addSourceStreams(src *source.Source) error {
 		if s.Kind == proto.KindVideo {
 			keyReq = src.RequestKeyframe
 		}
-		if _, err := d.newLocal(s.ID, s.Kind, strings.ToLower(s.MimeType), s.ClockRate, keyReq); err != nil {
+		if _, err := d.newLocal(s.ID, s.Kind, strings.ToLower(s.MimeType), s.ClockRate, keyReq, layerInfo{}); err != nil {
 			return err
 		}
 	}
@@ -128,6 +152,7 @@ func (d *Daemon) rosterStreams() []proto.RosterStream {
 		out = append(out, proto.RosterStream{
 			ID: l.id, Kind: l.kind, Codec: l.mime, ClockRate: l.clock,
 			LatestSeq: m.Latest, KeyframeSeq: m.KeySeq, Boot: m.Boot,
+			Group: l.layer.group, RID: l.layer.rid, Bitrate: l.layer.bitrate, AbsSendTime: l.layer.absSendTime,
 		})
 	}
 	return out

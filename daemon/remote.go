@@ -33,17 +33,47 @@ type RemoteSink interface {
 	RemoveRemote(key string)
 }
 
-// remoteStream is one fetched remote stream.
+// remoteStream is one fetched remote stream: a plain one (f), or a
+// simulcast camera (lr), whose layers feed one track.
 type remoteStream struct {
 	info   RemoteInfo
 	f      *media.Fetcher
+	lr     *layeredRemote
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
 func (r *remoteStream) stop() {
+	if r.lr != nil {
+		r.lr.stop()
+		return
+	}
 	r.cancel()
 	<-r.done
+}
+
+func (r *remoteStream) refresh() {
+	if r.lr != nil {
+		r.lr.refresh()
+		return
+	}
+	r.f.Refresh()
+}
+
+func (r *remoteStream) requestKeyframe() {
+	if r.lr != nil {
+		r.lr.requestKeyframe()
+		return
+	}
+	r.f.RequestKeyframe()
+}
+
+// fetcher is the fetcher whose packets reach the pages now.
+func (r *remoteStream) fetcher() *media.Fetcher {
+	if r.lr != nil {
+		return r.lr.fetcher()
+	}
+	return r.f
 }
 
 func remoteKey(owner enc.Name, stream string) string {
@@ -89,11 +119,17 @@ func (d *Daemon) wants(m roster.Member, s proto.RosterStream) bool {
 	return true
 }
 
-// syncMember makes the fetchers match the member's announced streams.
+// syncMember makes the fetchers match the member's announced streams: one
+// fetcher per plain stream, one layered remote per simulcast group.
 func (d *Daemon) syncMember(ctx context.Context, m roster.Member) {
 	keep := map[string]bool{}
+	groups := map[string][]proto.RosterStream{}
 	for _, s := range m.Streams {
 		if !d.wants(m, s) {
+			continue
+		}
+		if s.Group != "" {
+			groups[s.Group] = append(groups[s.Group], s)
 			continue
 		}
 		key := remoteKey(m.Participant, s.ID)
@@ -105,7 +141,38 @@ func (d *Daemon) syncMember(ctx context.Context, m roster.Member) {
 			d.startRemote(ctx, m, s, key)
 		}
 	}
+	for g, layers := range groups {
+		key := remoteKey(m.Participant, g)
+		keep[key] = true
+		d.mu.Lock()
+		r := d.remotes[key]
+		d.mu.Unlock()
+		if r == nil {
+			d.startRemoteLayers(ctx, m, g, layers, key)
+		} else if r.lr != nil {
+			r.lr.setLayers(layers)
+		}
+	}
 	d.dropMember(m.Participant, keep)
+}
+
+// startRemoteLayers starts fetching a simulcast group as one remote stream.
+func (d *Daemon) startRemoteLayers(ctx context.Context, m roster.Member, group string, layers []proto.RosterStream, key string) {
+	l := layers[0]
+	info := RemoteInfo{
+		Key: key, Owner: m.Participant.Clone(), User: m.User, Name: m.Name, Stream: group,
+		Kind: l.Kind, Codec: l.Codec, ClockRate: l.ClockRate,
+	}
+	r := &remoteStream{info: info}
+	r.lr = d.startLayered(ctx, info, layers)
+	d.mu.Lock()
+	d.remotes[key] = r
+	sinks := d.sinkList()
+	d.mu.Unlock()
+	for _, sk := range sinks {
+		sk.AddRemote(info)
+	}
+	d.log.Info("fetching layers", "stream", info.Owner.String()+"/media/"+group, "layers", len(layers), "codec", info.Codec)
 }
 
 // dropMember stops the member's fetchers, except those in keep.
@@ -231,7 +298,7 @@ func (d *Daemon) RequestRemoteKeyframe(key string) {
 	r := d.remotes[key]
 	d.mu.Unlock()
 	if r != nil {
-		r.f.RequestKeyframe()
+		r.requestKeyframe()
 	}
 }
 
@@ -244,7 +311,11 @@ func (d *Daemon) RemoteBuffered(key string, rtpSeq uint16) []byte {
 	if r == nil {
 		return nil
 	}
-	return r.f.BufferedRTP(rtpSeq)
+	f := r.fetcher()
+	if f == nil {
+		return nil
+	}
+	return f.BufferedRTP(rtpSeq)
 }
 
 // Stats is a snapshot of the daemon's counters.
@@ -253,6 +324,7 @@ type Stats struct {
 	Forwarder   any                             `json:"forwarder"`
 	Publishers  map[string]media.PublisherStats `json:"publishers"`
 	Fetchers    map[string]media.FetcherStats   `json:"fetchers"`
+	Layers      map[string]LayerStats           `json:"layers,omitempty"` // per remote simulcast camera
 	Roster      roster.Stats                    `json:"roster"`
 	Verifier    any                             `json:"verifier"`
 }
@@ -270,6 +342,13 @@ func (d *Daemon) Stats() Stats {
 		s.Publishers[id] = l.pub.Stats()
 	}
 	for _, r := range d.remotes {
+		if r.lr != nil {
+			if s.Layers == nil {
+				s.Layers = map[string]LayerStats{}
+			}
+			r.lr.stats(s.Fetchers, s.Layers)
+			continue
+		}
 		s.Fetchers[r.info.Owner.String()+"/media/"+r.info.Stream] = r.f.Stats()
 	}
 	return s

@@ -74,6 +74,7 @@ var (
 	ErrWrongBoot    = errors.New("media: unexpected boot")
 	ErrUnknown      = errors.New("media: unknown stream")
 	ErrVerification = errors.New("media: verification failed")
+	ErrProbe        = errors.New("media: probe failed")
 )
 
 // MaxRTPSize is the largest RTP packet accepted by default: one Ethernet MTU.

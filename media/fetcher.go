@@ -476,6 +476,7 @@ func (f *Fetcher) publishStats() {
 	}
 	f.st.Latest = max(f.meta.Latest, f.highest)
 	f.st.KeySeq = f.meta.KeySeq
+	f.st.Bitrate = f.meta.Bitrate
 	f.st.SRTT, f.st.RTTVar, f.st.RTO = f.srtt, f.rttvar, f.rto()
 	f.st.Jitter = time.Duration(f.jitter * float64(time.Second))
 	f.statsMu.Lock()

@@ -153,24 +153,29 @@ func (f *Fetcher) checkThenVerify(ev event, now time.Time) {
 // check validates a Data's name, type and size against the Interest of
 // ev.tag.
 func (f *Fetcher) check(ev event) error {
-	d := ev.data
+	return checkAnswer(f.prefix, ev.tag, ev.data, f.cfg.MaxPacketSize)
+}
+
+// checkAnswer validates a Data's name, type and size against the Interest
+// of t, for the stream prefix (a fetcher's answers, a probe's).
+func checkAnswer(prefix enc.Name, t tag, d ndn.Data, maxPacket int) error {
 	if d == nil {
 		return ErrMalformed
 	}
 	ct := d.ContentType().GetOr(ndn.ContentTypeBlob)
 	content := d.Content()
-	switch ev.tag.kind {
+	switch t.kind {
 	case tagMedia:
-		sn, err := proto.ParseMediaName(f.prefix, d.Name())
+		sn, err := proto.ParseMediaName(prefix, d.Name())
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrNotUnder, err)
 		}
-		if sn.Kind != proto.KindMedia || sn.Boot != ev.tag.boot || sn.Seq != ev.tag.seq {
+		if sn.Kind != proto.KindMedia || sn.Boot != t.boot || sn.Seq != t.seq {
 			return fmt.Errorf("%w: %s is not the name asked for", ErrMalformed, d.Name())
 		}
 		switch ct {
 		case ndn.ContentTypeBlob:
-			return checkRTP(content.Length(), content, f.cfg.MaxPacketSize)
+			return checkRTP(content.Length(), content, maxPacket)
 		case ndn.ContentTypeNack:
 			if content.Length() > proto.MaxMetaSize {
 				return ErrOversized
@@ -179,7 +184,7 @@ func (f *Fetcher) check(ev event) error {
 		}
 		return fmt.Errorf("%w: content type %d", ErrMalformed, ct)
 	case tagMeta:
-		sn, err := proto.ParseMediaName(f.prefix, d.Name())
+		sn, err := proto.ParseMediaName(prefix, d.Name())
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrNotUnder, err)
 		}
@@ -386,6 +391,7 @@ func (f *Fetcher) onMediaVerified(ev event, now time.Time) {
 		if h != nil && h.st == sWaiting && h.holeSince.IsZero() &&
 			(!h.lastSend.After(ev.tag.sent) || now.Sub(h.lastSend) > rto) {
 			h.holeSince = now
+			f.st.Holes++
 			if h.bad > 0 {
 				h.notBefore = time.Time{}
 			}

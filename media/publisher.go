@@ -108,8 +108,10 @@ type Publisher struct {
 	held       map[uint64][]heldInterest
 	heldCount  int
 	lastSweep  time.Time
-	rate       uint64
+	rate       uint64 // packets/s over the last rateWindow
+	bitrate    uint64 // bits/s of RTP over the last rateWindow
 	rateCount  uint64
+	rateBytes  uint64
 	rateStart  time.Time
 	metaWire   []byte // cached signed metadata for metaLatest
 	metaLatest uint64
@@ -253,7 +255,7 @@ func (p *Publisher) Publish(pkt []byte, keyframe bool) (uint64, error) {
 		p.keySeq = seq
 		p.keyTime = now
 	}
-	p.updateRateLocked(now)
+	p.updateRateLocked(now, len(pkt))
 	waiting := p.held[seq]
 	if waiting != nil {
 		delete(p.held, seq)
@@ -356,17 +358,20 @@ func (p *Publisher) metaLocked() proto.StreamMeta {
 		MimeType:  p.mimeType,
 		ClockRate: p.clockRate,
 		Rate:      p.rate,
+		Bitrate:   p.bitrate,
 	}
 }
 
-func (p *Publisher) updateRateLocked(now time.Time) {
+func (p *Publisher) updateRateLocked(now time.Time, size int) {
 	if p.rateStart.IsZero() {
 		p.rateStart = now
 	}
 	p.rateCount++
+	p.rateBytes += uint64(size)
 	if el := now.Sub(p.rateStart); el >= rateWindow {
 		p.rate = uint64(float64(p.rateCount)/el.Seconds() + 0.5)
-		p.rateCount = 0
+		p.bitrate = uint64(float64(p.rateBytes*8)/el.Seconds() + 0.5)
+		p.rateCount, p.rateBytes = 0, 0
 		p.rateStart = now
 	}
 }

@@ -95,10 +95,12 @@ type FetcherStats struct {
 	Latest     uint64 // newest seq known to exist
 	KeySeq     uint64 // newest keyframe seq known
 	Window     int    // Interests kept outstanding ahead
+	Bitrate    uint64 // the publisher's measured bits/s (its newest metadata), 0 if unknown
 
 	Received       uint64 // media Data accepted (verified, well formed)
 	Delivered      uint64 // packets passed to OnPacket
 	Lost           uint64 // seqs skipped (hole after the reorder wait, or gone)
+	Holes          uint64 // seqs found missing (a later one arrived first): repaired, late or lost
 	Duplicates     uint64 // Data for a seq already received or delivered (e.g. both answers of a retransmission)
 	Late           uint64 // Data for a seq skipped already: it came too late to be used
 	VerifyFailures uint64 // answers that failed verification (or whose verification timed out)

@@ -96,6 +96,7 @@ const (
 	TTMetaMimeType  = 0x88
 	TTMetaClockRate = 0x8a
 	TTMetaRate      = 0x8c
+	TTMetaBitrate   = 0x8e
 )
 
 // Limits of media contents.
@@ -121,6 +122,7 @@ type StreamMeta struct {
 	MimeType  string
 	ClockRate uint64
 	Rate      uint64 // packets/s, 0 if unknown
+	Bitrate   uint64 // bits/s of RTP measured by the publisher, 0 if unknown
 }
 
 // Encode returns the TLV encoding of m (see the package documentation).
@@ -143,6 +145,9 @@ func (m *StreamMeta) Encode() []byte {
 	}
 	if m.Rate != 0 {
 		b = appendNNI(b, TTMetaRate, m.Rate)
+	}
+	if m.Bitrate != 0 {
+		b = appendNNI(b, TTMetaBitrate, m.Bitrate)
 	}
 	return b
 }
@@ -182,6 +187,8 @@ func DecodeStreamMeta(b []byte) (StreamMeta, error) {
 			bit, dst = 1<<4, &m.ClockRate
 		case TTMetaRate:
 			bit, dst = 1<<5, &m.Rate
+		case TTMetaBitrate:
+			bit, dst = 1<<7, &m.Bitrate
 		case TTMetaMimeType:
 			bit = 1 << 6
 		default:

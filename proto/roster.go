@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"unicode/utf8"
 
 	enc "github.com/named-data/ndnd/std/encoding"
@@ -219,7 +220,28 @@ type RosterStream struct {
 	LatestSeq   uint64 `json:"latest_seq"`
 	KeyframeSeq uint64 `json:"keyframe_seq"`
 	Boot        uint64 `json:"boot"`
+	// A simulcast layer (optional, video only): Group is the stream id the
+	// layers are alternatives of (the camera, e.g. "cam"; each layer's ID
+	// is Group.RID), RID the encoding's id in the page ([A-Za-z0-9]{1,16}),
+	// Bitrate its target in bits/s (the sender's cap; the publisher's
+	// measured rate is in the stream metadata). A receiver pulls one layer
+	// of a group at a time (docs/protocol.md 4.7).
+	Group   string `json:"group,omitempty"`
+	RID     string `json:"rid,omitempty"`
+	Bitrate uint64 `json:"bitrate,omitempty"`
+	// AbsSendTime (optional): the id (1..14) of the RTP header extension
+	// that carries the sender's abs-send-time in the stream's packets;
+	// subscribers measure queueing delay with it (docs/protocol.md 4.7).
+	AbsSendTime uint8 `json:"abs_send_time,omitempty"`
 }
+
+// MaxLayerBitrate bounds a layer's announced bitrate (bits/s).
+const MaxLayerBitrate = 100_000_000
+
+var ridRe = regexp.MustCompile(`^[A-Za-z0-9]{1,16}$`)
+
+// LayerID is the stream id of layer rid of group.
+func LayerID(group, rid string) string { return group + "." + rid }
 
 var codecRe = regexp.MustCompile(`^(audio|video)/[A-Za-z0-9][A-Za-z0-9.+_-]{0,62}$`)
 
@@ -239,6 +261,24 @@ func (s *RosterStream) Validate() error {
 	}
 	if s.KeyframeSeq > s.LatestSeq {
 		return fmt.Errorf("%w: stream %s: keyframe_seq %d > latest_seq %d", ErrPubField, s.ID, s.KeyframeSeq, s.LatestSeq)
+	}
+	if s.AbsSendTime > 14 {
+		return fmt.Errorf("%w: stream %s: abs_send_time extension id %d", ErrPubField, s.ID, s.AbsSendTime)
+	}
+	if s.Group == "" && s.RID == "" && s.Bitrate == 0 {
+		return nil
+	}
+	switch {
+	case s.Kind != KindVideo:
+		return fmt.Errorf("%w: stream %s: a layer must be video", ErrPubField, s.ID)
+	case ValidIdent(s.Group) != nil:
+		return fmt.Errorf("%w: stream %s: layer group %q", ErrPubField, s.ID, s.Group)
+	case !ridRe.MatchString(s.RID):
+		return fmt.Errorf("%w: stream %s: rid %q", ErrPubField, s.ID, s.RID)
+	case s.ID != LayerID(s.Group, s.RID):
+		return fmt.Errorf("%w: stream %s: a layer's id is <group>.<rid> (%s)", ErrPubField, s.ID, LayerID(s.Group, s.RID))
+	case s.Bitrate == 0 || s.Bitrate > MaxLayerBitrate:
+		return fmt.Errorf("%w: stream %s: layer bitrate %d", ErrPubField, s.ID, s.Bitrate)
 	}
 	return nil
 }
@@ -310,6 +350,21 @@ func (e *RosterEntry) Validate() error {
 			return fmt.Errorf("%w: duplicate stream id %q", ErrPubField, e.Streams[i].ID)
 		}
 		seen[e.Streams[i].ID] = true
+	}
+	// The layers of a group share a codec, and a group is not also a
+	// plain stream.
+	codecs := map[string]string{}
+	for _, st := range e.Streams {
+		if st.Group == "" {
+			continue
+		}
+		if seen[st.Group] {
+			return fmt.Errorf("%w: layer group %q is also a stream id", ErrPubField, st.Group)
+		}
+		if c, ok := codecs[st.Group]; ok && !strings.EqualFold(c, st.Codec) {
+			return fmt.Errorf("%w: layers of group %q have codecs %s and %s", ErrPubField, st.Group, c, st.Codec)
+		}
+		codecs[st.Group] = st.Codec
 	}
 	if len(e.Description) > 0 {
 		if len(e.Description) > MaxDescriptionSize {

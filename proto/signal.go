@@ -526,7 +526,39 @@ type Greeting struct {
 	ICEServers   []ICEServer   `json:"iceServers"`             // for RTCConfiguration; empty on loopback
 	Participants []Participant `json:"participants"`           // the roster, self included
 	VideoBitrate int           `json:"videoBitrate,omitempty"` // cap of the camera's bitrate, bit/s; 0: browser default
-	Polite       bool          `json:"polite"`                 // the page's part in perfect negotiation (always true)
+	// Simulcast: the camera's encodings, lowest first (RTCRtpEncodingParameters
+	// of sendEncodings); absent: one encoding capped at VideoBitrate.
+	Simulcast []SimulcastLayer `json:"simulcast,omitempty"`
+	Polite    bool             `json:"polite"` // the page's part in perfect negotiation (always true)
+}
+
+// SimulcastLayer is one encoding of a simulcast camera.
+type SimulcastLayer struct {
+	RID        string  `json:"rid"`                   // [A-Za-z0-9]{1,16}
+	ScaleDown  float64 `json:"scaleResolutionDownBy"` // 1 (full) .. 16
+	MaxBitrate int     `json:"maxBitrate"`            // bit/s
+}
+
+// MaxSimulcastLayers bounds Greeting.Simulcast.
+const MaxSimulcastLayers = 4
+
+func validateSimulcast(ls []SimulcastLayer) error {
+	if len(ls) > MaxSimulcastLayers {
+		return fmt.Errorf("%d simulcast layers (max %d)", len(ls), MaxSimulcastLayers)
+	}
+	seen := map[string]bool{}
+	for _, l := range ls {
+		switch {
+		case !ridRe.MatchString(l.RID) || seen[l.RID]:
+			return fmt.Errorf("simulcast rid %q", truncate(l.RID, MaxIDLen))
+		case l.ScaleDown < 1 || l.ScaleDown > 16:
+			return fmt.Errorf("simulcast layer %s: scaleResolutionDownBy %v", l.RID, l.ScaleDown)
+		case l.MaxBitrate <= 0 || l.MaxBitrate > MaxLayerBitrate:
+			return fmt.Errorf("simulcast layer %s: maxBitrate %d", l.RID, l.MaxBitrate)
+		}
+		seen[l.RID] = true
+	}
+	return nil
 }
 
 func (g *Greeting) validate() error {
@@ -546,6 +578,9 @@ func (g *Greeting) validate() error {
 	}
 	if g.VideoBitrate < 0 {
 		return errors.New("negative videoBitrate")
+	}
+	if err := validateSimulcast(g.Simulcast); err != nil {
+		return err
 	}
 	return validateICEServers(g.ICEServers)
 }

@@ -106,7 +106,7 @@ func (e *netEnv) runPeets(ctx context.Context) (*PhaseResult, error) {
 	var proxies []*netProxy
 	for i, h := range topo.pageHosts() {
 		args := []string{"up", "--user", h.user, "--room", room, "--forwarder", fw[h.name],
-			"--state-dir", filepath.Join(dir, h.user), "--log-level", "warn"}
+			"--state-dir", filepath.Join(dir, h.user), "--log-level", proxyLogLevel(e.c.Keep)}
 		if topo.hub != nil && i > 0 {
 			args = append(args, "--role", "viewer")
 		}
@@ -189,4 +189,13 @@ func (e *netEnv) routeHub(ctx context.Context, uri, room string, reach map[strin
 		}
 	}
 	return conn, nil
+}
+
+// proxyLogLevel: a kept run keeps the proxies' decisions (layer switches,
+// roster changes) in their logs; others only their warnings.
+func proxyLogLevel(keep bool) string {
+	if keep {
+		return "info"
+	}
+	return "warn"
 }

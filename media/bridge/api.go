@@ -138,6 +138,27 @@ func NewAPI(cfg APIConfig) (*API, error) {
 			return nil, fmt.Errorf("bridge: header extension: %w", err)
 		}
 	}
+	// Simulcast from the page: each encoding's packets carry its rid
+	// (rtp-stream-id, repaired-rtp-stream-id). They must be negotiated
+	// from the first exchange: when the bridge offers first, Chromium
+	// accepts no simulcast later on an extension its first answer did not
+	// take ("negotiates simulcast but does not negotiate the RID RTP
+	// header extension"). And with Chromium's ids, 10 and 11, for the
+	// reason above. pion gives each registration the lowest free id, so
+	// ids 5-9 (Chromium's playout-delay ... video-layers-allocation,
+	// which the bridge has no use for) are taken by placeholders nobody
+	// knows, never offered (receive only) nor accepted.
+	for i := 5; i <= 9; i++ {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: fmt.Sprintf("urn:peets:reserved:%d", i)},
+			webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
+			return nil, fmt.Errorf("bridge: header extension: %w", err)
+		}
+	}
+	for _, uri := range []string{sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, fmt.Errorf("bridge: header extension: %w", err)
+		}
+	}
 
 	// The bridge is always the DTLS server. pion picks its answering
 	// role without looking at the role already established, so when the

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/pion/sdp/v3"
+
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -37,6 +39,14 @@ type LocalStream struct {
 	Channels    uint16 `json:"channels,omitempty"`
 	SDPFmtpLine string `json:"fmtp,omitempty"`
 	PayloadType uint8  `json:"payloadType"`
+	// A simulcast layer: the page sends the m-line's track as several
+	// encodings, each its own stream "<Group>.<RID>" (e.g. cam.h).
+	Group string `json:"group,omitempty"`
+	RID   string `json:"rid,omitempty"`
+	// AbsSendTime is the id of the RTP header extension that carries the
+	// page's send time in this stream's packets (0: none negotiated):
+	// subscribers measure queueing delay with it.
+	AbsSendTime uint8 `json:"absSendTime,omitempty"`
 }
 
 type localStream struct {
@@ -91,7 +101,7 @@ func (s *Session) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceive
 		if !s.closed {
 			s.wg.Add(2)
 			go s.drainTrack(track)
-			go s.drainRTCP(receiver)
+			go s.drainRTCP(receiver, track.RID())
 		}
 		return
 	}
@@ -115,6 +125,24 @@ func (s *Session) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceive
 		MimeType: c.MimeType, ClockRate: c.ClockRate, Channels: c.Channels,
 		SDPFmtpLine: c.SDPFmtpLine, PayloadType: uint8(c.PayloadType),
 	}
+	for _, e := range receiver.GetParameters().HeaderExtensions {
+		if e.URI == sdp.ABSSendTimeURI && e.ID > 0 && e.ID < 15 {
+			ls.AbsSendTime = uint8(e.ID)
+		}
+	}
+	if rid := track.RID(); rid != "" && kind == proto.KindVideo {
+		if !validRID(rid) {
+			s.mu.Unlock()
+			s.log.Warn("page stream with a bad rid: ignored", "rid", rid, "mid", mid)
+			s.wg.Add(2)
+			go s.drainTrack(track)
+			go s.drainRTCP(receiver, rid)
+			return
+		}
+		ls.Group, ls.RID = id, rid
+		ls.ID = proto.LayerID(id, rid)
+		id = ls.ID
+	}
 	s.locals[id] = &localStream{LocalStream: ls}
 	s.wg.Add(2)
 	s.mu.Unlock()
@@ -123,7 +151,21 @@ func (s *Session) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceive
 		s.cfg.OnLocalStream(ls)
 	}
 	go s.readLocal(track, ls)
-	go s.drainRTCP(receiver)
+	go s.drainRTCP(receiver, track.RID())
+}
+
+// validRID: the ids of a page's simulcast encodings become parts of stream
+// ids (proto.LayerID).
+func validRID(rid string) bool {
+	if len(rid) == 0 || len(rid) > 16 {
+		return false
+	}
+	for _, c := range rid {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // streamNameLocked names the page's stream on m-line mid; a renegotiated
@@ -213,11 +255,18 @@ func (s *Session) drainTrack(track *webrtc.TrackRemote) {
 }
 
 // drainRTCP reads the page's RTCP about its own streams (sender reports),
-// which keeps the interceptors (receiver reports, NACK) fed.
-func (s *Session) drainRTCP(r *webrtc.RTPReceiver) {
+// which keeps the interceptors (receiver reports, NACK) fed. A simulcast
+// m-line has a reader per layer (rid).
+func (s *Session) drainRTCP(r *webrtc.RTPReceiver, rid string) {
 	defer s.wg.Done()
 	for {
-		if _, _, err := r.ReadRTCP(); err != nil {
+		var err error
+		if rid != "" {
+			_, _, err = r.ReadSimulcastRTCP(rid)
+		} else {
+			_, _, err = r.ReadRTCP()
+		}
+		if err != nil {
 			return
 		}
 	}

@@ -22,6 +22,7 @@
     room: '',
     role: 'participant',
     videoBitrate: 0,
+    simulcast: [],
     participants: new Map(), // id -> {id, name, role, audioMuted, videoMuted, streams}
     tiles: new Map(), // participant id -> tile
     mids: new Map(), // mid -> {participant, kind, stream}
@@ -182,6 +183,7 @@
     state.room = g.room || '';
     state.role = g.role || 'participant';
     state.videoBitrate = g.videoBitrate || 0;
+    state.simulcast = Array.isArray(g.simulcast) ? g.simulcast : [];
     state.participants.clear();
     for (const p of g.participants || []) state.participants.set(p.id, p);
     if (!state.participants.has(g.id)) {
@@ -409,10 +411,22 @@
     for (const track of state.local.getTracks()) {
       if (sending.has(track)) continue;
       const init = { direction: 'sendonly', streams: [state.local] };
-      if (track.kind === 'video' && state.videoBitrate > 0) {
-        init.sendEncodings = [{ maxBitrate: state.videoBitrate }];
+      const single = state.videoBitrate > 0 ? [{ maxBitrate: state.videoBitrate }] : undefined;
+      if (track.kind === 'video') {
+        // Simulcast: one encoding per layer (lowest first); each remote
+        // participant's proxy pulls the one its path carries.
+        init.sendEncodings = state.simulcast.length > 1
+          ? state.simulcast.map((l) => ({ rid: l.rid, scaleResolutionDownBy: l.scaleResolutionDownBy, maxBitrate: l.maxBitrate }))
+          : single;
       }
-      pc.addTransceiver(track, init);
+      try {
+        pc.addTransceiver(track, init);
+      } catch (e) {
+        if (track.kind !== 'video' || !init.sendEncodings || init.sendEncodings.length < 2) throw e;
+        console.warn(`peets: no simulcast in this browser (${e}): one encoding`);
+        init.sendEncodings = single;
+        pc.addTransceiver(track, init);
+      }
     }
     if (pc.connectionState !== 'connected') setStatus('', 'Connecting media…');
   }

@@ -1,0 +1,491 @@
+package daemon
+
+import (
+	"context"
+	"encoding/binary"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/peets/peets/media"
+	"github.com/peets/peets/media/adapt"
+	"github.com/peets/peets/media/codec"
+	"github.com/peets/peets/proto"
+)
+
+// A remote simulcast camera: the publisher publishes every layer, the
+// pages get one track, and which layer feeds it is this subscriber's
+// choice (media/adapt), made from what its own path delivers. Packets of
+// one layer at a time reach the pages; a switch waits for a keyframe of
+// the new layer, the old one playing until then, so it is never a freeze
+// (the bridge's rewriter keeps the track's numbering continuous across
+// the change of source).
+
+const (
+	// adaptInterval is how often the layer choice looks at its signals.
+	adaptInterval = 250 * time.Millisecond
+	// switchTimeout: a layer whose keyframe has not come by then is given
+	// up (the page may have stopped sending it).
+	switchTimeout = 3 * time.Second
+	// layerStall: no packet of the current layer for this long counts as
+	// the path failing (or the layer stopped): one layer down.
+	layerStall = 1500 * time.Millisecond
+	// layerStartLag: a layer fetcher starts at the newest keyframe only if
+	// it is this recent (packets), else at the next packet and asks for a
+	// keyframe: a switch must not pull seconds of history over a path
+	// that is the reason for the switch.
+	layerStartLag = 24
+	// otherRate is what else shares the path, in bits/s on the wire, for
+	// the probe's headroom: the participant's audio (~50 kbit/s of Opus,
+	// ~100 with its names and signatures) and, in a call both ways, the
+	// Interests for the other side's streams.
+	otherRate = 150_000
+)
+
+// LayerStats describes a layered remote stream.
+type LayerStats struct {
+	Layer        string  `json:"layer"`  // the layer reaching the pages
+	Target       string  `json:"target"` // the layer being switched to ("" if none)
+	Layers       int     `json:"layers"`
+	Switches     int     `json:"switches"`
+	Ups          int     `json:"ups"`
+	Downs        int     `json:"downs"`
+	FailedUps    int     `json:"failed_ups"`
+	Probes       int     `json:"probes"`
+	ProbeKbps    float64 `json:"probe_kbps"`     // the last probe's capacity estimate (0: none or too fast)
+	QueueDelayMS float64 `json:"queue_delay_ms"` // of the layer reaching the pages
+	HoldMS       int64   `json:"hold_ms"`
+	LastReason   string  `json:"last_reason,omitempty"`
+}
+
+type layerFetcher struct {
+	id     string
+	f      *media.Fetcher
+	cancel context.CancelFunc
+	done   chan struct{}
+	// its counters at the last interval, for the loss (counted: set since
+	// it became the current layer)
+	counted                bool
+	holes, delivered, lost uint64
+}
+
+// The loss is measured over lossWindow intervals, and only over at least
+// minLossPackets packets.
+const (
+	lossWindow     = 4
+	minLossPackets = 20
+)
+
+type lossSample struct{ holes, packets uint64 }
+
+type layeredRemote struct {
+	d    *Daemon
+	info RemoteInfo // Stream is the group id
+	log  *slog.Logger
+	ctx  context.Context
+
+	mu         sync.Mutex
+	layers     []proto.RosterStream // lowest first
+	cur        int                  // index of the layer reaching the pages
+	target     int                  // == cur unless switching
+	asked      time.Time            // when the switch to target was asked
+	fetchers   map[string]*layerFetcher
+	ch         *adapt.Chooser
+	de         adapt.DelayEstimator
+	lastPkt    time.Time // the newest packet of the current layer (zero: none yet)
+	lossWin    [lossWindow]lossSample
+	switches   int
+	probeKbps  float64
+	lastReason string
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// layersOf sorts a group's layers, lowest bitrate first.
+func layersOf(ss []proto.RosterStream) []proto.RosterStream {
+	out := slices.Clone(ss)
+	slices.SortFunc(out, func(a, b proto.RosterStream) int {
+		if a.Bitrate != b.Bitrate {
+			return int(int64(a.Bitrate) - int64(b.Bitrate))
+		}
+		return 0
+	})
+	return out
+}
+
+func bitratesOf(ls []proto.RosterStream) []float64 {
+	out := make([]float64, len(ls))
+	for i, l := range ls {
+		out[i] = float64(l.Bitrate)
+	}
+	return out
+}
+
+// startLayered starts fetching a remote simulcast camera.
+func (d *Daemon) startLayered(ctx context.Context, info RemoteInfo, layers []proto.RosterStream) *layeredRemote {
+	layers = layersOf(layers)
+	start := len(layers) / 2 // the middle: a probe takes it up within seconds
+	rctx, cancel := context.WithCancel(ctx)
+	lr := &layeredRemote{
+		d: d, info: info, ctx: rctx, cancel: cancel, done: make(chan struct{}),
+		log:      d.log.With("remote", info.Owner.String()+"/"+info.Stream),
+		layers:   layers,
+		cur:      start,
+		target:   start,
+		fetchers: map[string]*layerFetcher{},
+		ch:       adapt.NewChooser(adapt.Config{}, bitratesOf(layers), start, time.Now()),
+	}
+	lr.mu.Lock()
+	lr.resetDelay(-1)
+	lr.startFetcherLocked(layers[start].ID)
+	lr.mu.Unlock()
+	go lr.run()
+	return lr
+}
+
+// setLayers follows the layers the publisher announces (a layer may come
+// later than the others: a browser adds the top one once its own estimate
+// allows it).
+func (lr *layeredRemote) setLayers(layers []proto.RosterStream) {
+	layers = layersOf(layers)
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	ids := func(ls []proto.RosterStream) []string {
+		var out []string
+		for _, l := range ls {
+			out = append(out, l.ID)
+		}
+		return out
+	}
+	if slices.Equal(ids(layers), ids(lr.layers)) {
+		return
+	}
+	curID, targetID := lr.layers[lr.cur].ID, lr.layers[lr.target].ID
+	lr.layers = layers
+	lr.cur, lr.target = -1, -1
+	for i, l := range layers {
+		if l.ID == curID {
+			lr.cur = i
+		}
+		if l.ID == targetID {
+			lr.target = i
+		}
+	}
+	if lr.cur < 0 { // the current layer is gone: start over in the middle
+		lr.cur = len(layers) / 2
+		lr.resetDelay(-1)
+		lr.startFetcherLocked(layers[lr.cur].ID)
+		lr.lastPkt = time.Time{}
+	}
+	if lr.target < 0 {
+		lr.target = lr.cur
+	}
+	for id, lf := range lr.fetchers {
+		if id != layers[lr.cur].ID && id != layers[lr.target].ID {
+			lr.stopFetcherLocked(lf)
+		}
+	}
+	lr.ch = adapt.NewChooser(adapt.Config{}, bitratesOf(layers), lr.cur, time.Now())
+}
+
+func (lr *layeredRemote) startFetcherLocked(id string) {
+	if lr.fetchers[id] != nil {
+		return
+	}
+	lf := &layerFetcher{id: id, done: make(chan struct{})}
+	f, err := media.NewFetcher(media.FetcherConfig{
+		Engine: lr.d.conn.Engine(), Owner: lr.info.Owner, Stream: id, Verifier: lr.d.ver, RateHint: 60,
+		MaxStartLag: layerStartLag, Logger: lr.d.log,
+		OnPacket: func(pkt []byte, seq uint64) { lr.onPacket(id, pkt, seq) },
+	})
+	if err != nil {
+		lr.log.Warn("cannot fetch a layer", "layer", id, "err", err)
+		return
+	}
+	lf.f = f
+	ctx, cancel := context.WithCancel(lr.ctx)
+	lf.cancel = cancel
+	lr.fetchers[id] = lf
+	lr.wg.Add(1)
+	go func() {
+		defer lr.wg.Done()
+		defer close(lf.done)
+		if err := f.Run(ctx); err != nil && ctx.Err() == nil {
+			lr.log.Warn("layer fetcher stopped", "layer", id, "err", err)
+		}
+	}()
+	f.RequestKeyframe()
+}
+
+func (lr *layeredRemote) stopFetcherLocked(lf *layerFetcher) {
+	delete(lr.fetchers, lf.id)
+	lf.cancel()
+}
+
+// onPacket takes a packet of a layer (on the engine goroutine).
+func (lr *layeredRemote) onPacket(id string, pkt []byte, seq uint64) {
+	now := time.Now()
+	lr.mu.Lock()
+	switch {
+	case lr.cur >= 0 && id == lr.layers[lr.cur].ID:
+	case lr.target != lr.cur && id == lr.layers[lr.target].ID && lr.keyframeStart(pkt):
+		old := lr.fetchers[lr.layers[lr.cur].ID]
+		from := lr.cur
+		lr.cur = lr.target
+		lr.switches++
+		lr.resetDelay(from)
+		if old != nil {
+			lr.stopFetcherLocked(old)
+		}
+		lr.log.Debug("layer switched", "layer", id, "after", now.Sub(lr.asked))
+	default:
+		lr.mu.Unlock()
+		return
+	}
+	lr.delayPacket(now, pkt)
+	lr.lastPkt = now
+	lr.mu.Unlock()
+	if h := lr.d.opts.OnRemote; h != nil {
+		h(lr.info.Owner, lr.info.Stream, seq, pkt)
+	}
+	for _, sk := range lr.d.sinkList() {
+		sk.WriteRemote(lr.info.Key, pkt)
+	}
+}
+
+// absSendTimeClock is abs-send-time's clock as the delay estimator sees
+// it: 2^18 ticks per second, shifted left by 8 so that its 24 bits wrap
+// where an RTP timestamp does.
+const absSendTimeClock = 1 << 26
+
+// resetDelay starts the delay estimate over for the layer reaching the
+// pages: on its abs-send-time when its packets carry it (the page's send
+// time: no encoder delay in it), else on its RTP timestamps (lr.mu held).
+// The layers of a page share its send clock, so a switch between two that
+// carry it keeps what was learned of the empty path: the new layer's
+// keyframe queueing behind the old layer's packets is queueing.
+func (lr *layeredRemote) resetDelay(from int) {
+	if lr.layers[lr.cur].AbsSendTime != 0 {
+		if from >= 0 && from < len(lr.layers) && lr.layers[from].AbsSendTime != 0 {
+			return
+		}
+		lr.de.Reset(absSendTimeClock)
+		return
+	}
+	lr.de.Reset(lr.info.ClockRate)
+}
+
+// delayPacket feeds the delay estimate with a packet of the current layer
+// (lr.mu held).
+func (lr *layeredRemote) delayPacket(now time.Time, pkt []byte) {
+	if id := lr.layers[lr.cur].AbsSendTime; id != 0 {
+		if v, ok := codec.AbsSendTime(pkt, id); ok {
+			lr.de.Packet(now, v<<8)
+		}
+		return
+	}
+	if len(pkt) >= 8 {
+		lr.de.Packet(now, binary.BigEndian.Uint32(pkt[4:8]))
+	}
+}
+
+// keyframeStart reports whether pkt starts a keyframe (a switch may happen
+// there).
+func (lr *layeredRemote) keyframeStart(pkt []byte) bool {
+	var h rtp.Header
+	n, err := h.Unmarshal(pkt)
+	if err != nil || n >= len(pkt) {
+		return false
+	}
+	return codec.IsKeyframe(lr.info.Codec, pkt[n:])
+}
+
+// run looks at the signals every adaptInterval and acts on the choice.
+func (lr *layeredRemote) run() {
+	defer close(lr.done)
+	t := time.NewTicker(adaptInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-lr.ctx.Done():
+			lr.wg.Wait()
+			return
+		case now := <-t.C:
+			lr.step(now)
+		}
+	}
+}
+
+func (lr *layeredRemote) step(now time.Time) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	cur := lr.fetchers[lr.layers[lr.cur].ID]
+	if cur == nil {
+		lr.startFetcherLocked(lr.layers[lr.cur].ID)
+		return
+	}
+	st := cur.f.Stats()
+	if !cur.counted {
+		cur.holes, cur.delivered, cur.lost, cur.counted = st.Holes, st.Delivered, st.Lost, true
+		lr.lossWin = [lossWindow]lossSample{}
+	}
+	// Loss over the last second (a quarter second of a low layer is a
+	// handful of packets): holes per packet.
+	copy(lr.lossWin[1:], lr.lossWin[:lossWindow-1])
+	lr.lossWin[0] = lossSample{holes: st.Holes - cur.holes, packets: st.Delivered - cur.delivered + st.Lost - cur.lost}
+	cur.holes, cur.delivered, cur.lost = st.Holes, st.Delivered, st.Lost
+	var holes, packets uint64
+	for _, w := range lr.lossWin {
+		holes += w.holes
+		packets += w.packets
+	}
+	loss := 0.0
+	if packets >= minLossPackets {
+		loss = float64(holes) / float64(packets)
+	}
+	if !lr.lastPkt.IsZero() && now.Sub(lr.lastPkt) > layerStall {
+		loss = 1 // nothing arrives any more: the path failed, or the layer stopped
+	}
+	if st.Bitrate > 0 {
+		b := bitratesOf(lr.layers)
+		b[lr.cur] = float64(st.Bitrate)
+		lr.ch.SetBitrates(b)
+	}
+	if lr.target != lr.cur && now.Sub(lr.asked) > switchTimeout {
+		lr.log.Info("layer switch given up: no keyframe", "layer", lr.layers[lr.target].ID)
+		if lf := lr.fetchers[lr.layers[lr.target].ID]; lf != nil {
+			lr.stopFetcherLocked(lf)
+		}
+		lr.ch.SwitchFailed(now, lr.cur)
+		lr.target = lr.cur
+	}
+	d := lr.ch.Observe(adapt.Observation{Now: now, QueueDelay: lr.de.Queue(), Loss: loss, Other: otherRate})
+	lr.act(d, now)
+	if d.Probe {
+		next := lr.layers[lr.cur+1].ID
+		lr.wg.Add(1)
+		go lr.probe(next)
+	}
+}
+
+// act switches to the layer d chose (lr.mu held).
+func (lr *layeredRemote) act(d adapt.Decision, now time.Time) {
+	if d.Reason != "" {
+		lr.lastReason = d.Reason
+	}
+	if d.Layer == lr.target || d.Layer < 0 || d.Layer >= len(lr.layers) {
+		return
+	}
+	if lr.target != lr.cur {
+		if lf := lr.fetchers[lr.layers[lr.target].ID]; lf != nil && d.Layer != lr.cur {
+			lr.stopFetcherLocked(lf)
+		}
+	}
+	lr.target = d.Layer
+	lr.asked = now
+	if lr.target == lr.cur {
+		return
+	}
+	id := lr.layers[lr.target].ID
+	lr.log.Info("switching layer", "from", lr.layers[lr.cur].ID, "to", id, "why", d.Reason)
+	if lf := lr.fetchers[id]; lf != nil {
+		lf.f.RequestKeyframe()
+		return
+	}
+	lr.startFetcherLocked(id)
+}
+
+// probe measures whether the path carries the next layer up.
+func (lr *layeredRemote) probe(id string) {
+	defer lr.wg.Done()
+	res, err := media.Probe(lr.ctx, media.ProbeConfig{
+		Engine: lr.d.conn.Engine(), Verifier: lr.d.ver, Owner: lr.info.Owner, Stream: id,
+	})
+	now := time.Now()
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	if lr.ctx.Err() != nil {
+		return
+	}
+	if err != nil || len(res.Arrivals) < adapt.MinTrain {
+		lr.ch.ProbeFailed(now)
+		return
+	}
+	// The layer's cost on the path: its bitrate (measured, else its cap)
+	// times what its Data cost on the wire per byte of RTP (the train's).
+	for i, l := range lr.layers {
+		if l.ID != id {
+			continue
+		}
+		b := bitratesOf(lr.layers)
+		if res.Meta.Bitrate > 0 {
+			b[i] = float64(res.Meta.Bitrate)
+		}
+		if r := res.WireRatio(); r > 1 {
+			b[i] *= r
+		}
+		lr.ch.SetBitrates(b)
+	}
+	rate, ok := adapt.TrainRate(res.Arrivals, res.Sizes)
+	lr.probeKbps = 0
+	if ok {
+		lr.probeKbps = rate / 1000
+	}
+	lr.act(lr.ch.ProbeResult(now, rate, ok, otherRate), now)
+}
+
+// fetcher returns the fetcher of the layer reaching the pages.
+func (lr *layeredRemote) fetcher() *media.Fetcher {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	if lf := lr.fetchers[lr.layers[lr.cur].ID]; lf != nil {
+		return lf.f
+	}
+	return nil
+}
+
+// requestKeyframe asks for a keyframe of the layer reaching the pages (and
+// of the one being switched to).
+func (lr *layeredRemote) requestKeyframe() {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	for _, lf := range lr.fetchers {
+		lf.f.RequestKeyframe()
+	}
+}
+
+func (lr *layeredRemote) refresh() {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	for _, lf := range lr.fetchers {
+		lf.f.Refresh()
+	}
+}
+
+func (lr *layeredRemote) stop() {
+	lr.cancel()
+	<-lr.done
+}
+
+func (lr *layeredRemote) stats(fetchers map[string]media.FetcherStats, layers map[string]LayerStats) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	for id, lf := range lr.fetchers {
+		fetchers[lr.info.Owner.String()+"/media/"+id] = lf.f.Stats()
+	}
+	ls := LayerStats{
+		Layer: lr.layers[lr.cur].ID, Layers: len(lr.layers), Switches: lr.switches,
+		Ups: lr.ch.Ups, Downs: lr.ch.Downs, FailedUps: lr.ch.FailedUps, Probes: lr.ch.ProbesTried,
+		ProbeKbps: lr.probeKbps, QueueDelayMS: float64(lr.de.Queue().Microseconds()) / 1000,
+		HoldMS: lr.ch.Hold().Milliseconds(), LastReason: lr.lastReason,
+	}
+	if lr.target != lr.cur {
+		ls.Target = lr.layers[lr.target].ID
+	}
+	layers[lr.info.Owner.String()+"/media/"+lr.info.Stream] = ls
+}

@@ -1,0 +1,112 @@
+//go:build e2e
+
+package call
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/peets/peets/e2e/browser"
+)
+
+// apiStats reads a proxy's /api/stats (the page URL carries the token).
+func apiStats(t *testing.T, pageURL string) map[string]any {
+	t.Helper()
+	u, err := url.Parse(pageURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+u.Host+"/api/stats", nil)
+	req.Header.Set("Authorization", "Bearer "+u.Query().Get("token"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatalf("stats: %v", err)
+	}
+	return m
+}
+
+// TestSimulcastPublish: a Chromium page sends its camera as three layers;
+// its proxy publishes each as its own stream.
+func TestSimulcastPublish(t *testing.T) {
+	r := newRoom(t, "simulcast")
+	b := browser.StartBrowser(t)
+	_, u := r.proxy("alice", "Alice")
+	browser.OpenPage(t, b, u)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st := apiStats(t, u)
+		backend, _ := st["backend"].(map[string]any)
+		daemon, _ := backend["daemon"].(map[string]any)
+		pubs, _ := daemon["publishers"].(map[string]any)
+		n := 0
+		for _, id := range []string{"cam.l", "cam.m", "cam.h"} {
+			if p, ok := pubs[id].(map[string]any); ok && p["Published"].(float64) > 0 {
+				n++
+			}
+		}
+		if n == 3 {
+			b, _ := json.MarshalIndent(pubs, "", " ")
+			t.Logf("publishers: %s", b)
+			return
+		}
+		if time.Now().After(deadline) {
+			b, _ := json.MarshalIndent(st, "", " ")
+			t.Fatalf("not three layers published: %s", b)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// layerStats returns a proxy's layered remote streams.
+func layerStats(t *testing.T, pageURL string) map[string]any {
+	st := apiStats(t, pageURL)
+	backend, _ := st["backend"].(map[string]any)
+	daemon, _ := backend["daemon"].(map[string]any)
+	ls, _ := daemon["layers"].(map[string]any)
+	return ls
+}
+
+// TestSimulcastCall: two pages sending simulcast cameras each decode the
+// other's video through one track; on a loopback path every subscriber
+// climbs to the top layer (a probe says it fits) and the page keeps
+// decoding across the switch.
+func TestSimulcastCall(t *testing.T) {
+	r := newRoom(t, "simulcast2")
+	b := browser.StartBrowser(t)
+	_, ua := r.proxy("alice", "Alice")
+	_, ub := r.proxy("bob", "Bob")
+	alice := browser.OpenPage(t, b, ua)
+	bob := browser.OpenPage(t, b, ub)
+	for _, p := range []*browser.Page{alice, bob} {
+		d := browser.WaitDecoded(t, p, 1, 20*time.Second)
+		t.Logf("%s decodes %+v", p.URL, d)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ls := layerStats(t, ub)
+		cam, _ := ls["/peets/user/alice/simulcast2/media/cam"].(map[string]any)
+		if cam != nil && cam["layer"] == "cam.h" {
+			js, _ := json.Marshal(cam)
+			t.Logf("bob pulls alice's top layer: %s", js)
+			break
+		}
+		if time.Now().After(deadline) {
+			js, _ := json.MarshalIndent(ls, "", " ")
+			t.Fatalf("bob did not reach alice's top layer: %s", js)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// still decoding after the switches
+	before := browser.WaitDecoded(t, bob, 1, 5*time.Second)
+	time.Sleep(2 * time.Second)
+	after := browser.WaitDecoded(t, bob, 1, 5*time.Second)
+	t.Logf("bob's page before %+v after %+v", before, after)
+}

@@ -1,0 +1,295 @@
+package adapt
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config tunes a Chooser. Zero fields take the defaults.
+type Config struct {
+	// OveruseDelay: a queueing delay above it means the path carries less
+	// than is sent (default 80 ms).
+	OveruseDelay time.Duration
+	// OveruseLoss: a loss fraction above it over an interval means the
+	// same (default 0.05).
+	OveruseLoss float64
+	// QuietDelay and QuietLoss: below both the path is quiet (defaults
+	// 40 ms, 0.01).
+	QuietDelay time.Duration
+	QuietLoss  float64
+	// HoldUp is how long the path must have been quiet before a probe of
+	// the next layer up (default 4 s). A layer that failed soon after it
+	// was taken doubles it, up to MaxHoldUp (default 32 s); a layer kept
+	// for 2 FailWindow brings it back.
+	HoldUp, MaxHoldUp time.Duration
+	// StartHold replaces HoldUp before the first probe (default 1.5 s): a
+	// subscriber starts on a middle layer and climbs quickly when the path
+	// allows it.
+	StartHold time.Duration
+	// FailWindow: overuse within it after going up means that layer
+	// failed (default 4 s).
+	FailWindow time.Duration
+	// OveruseFor is how many intervals in a row must show overuse before a
+	// step down (default 2): one bad interval is often the machine (a
+	// busy CPU delays packets too), not the path. Delay without loss must
+	// last DelayOveruseFor intervals (default 4): a full queue at a
+	// bottleneck soon drops packets, while a busy machine delays them for
+	// a moment and drops none.
+	OveruseFor, DelayOveruseFor int
+	// DownSpacing is the least time between two steps down (default 1 s):
+	// the lower layer needs a moment to drain the queue the higher one
+	// left.
+	DownSpacing time.Duration
+	// Headroom: a layer fits when a probe found at least Headroom times
+	// its bitrate plus the other streams' (default 1.2).
+	Headroom float64
+}
+
+func (c *Config) fill() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.OveruseDelay, 80*time.Millisecond)
+	def(&c.QuietDelay, 40*time.Millisecond)
+	def(&c.HoldUp, 4*time.Second)
+	def(&c.StartHold, 1500*time.Millisecond)
+	def(&c.MaxHoldUp, 32*time.Second)
+	def(&c.FailWindow, 4*time.Second)
+	def(&c.DownSpacing, time.Second)
+	if c.OveruseLoss <= 0 {
+		c.OveruseLoss = 0.05
+	}
+	if c.QuietLoss <= 0 {
+		c.QuietLoss = 0.01
+	}
+	if c.Headroom <= 0 {
+		c.Headroom = 1.2
+	}
+	if c.OveruseFor <= 0 {
+		c.OveruseFor = 2
+	}
+	if c.DelayOveruseFor <= 0 {
+		c.DelayOveruseFor = 4
+	}
+}
+
+// Observation is what a subscriber measured over the interval ending at
+// Now.
+type Observation struct {
+	Now        time.Time
+	QueueDelay time.Duration // DelayEstimator.Queue of the layer pulled
+	Loss       float64       // fraction of the interval's packets that needed a repair or were lost
+	Other      float64       // bits/s of the other streams sharing the path (audio), for probes
+}
+
+// Decision is what to do now.
+type Decision struct {
+	Layer int // the layer to pull: switch to it if it is not the current one
+	// Probe asks for a probe train of layer Layer+1; report its result with
+	// ProbeResult.
+	Probe  bool
+	Reason string // why the layer changed, for logs and stats ("" if it did not)
+}
+
+// Chooser picks the layer to pull. Layers are indexed from the lowest
+// (0); bitrates[i] is layer i's bitrate in bits/s. It is not safe for
+// concurrent use.
+type Chooser struct {
+	cfg      Config
+	bitrates []float64
+	cur      int
+
+	hold        time.Duration
+	lastUp      time.Time // when cur was taken going up (zero: not by going up)
+	lastDown    time.Time
+	quietSince  time.Time // zero while not quiet
+	probing     bool
+	probes      map[int][]probeSample // recent probe results per layer
+	upCap       float64               // the capacity the last step up was taken on
+	failCap     map[int]float64       // the capacity a step up to a layer failed on
+	overusing   int                   // intervals in a row with overuse
+	lossy       int                   // of which with loss, in a row
+	keptSince   time.Time             // since when cur has not overused
+	Downs, Ups  int                   // switches so far
+	FailedUps   int                   // ups undone within FailWindow
+	ProbesTried int
+}
+
+type probeSample struct {
+	at   time.Time
+	rate float64
+}
+
+// Probe results are kept this long; the smallest recent one counts (one
+// train that got through faster than the path lasts, a token bucket's
+// burst, must not take a layer up).
+const (
+	probeMemory  = 30 * time.Second
+	probeSamples = 3
+	// retryMargin: a layer that failed is tried again only on a capacity
+	// this much above the one it failed on.
+	retryMargin = 1.25
+)
+
+// NewChooser starts at layer start.
+func NewChooser(cfg Config, bitrates []float64, start int, now time.Time) *Chooser {
+	cfg.fill()
+	start = min(max(start, 0), len(bitrates)-1)
+	return &Chooser{cfg: cfg, bitrates: append([]float64(nil), bitrates...), cur: start, hold: cfg.StartHold, keptSince: now,
+		probes: map[int][]probeSample{}, failCap: map[int]float64{}}
+}
+
+// Layer is the current choice.
+func (c *Chooser) Layer() int { return c.cur }
+
+// SetBitrates updates the layers' bitrates (measured by the publisher).
+func (c *Chooser) SetBitrates(b []float64) {
+	if len(b) == len(c.bitrates) {
+		copy(c.bitrates, b)
+	}
+}
+
+// Hold is the current quiet time required before probing up.
+func (c *Chooser) Hold() time.Duration { return c.hold }
+
+// Observe takes one interval's measurements.
+func (c *Chooser) Observe(o Observation) Decision {
+	lossy := o.Loss > c.cfg.OveruseLoss
+	overuse := o.QueueDelay > c.cfg.OveruseDelay || lossy
+	quiet := o.QueueDelay < c.cfg.QuietDelay && o.Loss < c.cfg.QuietLoss
+	switch {
+	case lossy:
+		c.overusing++
+		c.lossy++
+	case overuse:
+		c.overusing++
+		c.lossy = 0
+	default:
+		c.overusing, c.lossy = 0, 0
+	}
+	need := c.cfg.DelayOveruseFor
+	if c.lossy >= c.cfg.OveruseFor {
+		need = c.cfg.OveruseFor
+	}
+	switch {
+	case overuse:
+		c.quietSince = time.Time{}
+		c.keptSince = o.Now
+		if c.cur == 0 || c.overusing < need || o.Now.Sub(c.lastDown) < c.cfg.DownSpacing {
+			return Decision{Layer: c.cur}
+		}
+		reason := fmt.Sprintf("overuse: queue %v, loss %.1f%%", o.QueueDelay.Round(time.Millisecond), 100*o.Loss)
+		if !c.lastUp.IsZero() && o.Now.Sub(c.lastUp) < c.cfg.FailWindow {
+			c.hold = min(2*c.hold, c.cfg.MaxHoldUp)
+			c.FailedUps++
+			if c.upCap > 0 {
+				c.failCap[c.cur] = c.upCap
+			}
+			reason += " (the layer taken up failed)"
+		}
+		c.cur--
+		c.Downs++
+		c.overusing, c.lossy = 0, 0
+		c.lastDown, c.lastUp = o.Now, time.Time{}
+		c.probing = false
+		return Decision{Layer: c.cur, Reason: reason}
+	case quiet:
+		if c.quietSince.IsZero() {
+			c.quietSince = o.Now
+		}
+	default:
+		c.quietSince = time.Time{}
+	}
+	if o.Now.Sub(c.keptSince) >= 2*c.cfg.FailWindow {
+		c.hold = c.cfg.HoldUp
+	}
+	if c.cur < len(c.bitrates)-1 && !c.probing && !c.quietSince.IsZero() && o.Now.Sub(c.quietSince) >= c.hold {
+		c.probing = true
+		c.ProbesTried++
+		return Decision{Layer: c.cur, Probe: true}
+	}
+	return Decision{Layer: c.cur}
+}
+
+// ProbeResult takes the capacity a probe train of the next layer up
+// measured (ok false: too fast to measure, the path is not the limit), and
+// says whether to go up.
+func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other float64) Decision {
+	if !c.probing {
+		return Decision{Layer: c.cur}
+	}
+	c.probing = false
+	next := c.cur + 1
+	if next >= len(c.bitrates) {
+		return Decision{Layer: c.cur}
+	}
+	need := c.cfg.Headroom * (c.bitrates[next] + other)
+	if ok {
+		capacity = c.recentCapacity(next, now, capacity)
+	}
+	failed := c.failCap[next]
+	if ok && (capacity < need || failed > 0 && capacity < retryMargin*failed) {
+		// Not enough: wait another hold of quiet before the next probe.
+		c.quietSince = now
+		return Decision{Layer: c.cur}
+	}
+	delete(c.failCap, next)
+	c.cur = next
+	c.Ups++
+	c.lastUp = now
+	c.upCap = 0
+	c.quietSince = time.Time{}
+	reason := "probe: path faster than the sender"
+	if ok {
+		c.upCap = capacity
+		reason = fmt.Sprintf("probe: %.0f kbit/s >= %.0f needed", capacity/1000, need/1000)
+	}
+	return Decision{Layer: c.cur, Reason: reason}
+}
+
+// recentCapacity records a probe of layer and returns the smallest of the
+// recent ones.
+func (c *Chooser) recentCapacity(layer int, now time.Time, rate float64) float64 {
+	keep := c.probes[layer][:0]
+	for _, p := range c.probes[layer] {
+		if now.Sub(p.at) < probeMemory {
+			keep = append(keep, p)
+		}
+	}
+	keep = append(keep, probeSample{at: now, rate: rate})
+	if len(keep) > probeSamples {
+		keep = keep[len(keep)-probeSamples:]
+	}
+	c.probes[layer] = keep
+	m := rate
+	for _, p := range keep {
+		m = min(m, p.rate)
+	}
+	return m
+}
+
+// SwitchFailed reports that the switch to the chosen layer did not happen
+// (its keyframe never came: the sender may have stopped that layer): the
+// choice goes back to layer, and a failed step up doubles the hold.
+func (c *Chooser) SwitchFailed(now time.Time, layer int) {
+	if layer > c.cur || layer < 0 || layer >= len(c.bitrates) {
+		c.cur = min(max(layer, 0), len(c.bitrates)-1)
+		return
+	}
+	if !c.lastUp.IsZero() {
+		c.hold = min(2*c.hold, c.cfg.MaxHoldUp)
+		c.FailedUps++
+		c.lastUp = time.Time{}
+	}
+	c.cur = layer
+	c.quietSince = now
+}
+
+// ProbeFailed reports that a probe got no answer (lost, timed out): it
+// counts as a quiet interval restarting.
+func (c *Chooser) ProbeFailed(now time.Time) {
+	c.probing = false
+	c.quietSince = now
+}

@@ -1,0 +1,69 @@
+package adapt
+
+import (
+	"testing"
+	"time"
+)
+
+// quiet feeds n quiet intervals and returns the last decision.
+func quiet(c *Chooser, now *time.Time, n int) Decision {
+	var d Decision
+	for range n {
+		*now = now.Add(250 * time.Millisecond)
+		d = c.Observe(Observation{Now: *now})
+	}
+	return d
+}
+
+// One train that went faster than the path (a token bucket's burst) does
+// not take a layer up: the smallest recent probe counts.
+func TestChooserProbeOutlier(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 0, now)
+	start := now
+	for !quiet(c, &now, 1).Probe {
+	}
+	if h := now.Sub(start); h < 1500*time.Millisecond || h > 2*time.Second {
+		t.Fatalf("first probe after %v of quiet (the start hold is 1.5 s)", h)
+	}
+	if d := c.ProbeResult(now, 400e3, true, 0); d.Layer != 0 {
+		t.Fatal("went up on too little")
+	}
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 5e6, true, 0); d.Layer != 0 {
+		t.Fatalf("went up on an outlier after a low probe: %+v", d)
+	}
+}
+
+// A layer that failed is tried again only when a probe finds clearly more
+// than the capacity it failed on; then it is.
+func TestChooserFailedLayerMemory(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 0, now)
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 800e3, true, 0); d.Layer != 1 {
+		t.Fatalf("did not go up on 800 kbit/s: %+v", d)
+	}
+	// it fails at once: four intervals of queue
+	for range 4 {
+		now = now.Add(250 * time.Millisecond)
+		c.Observe(Observation{Now: now, QueueDelay: 200 * time.Millisecond})
+	}
+	if c.Layer() != 0 || c.FailedUps != 1 {
+		t.Fatalf("layer %d, failed ups %d", c.Layer(), c.FailedUps)
+	}
+	now = now.Add(probeMemory) // forget the probes
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 850e3, true, 0); d.Layer != 0 {
+		t.Fatal("tried the failed layer again on about the same capacity")
+	}
+	now = now.Add(probeMemory)
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 1.2e6, true, 0); d.Layer != 1 {
+		t.Fatalf("did not try again on a clearly faster path: %+v", d)
+	}
+}

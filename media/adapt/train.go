@@ -1,0 +1,36 @@
+package adapt
+
+import "time"
+
+// MinTrain is the fewest packets a probe train needs.
+const MinTrain = 4
+
+// TrainRate estimates the capacity of the path from a probe train: packets
+// that left the publisher back to back (packets already published, asked
+// for all at once) and arrived spread out by the narrowest link they
+// crossed, the rest of the traffic on it included. Only the second half of
+// the train counts: a token bucket (tbf, a policer) lets its first bytes
+// through at the line's speed, and the rate that lasts shows after them.
+// The rate is the bytes after the half's first packet over the time from
+// its arrival to the last one's. sizes[i] is the size of the packet that
+// arrived at arrivals[i]; arrivals are in order. ok is false for a train
+// too short or too fast to measure (then the path is at least as fast as
+// the sender could send).
+func TrainRate(arrivals []time.Time, sizes []int) (bitsPerSecond float64, ok bool) {
+	if len(arrivals) < MinTrain || len(arrivals) != len(sizes) {
+		return 0, false
+	}
+	from := len(arrivals) / 2
+	if len(arrivals)-from < 3 {
+		from = len(arrivals) - 3
+	}
+	span := arrivals[len(arrivals)-1].Sub(arrivals[from])
+	if span <= 0 {
+		return 0, false
+	}
+	bytes := 0
+	for _, s := range sizes[from+1:] {
+		bytes += s
+	}
+	return float64(bytes*8) / span.Seconds(), true
+}
