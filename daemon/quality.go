@@ -59,6 +59,10 @@ func (d *Daemon) qualityLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			if len(d.sinkList()) == 0 { // no page (a bot, a headless proxy)
+				qt = newQualityTracker()
+				continue
+			}
 			q := proto.Quality{Streams: d.remoteQuality(qt, now)}
 			if u, ok := d.uplinkQuality(qt); ok {
 				q.Uplink = &u
