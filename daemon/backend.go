@@ -364,6 +364,20 @@ func (p *page) RemoveRemote(key string) {
 	}
 }
 
+// SendQuality implements QualitySink: the uplink is for the page whose
+// camera is published.
+func (p *page) SendQuality(q proto.Quality) {
+	if !p.b.isPublisher(p) {
+		q.Uplink = nil
+	}
+	m, err := proto.NewSignal(proto.TypeQuality, q)
+	if err != nil {
+		p.b.d.log.Debug("quality not sent to the page", "err", err)
+		return
+	}
+	_ = p.conn.Send(m)
+}
+
 // removeLocal stops publishing a local stream.
 func (d *Daemon) removeLocal(id string) {
 	d.mu.Lock()

@@ -247,6 +247,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.qualityLoop(runCtx)
+	}()
 	// After a forwarder restart the Interests outstanding died with its PIT:
 	// re-express them at once rather than after their lifetime.
 	cancelUp := d.conn.OnUp(d.refreshFetchers)

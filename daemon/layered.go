@@ -489,3 +489,22 @@ func (lr *layeredRemote) stats(fetchers map[string]media.FetcherStats, layers ma
 	}
 	layers[lr.info.Owner.String()+"/media/"+lr.info.Stream] = ls
 }
+
+// view names the layer (rid) reaching the pages, the one being switched
+// to ("" if none) and the highest one offered, and says how many are
+// offered and the current one's place (0: the lowest).
+func (lr *layeredRemote) view() (cur, target, top string, n, index int) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	rid := func(i int) string {
+		if l := lr.layers[i]; l.RID != "" {
+			return l.RID
+		}
+		return lr.layers[i].ID
+	}
+	cur, top, n, index = rid(lr.cur), rid(len(lr.layers)-1), len(lr.layers), lr.cur
+	if lr.target != lr.cur {
+		target = rid(lr.target)
+	}
+	return cur, target, top, n, index
+}

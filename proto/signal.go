@@ -100,6 +100,7 @@ var signalTypes = map[string]typeInfo{
 	TypeLeave:         {FromServer, func() validator { return new(Leave) }},
 	TypeUpdate:        {FromServer, func() validator { return new(Participant) }},
 	TypeTracks:        {FromServer, func() validator { return new(Tracks) }},
+	TypeQuality:       {FromServer, func() validator { return new(Quality) }},
 }
 
 // SignalTypes lists every known message type with the directions it may

@@ -77,7 +77,9 @@ func layerStats(t *testing.T, pageURL string) map[string]any {
 // TestSimulcastCall: two pages sending simulcast cameras each decode the
 // other's video through one track; on a loopback path every subscriber
 // climbs to the top layer (a probe says it fits) and the page keeps
-// decoding across the switch.
+// decoding across the switch. The page shows the tile's quality as good,
+// the publisher learns that others pull its top layer, and a camera that
+// stops sending shows as a frozen tile, in the status badge too.
 func TestSimulcastCall(t *testing.T) {
 	r := newRoom(t, "simulcast2")
 	b := browser.StartBrowser(t)
@@ -109,4 +111,9 @@ func TestSimulcastCall(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	after := browser.WaitDecoded(t, bob, 1, 5*time.Second)
 	t.Logf("bob's page before %+v after %+v", before, after)
+	// what the pages show of it (issue #15 item 7)
+	checkQualityVerdicts(t, bob)
+	checkHealthyQuality(t, bob, "alice")
+	waitUplink(t, alice, 10*time.Second)
+	checkFreeze(t, alice, bob, "alice", "Alice")
 }

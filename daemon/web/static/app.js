@@ -45,6 +45,12 @@
     unread: 0,
     stopRetry: false,
     notice: '', // the last persistent notice shown
+    mediaUp: false, // the peer connection is connected
+    proxyQ: new Map(), // participant id -> {video, audio}: the proxy's view (quality message)
+    proxyQAt: 0, // when the last quality message came
+    uplink: null, // the proxy's view of our camera (quality message)
+    limitation: { reason: '', since: 0 }, // our outbound video's qualityLimitationReason
+    statsPrev: new Map(), // inbound-rtp stats id -> {received, lost}
   };
 
   // ---------- signaling ----------
@@ -117,6 +123,7 @@
         renderAll();
         break;
       case 'text': addChat(m.sender, d.name, d.text, d.time); break;
+      case 'quality': onQuality(d); break;
       case 'error':
         state.errors.push(d);
         console.warn(`peets: error from the proxy: ${d.code} ${d.message || ''}`);
@@ -241,9 +248,10 @@
     pc.onconnectionstatechange = () => {
       if (state.pc !== pc) return;
       const s = pc.connectionState;
+      state.mediaUp = s === 'connected';
       if (s === 'connected') {
         mark('connected');
-        setStatus('ok', 'Connected');
+        updateStatus();
       }
       else if (s === 'failed') {
         setStatus('bad', 'Media connection failed');
@@ -256,6 +264,7 @@
   function closePeerConnection() {
     const pc = state.pc;
     state.pc = null;
+    state.mediaUp = false;
     state.mids.clear();
     if (pc) pc.close();
   }
@@ -504,6 +513,7 @@
     tile.stream = new MediaStream(tracks);
     tile.video.srcObject = tracks.length ? tile.stream : null;
     tile.hasVideo = false;
+    tile.q = newTileQuality();
     updateTileVideo(tile);
     if (tracks.length) play(tile.video);
     watchFrames(tile, false);
@@ -586,6 +596,11 @@
       avatar: el.querySelector('.avatar span'),
       stream: new MediaStream(),
       hasVideo: false,
+      qualityEl: el.querySelector('.quality'),
+      pausedEl: el.querySelector('.paused'),
+      uplinkEl: el.querySelector('.uplink'),
+      q: newTileQuality(),
+      verdict: null,
     };
     el.dataset.participant = id;
     const self = id === state.me?.id;
@@ -874,6 +889,153 @@
     window.addEventListener('pagehide', () => send('bye', { reason: 'page closed' }));
   }
 
+  // ---------- connection quality ----------
+
+  // Every QUALITY_TICK the page reads its own getStats for each remote
+  // participant (frames decoded, packets lost) and combines them with the
+  // proxy's view (the quality message: layer, fetch loss, stalls) into a
+  // verdict per tile (quality.js); the status badge and the own tile say
+  // what is wrong.
+  const QUALITY_TICK = 500; // ms
+  const FIRST_FRAME_GRACE = 4000; // ms after the tracks arrive before "frozen"
+  const LIMIT_SHOWN_AFTER = 5000; // ms a qualityLimitationReason must last
+  const LOSS_TICKS = 4; // the page's loss is over this many ticks
+
+  function newTileQuality() {
+    return { since: performance.now(), frames: 0, lastFrameAt: null, hist: [] };
+  }
+
+  function onQuality(d) {
+    state.proxyQAt = performance.now();
+    state.proxyQ = new Map();
+    for (const s of d.streams || []) {
+      const e = state.proxyQ.get(s.participant) || {};
+      e[s.kind] = s;
+      state.proxyQ.set(s.participant, e);
+    }
+    state.uplink = d.uplink || null;
+  }
+
+  async function checkQuality() {
+    const pc = state.pc;
+    if (!pc || !state.joined) return;
+    let stats;
+    try {
+      stats = await pc.getStats();
+    } catch {
+      return;
+    }
+    if (state.pc !== pc) return;
+    const now = performance.now();
+    const per = new Map(); // participant -> {frames, fps, recv, lost}
+    const seen = new Set();
+    let limit = '';
+    stats.forEach((r) => {
+      if (r.type === 'outbound-rtp' && r.kind === 'video') {
+        const why = r.qualityLimitationReason || 'none';
+        if (why !== 'none' && (limit === '' || why === 'bandwidth')) limit = why;
+        return;
+      }
+      if (r.type !== 'inbound-rtp') return;
+      const m = state.mids.get(r.mid);
+      if (!m) return;
+      seen.add(r.id);
+      const prev = state.statsPrev.get(r.id) || { received: r.packetsReceived || 0, lost: r.packetsLost || 0 };
+      const cur = { received: r.packetsReceived || 0, lost: r.packetsLost || 0 };
+      state.statsPrev.set(r.id, cur);
+      const e = per.get(m.participant) || { frames: 0, fps: undefined, recv: 0, lost: 0 };
+      e.recv += Math.max(0, cur.received - prev.received);
+      e.lost += Math.max(0, cur.lost - prev.lost);
+      if (r.kind === 'video') {
+        e.frames += r.framesDecoded || 0;
+        if (typeof r.framesPerSecond === 'number') e.fps = (e.fps || 0) + r.framesPerSecond;
+      }
+      per.set(m.participant, e);
+    });
+    for (const id of state.statsPrev.keys()) if (!seen.has(id)) state.statsPrev.delete(id);
+    if (limit !== state.limitation.reason) state.limitation = { reason: limit, since: now };
+    const fresh = now - state.proxyQAt < 5000;
+    for (const [id, tile] of state.tiles) {
+      if (id === state.me?.id) continue;
+      tile.verdict = judgeTile(tile, per.get(id), fresh ? state.proxyQ.get(id) : undefined, now);
+      renderQuality(tile);
+    }
+    renderUplink(now);
+    if (state.mediaUp) updateStatus();
+  }
+
+  // judgeTile updates a tile's counters and returns its verdict, or null
+  // when it carries no media.
+  function judgeTile(tile, st, proxy, now) {
+    const q = tile.q;
+    const p = state.participants.get(tile.id);
+    const hasVideo = tile.stream.getVideoTracks().length > 0;
+    if (!tile.stream.getTracks().length) return null;
+    const video = hasVideo && !p?.videoMuted;
+    const frames = st ? st.frames : 0;
+    if (frames > q.frames || !video) q.lastFrameAt = now;
+    q.frames = frames;
+    const from = q.lastFrameAt ?? q.since + FIRST_FRAME_GRACE;
+    q.hist.push({ recv: st ? st.recv : 0, lost: st ? st.lost : 0 });
+    while (q.hist.length > LOSS_TICKS) q.hist.shift();
+    const recv = q.hist.reduce((a, h) => a + h.recv, 0);
+    const lost = q.hist.reduce((a, h) => a + h.lost, 0);
+    const pv = proxy?.video;
+    const stream = video ? pv : proxy?.audio || pv;
+    return window.peetsQuality.quality({
+      video,
+      fps: st?.fps,
+      frozenMs: video ? Math.max(0, now - from) : 0,
+      lossPct: Math.max(recv + lost ? (100 * lost) / (recv + lost) : 0, pv?.lossPct || 0, proxy?.audio?.lossPct || 0),
+      stalledMs: stream?.stalledMs || 0,
+      layer: pv?.layer || '',
+      topLayer: pv?.top || '',
+      layerIndex: pv?.layerIndex || 0,
+      layers: pv?.layers || 0,
+      target: pv?.target || '',
+    });
+  }
+
+  function renderQuality(tile) {
+    const v = tile.verdict;
+    const el = tile.qualityEl;
+    el.hidden = !v;
+    el.className = `quality ${v ? v.level : ''}`;
+    el.dataset.level = v ? v.level : '';
+    el.title = v ? v.text : '';
+    el.setAttribute('aria-label', v ? v.text : '');
+    const frozen = v?.level === 'frozen';
+    tile.el.classList.toggle('frozen', frozen);
+    tile.pausedEl.hidden = !frozen;
+    tile.pausedEl.textContent = frozen ? v.text : '';
+  }
+
+  // renderUplink shows on the own tile what others get of our camera.
+  function renderUplink(now) {
+    const tile = state.me && state.tiles.get(state.me.id);
+    if (!tile) return;
+    const l = state.limitation;
+    const shown = now - l.since >= LIMIT_SHOWN_AFTER ? l.reason : '';
+    const text = state.videoMuted ? '' : window.peetsQuality.uplinkText(state.uplink, shown);
+    tile.uplinkEl.hidden = !text;
+    tile.uplinkEl.textContent = text;
+  }
+
+  // updateStatus sets the badge once the media connection is up: never
+  // just "Connected" while a remote video is frozen.
+  function updateStatus() {
+    const frozen = [];
+    let expected = 0;
+    for (const [id, tile] of state.tiles) {
+      if (id === state.me?.id || !tile.stream.getVideoTracks().length) continue;
+      if (state.participants.get(id)?.videoMuted) continue;
+      expected++;
+      if (tile.verdict?.level === 'frozen') frozen.push(displayName(state.participants.get(id)));
+    }
+    const st = window.peetsQuality.statusText(frozen, expected);
+    setStatus(st.kind, st.text);
+  }
+
   // ---------- test and debugging hooks ----------
 
   // outbound lists what this page sends, per m-line (packets and frames
@@ -940,8 +1102,19 @@
     return res;
   }
 
+  // tileQuality returns each remote tile's verdict as shown.
+  function tileQuality() {
+    const out = {};
+    for (const [id, tile] of state.tiles) {
+      if (id !== state.me?.id && tile.verdict) out[id] = { ...tile.verdict };
+    }
+    return out;
+  }
+
   window.peets = {
     state,
+    tileQuality,
+    quality: window.peetsQuality.quality,
     get pc() { return state.pc; },
     get firstFrameMs() { return state.firstFrameMs; },
     inbound,
@@ -955,5 +1128,6 @@
   bindUI();
   applyMute();
   if (params.get('role') !== 'viewer') startMedia();
+  setInterval(checkQuality, QUALITY_TICK);
   connect();
 })();

@@ -1,0 +1,207 @@
+package daemon
+
+import (
+	"context"
+	"time"
+
+	"github.com/peets/peets/media"
+	"github.com/peets/peets/proto"
+)
+
+// The proxy's view of the call's media for its pages (proto.Quality):
+// every qualityInterval, what each remote stream's fetcher got over the
+// last qualityWindow samples, and which layers of the page's own camera
+// others pull (uplink.go).
+
+const (
+	qualityInterval = time.Second
+	qualityWindow   = 3 // samples: the rates and percentages are over this many intervals
+)
+
+// QualitySink is a RemoteSink that also takes the proxy's quality view (a
+// page; one that does not publish the camera drops Uplink). It must not
+// block.
+type QualitySink interface {
+	SendQuality(q proto.Quality)
+}
+
+// fetchSample is a fetcher's counters at one tick.
+type fetchSample struct {
+	f                      *media.Fetcher
+	at                     time.Time
+	delivered, lost, holes uint64
+}
+
+// pubSample is a layer publisher's counters at one tick.
+type pubSample struct {
+	pub               *media.Publisher
+	published, served uint64
+}
+
+// qualityTracker keeps the recent samples; only the quality loop uses it.
+type qualityTracker struct {
+	fetch    map[string][]fetchSample // remote key -> samples, oldest first
+	progress map[string]time.Time     // remote key -> last time a packet was delivered
+	pubs     map[string][]pubSample   // local stream id -> samples, oldest first
+}
+
+func newQualityTracker() *qualityTracker {
+	return &qualityTracker{fetch: map[string][]fetchSample{}, progress: map[string]time.Time{}, pubs: map[string][]pubSample{}}
+}
+
+// qualityLoop sends the quality view to the pages until ctx is done.
+func (d *Daemon) qualityLoop(ctx context.Context) {
+	qt := newQualityTracker()
+	t := time.NewTicker(qualityInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if len(d.sinkList()) == 0 { // no page (a bot, a headless proxy)
+				qt = newQualityTracker()
+				continue
+			}
+			q := proto.Quality{Streams: d.remoteQuality(qt, now)}
+			if u, ok := d.uplinkQuality(qt); ok {
+				q.Uplink = &u
+			}
+			for _, sk := range d.sinkList() {
+				if qs, ok := sk.(QualitySink); ok {
+					qs.SendQuality(q)
+				}
+			}
+		}
+	}
+}
+
+// remoteQuality samples every remote stream's fetcher and describes it.
+func (d *Daemon) remoteQuality(qt *qualityTracker, now time.Time) []proto.StreamQuality {
+	d.mu.Lock()
+	remotes := make(map[string]*remoteStream, len(d.remotes))
+	for k, r := range d.remotes {
+		remotes[k] = r
+	}
+	d.mu.Unlock()
+	out := []proto.StreamQuality{}
+	for key, r := range remotes {
+		sq := proto.StreamQuality{Participant: r.info.User, Stream: r.info.Stream, Kind: r.info.Kind}
+		if r.lr != nil {
+			sq.Layer, sq.Target, sq.Top, sq.Layers, sq.LayerIndex = r.lr.view()
+		}
+		f := r.fetcher()
+		if f == nil {
+			delete(qt.fetch, key)
+			out = append(out, sq)
+			continue
+		}
+		st := f.Stats()
+		s := fetchSample{f: f, at: now, delivered: st.Delivered, lost: st.Lost, holes: st.Holes}
+		hist := qt.fetch[key]
+		if len(hist) > 0 && hist[len(hist)-1].f != f {
+			hist = nil // another layer's fetcher: its counters start over
+		}
+		// Progress: a packet delivered since the last tick (a new layer's
+		// fetcher starts at its keyframe); a stream never delivered is
+		// stalled since it was first seen.
+		if _, seen := qt.progress[key]; !seen || len(hist) == 0 || s.delivered != hist[len(hist)-1].delivered {
+			qt.progress[key] = now
+		}
+		hist = append(hist, s)
+		if len(hist) > qualityWindow+1 {
+			hist = hist[len(hist)-qualityWindow-1:]
+		}
+		qt.fetch[key] = hist
+		fillRates(&sq, hist)
+		sq.StalledMs = now.Sub(qt.progress[key]).Milliseconds()
+		if sq.StalledMs < qualityInterval.Milliseconds() {
+			sq.StalledMs = 0
+		}
+		sq.SRTTMs = st.SRTT.Milliseconds()
+		out = append(out, sq)
+	}
+	for key := range qt.fetch {
+		if remotes[key] == nil {
+			delete(qt.fetch, key)
+			delete(qt.progress, key)
+		}
+	}
+	return out
+}
+
+// fillRates sets the packet rate and loss of sq from a fetcher's samples.
+func fillRates(sq *proto.StreamQuality, hist []fetchSample) {
+	if len(hist) < 2 {
+		return
+	}
+	a, b := hist[0], hist[len(hist)-1]
+	delivered, lost, holes := b.delivered-a.delivered, b.lost-a.lost, b.holes-a.holes
+	if secs := b.at.Sub(a.at).Seconds(); secs > 0 {
+		sq.PacketRate = float64(delivered) / secs
+	}
+	if due := delivered + lost; due > 0 {
+		sq.LossPct = 100 * float64(lost) / float64(due)
+		sq.HolesPct = min(100, 100*float64(holes)/float64(due))
+	}
+}
+
+// uplinkQuality samples the publishers of the camera's layers; false if
+// this proxy publishes no simulcast camera.
+func (d *Daemon) uplinkQuality(qt *qualityTracker) (proto.Uplink, bool) {
+	d.mu.Lock()
+	layers := map[string]*localStream{}
+	for _, l := range d.locals {
+		if l.layer.rid != "" {
+			layers[l.layer.rid] = l
+		}
+	}
+	d.mu.Unlock()
+	var use []layerUse
+	for _, cfg := range d.cfg.Layers() { // lowest first
+		l := layers[cfg.RID]
+		if l == nil {
+			continue
+		}
+		st := l.pub.Stats()
+		s := pubSample{pub: l.pub, published: st.Published, served: st.ServedRing + st.HeldAnswered}
+		hist := qt.pubs[l.id]
+		if len(hist) > 0 && hist[len(hist)-1].pub != l.pub {
+			hist = nil
+		}
+		hist = append(hist, s)
+		if len(hist) > qualityWindow+1 {
+			hist = hist[len(hist)-qualityWindow-1:]
+		}
+		qt.pubs[l.id] = hist
+		a := hist[0]
+		use = append(use, layerUse{RID: cfg.RID, Published: s.published - a.published, Served: s.served - a.served})
+	}
+	for id := range qt.pubs {
+		if d.localGone(id) {
+			delete(qt.pubs, id)
+		}
+	}
+	if len(use) == 0 {
+		return proto.Uplink{}, false
+	}
+	return uplinkDecision(d.receivers(), use), true
+}
+
+func (d *Daemon) localGone(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.locals[id] == nil
+}
+
+// receivers counts the other members that fetch media (a broadcaster
+// fetches none).
+func (d *Daemon) receivers() int {
+	n := 0
+	for _, m := range d.part.Snapshot() {
+		if !m.Self && !m.Participant.Equal(d.self) && m.Role != proto.RoleBroadcaster {
+			n++
+		}
+	}
+	return n
+}
