@@ -325,6 +325,13 @@ func (lr *layeredRemote) step(now time.Time) {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	cur := lr.fetchers[lr.layers[lr.cur].ID]
+	if cur == nil && lr.target < lr.cur {
+		// stepping down: the old layer was let go, its keyframe is awaited
+		if now.Sub(lr.asked) > switchTimeout {
+			lr.giveUpSwitch(now)
+		}
+		return
+	}
 	if cur == nil {
 		lr.startFetcherLocked(lr.layers[lr.cur].ID)
 		return
@@ -357,12 +364,7 @@ func (lr *layeredRemote) step(now time.Time) {
 		lr.ch.SetBitrates(b)
 	}
 	if lr.target != lr.cur && now.Sub(lr.asked) > switchTimeout {
-		lr.log.Info("layer switch given up: no keyframe", "layer", lr.layers[lr.target].ID)
-		if lf := lr.fetchers[lr.layers[lr.target].ID]; lf != nil {
-			lr.stopFetcherLocked(lf)
-		}
-		lr.ch.SwitchFailed(now, lr.cur)
-		lr.target = lr.cur
+		lr.giveUpSwitch(now)
 	}
 	d := lr.ch.Observe(adapt.Observation{Now: now, QueueDelay: lr.de.Queue(), Loss: loss, Other: otherRate})
 	lr.act(d, now)
@@ -373,7 +375,25 @@ func (lr *layeredRemote) step(now time.Time) {
 	}
 }
 
-// act switches to the layer d chose (lr.mu held).
+// giveUpSwitch abandons a switch whose keyframe has not come (lr.mu held):
+// the current layer goes on (its fetcher starts again at the next step if
+// a step down had let it go).
+func (lr *layeredRemote) giveUpSwitch(now time.Time) {
+	lr.log.Info("layer switch given up: no keyframe", "layer", lr.layers[lr.target].ID)
+	if lf := lr.fetchers[lr.layers[lr.target].ID]; lf != nil {
+		lr.stopFetcherLocked(lf)
+	}
+	lr.ch.SwitchFailed(now, lr.cur)
+	lr.target = lr.cur
+	lr.lastPkt = time.Time{}
+}
+
+// act switches to the layer d chose (lr.mu held). A step down lets the
+// current layer go at once: the path does not carry it, and its packets
+// would queue ahead of the lower layer's keyframe, stretching the freeze
+// that the overuse has already begun; the page holds the last frame until
+// the keyframe comes. A step up keeps the current layer playing until the
+// higher one can be decoded.
 func (lr *layeredRemote) act(d adapt.Decision, now time.Time) {
 	if d.Reason != "" {
 		lr.lastReason = d.Reason
@@ -393,6 +413,11 @@ func (lr *layeredRemote) act(d adapt.Decision, now time.Time) {
 	}
 	id := lr.layers[lr.target].ID
 	lr.log.Info("switching layer", "from", lr.layers[lr.cur].ID, "to", id, "why", d.Reason)
+	if lr.target < lr.cur {
+		if old := lr.fetchers[lr.layers[lr.cur].ID]; old != nil {
+			lr.stopFetcherLocked(old)
+		}
+	}
 	if lf := lr.fetchers[id]; lf != nil {
 		lf.f.RequestKeyframe()
 		return

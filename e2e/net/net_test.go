@@ -26,13 +26,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestBenchNet: a two-host call on an unlimited link (with a limit far
-// above the call's rate for a few seconds, so that the shaping path runs
-// without changing the call), through Peets and directly. What must hold
-// today: every receiver decodes >= 15 fps with few freezes in both phases,
-// each link carried each media packet about once, and the JSON has every
-// figure. The shaped-link goals of issue 15 are measured by the benchmark
-// itself (docs/benchmarks.md), not asserted here.
+// TestBenchNet: a two-host call whose publisher's uplink drops to 1 Mbit/s
+// (below its top layer, 640x360 at up to 1.5 Mbit/s) for 8 s mid-window,
+// through Peets and directly. What must hold: before the step, Peets
+// reaches the top layer; every receiver keeps decoding (>= 13 fps over the
+// window, a few seconds of freezes at most: the step down costs a moment
+// in both phases); the receiver behind the limit decodes >= 15 fps again
+// within the window; each link carried each media packet about once (no
+// duplicate storm); and the JSON has every figure. The goals of issue 15
+// (fixed limits, 60 s) are measured by the benchmark itself
+// (docs/benchmarks.md).
 func TestBenchNet(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("bench net needs root (network namespaces)")
@@ -47,11 +50,12 @@ func TestBenchNet(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const window = 20
+	const schedule = "none,1mbit@6s,none@14s"
 	// A 640x360 camera: a quarter of the encoding and decoding of the
 	// benchmark's 720p, so that the machine's load from other work costs
 	// the pages fewer frames (the pipeline is the same).
 	cmd := exec.CommandContext(ctx, bin, "bench", "net", "--duration", "20s", "--warmup", "6s",
-		"--uplink", "none,20mbit@6s,none@14s", "--camera", "640x360@20", "--json")
+		"--uplink", schedule, "--camera", "640x360@20", "--json")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	t0 := time.Now()
@@ -66,7 +70,7 @@ func TestBenchNet(t *testing.T) {
 	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), "peetsnb") {
 		t.Errorf("namespaces left behind:\n%s", out)
 	}
-	if r.Mode != "two-hosts" || r.Camera != "y4m 640x360@20, 60 frames" || r.Chromium == "" || r.LoadBefore[0] == 0 && r.LoadBefore[1] == 0 || r.Schedules["A->B"] != "none,20mbit@6s,none@14s" {
+	if r.Mode != "two-hosts" || r.Camera != "y4m 640x360@20, 60 frames" || r.Chromium == "" || r.LoadBefore[0] == 0 && r.LoadBefore[1] == 0 || r.Schedules["A->B"] != schedule {
 		t.Errorf("set-up: %+v", r)
 	}
 	for _, ph := range []struct {
@@ -95,8 +99,11 @@ func TestBenchNet(t *testing.T) {
 			// A loaded 2-core machine (load 12-19 from other work) gave
 			// Peets 16.4 fps and 3.2 s of short freezes, the baseline 18.0
 			// fps and 0.8 s; no second under 5 fps in either.
-			if v.FPSMean < 15 || v.FreezeS > 4 || v.LowFPSSeconds > 3 {
-				t.Errorf("%s: %.1f fps, %.2f s frozen, %d s under 5 fps: want >= 15 fps, <= 4 s frozen, <= 3 s under 5 fps",
+			// With the step down (two runs at load 3-4): Peets B<-A 18.8
+			// and 16.9 fps, one freeze of 1.1 and 3.1 s, 1 and 3 s under
+			// 5 fps; the baseline 20.0 and 19.9 fps, a freeze of 0.25 s.
+			if v.FPSMean < 13 || v.FreezeS > 5 || v.LowFPSSeconds > 5 {
+				t.Errorf("%s: %.1f fps, %.2f s frozen, %d s under 5 fps: want >= 13 fps, <= 5 s frozen, <= 5 s under 5 fps",
 					who, v.FPSMean, v.FreezeS, v.LowFPSSeconds)
 			}
 			if len(v.FPSSeries) != window || len(v.BitrateSeries) != window || v.Resolution == "" || v.PacketsRecv == 0 || v.JitterBufferMs <= 0 {
@@ -105,8 +112,17 @@ func TestBenchNet(t *testing.T) {
 			if a.PacketsRecv == 0 || a.ConcealedPct > 10 {
 				t.Errorf("%s: audio %+v", who, a)
 			}
-			if rr.From == "A" && (len(rr.Adapt) != 2 || !rr.Adapt[0].Down || rr.Adapt[0].To != "20mbit") {
+			if rr.From == "A" && (len(rr.Adapt) != 2 || !rr.Adapt[0].Down || rr.Adapt[0].To != "1mbit") {
 				t.Errorf("%s: steps %+v", who, rr.Adapt)
+			} else if rr.From == "A" {
+				if rs := rr.Adapt[0].RecoverS; rs == nil {
+					t.Errorf("%s: never back at >= 15 fps after the step down", who)
+				} else {
+					t.Logf("%s: >= 15 fps again %.2f s after the step down", who, *rs)
+				}
+			}
+			if ph.name == "peets" && rr.From == "A" && v.TopResolution != "640x360" {
+				t.Errorf("%s: the top layer (640x360) never reached B's page: at most %s", who, v.TopResolution)
 			}
 			if (ph.name == "peets") != (rr.Fetch != nil) {
 				t.Errorf("%s: fetcher figures %+v", who, rr.Fetch)

@@ -33,7 +33,7 @@ const collectJS = `(async () => {
           nacks: s.nackCount || 0, plis: s.pliCount || 0});
       }
       if (s.type === 'outbound-rtp') {
-        r.out.push({kind: s.kind, bytes: (s.bytesSent || 0) + (s.headerBytesSent || 0),
+        r.out.push({kind: s.kind, rid: s.rid || '', bytes: (s.bytesSent || 0) + (s.headerBytesSent || 0),
           target: s.targetBitrate || 0, w: s.frameWidth || 0, h: s.frameHeight || 0,
           fps: s.framesPerSecond || 0, frames: s.framesEncoded || 0,
           qlr: s.qualityLimitationReason || '', qld: s.qualityLimitationDurations || {}});

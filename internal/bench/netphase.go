@@ -109,6 +109,7 @@ type collected struct {
 	} `json:"in"`
 	Out []struct {
 		Kind   string             `json:"kind"`
+		RID    string             `json:"rid"` // simulcast layer, "" if one encoding
 		Bytes  float64            `json:"bytes"`
 		Target float64            `json:"target"`
 		W      float64            `json:"w"`
@@ -465,22 +466,29 @@ func senderFigures(page string, ps []pageSample, d time.Duration) (SenderResult,
 	if tn > 0 {
 		sr.TargetKbps = round3(tsum / float64(tn))
 	}
-	for _, o := range lastOut.Out {
-		if o.Kind != "video" {
-			continue
+	// With simulcast the page has an outbound stream per layer: the
+	// figures are those of the largest one it sends at the end.
+	top := -1
+	for i, o := range lastOut.Out {
+		if o.Kind == "video" && (top < 0 || o.W*o.H > lastOut.Out[top].W*lastOut.Out[top].H) {
+			top = i
 		}
+	}
+	if top >= 0 {
+		o := lastOut.Out[top]
 		sr.Resolution = resolution(o.W, o.H)
 		sr.FPS = o.FPS
 		sr.QualityLimitation = o.QLR
 		for k, v := range o.QLD {
 			sr.QualityLimitedS[k] += v
 		}
-	}
-	if first != nil {
-		for _, o := range first.Out {
-			if o.Kind == "video" {
-				for k, v := range o.QLD {
-					sr.QualityLimitedS[k] -= v
+		if first != nil {
+			for _, f := range first.Out {
+				if f.Kind == "video" && f.RID == o.RID {
+					for k, v := range f.QLD {
+						sr.QualityLimitedS[k] -= v
+					}
+					break
 				}
 			}
 		}

@@ -413,6 +413,18 @@
     watchFrames(tile, true);
   }
 
+  // layersFor keeps the simulcast layers (lowest first) that a camera of
+  // this height can feed: Chromium encodes at most 3 layers from 540 lines
+  // up, 2 from 270, 1 below, and drops the top ones beyond that (a 360p
+  // camera would be sent at 180p at most). So the lowest are left out
+  // here instead: the top layer is always the camera's full size. One
+  // layer left means no simulcast.
+  function layersFor(layers, height) {
+    const n = height >= 540 ? 3 : height >= 270 ? 2 : 1;
+    if (!height || layers.length <= n) return layers;
+    return layers.slice(layers.length - n);
+  }
+
   function addLocalTracks() {
     const pc = state.pc;
     if (!pc || !state.local || state.role === 'viewer') return;
@@ -424,8 +436,9 @@
       if (track.kind === 'video') {
         // Simulcast: one encoding per layer (lowest first); each remote
         // participant's proxy pulls the one its path carries.
-        init.sendEncodings = state.simulcast.length > 1
-          ? state.simulcast.map((l) => ({ rid: l.rid, scaleResolutionDownBy: l.scaleResolutionDownBy, maxBitrate: l.maxBitrate }))
+        const layers = layersFor(state.simulcast, track.getSettings().height || 0);
+        init.sendEncodings = layers.length > 1
+          ? layers.map((l) => ({ rid: l.rid, scaleResolutionDownBy: l.scaleResolutionDownBy, maxBitrate: l.maxBitrate }))
           : single;
       }
       try {
