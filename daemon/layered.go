@@ -388,12 +388,12 @@ func (lr *layeredRemote) giveUpSwitch(now time.Time) {
 	lr.lastPkt = time.Time{}
 }
 
-// act switches to the layer d chose (lr.mu held). A step down lets the
-// current layer go at once: the path does not carry it, and its packets
-// would queue ahead of the lower layer's keyframe, stretching the freeze
-// that the overuse has already begun; the page holds the last frame until
-// the keyframe comes. A step up keeps the current layer playing until the
-// higher one can be decoded.
+// act switches to the layer d chose (lr.mu held). A step down taken on
+// loss lets the current layer go at once: the path does not carry it, and
+// its packets would queue ahead of the lower layer's keyframe, stretching
+// the freeze that the loss has already begun; the page holds the last
+// frame until the keyframe comes. Otherwise (up, or down on delay alone)
+// the current layer plays until the new one can be decoded.
 func (lr *layeredRemote) act(d adapt.Decision, now time.Time) {
 	if d.Reason != "" {
 		lr.lastReason = d.Reason
@@ -413,7 +413,7 @@ func (lr *layeredRemote) act(d adapt.Decision, now time.Time) {
 	}
 	id := lr.layers[lr.target].ID
 	lr.log.Info("switching layer", "from", lr.layers[lr.cur].ID, "to", id, "why", d.Reason)
-	if lr.target < lr.cur {
+	if lr.target < lr.cur && d.Lossy {
 		if old := lr.fetchers[lr.layers[lr.cur].ID]; old != nil {
 			lr.stopFetcherLocked(old)
 		}

@@ -91,6 +91,11 @@ type Decision struct {
 	// ProbeResult.
 	Probe  bool
 	Reason string // why the layer changed, for logs and stats ("" if it did not)
+	// Lossy: a step down taken on loss, not on delay alone. The current
+	// layer is not getting through: nothing is lost by letting it go
+	// before the lower layer's keyframe. Delay alone may be a busy machine,
+	// while the layer still plays.
+	Lossy bool
 }
 
 // Chooser picks the layer to pull. Layers are indexed from the lowest
@@ -189,12 +194,13 @@ func (c *Chooser) Observe(o Observation) Decision {
 			}
 			reason += " (the layer taken up failed)"
 		}
+		lossyDown := c.lossy >= c.cfg.OveruseFor
 		c.cur--
 		c.Downs++
 		c.overusing, c.lossy = 0, 0
 		c.lastDown, c.lastUp = o.Now, time.Time{}
 		c.probing = false
-		return Decision{Layer: c.cur, Reason: reason}
+		return Decision{Layer: c.cur, Reason: reason, Lossy: lossyDown}
 	case quiet:
 		if c.quietSince.IsZero() {
 			c.quietSince = o.Now

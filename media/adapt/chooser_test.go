@@ -67,3 +67,34 @@ func TestChooserFailedLayerMemory(t *testing.T) {
 		t.Fatalf("did not try again on a clearly faster path: %+v", d)
 	}
 }
+
+// A step down says whether it was taken on loss (the layer is not getting
+// through: let it go at once) or on delay alone (it still plays).
+func TestChooserDownLossy(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		obs   Observation
+		n     int
+		lossy bool
+	}{
+		{"loss", Observation{Loss: 0.2}, 2, true},
+		{"delay", Observation{QueueDelay: 150 * time.Millisecond}, 4, false},
+		{"stall", Observation{Loss: 1}, 2, true},
+	} {
+		now := time.Unix(1_800_000_000, 0)
+		c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 2, now)
+		var d Decision
+		for i := range tc.n {
+			now = now.Add(250 * time.Millisecond)
+			o := tc.obs
+			o.Now = now
+			d = c.Observe(o)
+			if i < tc.n-1 && d.Layer != 2 {
+				t.Fatalf("%s: down after %d intervals", tc.name, i+1)
+			}
+		}
+		if d.Layer != 1 || d.Lossy != tc.lossy {
+			t.Errorf("%s: %+v, want layer 1, lossy %v", tc.name, d, tc.lossy)
+		}
+	}
+}
