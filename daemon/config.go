@@ -48,8 +48,8 @@ type Config struct {
 	Simulcast string `yaml:"simulcast"`
 	// LayerIdle: a simulcast layer no subscriber has asked for this long
 	// is paused in the page (not encoded) until an Interest asks for it
-	// again; the lowest layer is always sent. Default DefaultLayerIdle;
-	// negative: never pause.
+	// again; the lowest layer is always sent. 0 (the default) or
+	// negative: never pause (SuggestedLayerIdle is a good value).
 	LayerIdle time.Duration `yaml:"layer_idle"`
 }
 
@@ -157,9 +157,6 @@ func (c *Config) Normalize() error {
 	case SimulcastOn, SimulcastOff:
 	default:
 		return fmt.Errorf("%w: simulcast %q (want on or off)", ErrConfig, c.Simulcast)
-	}
-	if c.LayerIdle == 0 {
-		c.LayerIdle = DefaultLayerIdle
 	}
 	if c.ExpireAfter < 1 || c.ExpireAfter > 100 {
 		return fmt.Errorf("%w: expire_after %d out of [1, 100]", ErrConfig, c.ExpireAfter)

@@ -18,7 +18,7 @@ func TestConfigDefaults(t *testing.T) {
 	if c.Prefix != "/peets/user/alice" || c.Group != "/peets/room/demo" || c.Role != proto.RoleParticipant || c.Name != "alice" {
 		t.Fatalf("defaults: %+v", c)
 	}
-	if c.LayerIdle != DefaultLayerIdle {
+	if c.LayerIdle != 0 {
 		t.Fatalf("layer_idle default %v", c.LayerIdle)
 	}
 	if got := c.ParticipantPrefix().String(); got != "/peets/user/alice/demo" {

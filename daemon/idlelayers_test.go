@@ -25,8 +25,10 @@ func TestActiveLayers(t *testing.T) {
 		{at: 14.9, pulls: []int{1}, active: []string{"l", "m", "h"}},
 		{at: 15, pulls: []int{1}, active: []string{"l", "m"}}, // h: 10 s since the probe
 		{at: 40, active: []string{"l"}},                       // nobody asks for m any more
-		{at: 41, pulls: []int{2}, active: []string{"l", "h"}}, // a probe's meta Interest resumes h at once
-		{at: 50.9, active: []string{"l", "h"}},                // and keeps it at least idle
+		// a probe's meta Interest resumes h at once, and m with it: the
+		// step down from h must find m encoding
+		{at: 41, pulls: []int{2}, active: []string{"l", "m", "h"}},
+		{at: 50.9, active: []string{"l", "m", "h"}}, // and keeps them at least idle
 		{at: 51, active: []string{"l"}},
 		{at: 60, pulls: []int{0}, active: []string{"l"}}, // the lowest is never paused anyway
 		{at: 100, active: []string{"l"}},
