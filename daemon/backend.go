@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -44,6 +45,7 @@ type page struct {
 	cancel     context.CancelFunc
 
 	mu      sync.Mutex
+	layers  []string                       // the camera's encodings the page was told to send (nil: all, as it starts)
 	tracks  map[string]*bridge.RemoteTrack // daemon remote key -> track
 	ids     map[string]string              // bridge remote id -> daemon remote key
 	profile proto.Profile
@@ -373,6 +375,29 @@ func (p *page) SendQuality(q proto.Quality) {
 	m, err := proto.NewSignal(proto.TypeQuality, q)
 	if err != nil {
 		p.b.d.log.Debug("quality not sent to the page", "err", err)
+		return
+	}
+	_ = p.conn.Send(m)
+}
+
+// SendLayers implements LayerSink: the publishing page learns which
+// encodings of its camera to send when that changes.
+func (p *page) SendLayers(active []string) {
+	if !p.b.isPublisher(p) {
+		return
+	}
+	p.mu.Lock()
+	same := slices.Equal(p.layers, active) || p.layers == nil && len(active) == len(p.b.d.cfg.Layers())
+	if !same {
+		p.layers = slices.Clone(active)
+	}
+	p.mu.Unlock()
+	if same {
+		return
+	}
+	m, err := proto.NewSignal(proto.TypeLayers, proto.Layers{Active: active})
+	if err != nil {
+		p.b.d.log.Debug("layers not sent to the page", "err", err)
 		return
 	}
 	_ = p.conn.Send(m)

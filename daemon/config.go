@@ -46,6 +46,11 @@ type Config struct {
 	// default) or one (off); each subscriber pulls the layer its path
 	// carries (docs/protocol.md 4.7).
 	Simulcast string `yaml:"simulcast"`
+	// LayerIdle: a simulcast layer no subscriber has asked for this long
+	// is paused in the page (not encoded) until an Interest asks for it
+	// again; the lowest layer is always sent. 0 (the default) or
+	// negative: never pause (SuggestedLayerIdle is a good value).
+	LayerIdle time.Duration `yaml:"layer_idle"`
 }
 
 // Simulcast settings.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/peets/peets/proto"
 )
@@ -16,6 +17,9 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if c.Prefix != "/peets/user/alice" || c.Group != "/peets/room/demo" || c.Role != proto.RoleParticipant || c.Name != "alice" {
 		t.Fatalf("defaults: %+v", c)
+	}
+	if c.LayerIdle != 0 {
+		t.Fatalf("layer_idle default %v", c.LayerIdle)
 	}
 	if got := c.ParticipantPrefix().String(); got != "/peets/user/alice/demo" {
 		t.Fatalf("participant prefix %s", got)
@@ -39,12 +43,12 @@ func TestConfigRejects(t *testing.T) {
 func TestLoadConfigStrict(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "c.yml")
-	os.WriteFile(f, []byte("user: bob\nroom: r1\ndescription:\n  org: UCLA\n"), 0o600)
+	os.WriteFile(f, []byte("user: bob\nroom: r1\nlayer_idle: 3s\ndescription:\n  org: UCLA\n"), 0o600)
 	c, err := LoadConfig(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.User != "bob" || c.Description["org"] != "UCLA" {
+	if c.User != "bob" || c.Description["org"] != "UCLA" || c.LayerIdle != 3*time.Second {
 		t.Fatalf("%+v", c)
 	}
 	os.WriteFile(f, []byte("user: bob\nromo: typo\n"), 0o600)

@@ -89,6 +89,9 @@ type Daemon struct {
 	// changes: fetchers read it once per packet without d.mu.
 	sinkSnap atomic.Pointer[[]RemoteSink]
 	final    Stats
+	// layerWake wakes the layer loop when an Interest asks for a paused
+	// layer of the camera (idleloop.go).
+	layerWake chan struct{}
 
 	// presence (Options.PresenceFollowsPages)
 	presMu  sync.Mutex
@@ -121,7 +124,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	d := &Daemon{
 		cfg: cfg, opts: o, log: log.With("user", cfg.User, "room", cfg.Room),
 		conn: o.Conn, locals: map[string]*localStream{}, remotes: map[string]*remoteStream{},
-		sinks: map[int]RemoteSink{}, takenLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
+		sinks: map[int]RemoteSink{}, layerWake: make(chan struct{}, 1), takenLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
 	}
 	d.self = cfg.ParticipantPrefix()
 	ok := false
@@ -251,6 +254,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() {
 		defer d.wg.Done()
 		d.qualityLoop(runCtx)
+	}()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.layerLoop(runCtx)
 	}()
 	// After a forwarder restart the Interests outstanding died with its PIT:
 	// re-express them at once rather than after their lifetime.

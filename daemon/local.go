@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/peets/peets/media"
@@ -18,6 +19,13 @@ type localStream struct {
 	clock          uint32
 	layer          layerInfo // zero unless a simulcast layer
 	pub            *media.Publisher
+
+	// A simulcast layer's pauses (idlelayers.go): when an Interest last
+	// asked for it (unix ns), whether the page was told to pause it, and
+	// how often it was paused and resumed.
+	lastPull        atomic.Int64
+	paused          atomic.Bool
+	pauses, resumes atomic.Uint64
 
 	mu     sync.Mutex
 	keyReq func() // asks the current source of the stream for a keyframe
@@ -53,7 +61,13 @@ func (d *Daemon) newLocal(id, kind, mime string, clock uint32, keyReq func(), la
 		return nil, err
 	}
 	l := &localStream{id: id, kind: kind, mime: mime, clock: clock, keyReq: keyReq, layer: layer}
+	l.lastPull.Store(time.Now().UnixNano())
+	var onInterest func()
+	if layer.rid != "" {
+		onInterest = func() { d.layerAsked(l) }
+	}
 	pub, err := d.prod.NewPublisher(media.PublisherConfig{
+		OnInterest:        onInterest,
 		Stream:            id,
 		Signer:            sec.NoKeyLocator(d.id.Signer()),
 		MimeType:          mime,

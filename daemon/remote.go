@@ -325,8 +325,11 @@ type Stats struct {
 	Publishers  map[string]media.PublisherStats `json:"publishers"`
 	Fetchers    map[string]media.FetcherStats   `json:"fetchers"`
 	Layers      map[string]LayerStats           `json:"layers,omitempty"` // per remote simulcast camera
-	Roster      roster.Stats                    `json:"roster"`
-	Verifier    any                             `json:"verifier"`
+	// CameraLayers: the layers of the page's own camera, by stream id:
+	// whether the page sends them, their pauses and resumes.
+	CameraLayers map[string]LocalLayerStats `json:"camera_layers,omitempty"`
+	Roster       roster.Stats               `json:"roster"`
+	Verifier     any                        `json:"verifier"`
 }
 
 // Stats returns the daemon's counters.
@@ -334,7 +337,7 @@ func (d *Daemon) Stats() Stats {
 	s := Stats{
 		Participant: d.self.String(), Forwarder: d.conn.Stats(),
 		Publishers: map[string]media.PublisherStats{}, Fetchers: map[string]media.FetcherStats{},
-		Roster: d.part.Stats(), Verifier: d.ver.Stats(),
+		Roster: d.part.Stats(), Verifier: d.ver.Stats(), CameraLayers: d.localLayerStats(),
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

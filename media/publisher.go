@@ -64,6 +64,12 @@ type PublisherConfig struct {
 	// KeyframeInterval rate-limits OnKeyframeRequest (default 400 ms).
 	KeyframeInterval time.Duration
 
+	// OnInterest, if set, is called for every well-formed Interest for the
+	// stream's media or metadata (a pull, a probe, an Interest held for a
+	// packet to come), before it is answered. It runs on the engine
+	// goroutine: it must be quick and must not block.
+	OnInterest func()
+
 	// MimeType and ClockRate are advertised in the stream metadata.
 	MimeType  string
 	ClockRate uint64
@@ -93,6 +99,7 @@ type Publisher struct {
 	maxPacket     int
 	keyInterval   time.Duration
 	onKeyframe    func()
+	interestHook  func()
 	mimeType      string
 	clockRate     uint64
 
@@ -204,6 +211,7 @@ func (p *Producer) NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		maxPacket:     cfg.MaxPacketSize,
 		keyInterval:   cfg.KeyframeInterval,
 		onKeyframe:    cfg.OnKeyframeRequest,
+		interestHook:  cfg.OnInterest,
 		mimeType:      cfg.MimeType,
 		clockRate:     cfg.ClockRate,
 		next:          1,

@@ -22,6 +22,9 @@ func (p *Publisher) onInterest(args ndn.InterestHandlerArgs) {
 		p.counters.malformed.Add(1)
 		return
 	}
+	if p.interestHook != nil && (sn.Kind == proto.KindMeta || sn.Kind == proto.KindMedia) {
+		p.interestHook()
+	}
 	switch sn.Kind {
 	case proto.KindMeta:
 		if len(name) != len(p.prefix)+1 {

@@ -101,6 +101,7 @@ var signalTypes = map[string]typeInfo{
 	TypeUpdate:        {FromServer, func() validator { return new(Participant) }},
 	TypeTracks:        {FromServer, func() validator { return new(Tracks) }},
 	TypeQuality:       {FromServer, func() validator { return new(Quality) }},
+	TypeLayers:        {FromServer, func() validator { return new(Layers) }},
 }
 
 // SignalTypes lists every known message type with the directions it may

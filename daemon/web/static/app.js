@@ -23,6 +23,9 @@
     role: 'participant',
     videoBitrate: 0,
     simulcast: [],
+    activeLayers: null, // the camera's encodings the proxy wants sent (null: all), from 'layers'
+    layersChain: Promise.resolve(),
+    layersRetry: 0,
     participants: new Map(), // id -> {id, name, role, audioMuted, videoMuted, streams}
     tiles: new Map(), // participant id -> tile
     mids: new Map(), // mid -> {participant, kind, stream}
@@ -124,6 +127,7 @@
         break;
       case 'text': addChat(m.sender, d.name, d.text, d.time); break;
       case 'quality': onQuality(d); break;
+      case 'layers': onLayers(d); break;
       case 'error':
         state.errors.push(d);
         console.warn(`peets: error from the proxy: ${d.code} ${d.message || ''}`);
@@ -441,6 +445,9 @@
           ? layers.map((l) => ({ rid: l.rid, scaleResolutionDownBy: l.scaleResolutionDownBy, maxBitrate: l.maxBitrate }))
           : single;
       }
+      // A new camera track starts with every encoding: the proxy publishes
+      // a layer when it first gets it, and only then can anyone ask for it.
+      if (track.kind === 'video') state.activeLayers = null;
       try {
         pc.addTransceiver(track, init);
       } catch (e) {
@@ -451,6 +458,48 @@
       }
     }
     if (pc.connectionState !== 'connected') setStatus('', 'Connecting media…');
+  }
+
+  // onLayers: the proxy pauses the camera's encodings nobody has asked for
+  // lately and resumes one as soon as a subscriber asks for it (protocol 7,
+  // 'layers').
+  function onLayers(d) {
+    state.activeLayers = Array.isArray(d.active) ? d.active : null;
+    applyLayers();
+  }
+
+  // applyLayers sets each simulcast encoding of the camera's sender active
+  // or not, keeping the rest of its parameters (a resumed encoding starts
+  // with a keyframe). One call at a time: setParameters wants the
+  // parameters of the latest getParameters.
+  function applyLayers() {
+    state.layersChain = state.layersChain.then(async () => {
+      const want = state.activeLayers;
+      if (!state.pc || !want) return;
+      for (const sender of state.pc.getSenders()) {
+        if (sender.track?.kind !== 'video') continue;
+        const params = sender.getParameters();
+        const encs = params.encodings || [];
+        if (encs.length < 2 || !encs.every((e) => e.rid)) continue;
+        let changed = false;
+        for (const e of encs) {
+          const active = want.includes(e.rid);
+          if (e.active !== active) {
+            e.active = active;
+            changed = true;
+          }
+        }
+        if (!changed) continue;
+        try {
+          await sender.setParameters(params);
+          console.info(`peets: camera layers sent: ${encs.filter((e) => e.active).map((e) => e.rid).join(', ')}`);
+        } catch (e) {
+          console.warn(`peets: cannot pause or resume camera layers (${e}); again in a second`);
+          clearTimeout(state.layersRetry);
+          state.layersRetry = setTimeout(applyLayers, 1000);
+        }
+      }
+    });
   }
 
   function applyMute() {
