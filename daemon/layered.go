@@ -104,6 +104,7 @@ type layeredRemote struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	wg     sync.WaitGroup
+	alive  aliveTicker
 }
 
 // layersOf sorts a group's layers, lowest bitrate first.
@@ -250,6 +251,7 @@ func (lr *layeredRemote) onPacket(id string, pkt []byte, seq uint64) {
 	lr.delayPacket(now, pkt)
 	lr.lastPkt = now
 	lr.mu.Unlock()
+	lr.d.mediaAlive(&lr.alive, lr.info.Owner, now)
 	if h := lr.d.opts.OnRemote; h != nil {
 		h(lr.info.Owner, lr.info.Stream, seq, pkt)
 	}

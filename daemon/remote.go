@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
 
@@ -41,6 +42,7 @@ type remoteStream struct {
 	lr     *layeredRemote
 	cancel context.CancelFunc
 	done   chan struct{}
+	alive  aliveTicker
 }
 
 func (r *remoteStream) stop() {
@@ -211,6 +213,7 @@ func (d *Daemon) startRemote(ctx context.Context, m roster.Member, s proto.Roste
 		Engine: d.conn.Engine(), Owner: info.Owner, Stream: s.ID, Verifier: d.ver, RateHint: rate,
 		Logger: d.log,
 		OnPacket: func(pkt []byte, seq uint64) {
+			d.mediaAlive(&r.alive, info.Owner, time.Now())
 			if onRemote != nil {
 				onRemote(info.Owner, info.Stream, seq, pkt)
 			}

@@ -63,14 +63,17 @@ const (
 
 // Stats counts the table's activity.
 type Stats struct {
-	Members  int               `json:"members"`
-	Joins    uint64            `json:"joins"`
-	Updates  uint64            `json:"updates"`
-	Byes     uint64            `json:"byes"`
-	Expired  uint64            `json:"expired"`
-	Chats    uint64            `json:"chats"`
-	Rejected map[string]uint64 `json:"rejected"` // roster-level reasons
-	Sync     roomsync.Stats    `json:"sync"`     // sync-level counters and reasons
+	Members int    `json:"members"`
+	Joins   uint64 `json:"joins"`
+	Updates uint64 `json:"updates"`
+	Byes    uint64 `json:"byes"`
+	Expired uint64 `json:"expired"`
+	// KeptByMedia counts the times verified media of a member whose
+	// heartbeats were late pushed its expiry back (Alive).
+	KeptByMedia uint64            `json:"kept_by_media,omitempty"`
+	Chats       uint64            `json:"chats"`
+	Rejected    map[string]uint64 `json:"rejected"` // roster-level reasons
+	Sync        roomsync.Stats    `json:"sync"`     // sync-level counters and reasons
 }
 
 // Table is a room's soft-state roster: members join on their first valid
@@ -449,6 +452,33 @@ func (t *Table) noteClaim(key string, m *Member, holder enc.Name, now time.Time)
 		ev.State = StateActive
 		t.emit(Event{Type: EventUserTaken, Time: now, Member: ev, Holder: holder})
 	}
+}
+
+// Alive takes verified Data a member published under its participant
+// prefix p at now (its media, which the caller fetched and verified) as
+// proof that it lives: its expiry moves to ExpireAfter of its intervals
+// after now, as a heartbeat's would. Heartbeats share the member's path
+// with its media, and on a congested uplink they are lost with it: a
+// member whose stream still arrives must not be expired for it. Nothing
+// else of the member changes (its state shows the overdue heartbeat), an
+// unknown or departed member is not brought back, and a bye still ends
+// it at once. It reports whether p is a member.
+func (t *Table) Alive(p enc.Name, now time.Time) bool {
+	key := p.String()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m, ok := t.members[key]
+	if !ok {
+		return false
+	}
+	d := now.Add(time.Duration(t.expire) * m.Interval)
+	if d.After(t.deadline[key]) {
+		if now.Sub(m.LastHeartbeat) > m.Interval*3/2 {
+			t.st.KeptByMedia++
+		}
+		t.deadline[key] = d
+	}
+	return true
 }
 
 func (t *Table) expireNow(now time.Time) {

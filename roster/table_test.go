@@ -339,3 +339,35 @@ func TestTableUserTakenEvents(t *testing.T) {
 		t.Fatalf("user_taken = %d, want %d", st.Rejected[ReasonUserTaken], 4+2*maxClaims)
 	}
 }
+
+// TestTableAliveByMedia: a member whose heartbeats stop while its verified
+// media still arrive (Alive) stays; once the media stop too, it expires.
+// An unknown member is not made one.
+func TestTableAliveByMedia(t *testing.T) {
+	tab := newTable("r", 2, synctest.Logger) // IntervalMs 100: expires after 200 ms
+	defer tab.close()
+	alice := proto.ParticipantPrefix(proto.DefaultUserPrefix("alice"), "r")
+	bob := proto.ParticipantPrefix(proto.DefaultUserPrefix("bob"), "r")
+	tab.apply(hbPub(t, "alice", "r", 1, nil))
+	if tab.Alive(bob, time.Now()) {
+		t.Fatal("an unknown member is alive")
+	}
+	// 1 s of media, no heartbeat: five expiry times.
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if !tab.Alive(alice, time.Now()) {
+			t.Fatal("alice expired while her media arrived")
+		}
+	}
+	if st := tab.Stats(); st.KeptByMedia == 0 || st.Expired != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if m, ok := tab.Get(alice); !ok || m.State != StateStale {
+		t.Fatalf("alice %+v %v: want a stale member", m, ok)
+	}
+	if synctest.Eventually(2*time.Second, func() bool { return tab.Len() == 0 }) < 0 {
+		t.Fatal("no expiry once the media stopped")
+	}
+	if tab.Alive(alice, time.Now()) || tab.Len() != 0 {
+		t.Fatal("media brought an expired member back")
+	}
+}
