@@ -326,11 +326,21 @@ func (lr *layeredRemote) run() {
 func (lr *layeredRemote) step(now time.Time) {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
+	// Only the current layer and the one being switched to are fetched: a
+	// fetcher of any other pulls a layer nobody plays, over the path whose
+	// load the choice is about (one such stayed after a step up was undone
+	// and pulled the top layer for the rest of a call).
+	for id, lf := range lr.fetchers {
+		if id != lr.layers[lr.cur].ID && id != lr.layers[lr.target].ID {
+			lr.log.Warn("stopping the fetcher of a layer neither played nor switched to", "layer", id)
+			lr.stopFetcherLocked(lf)
+		}
+	}
 	cur := lr.fetchers[lr.layers[lr.cur].ID]
 	if cur == nil && lr.target < lr.cur {
 		// stepping down: the old layer was let go, its keyframe is awaited
 		if now.Sub(lr.asked) > switchTimeout {
-			lr.giveUpSwitch(now)
+			lr.commitDown(now)
 		}
 		return
 	}
@@ -390,6 +400,30 @@ func (lr *layeredRemote) giveUpSwitch(now time.Time) {
 	lr.lastPkt = time.Time{}
 }
 
+// commitDown makes the layer a step down on loss went to the current one
+// although its keyframe has not come in switchTimeout (lr.mu held): the
+// layer above was let go because the path does not carry it, and going
+// back to it would load that path again (a keyframe request lost in a
+// full uplink queue had a subscriber swing between two layers, each time
+// restarting the higher one). The page holds its last frame until a
+// keyframe comes; the request is repeated. Packets that stop coming count
+// as a stall from now, so the choice can step down again.
+func (lr *layeredRemote) commitDown(now time.Time) {
+	from := lr.cur
+	lr.cur = lr.target
+	lr.resetDelay(from)
+	lr.lastPkt = now
+	lr.lossWin = [lossWindow]lossSample{}
+	id := lr.layers[lr.cur].ID
+	lr.log.Info("layer switch down kept without its keyframe", "layer", id)
+	if lf := lr.fetchers[id]; lf != nil {
+		lf.counted = false
+		lf.f.RequestKeyframe()
+		return
+	}
+	lr.startFetcherLocked(id)
+}
+
 // act switches to the layer d chose (lr.mu held). A step down taken on
 // loss lets the current layer go at once: the path does not carry it, and
 // its packets would queue ahead of the lower layer's keyframe, stretching
@@ -404,7 +438,9 @@ func (lr *layeredRemote) act(d adapt.Decision, now time.Time) {
 		return
 	}
 	if lr.target != lr.cur {
-		if lf := lr.fetchers[lr.layers[lr.target].ID]; lf != nil && d.Layer != lr.cur {
+		// the layer being switched to is given up (back to the current
+		// one, or on to another): its fetcher stops
+		if lf := lr.fetchers[lr.layers[lr.target].ID]; lf != nil {
 			lr.stopFetcherLocked(lf)
 		}
 	}
