@@ -13,11 +13,8 @@ import "time"
 // probes of the layer above its own (adapt.Config.HoldUp, 4 s; more after
 // a failed step up), so a layer a subscriber keeps probing stays encoded,
 // its probe trains find fresh packets and a step up finds the layer's
-// keyframe at once. Off by default: in bench net at 1 Mbit/s the receivers
-// froze more with it (5 freezes, 5.0 s, against 1, 0.2 s without; the
-// other direction 6.2 s against none, one run each), which is not
-// understood yet; unlimited, it kept the top layer (960x540 against
-// 480x270 without) with the machine as busy.
+// keyframe at once. Off by default until measured again
+// (docs/benchmarks.md).
 const SuggestedLayerIdle = 10 * time.Second
 
 // layerPull is one layer of the camera at the publisher.
