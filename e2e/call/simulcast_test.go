@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -116,4 +118,51 @@ func TestSimulcastCall(t *testing.T) {
 	checkHealthyQuality(t, bob, "alice")
 	waitUplink(t, alice, 10*time.Second)
 	checkFreeze(t, alice, bob, "alice", "Alice")
+}
+
+// TestSimulcastMixed: a page that sends one encoding (its proxy's
+// simulcast: off, as a browser that refuses simulcast would) and a page
+// that sends layers, in one call: each decodes the other, the single
+// camera is fetched as a plain stream (no layer choice for it), the
+// layered one as layers, and both keep decoding (issue #15, bad input).
+func TestSimulcastMixed(t *testing.T) {
+	r := newRoom(t, "mixed")
+	off := filepath.Join(r.dir, "off.yaml")
+	if err := os.WriteFile(off, []byte("simulcast: off\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := browser.StartBrowser(t)
+	_, ua := r.proxy("alice", "Alice", "--config", off)
+	_, ub := r.proxy("bob", "Bob")
+	alice := browser.OpenPage(t, b, ua)
+	bob := browser.OpenPage(t, b, ub)
+	for _, p := range []*browser.Page{alice, bob} {
+		d := browser.WaitDecoded(t, p, 1, 20*time.Second)
+		t.Logf("%s decodes %+v", p.URL, d)
+	}
+	if _, layered := layerStats(t, ub)["/peets/user/alice/mixed/media/cam"]; layered {
+		t.Errorf("bob fetches alice's single camera as layers: %v", layerStats(t, ub))
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		cam, _ := layerStats(t, ua)["/peets/user/bob/mixed/media/cam"].(map[string]any)
+		if cam != nil && cam["layer"] != nil {
+			t.Logf("alice pulls bob's layer %v", cam["layer"])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alice does not fetch bob's camera as layers: %v", layerStats(t, ua))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, p := range []*browser.Page{alice, bob} {
+		before := browser.WaitDecoded(t, p, 1, 5*time.Second)
+		time.Sleep(2 * time.Second)
+		after := browser.WaitDecoded(t, p, 1, 5*time.Second)
+		for id, d := range after {
+			if d.FramesDecoded <= before[id].FramesDecoded {
+				t.Errorf("%s stopped decoding %s: %d -> %d frames", p.URL, id, before[id].FramesDecoded, d.FramesDecoded)
+			}
+		}
+	}
 }
