@@ -167,13 +167,7 @@ func (d *Daemon) startRemoteLayers(ctx context.Context, m roster.Member, group s
 	}
 	r := &remoteStream{info: info}
 	r.lr = d.startLayered(ctx, info, layers)
-	d.mu.Lock()
-	d.remotes[key] = r
-	sinks := d.sinkList()
-	d.mu.Unlock()
-	for _, sk := range sinks {
-		sk.AddRemote(info)
-	}
+	d.addRemote(key, r)
 	d.log.Info("fetching layers", "stream", info.Owner.String()+"/media/"+group, "layers", len(layers), "codec", info.Codec)
 }
 
@@ -231,13 +225,7 @@ func (d *Daemon) startRemote(ctx context.Context, m roster.Member, s proto.Roste
 	r.f = f
 	rctx, cancel := context.WithCancel(ctx)
 	r.cancel = cancel
-	d.mu.Lock()
-	d.remotes[key] = r
-	sinks := d.sinkList()
-	d.mu.Unlock()
-	for _, sk := range sinks {
-		sk.AddRemote(info)
-	}
+	d.addRemote(key, r)
 	d.log.Info("fetching", "stream", info.Owner.String()+"/media/"+info.Stream, "codec", info.Codec)
 	d.wg.Add(1)
 	go func() {
@@ -358,4 +346,15 @@ func (d *Daemon) Stats() Stats {
 		s.Fetchers[r.info.Owner.String()+"/media/"+r.info.Stream] = r.f.Stats()
 	}
 	return s
+}
+
+// addRemote registers a remote stream and announces it to every sink.
+func (d *Daemon) addRemote(key string, r *remoteStream) {
+	d.mu.Lock()
+	d.remotes[key] = r
+	sinks := d.sinkList()
+	d.mu.Unlock()
+	for _, sk := range sinks {
+		sk.AddRemote(r.info)
+	}
 }

@@ -104,17 +104,7 @@ func TestSimulcastIdleLayers(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	checkCameraLayers(t, ua, "cam.m", 1, 1)
-	deadline = time.Now().Add(20 * time.Second)
-	for {
-		cam, _ := layerStats(t, ub)["/peets/user/alice/idle/media/cam"].(map[string]any)
-		if cam != nil && cam["layer"] == "cam.h" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bob did not reach alice's top layer: %v", cam)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	waitLayer(t, ub, "/peets/user/alice/idle/media/cam", "cam.h")
 	// Bob on the top layer, past layer_idle: the middle one stays on.
 	time.Sleep(4 * time.Second)
 	top := encodings(t, alice)

@@ -76,6 +76,27 @@ func layerStats(t *testing.T, pageURL string) map[string]any {
 	return ls
 }
 
+// waitLayer waits up to 20 s until the proxy of pageURL pulls layer of the
+// layered remote camera stream.
+func waitLayer(t *testing.T, pageURL, stream, layer string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ls := layerStats(t, pageURL)
+		cam, _ := ls[stream].(map[string]any)
+		if cam != nil && cam["layer"] == layer {
+			js, _ := json.Marshal(cam)
+			t.Logf("%s pulls %s: %s", pageURL, layer, js)
+			return
+		}
+		if time.Now().After(deadline) {
+			js, _ := json.MarshalIndent(ls, "", " ")
+			t.Fatalf("%s did not reach %s of %s: %s", pageURL, layer, stream, js)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
 // TestSimulcastCall: two pages sending simulcast cameras each decode the
 // other's video through one track; on a loopback path every subscriber
 // climbs to the top layer (a probe says it fits) and the page keeps
@@ -93,21 +114,7 @@ func TestSimulcastCall(t *testing.T) {
 		d := browser.WaitDecoded(t, p, 1, 20*time.Second)
 		t.Logf("%s decodes %+v", p.URL, d)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ls := layerStats(t, ub)
-		cam, _ := ls["/peets/user/alice/simulcast2/media/cam"].(map[string]any)
-		if cam != nil && cam["layer"] == "cam.h" {
-			js, _ := json.Marshal(cam)
-			t.Logf("bob pulls alice's top layer: %s", js)
-			break
-		}
-		if time.Now().After(deadline) {
-			js, _ := json.MarshalIndent(ls, "", " ")
-			t.Fatalf("bob did not reach alice's top layer: %s", js)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	waitLayer(t, ub, "/peets/user/alice/simulcast2/media/cam", "cam.h")
 	// still decoding after the switches
 	before := browser.WaitDecoded(t, bob, 1, 5*time.Second)
 	time.Sleep(2 * time.Second)
