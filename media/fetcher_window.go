@@ -449,6 +449,7 @@ func (f *Fetcher) sendPLI(now time.Time) {
 	f.pliWanted = false
 	f.lastPLI = now
 	f.st.PLISent++
+	f.log.Debug("keyframe request sent", "stream", f.cfg.Stream, "known", f.meta.KeySeq, "deliver", f.deliverSeq)
 	name := proto.PLIName(f.owner, f.cfg.Stream, f.boot, f.meta.KeySeq)
 	t := tag{kind: tagPLI, boot: f.boot, sent: now}
 	f.express(name, false, true, time.Second, t)

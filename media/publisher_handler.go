@@ -158,8 +158,10 @@ func (p *Publisher) answerPLI(req proto.PLIRequest, name enc.Name, reply ndn.Wir
 	}
 	if !trigger {
 		p.counters.pliSuppressed.Add(1)
+		p.log.Debug("keyframe request suppressed", "stream", p.stream, "known", req.KnownKey, "key", m.KeySeq, "key_age", now.Sub(keyTime))
 		return
 	}
+	p.log.Debug("keyframe request", "stream", p.stream, "known", req.KnownKey, "key", m.KeySeq)
 	p.lastKeyReq = now
 	p.counters.keyframeRequests.Add(1)
 	p.onKeyframe()

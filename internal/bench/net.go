@@ -55,6 +55,9 @@ type NetConfig struct {
 	Logger *slog.Logger
 	Echo   io.Writer // proxies' and forwarders' output copy (nil: none)
 	Keep   bool      // keep the run's directory (logs, clip) and log its path
+	// ProxyLogLevel is the proxies' log level ("": info in a kept run,
+	// else warn).
+	ProxyLogLevel string
 }
 
 // NetResult is one run of Net: the set-up, and the same figures for the

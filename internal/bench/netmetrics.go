@@ -59,6 +59,8 @@ type VideoFigures struct {
 	BitrateKbps    float64   `json:"bitrate_kbps"`
 	BitrateSeries  []float64 `json:"bitrate_kbps_series"`
 	HeightSeries   []float64 `json:"height_series"`  // frame height at the end of each second
+	LostSeries     []float64 `json:"lost_series"`    // packets lost in each second (getStats packetsLost)
+	PLISeries      []float64 `json:"pli_series"`     // keyframe requests (PLI) the page sent in each second
 	Resolution     string    `json:"resolution"`     // at the end of the window
 	TopResolution  string    `json:"top_resolution"` // the largest seen in the window
 	Nacks          float64   `json:"nacks_sent"`
@@ -145,6 +147,8 @@ func videoFigures(s []inSample, d time.Duration) VideoFigures {
 		}
 		v.BitrateSeries = append(v.BitrateSeries, round3(rate(s, t, time.Second, vbytes)*8/1000))
 		v.HeightSeries = append(v.HeightSeries, last(s, t, height))
+		v.LostSeries = append(v.LostSeries, math.Round(rate(s, t, time.Second, func(x *inSample) float64 { return x.VLost })))
+		v.PLISeries = append(v.PLISeries, math.Round(rate(s, t, time.Second, func(x *inSample) float64 { return x.Plis })))
 	}
 	for i := range s {
 		if s[i].At >= 0 && s[i].At <= d && s[i].Height > top {

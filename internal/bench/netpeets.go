@@ -106,7 +106,7 @@ func (e *netEnv) runPeets(ctx context.Context) (*PhaseResult, error) {
 	var proxies []*netProxy
 	for i, h := range topo.pageHosts() {
 		args := []string{"up", "--user", h.user, "--room", room, "--forwarder", fw[h.name],
-			"--state-dir", filepath.Join(dir, h.user), "--log-level", proxyLogLevel(e.c.Keep)}
+			"--state-dir", filepath.Join(dir, h.user), "--log-level", proxyLogLevel(e.c.Keep, e.c.ProxyLogLevel)}
 		if topo.hub != nil && i > 0 {
 			args = append(args, "--role", "viewer")
 		}
@@ -192,8 +192,12 @@ func (e *netEnv) routeHub(ctx context.Context, uri, room string, reach map[strin
 }
 
 // proxyLogLevel: a kept run keeps the proxies' decisions (layer switches,
-// roster changes) in their logs; others only their warnings.
-func proxyLogLevel(keep bool) string {
+// roster changes) in their logs; others only their warnings; unless a
+// level is given.
+func proxyLogLevel(keep bool, level string) string {
+	if level != "" {
+		return level
+	}
 	if keep {
 		return "info"
 	}

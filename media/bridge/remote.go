@@ -11,6 +11,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/peets/peets/media/codec"
 	"github.com/peets/peets/proto"
 )
 
@@ -101,8 +102,9 @@ func (sl *slot) write(rt *RemoteTrack, p *rtp.Packet, retransmit bool) error {
 		if !sl.w.mapRetransmit(p) {
 			return nil
 		}
-	} else {
-		sl.w.rewrite(p, time.Now())
+	} else if !sl.w.rewrite(p, time.Now()) {
+		sl.s.st.remoteDropped.Add(1)
+		return nil
 	}
 	p.Header.Extension = false
 	p.Header.ExtensionProfile = 0
@@ -138,29 +140,51 @@ func (b *bindHook) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters
 // rewriter maps a slot's successive sources onto one continuous output
 // sequence: a new source (new owner, new SSRC or a jump in sequence
 // numbers) continues right after the last packet sent, its timestamps
-// advanced by the wall-clock time elapsed.
+// advanced by the wall-clock time elapsed, and (VP8, VP9) its picture IDs
+// and TL0PICIDX right after the last ones sent: a simulcast layer switch
+// is a new source, and the page's decoder orders frames and finds their
+// references by that numbering.
 type rewriter struct {
 	clockRate uint32
+	mime      string
 	started   bool // a packet was sent
 	fresh     bool // the next packet starts a new source
+	earlier   bool // the current source is not the first: output numbers before srcStart are another's
 	srcSSRC   uint32
+	srcStart  uint16 // output seq of the current source's first packet
 	seqOff    uint16
 	tsOff     uint32
 	lastSeq   uint16 // highest output seq
 	lastTS    uint32
 	lastAt    time.Time
+
+	// picture numbering (VP8, VP9)
+	numbered bool // a numbered packet was sent
+	numFresh bool // the current source's numbering offsets are not set yet
+	pidOff   uint16
+	tl0Off   uint8
+	lastPID  uint16 // newest output picture ID
+	lastTL0  uint8
+	pidBits  uint8
+	buf      []byte // the rewritten payload
 }
 
 // maxSeqJump is how far a source's sequence numbers may jump before the
 // rewriter treats it as a restart.
 const maxSeqJump = 3000
 
-func (w *rewriter) rewrite(p *rtp.Packet, now time.Time) {
+// rewrite maps p onto the output; false: drop it (a late packet of the
+// current source that would take an output number sent for an earlier
+// source).
+func (w *rewriter) rewrite(p *rtp.Packet, now time.Time) bool {
 	if w.started && !w.fresh && p.SSRC == w.srcSSRC {
 		// Same source, unless its numbering jumped (a restart).
 		if diff := p.SequenceNumber + w.seqOff - w.lastSeq; diff < maxSeqJump || diff > 65535-maxSeqJump {
+			if !w.ours(p.SequenceNumber + w.seqOff) {
+				return false
+			}
 			w.apply(p, now)
-			return
+			return true
 		}
 	}
 	// A new source.
@@ -171,14 +195,25 @@ func (w *rewriter) rewrite(p *rtp.Packet, now time.Time) {
 			ticks = 1
 		}
 		w.tsOff = w.lastTS + ticks - p.Timestamp
+		w.earlier = true
 	} else {
 		w.seqOff, w.tsOff = 0, 0
 		w.lastSeq = p.SequenceNumber - 1
 	}
 	w.srcSSRC = p.SSRC
+	w.srcStart = p.SequenceNumber + w.seqOff
 	w.fresh = false
+	w.numFresh = true
 	w.started = true
 	w.apply(p, now)
+	return true
+}
+
+// ours reports whether output number out belongs to the current source:
+// not before its first packet when an earlier source sent the numbers
+// below.
+func (w *rewriter) ours(out uint16) bool {
+	return !w.earlier || out-w.srcStart < 32768
 }
 
 func (w *rewriter) apply(p *rtp.Packet, now time.Time) {
@@ -189,25 +224,70 @@ func (w *rewriter) apply(p *rtp.Packet, now time.Time) {
 		w.lastTS = p.Timestamp
 		w.lastAt = now
 	}
+	w.renumber(p, true)
 }
 
-// sourceSeq maps an output sequence number back to the current source's.
-func (w *rewriter) sourceSeq(out uint16) uint16 { return out - w.seqOff }
+// renumber rewrites p's picture ID and TL0PICIDX (VP8, VP9): the first
+// numbered packet of a source after another continues the numbering, so
+// that its keyframe is the picture right after the last one sent; newer
+// moves the newest numbers sent on.
+func (w *rewriter) renumber(p *rtp.Packet, newer bool) {
+	n, ok := codec.ParseNumbering(w.mime, p.Payload)
+	if !ok || n.PIDBits == 0 {
+		return
+	}
+	if w.numFresh {
+		w.numFresh = false
+		if w.numbered {
+			w.pidOff = w.lastPID + 1 - n.PID
+			w.tl0Off = w.lastTL0 + 1 - n.TL0
+		} else {
+			w.pidOff, w.tl0Off = 0, 0
+		}
+	}
+	pid, tl0 := (n.PID+w.pidOff)&(1<<n.PIDBits-1), n.TL0+w.tl0Off
+	// The payload is the caller's (a fetcher's buffer, shared by every
+	// page): the rewrite goes to the slot's own copy, which the track's
+	// WriteRTP has sent before the next packet comes (under the slot's
+	// lock).
+	w.buf = append(w.buf[:0], p.Payload...)
+	p.Payload = w.buf
+	n.Rewrite(p.Payload, pid, tl0)
+	if !newer {
+		return
+	}
+	if !w.numbered || w.pidBits != n.PIDBits || codec.PIDAhead(pid, w.lastPID, n.PIDBits) {
+		w.lastPID, w.pidBits = pid, n.PIDBits
+	}
+	if n.HasTL0 && (!w.numbered || int8(tl0-w.lastTL0) > 0) {
+		w.lastTL0 = tl0
+	}
+	w.numbered = true
+}
+
+// sourceSeq maps an output sequence number back to the current source's;
+// false if that number was sent for an earlier source.
+func (w *rewriter) sourceSeq(out uint16) (uint16, bool) {
+	return out - w.seqOff, w.started && w.ours(out)
+}
 
 // mapRetransmit rewrites a retransmitted packet of the current source;
 // false if it is not from that source. A retransmission may be the newest
 // packet sent (the original was lost before the bridge): the output state
 // then moves, or a later source would reuse its sequence number.
 func (w *rewriter) mapRetransmit(p *rtp.Packet) bool {
-	if !w.started || w.fresh || p.SSRC != w.srcSSRC {
+	if !w.started || w.fresh || p.SSRC != w.srcSSRC || !w.ours(p.SequenceNumber+w.seqOff) {
 		return false
 	}
 	p.SequenceNumber += w.seqOff
 	p.Timestamp += w.tsOff
+	newer := false
 	if d := p.SequenceNumber - w.lastSeq; d != 0 && d < 32768 {
 		w.lastSeq = p.SequenceNumber
 		w.lastTS = p.Timestamp
+		newer = true
 	}
+	w.renumber(p, newer)
 	return true
 }
 
@@ -327,7 +407,7 @@ func (s *Session) assign(rt *RemoteTrack) {
 		key:  key,
 		kind: codecKind(rt.codec.MimeType),
 		s:    s,
-		w:    rewriter{clockRate: rt.codec.ClockRate},
+		w:    rewriter{clockRate: rt.codec.ClockRate, mime: rt.codec.MimeType},
 	}
 	sl.streamID = "peets-" + sl.id
 	sl.trackID = sl.streamID + "-" + kindName(sl.kind)
@@ -420,6 +500,7 @@ func (s *Session) readSenderRTCP(sl *slot, sender *webrtc.RTPSender) {
 				rt := sl.rt
 				sl.mu.Unlock()
 				if rt != nil {
+					s.log.Debug("page asks for a keyframe", "remote", rt.id)
 					s.remoteKeyframe(rt)
 				}
 			case *rtcp.TransportLayerNack:
@@ -441,9 +522,13 @@ func (s *Session) answerNACK(sl *slot, n *rtcp.TransportLayerNack) {
 	}
 	sl.mu.Lock()
 	rt := sl.rt
-	src := make([]uint16, len(seqs))
-	for i, seq := range seqs {
-		src[i] = sl.w.sourceSeq(seq)
+	src := make([]uint16, 0, len(seqs))
+	for _, seq := range seqs {
+		if x, ok := sl.w.sourceSeq(seq); ok {
+			src = append(src, x)
+		} else {
+			s.st.retransmitMisses.Add(1) // sent for an earlier source
+		}
 	}
 	sl.mu.Unlock()
 	if rt == nil || s.cfg.LookupRemote == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/peets/peets/media/codec"
 	"github.com/peets/peets/proto"
 )
 
@@ -417,8 +418,11 @@ func TestRewriter(t *testing.T) {
 	if p.SequenceNumber != 105 || p.Timestamp != 1040+90000 {
 		t.Fatalf("new source: seq %d ts %d", p.SequenceNumber, p.Timestamp)
 	}
-	if got := w.sourceSeq(105); got != 5000 {
-		t.Fatalf("sourceSeq = %d", got)
+	if got, ok := w.sourceSeq(105); got != 5000 || !ok {
+		t.Fatalf("sourceSeq = %d %v", got, ok)
+	}
+	if _, ok := w.sourceSeq(104); ok {
+		t.Fatal("sourceSeq maps a number sent for the first source")
 	}
 	// A jump within the same SSRC is a restart too.
 	p = pk(2, 40000, 9)
@@ -426,11 +430,19 @@ func TestRewriter(t *testing.T) {
 	if p.SequenceNumber != 106 {
 		t.Fatalf("jump: seq %d", p.SequenceNumber)
 	}
-	// Retransmissions map without moving the state, and only for the
-	// current source.
+	// Retransmissions map without moving the state, only for the current
+	// source, and never onto a number sent for an earlier one (105 was
+	// the previous restart's).
 	p = pk(2, 39999, 8)
-	if !w.mapRetransmit(p) || p.SequenceNumber != 105 {
-		t.Fatalf("retransmit: %v %d", p, p.SequenceNumber)
+	if w.mapRetransmit(p) {
+		t.Fatalf("retransmit before the source's start mapped to %d", p.SequenceNumber)
+	}
+	if p = pk(2, 39999, 8); w.rewrite(p, t0.Add(2*time.Second)) {
+		t.Fatalf("late packet before the source's start sent as %d", p.SequenceNumber)
+	}
+	p = pk(2, 40000, 9)
+	if !w.mapRetransmit(p) || p.SequenceNumber != 106 || w.lastSeq != 106 {
+		t.Fatalf("retransmit: seq %d, lastSeq %d", p.SequenceNumber, w.lastSeq)
 	}
 	// A retransmission newer than anything sent moves the output on.
 	p = pk(2, 40001, 10)
@@ -448,6 +460,59 @@ func TestRewriter(t *testing.T) {
 		if p.SequenceNumber != uint16(65533+i) {
 			t.Fatalf("wrap: %d", p.SequenceNumber)
 		}
+	}
+}
+
+// TestRewriterRenumbers: a switch from one VP8 source to another (two
+// simulcast layers, numbered independently) continues the picture IDs and
+// TL0PICIDX after the last ones sent, without touching the caller's
+// buffer; a retransmission of the new source gets the same numbers as its
+// original.
+func TestRewriterRenumbers(t *testing.T) {
+	w := rewriter{clockRate: 90000, mime: webrtc.MimeTypeVP8}
+	t0 := time.Unix(0, 0)
+	vp8 := func(ssrc uint32, seq, pid uint16, tl0 uint8) *rtp.Packet {
+		pay := []byte{0x90, 0xe0, 0x80 | byte(pid>>8), byte(pid), tl0, 0x40, 0x00}
+		return &rtp.Packet{Header: rtp.Header{SSRC: ssrc, SequenceNumber: seq, Timestamp: uint32(seq) * 3000}, Payload: pay}
+	}
+	read := func(p *rtp.Packet) (uint16, uint8) {
+		n, ok := codec.ParseNumbering(codec.MimeTypeVP8, p.Payload)
+		if !ok {
+			t.Fatalf("unparsable % x", p.Payload)
+		}
+		return n.PID, n.TL0
+	}
+	// The first source keeps its numbers (a frame over two packets).
+	for i, seq := range []uint16{10, 11, 12} {
+		p := vp8(1, seq, 0x7ffe+uint16(i), 200)
+		w.rewrite(p, t0)
+		if pid, tl0 := read(p); pid != (0x7ffe+uint16(i))&0x7fff || tl0 != 200 {
+			t.Fatalf("first source: pid %d tl0 %d", pid, tl0)
+		}
+	}
+	// Another layer, numbered far behind: its keyframe is picture 1 (after
+	// 0x7fff+1 wrapped to 0), TL0 201.
+	orig := vp8(2, 900, 5000, 17)
+	keep := append([]byte(nil), orig.Payload...)
+	p := &rtp.Packet{Header: orig.Header, Payload: orig.Payload}
+	w.rewrite(p, t0.Add(time.Second))
+	if pid, tl0 := read(p); pid != 1 || tl0 != 201 {
+		t.Fatalf("switch: pid %d tl0 %d", pid, tl0)
+	}
+	if string(orig.Payload) != string(keep) {
+		t.Fatal("the caller's payload was rewritten")
+	}
+	p = vp8(2, 901, 5001, 18)
+	w.rewrite(p, t0.Add(time.Second))
+	if pid, tl0 := read(p); pid != 2 || tl0 != 202 {
+		t.Fatalf("after the switch: pid %d tl0 %d", pid, tl0)
+	}
+	p = vp8(2, 900, 5000, 17)
+	if !w.mapRetransmit(p) || p.SequenceNumber != 13 {
+		t.Fatalf("retransmit: seq %d", p.SequenceNumber)
+	}
+	if pid, tl0 := read(p); pid != 1 || tl0 != 201 {
+		t.Fatalf("retransmit: pid %d tl0 %d", pid, tl0)
 	}
 }
 

@@ -13,6 +13,7 @@ const (
 	vp9BitI = 0x80
 	vp9BitP = 0x40
 	vp9BitL = 0x20
+	vp9BitF = 0x10
 	vp9BitB = 0x08
 	vp9BitM = 0x80
 )
