@@ -29,9 +29,8 @@ func TestMain(m *testing.M) {
 // TestBenchNet: a two-host call whose publisher's uplink drops to 1.2 Mbit/s
 // (below its top layer, 640x360 at up to 1.5 Mbit/s) for 8 s mid-window,
 // through Peets and directly. What must hold: before the step, Peets
-// reaches the top layer; the baseline keeps decoding (>= 13 fps over the
-// window, a few seconds of freezes at most) and Peets does not collapse
-// (see below for why less is asked of it); each link carried each media
+// reaches the top layer; both keep decoding (>= 13 fps over the window, a
+// few seconds of freezes at most); each link carried each media
 // packet about once (no duplicate storm); and the JSON has every figure. The goals of issue 15
 // (fixed limits, 60 s) are measured by the benchmark itself
 // (docs/benchmarks.md).
@@ -100,32 +99,12 @@ func TestBenchNet(t *testing.T) {
 			if rr.FirstFrameS == nil {
 				t.Errorf("%s: never decoded before the window", who)
 			}
-			// With the step down (three runs at load 3-4): Peets B<-A
-			// 18.8, 16.9 and 19.0 fps, one freeze of 1.1, 3.1 and 0.9 s,
-			// 1, 3 and 1 s under 5 fps; the baseline 19.9-20.0 fps,
-			// freezes of 0.25-0.8 s.
-			if rr.From == "B" && ph.name == "peets" {
-				// B's stream to A crosses no limit, but A's Interests for
-				// it share A's limited uplink with A's own Data: while
-				// that is full they queue and are lost, and A's choice
-				// of B's layer sees only its Data path (a probe up can
-				// succeed while A's uplink is at its limit). Seen: 19.4
-				// fps / 0.5 s frozen, 15.6 / 2.1 s, 10.0 / 9.3 s. Here
-				// only: it does not stop for good.
-				if v.FPSMean < 7 || v.LowFPSSeconds > 12 {
-					t.Errorf("%s: %.1f fps, %d s under 5 fps: want >= 7 fps, <= 12 s under 5 fps", who, v.FPSMean, v.LowFPSSeconds)
-				}
-			} else if ph.name == "peets" && rr.From == "A" {
-				// Behind the step, Peets mostly recovers in 1-2 s (18.6-19.0
-				// fps, one freeze of 1 s), but in about one run in three
-				// the lower layer stays undecodable for 6-11 s after the
-				// switch although the fetcher loses next to nothing (13.1,
-				// 13.3 and, at 1 Mbit/s, 9.7 fps): an open problem of
-				// issue 15. Here: it does not collapse.
-				if v.FPSMean < 8 || v.LowFPSSeconds > 12 {
-					t.Errorf("%s: %.1f fps, %d s under 5 fps: want >= 8 fps, <= 12 s under 5 fps", who, v.FPSMean, v.LowFPSSeconds)
-				}
-			} else if v.FPSMean < 13 || v.FreezeS > 5 || v.LowFPSSeconds > 5 {
+			// With the step down (six runs at load 4-6): Peets B<-A
+			// 18.6-19.2 fps, one freeze of 0.8-1.3 s, at most 1 s under
+			// 5 fps; A<-B (whose Interests share A's limited uplink)
+			// 19.2-20.0 fps; the baseline 19.9-20.0 fps, freezes of
+			// 0.25-0.8 s.
+			if v.FPSMean < 13 || v.FreezeS > 5 || v.LowFPSSeconds > 5 {
 				t.Errorf("%s: %.1f fps, %.2f s frozen, %d s under 5 fps: want >= 13 fps, <= 5 s frozen, <= 5 s under 5 fps",
 					who, v.FPSMean, v.FreezeS, v.LowFPSSeconds)
 			}
