@@ -76,6 +76,7 @@ measured window; units bit, kbit, mbit, gbit).`
 	fl.StringVar(&camera, "camera", "1280x720@20", "the synthetic camera's size and frame rate (a busy clip made for the run)")
 	fl.StringVar(&only, "only", "", "run one phase: peets or direct (default both)")
 	impairmentFlags(fl, &c.Impair, "the Peets phase: ")
+	fl.StringArrayVar(&c.ProxyArgs, "proxy-arg", nil, "an argument added to every proxy's `peets up` (repeatable; e.g. --proxy-arg=--layer-idle=10s)")
 	fl.StringVar(&c.ProxyLogLevel, "proxy-log-level", "", "the proxies' log level (default: info with --keep, else warn)")
 	fl.BoolVar(&c.Keep, "keep", false, "keep the run's directory (proxies' and forwarders' state and output, the camera clip): its path is in the JSON")
 	return cmd

@@ -23,6 +23,7 @@ type daemonFlags struct {
 	heartbeat time.Duration
 	jitter    float64
 	expire    int
+	layerIdle time.Duration
 }
 
 func (f *daemonFlags) add(cmd *cobra.Command, defUser string) {
@@ -39,6 +40,7 @@ func (f *daemonFlags) add(cmd *cobra.Command, defUser string) {
 	fl.DurationVar(&f.heartbeat, "heartbeat", 0, "mean heartbeat interval (default 1s)")
 	fl.Float64Var(&f.jitter, "jitter", 0, "heartbeat jitter, +- fraction of the interval (default 0.25)")
 	fl.IntVar(&f.expire, "expire-after", 0, "missed heartbeat intervals before a member is dropped (default 3)")
+	fl.DurationVar(&f.layerIdle, "layer-idle", 0, "pause a camera layer (simulcast) no subscriber has asked for this long; negative: never (config layer_idle)")
 }
 
 // build merges the config file and the flags that were set.
@@ -74,6 +76,9 @@ func (f *daemonFlags) build(cmd *cobra.Command) (daemon.Config, error) {
 	}
 	if f.expire != 0 {
 		c.ExpireAfter = f.expire
+	}
+	if cmd.Flags().Changed("layer-idle") {
+		c.LayerIdle = f.layerIdle
 	}
 	if c.User == "" {
 		return c, fmt.Errorf("--user is required: your user id, e.g. --user alice (or user: in the --config file)")

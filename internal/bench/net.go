@@ -58,6 +58,8 @@ type NetConfig struct {
 	// ProxyLogLevel is the proxies' log level ("": info in a kept run,
 	// else warn).
 	ProxyLogLevel string
+	// ProxyArgs are added to every `peets up` (e.g. --layer-idle 10s).
+	ProxyArgs []string
 }
 
 // NetResult is one run of Net: the set-up, and the same figures for the

@@ -110,6 +110,7 @@ func (e *netEnv) runPeets(ctx context.Context) (*PhaseResult, error) {
 		if topo.hub != nil && i > 0 {
 			args = append(args, "--role", "viewer")
 		}
+		args = append(args, e.c.ProxyArgs...)
 		p, err := start(h, h.user, args...)
 		if err != nil {
 			return nil, err

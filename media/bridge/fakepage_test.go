@@ -8,6 +8,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/peets/peets/proto"
@@ -42,12 +43,14 @@ type fakePage struct {
 	nTracks  int
 }
 
-func newFakePage(t testing.TB) *fakePage { return newFakePageWith(t, false) }
+func newFakePage(t testing.TB) *fakePage { return newFakePageWith(t, false, false) }
 
 // newFakePageWith: with twcc, the page's packets carry transport-wide
 // sequence numbers (as a browser's do), so the session sends transport-cc
-// feedback.
-func newFakePageWith(t testing.TB, twcc bool) *fakePage {
+// feedback; with simulcast, it negotiates the header extensions a browser
+// sends simulcast with: mid, rtp-stream-id (rid) and
+// repaired-rtp-stream-id, for video.
+func newFakePageWith(t testing.TB, twcc, simulcast bool) *fakePage {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	for _, c := range DefaultCodecs() {
@@ -57,6 +60,13 @@ func newFakePageWith(t testing.TB, twcc bool) *fakePage {
 	}
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	if simulcast {
+		for _, uri := range []string{sdp.SDESMidURI, sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI} {
+			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	ir := &interceptor.Registry{}
 	if twcc {
 		if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {

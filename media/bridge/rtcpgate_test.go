@@ -36,7 +36,7 @@ func TestCloseWritesNoRTCP(t *testing.T) {
 		}
 		ps := make([]pair, pairs)
 		for i := range ps {
-			page := newFakePageWith(t, true)
+			page := newFakePageWith(t, true, false)
 			sess, err := NewSession(SessionConfig{API: api, ID: "p", Signal: page.signal})
 			if err != nil {
 				t.Fatal(err)
