@@ -476,6 +476,7 @@ func (lr *layeredRemote) probe(id string) {
 		return
 	}
 	if err != nil || len(res.Arrivals) < adapt.MinTrain {
+		lr.log.Debug("probe failed", "layer", id, "packets", len(res.Arrivals), "err", err)
 		lr.ch.ProbeFailed(now)
 		return
 	}
@@ -499,7 +500,9 @@ func (lr *layeredRemote) probe(id string) {
 	if ok {
 		lr.probeKbps = rate / 1000
 	}
-	lr.act(lr.ch.ProbeResult(now, rate, ok, otherRate), now)
+	d := lr.ch.ProbeResult(now, rate, ok, otherRate)
+	lr.log.Debug("probe", "layer", id, "kbps", lr.probeKbps, "measured", ok, "packets", len(res.Arrivals), "choice", lr.layers[d.Layer].ID)
+	lr.act(d, now)
 }
 
 // fetcher returns the fetcher of the layer reaching the pages.

@@ -113,7 +113,7 @@ type Chooser struct {
 	probing     bool
 	probes      map[int][]probeSample // recent probe results per layer
 	upCap       float64               // the capacity the last step up was taken on
-	failCap     map[int]float64       // the capacity a step up to a layer failed on
+	failCap     map[int]probeSample   // the capacity a step up to a layer failed on, and when
 	overusing   int                   // intervals in a row with overuse
 	lossy       int                   // of which with loss, in a row
 	keptSince   time.Time             // since when cur has not overused
@@ -127,15 +127,23 @@ type probeSample struct {
 	rate float64
 }
 
-// Probe results are kept this long; the smallest recent one counts (one
-// train that got through faster than the path lasts, a token bucket's
-// burst, must not take a layer up).
+// Probe results are kept this long; the smaller of the last two counts
+// (one train that got through faster than the path lasts must not take a
+// layer up on its own; TrainRate already skips a token bucket's burst).
+// Long memory slows the climb after a path recovers: with three samples
+// over 30 s, probes taken while a link was limited kept a subscriber on
+// the lowest layer for 10 s after the limit was lifted.
 const (
-	probeMemory  = 30 * time.Second
-	probeSamples = 3
+	probeMemory  = 15 * time.Second
+	probeSamples = 2
 	// retryMargin: a layer that failed is tried again only on a capacity
-	// this much above the one it failed on.
+	// this much above the one it failed on, for failMemory (then paths
+	// change: the hold, doubled by each failure, still spaces the tries).
 	retryMargin = 1.25
+	failMemory  = time.Minute
+	// recheck: a probe that fits when an earlier one did not is confirmed
+	// this soon.
+	recheck = time.Second
 )
 
 // NewChooser starts at layer start.
@@ -143,7 +151,7 @@ func NewChooser(cfg Config, bitrates []float64, start int, now time.Time) *Choos
 	cfg.fill()
 	start = min(max(start, 0), len(bitrates)-1)
 	return &Chooser{cfg: cfg, bitrates: append([]float64(nil), bitrates...), cur: start, hold: cfg.StartHold, keptSince: now,
-		probes: map[int][]probeSample{}, failCap: map[int]float64{}}
+		probes: map[int][]probeSample{}, failCap: map[int]probeSample{}}
 }
 
 // Layer is the current choice.
@@ -189,8 +197,13 @@ func (c *Chooser) Observe(o Observation) Decision {
 		if !c.lastUp.IsZero() && o.Now.Sub(c.lastUp) < c.cfg.FailWindow {
 			c.hold = min(2*c.hold, c.cfg.MaxHoldUp)
 			c.FailedUps++
-			if c.upCap > 0 {
-				c.failCap[c.cur] = c.upCap
+			// A layer that stalled (nothing of it arrives: the page
+			// stopped sending it, or the path failed) says nothing of
+			// the capacity the step was taken on: remembering it would
+			// keep the layer out until a probe found 1.25 times a
+			// capacity that may have been hundreds of Mbit/s.
+			if c.upCap > 0 && o.Loss < 1 {
+				c.failCap[c.cur] = probeSample{at: o.Now, rate: c.upCap}
 			}
 			reason += " (the layer taken up failed)"
 		}
@@ -221,7 +234,9 @@ func (c *Chooser) Observe(o Observation) Decision {
 
 // ProbeResult takes the capacity a probe train of the next layer up
 // measured (ok false: too fast to measure, the path is not the limit), and
-// says whether to go up.
+// says whether to go up: to the highest layer the capacity fits (a path
+// that recovered from a limit climbs in one step, not one hold per layer),
+// one layer on a train too fast to measure.
 func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other float64) Decision {
 	if !c.probing {
 		return Decision{Layer: c.cur}
@@ -231,18 +246,36 @@ func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other fl
 	if next >= len(c.bitrates) {
 		return Decision{Layer: c.cur}
 	}
-	need := c.cfg.Headroom * (c.bitrates[next] + other)
+	fits := func(l float64, layer int) bool {
+		failed, ok := c.failCap[layer]
+		if ok && now.Sub(failed.at) >= failMemory {
+			delete(c.failCap, layer)
+			ok = false
+		}
+		return l >= c.cfg.Headroom*(c.bitrates[layer]+other) && (!ok || l >= retryMargin*failed.rate)
+	}
+	to := next
 	if ok {
+		latest := capacity
 		capacity = c.recentCapacity(next, now, capacity)
+		if !fits(capacity, next) {
+			// Not enough: wait another hold of quiet before the next
+			// probe; only a moment if this probe alone fits (the path
+			// may have recovered: the next one confirms it).
+			c.quietSince = now
+			if fits(latest, next) {
+				c.quietSince = now.Add(recheck - c.hold)
+			}
+			return Decision{Layer: c.cur}
+		}
+		for to+1 < len(c.bitrates) && fits(capacity, to+1) {
+			to++
+		}
 	}
-	failed := c.failCap[next]
-	if ok && (capacity < need || failed > 0 && capacity < retryMargin*failed) {
-		// Not enough: wait another hold of quiet before the next probe.
-		c.quietSince = now
-		return Decision{Layer: c.cur}
+	for l := next; l <= to; l++ {
+		delete(c.failCap, l)
 	}
-	delete(c.failCap, next)
-	c.cur = next
+	c.cur = to
 	c.Ups++
 	c.lastUp = now
 	c.upCap = 0
@@ -250,7 +283,7 @@ func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other fl
 	reason := "probe: path faster than the sender"
 	if ok {
 		c.upCap = capacity
-		reason = fmt.Sprintf("probe: %.0f kbit/s >= %.0f needed", capacity/1000, need/1000)
+		reason = fmt.Sprintf("probe: %.0f kbit/s >= %.0f needed", capacity/1000, c.cfg.Headroom*(c.bitrates[to]+other)/1000)
 	}
 	return Decision{Layer: c.cur, Reason: reason}
 }

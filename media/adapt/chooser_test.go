@@ -98,3 +98,94 @@ func TestChooserDownLossy(t *testing.T) {
 		}
 	}
 }
+
+// A probe that finds room for more than the next layer takes the highest
+// layer that fits in one step; one that fits only the next takes that.
+func TestChooserProbeClimbsToWhatFits(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 0, now)
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 20e6, true, 100e3); d.Layer != 2 || c.Ups != 1 {
+		t.Fatalf("20 Mbit/s from the lowest layer: %+v, ups %d", d, c.Ups)
+	}
+	c = NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 0, now)
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 1e6, true, 100e3); d.Layer != 1 {
+		t.Fatalf("1 Mbit/s from the lowest layer: %+v", d)
+	}
+}
+
+// Probes taken while a path was limited stop holding a subscriber down
+// soon after the limit is lifted: the second fast probe takes it up.
+func TestChooserForgetsLimitedProbes(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 0, now)
+	for range 3 {
+		for !quiet(c, &now, 1).Probe {
+		}
+		if d := c.ProbeResult(now, 400e3, true, 100e3); d.Layer != 0 {
+			t.Fatalf("up on 400 kbit/s: %+v", d)
+		}
+	}
+	// the limit is lifted
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 20e6, true, 100e3); d.Layer != 0 {
+		t.Fatalf("one fast probe right after slow ones took it up: %+v", d)
+	}
+	at := now
+	for !quiet(c, &now, 1).Probe {
+	}
+	if wait := now.Sub(at); wait > 1250*time.Millisecond {
+		t.Fatalf("a fast probe after slow ones confirmed only %v later", wait)
+	}
+	if d := c.ProbeResult(now, 20e6, true, 100e3); d.Layer != 2 {
+		t.Fatalf("two fast probes in a row: %+v", d)
+	}
+}
+
+// A layer taken up that then stalls (nothing of it arrives) is tried again
+// on the next probe that fits it: a stall is no measure of the capacity
+// the step was taken on. One that failed on loss is kept out until a probe
+// finds clearly more, for at most failMemory.
+func TestChooserFailedLayerStallAndExpiry(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 1, now)
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 300e6, true, 0); d.Layer != 2 {
+		t.Fatalf("did not go up: %+v", d)
+	}
+	for range 2 { // the layer stalls
+		now = now.Add(250 * time.Millisecond)
+		c.Observe(Observation{Now: now, Loss: 1})
+	}
+	if c.Layer() != 1 || c.FailedUps != 1 {
+		t.Fatalf("layer %d, failed ups %d", c.Layer(), c.FailedUps)
+	}
+	now = now.Add(probeMemory)
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 300e6, true, 0); d.Layer != 2 {
+		t.Fatalf("a stalled layer was kept out: %+v", d)
+	}
+	// now it fails on loss
+	for range 2 {
+		now = now.Add(250 * time.Millisecond)
+		c.Observe(Observation{Now: now, Loss: 0.2})
+	}
+	now = now.Add(probeMemory)
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 300e6, true, 0); d.Layer != 1 {
+		t.Fatalf("a layer that failed on loss was tried again on the same capacity: %+v", d)
+	}
+	now = now.Add(failMemory)
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 300e6, true, 0); d.Layer != 2 {
+		t.Fatalf("the failure was remembered past failMemory: %+v", d)
+	}
+}

@@ -229,6 +229,17 @@ func meanFrom(xs []int, from, to int) float64 {
 	return float64(s) / float64(to-from)
 }
 
+// firstSecond is the first second from from on at which layer was
+// delivered (-1: none).
+func firstSecond(layerAt []int, from, layer int) int {
+	for s := from; s < len(layerAt); s++ {
+		if layerAt[s] == layer {
+			return s
+		}
+	}
+	return -1
+}
+
 func report(r simResult) string {
 	return fmt.Sprintf("layers %v\nfps %v\ndowns %d ups %d failed ups %d probes %d audio lost %d/%d",
 		r.layerAt, r.framesAt, r.ch.Downs, r.ch.Ups, r.ch.FailedUps, r.ch.ProbesTried, r.audioLost, r.audioTotal)
@@ -282,14 +293,23 @@ func TestSimStep(t *testing.T) {
 	if f := math.Min(float64(r.framesAt[22]), float64(r.framesAt[23])); f < 15 {
 		t.Errorf("not decoding 15 frames/s 2 s after the step down: %v", r.framesAt[20:24])
 	}
-	back := -1
-	for s := 40; s < 60; s++ {
-		if r.layerAt[s] == 2 {
-			back = s
-			break
-		}
-	}
+	back := firstSecond(r.layerAt, 40, 2)
 	if back < 0 || back > 50 {
+		t.Errorf("top layer back at second %d (step up at 40)", back)
+	}
+}
+
+// A step down to a path that carries only the lowest layer, and back: the
+// top layer back within 8 s of the step up (the probes taken while the
+// path was limited do not hold it down).
+func TestSimStepDeep(t *testing.T) {
+	r := simulate(t, []rateStep{{0, 0}, {20 * time.Second, 450e3}, {40 * time.Second, 0}}, 60*time.Second, 2)
+	t.Log(report(r))
+	if l := r.layerAt[30]; l != 0 {
+		t.Errorf("second 30: layer %d on 450 kbit/s", l)
+	}
+	back := firstSecond(r.layerAt, 40, 2)
+	if back < 0 || back > 48 {
 		t.Errorf("top layer back at second %d (step up at 40)", back)
 	}
 }
