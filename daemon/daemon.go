@@ -79,6 +79,10 @@ type Daemon struct {
 
 	// takenLog limits the warnings about participants claiming our user id
 	takenLog ratelog.Limiter
+	// marks counts the congestion marks on remote media (marks.go);
+	// unmark stops the counting
+	marks  markCounts
+	unmark func()
 
 	mu      sync.Mutex
 	locals  map[string]*localStream  // stream id -> publisher
@@ -149,6 +153,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 			}
 		}
 	}
+	d.unmark = d.conn.OnCongestionMark(d.marks.add)
 	var err error
 	if o.Ephemeral {
 		d.id, err = sec.NewEphemeral(d.self)
@@ -417,6 +422,9 @@ func (d *Daemon) closeAll() {
 	}
 	if d.id != nil && d.conn != nil {
 		_ = d.id.StopServing(d.conn.Engine())
+	}
+	if d.unmark != nil {
+		d.unmark()
 	}
 	if d.ownConn && d.conn != nil {
 		_ = d.conn.Close()

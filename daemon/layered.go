@@ -58,6 +58,7 @@ type LayerStats struct {
 	ProbeKbps    float64 `json:"probe_kbps"`     // the last probe's capacity estimate (0: none or too fast)
 	QueueDelayMS float64 `json:"queue_delay_ms"` // of the layer reaching the pages
 	HoldMS       int64   `json:"hold_ms"`
+	Marks        int     `json:"congestion_marks"` // marked packets of the layers played (NDNLPv2, e.g. from NFD)
 	LastReason   string  `json:"last_reason,omitempty"`
 }
 
@@ -98,6 +99,7 @@ type layeredRemote struct {
 	lastPkt    time.Time // the newest packet of the current layer (zero: none yet)
 	lossWin    [lossWindow]lossSample
 	switches   int
+	marks      int
 	probeKbps  float64
 	lastReason string
 
@@ -378,7 +380,9 @@ func (lr *layeredRemote) step(now time.Time) {
 	if lr.target != lr.cur && now.Sub(lr.asked) > switchTimeout {
 		lr.giveUpSwitch(now)
 	}
-	d := lr.ch.Observe(adapt.Observation{Now: now, QueueDelay: lr.de.Queue(), Loss: loss, Other: otherRate})
+	marks := lr.d.marks.take(cur.f.Prefix().String())
+	lr.marks += marks
+	d := lr.ch.Observe(adapt.Observation{Now: now, QueueDelay: lr.de.Queue(), Loss: loss, Marks: marks, Other: otherRate})
 	lr.act(d, now)
 	if d.Probe {
 		next := lr.layers[lr.cur+1].ID
@@ -548,7 +552,7 @@ func (lr *layeredRemote) stats(fetchers map[string]media.FetcherStats, layers ma
 		Layer: lr.layers[lr.cur].ID, Layers: len(lr.layers), Switches: lr.switches,
 		Ups: lr.ch.Ups, Downs: lr.ch.Downs, FailedUps: lr.ch.FailedUps, Probes: lr.ch.ProbesTried,
 		ProbeKbps: lr.probeKbps, QueueDelayMS: float64(lr.de.Queue().Microseconds()) / 1000,
-		HoldMS: lr.ch.Hold().Milliseconds(), LastReason: lr.lastReason,
+		HoldMS: lr.ch.Hold().Milliseconds(), LastReason: lr.lastReason, Marks: lr.marks,
 	}
 	if lr.target != lr.cur {
 		ls.Target = lr.layers[lr.target].ID

@@ -90,17 +90,18 @@ type Stats struct {
 	PacketsIn       uint64        `json:"packets_in"`
 	PacketsOut      uint64        `json:"packets_out"`
 	SendDrops       uint64        `json:"send_drops"`
-	MalformedIn     uint64        `json:"malformed_in"`               // packets from the forwarder dropped as malformed, not given to the engine
-	HandlerPanics   uint64        `json:"handler_panics"`             // panics recovered in this Conn's Interest handlers, Express callbacks and engine tasks (each dropped its packet)
-	FramePanics     uint64        `json:"frame_panics,omitempty"`     // panics recovered in the per-frame work of this Conn's stream face and, embedded (process-wide), of the app relays, UDP guard and TCP links
-	AppMalformedIn  uint64        `json:"app_malformed_in,omitempty"` // embedded, process-wide: local apps' packets dropped as malformed before the forwarder
-	AppOversized    uint64        `json:"app_oversized,omitempty"`    // embedded, process-wide: of which packets above 8800 bytes (the connection stays)
-	AppConnsClosed  uint64        `json:"app_conns_closed,omitempty"` // embedded, process-wide: local app connections closed for bad input
-	AppUndecodable  uint64        `json:"app_undecodable,omitempty"`  // embedded, process-wide: packets for local apps the forwarder's output could not be decoded into (should stay 0)
-	UDP             *guardStats   `json:"udp,omitempty"`              // embedded with a UDP port or UDP links: the guard's counters (udpguard.go)
-	CSSweep         *sweepStats   `json:"cs_sweep,omitempty"`         // embedded: the CS sweeper's counters (sweep.go)
-	QueueDrops      uint64        `json:"fw_queue_drops,omitempty"`   // embedded, process-wide: packets the forwarding queue dropped (it was full)
-	TCP             *tcpLinkStats `json:"tcp,omitempty"`              // embedded with TCP links: the link relays' counters (tcplink.go)
+	MalformedIn     uint64        `json:"malformed_in"`                  // packets from the forwarder dropped as malformed, not given to the engine
+	CongestionMarks uint64        `json:"congestion_marks_in,omitempty"` // Data from the forwarder with an NDNLPv2 congestion mark (marks.go)
+	HandlerPanics   uint64        `json:"handler_panics"`                // panics recovered in this Conn's Interest handlers, Express callbacks and engine tasks (each dropped its packet)
+	FramePanics     uint64        `json:"frame_panics,omitempty"`        // panics recovered in the per-frame work of this Conn's stream face and, embedded (process-wide), of the app relays, UDP guard and TCP links
+	AppMalformedIn  uint64        `json:"app_malformed_in,omitempty"`    // embedded, process-wide: local apps' packets dropped as malformed before the forwarder
+	AppOversized    uint64        `json:"app_oversized,omitempty"`       // embedded, process-wide: of which packets above 8800 bytes (the connection stays)
+	AppConnsClosed  uint64        `json:"app_conns_closed,omitempty"`    // embedded, process-wide: local app connections closed for bad input
+	AppUndecodable  uint64        `json:"app_undecodable,omitempty"`     // embedded, process-wide: packets for local apps the forwarder's output could not be decoded into (should stay 0)
+	UDP             *guardStats   `json:"udp,omitempty"`                 // embedded with a UDP port or UDP links: the guard's counters (udpguard.go)
+	CSSweep         *sweepStats   `json:"cs_sweep,omitempty"`            // embedded: the CS sweeper's counters (sweep.go)
+	QueueDrops      uint64        `json:"fw_queue_drops,omitempty"`      // embedded, process-wide: packets the forwarding queue dropped (it was full)
+	TCP             *tcpLinkStats `json:"tcp,omitempty"`                 // embedded with TCP links: the link relays' counters (tcplink.go)
 	DownSince       time.Time     `json:"down_since,omitzero"`
 	LastResumeMS    float64       `json:"last_resume_ms,omitempty"`  // connection lost -> state re-applied, last time
 	LastReapplyMS   float64       `json:"last_reapply_ms,omitempty"` // reconnected -> state re-applied (OnUp), last time
@@ -156,6 +157,10 @@ type Conn struct {
 
 	up             atomic.Bool
 	registerErrors atomic.Uint64
+	marks          atomic.Uint64                             // Data that came with a congestion mark
+	onMark         atomic.Pointer[map[uint64]func(enc.Name)] // OnCongestionMark's, replaced (never modified) under markMu
+	markMu         sync.Mutex
+	markID         uint64
 	panics         panicCounter    // recovered in handlers and callbacks (guard.go)
 	refusals       atomic.Uint64   // commands answered 403 (each attempt)
 	refusedLog     ratelog.Limiter // their warnings
@@ -295,6 +300,7 @@ func open(ctx context.Context, o Options, env clientEnv) (*Conn, error) {
 		c.sock = p.sock
 		c.uri = "unix://" + p.sock
 		c.inproc = emb.newFace()
+		c.inproc.onLp = c.lpFrame
 		c.face = c.inproc
 	} else {
 		c.uri = p.ep.String()
@@ -303,6 +309,7 @@ func open(ctx context.Context, o Options, env clientEnv) (*Conn, error) {
 		}
 		c.stream = newStreamFace(p.ep, p.conn, log, faceHooks{
 			onLost: c.onLost, onReconnect: c.onReconnect, onRedialFail: c.onRedialFail,
+			onLpFrame: c.lpFrame,
 		})
 		c.face = c.stream
 	}
@@ -583,6 +590,7 @@ func (c *Conn) Stats() Stats {
 		PacketsOut:      cnt.out.Load(),
 		SendDrops:       cnt.drops.Load(),
 		MalformedIn:     cnt.malformed.Load(),
+		CongestionMarks: c.marks.Load(),
 		HandlerPanics:   c.panics.n.Load(),
 		FramePanics:     framePanics,
 		AppMalformedIn:  appBad,

@@ -216,6 +216,7 @@ type inprocFace struct {
 	cnt  faceCounters
 
 	onPkt   func(frame []byte)
+	onLp    func(frame []byte) // an LpPacket frame on its way to the engine (marks.go); set before Open
 	running atomic.Bool
 	badLog  ratelog.Limiter
 	log     *slog.Logger
@@ -382,5 +383,8 @@ func (f *inprocFace) deliver(lp *spec.LpPacket) {
 		return
 	}
 	f.cnt.in.Add(1)
+	if frame[0] == tLpPacket && f.onLp != nil {
+		f.onLp(frame)
+	}
 	f.onPkt(frame)
 }

@@ -47,6 +47,7 @@ type faceHooks struct {
 	onLost       func(err error)                                     // connection lost; redialing starts
 	onReconnect  func()                                              // a new connection is up (not called for the first one)
 	onRedialFail func(err error, down time.Duration) (retryNow bool) // a redial attempt failed (down: time since the loss)
+	onLpFrame    func(frame []byte)                                  // an LpPacket frame on its way to the engine (marks.go)
 }
 
 // streamFace is an ndn.Face over a unix or tcp stream to an external
@@ -425,6 +426,9 @@ func (f *streamFace) frame(frame []byte) {
 		return
 	}
 	f.cnt.in.Add(1)
+	if frame[0] == tLpPacket && f.hooks.onLpFrame != nil {
+		f.hooks.onLpFrame(frame)
+	}
 	f.onPkt(frame)
 }
 

@@ -81,7 +81,13 @@ type Observation struct {
 	Now        time.Time
 	QueueDelay time.Duration // DelayEstimator.Queue of the layer pulled
 	Loss       float64       // fraction of the interval's packets that needed a repair or were lost
-	Other      float64       // bits/s of the other streams sharing the path (audio), for probes
+	// Marks is how many of the interval's packets came with a congestion
+	// mark (NDNLPv2: a forwarder on the path has a standing queue; NFD
+	// marks at most a few packets a second). Marks count as a queue
+	// above OveruseDelay: DelayOveruseFor intervals of them step down,
+	// and any keeps the path from being quiet.
+	Marks int
+	Other float64 // bits/s of the other streams sharing the path (audio), for probes
 }
 
 // Decision is what to do now.
@@ -170,8 +176,8 @@ func (c *Chooser) Hold() time.Duration { return c.hold }
 // Observe takes one interval's measurements.
 func (c *Chooser) Observe(o Observation) Decision {
 	lossy := o.Loss > c.cfg.OveruseLoss
-	overuse := o.QueueDelay > c.cfg.OveruseDelay || lossy
-	quiet := o.QueueDelay < c.cfg.QuietDelay && o.Loss < c.cfg.QuietLoss
+	overuse := o.QueueDelay > c.cfg.OveruseDelay || lossy || o.Marks > 0
+	quiet := o.QueueDelay < c.cfg.QuietDelay && o.Loss < c.cfg.QuietLoss && o.Marks == 0
 	switch {
 	case lossy:
 		c.overusing++
@@ -194,6 +200,9 @@ func (c *Chooser) Observe(o Observation) Decision {
 			return Decision{Layer: c.cur}
 		}
 		reason := fmt.Sprintf("overuse: queue %v, loss %.1f%%", o.QueueDelay.Round(time.Millisecond), 100*o.Loss)
+		if o.Marks > 0 {
+			reason += fmt.Sprintf(", %d congestion marks", o.Marks)
+		}
 		if !c.lastUp.IsZero() && o.Now.Sub(c.lastUp) < c.cfg.FailWindow {
 			c.hold = min(2*c.hold, c.cfg.MaxHoldUp)
 			c.FailedUps++

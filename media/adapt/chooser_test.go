@@ -189,3 +189,25 @@ func TestChooserFailedLayerStallAndExpiry(t *testing.T) {
 		t.Fatalf("the failure was remembered past failMemory: %+v", d)
 	}
 }
+
+// Congestion marks: a forwarder's standing queue. Marked intervals in a
+// row step down as a queue would (not lossy: the layer still plays), and
+// a marked interval is never quiet, so no probe goes up through it.
+func TestChooserCongestionMarks(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 1, now)
+	for i := range 40 { // 10 s, one mark every other interval
+		now = now.Add(250 * time.Millisecond)
+		if d := c.Observe(Observation{Now: now, Marks: i % 2}); d.Probe || d.Layer != 1 {
+			t.Fatalf("interval %d: %+v", i, d)
+		}
+	}
+	var d Decision
+	for range 4 {
+		now = now.Add(250 * time.Millisecond)
+		d = c.Observe(Observation{Now: now, Marks: 1})
+	}
+	if d.Layer != 0 || d.Lossy || c.Downs != 1 {
+		t.Fatalf("four marked intervals: %+v, downs %d", d, c.Downs)
+	}
+}
