@@ -34,9 +34,10 @@ const (
 	// the path failing (or the layer stopped): one layer down.
 	layerStall = 1500 * time.Millisecond
 	// layerStartLag: a layer fetcher starts at the newest keyframe only if
-	// it is this recent (packets), else at the next packet and asks for a
-	// keyframe: a switch must not pull seconds of history over a path
-	// that is the reason for the switch.
+	// it is this recent (packets), else it asks for a keyframe and pulls
+	// nothing until it is out (media.FetcherConfig.AwaitKeyframe): a
+	// switch must not pull seconds of history, nor packets it would drop,
+	// over a path that is the reason for the switch.
 	layerStartLag = 24
 	// otherRate is what else shares the path, in bits/s on the wire, for
 	// the probe's headroom: the participant's audio (~50 kbit/s of Opus,
@@ -203,7 +204,7 @@ func (lr *layeredRemote) startFetcherLocked(id string) {
 	lf := &layerFetcher{id: id, done: make(chan struct{})}
 	f, err := media.NewFetcher(media.FetcherConfig{
 		Engine: lr.d.conn.Engine(), Owner: lr.info.Owner, Stream: id, Verifier: lr.d.ver, RateHint: 60,
-		MaxStartLag: layerStartLag, Logger: lr.d.log,
+		MaxStartLag: layerStartLag, AwaitKeyframe: true, Logger: lr.d.log,
 		OnPacket: func(pkt []byte, seq uint64) { lr.onPacket(id, pkt, seq) },
 	})
 	if err != nil {

@@ -92,6 +92,15 @@ type FetcherConfig struct {
 	RTTProbeInterval time.Duration
 	// PLIInterval rate-limits RequestKeyframe (default 300 ms).
 	PLIInterval time.Duration
+	// AwaitKeyframe (video): a fetcher that cannot start at a keyframe
+	// (none recent enough, MaxStartLag) asks for one and pulls nothing
+	// until it is published, polling the metadata every KeyframePoll
+	// (default 50 ms) and asking again every second, instead of pulling
+	// packets that cannot be decoded without it. For a simulcast layer
+	// being switched to, whose packets before its keyframe would be
+	// dropped: they are load on the path the switch is about.
+	AwaitKeyframe bool
+	KeyframePoll  time.Duration
 	// Logger; slog.Default() if nil.
 	Logger *slog.Logger
 }
@@ -167,6 +176,9 @@ type Fetcher struct {
 	lastPLI                   time.Time
 	pliWanted                 bool
 	probeWanted               bool
+	awaitKey                  bool      // AwaitKeyframe: waiting for a keyframe newer than awaitAfter
+	awaitAfter                uint64    // the newest keyframe seq known when the wait began
+	nextKeyPoll               time.Time // next metadata poll while awaitKey
 	srtt, rttvar              time.Duration // RFC 6298 estimator of the media RTT
 	rttSampled                bool
 	lastSample                time.Time // last RTT sample, or RTT probe sent
@@ -213,6 +225,9 @@ func NewFetcher(cfg FetcherConfig) (*Fetcher, error) {
 	}
 	if cfg.Retries <= 0 {
 		cfg.Retries = defaultRetries
+	}
+	if cfg.KeyframePoll <= 0 {
+		cfg.KeyframePoll = 50 * time.Millisecond
 	}
 	if cfg.MaxStartLag == 0 {
 		cfg.MaxStartLag = DefaultMaxStartLag

@@ -443,11 +443,22 @@ func (f *Fetcher) onMeta(m proto.StreamMeta, now time.Time) {
 		f.probeEvery = stallProbe
 		seq, atKey := f.startSeq(m)
 		f.jumpTo(seq)
+		f.awaitKey = false
 		if !atKey && isVideo(m.MimeType) {
 			f.pliWanted = true
+			if f.cfg.AwaitKeyframe {
+				f.awaitKey, f.awaitAfter, f.nextKeyPoll = true, m.KeySeq, now.Add(f.cfg.KeyframePoll)
+			}
 		}
 	case m.Boot == f.boot:
 		f.learn(m)
+		if f.awaitKey && m.KeySeq > f.awaitAfter && m.KeySeq <= m.Latest && m.KeySeq >= m.Oldest {
+			// the keyframe asked for is out: start at it
+			f.awaitKey = false
+			f.st.KeyframesAwaited++
+			f.jumpTo(m.KeySeq)
+			return
+		}
 		if m.Latest >= f.deliverSeq && m.Latest-f.deliverSeq > f.maxLag() || m.Oldest > f.deliverSeq {
 			f.resync(m)
 		}

@@ -99,6 +99,9 @@ func (f *Fetcher) step(now time.Time) time.Time {
 		}
 		return wake
 	}
+	if f.awaitKey {
+		return earliest(wake, f.awaitStep(now))
+	}
 	f.deliver(now)
 	f.fill(now)
 	wake = earliest(wake, f.repair(now))
@@ -140,6 +143,32 @@ func (f *Fetcher) step(now time.Time) time.Time {
 			probeAt = f.nextProbe
 		}
 		wake = earliest(wake, probeAt)
+	}
+	return wake
+}
+
+// awaitStep runs while the fetcher waits for a keyframe it asked for
+// (AwaitKeyframe): no media Interests, the metadata polled until it names
+// a newer keyframe (onMeta then starts there), the request repeated every
+// second. It returns when it next needs to run.
+func (f *Fetcher) awaitStep(now time.Time) time.Time {
+	if now.Sub(f.lastPLI) >= time.Second {
+		f.pliWanted = true
+	}
+	wake := now.Add(time.Second)
+	if f.pliWanted {
+		if now.Sub(f.lastPLI) >= f.cfg.PLIInterval {
+			f.sendPLI(now)
+		} else {
+			wake = earliest(wake, f.lastPLI.Add(f.cfg.PLIInterval))
+		}
+	}
+	if !f.metaPending && !now.Before(f.nextKeyPoll) {
+		f.queryMeta(now)
+		f.nextKeyPoll = now.Add(f.cfg.KeyframePoll)
+	}
+	if !f.metaPending {
+		wake = earliest(wake, f.nextKeyPoll)
 	}
 	return wake
 }

@@ -113,12 +113,14 @@ type FetcherStats struct {
 	Nacks          uint64
 	Gone           uint64 // "gone" answers from the publisher
 	Resyncs        uint64 // jumps forward (to a keyframe) within a boot
-	Restarts       uint64 // publisher restarts followed (new boot)
-	MetaQueries    uint64
-	RTTProbes      uint64 // metadata queries sent to measure the RTT of a flowing stream
-	PLISent        uint64
-	EventsDropped  uint64 // callbacks dropped because the event queue was full
-	Panics         uint64 // panics recovered while handling an answer or in OnPacket
+	// KeyframesAwaited: starts at a keyframe asked for (AwaitKeyframe)
+	KeyframesAwaited uint64
+	Restarts         uint64 // publisher restarts followed (new boot)
+	MetaQueries      uint64
+	RTTProbes        uint64 // metadata queries sent to measure the RTT of a flowing stream
+	PLISent          uint64
+	EventsDropped    uint64 // callbacks dropped because the event queue was full
+	Panics           uint64 // panics recovered while handling an answer or in OnPacket
 
 	FirstPacket time.Duration // from Run to the first OnPacket
 	SRTT        time.Duration // smoothed RTT of Interests for packets that existed (RFC 6298)

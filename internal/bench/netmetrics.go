@@ -126,6 +126,48 @@ func rate(s []inSample, t, w time.Duration, f func(*inSample) float64) float64 {
 	return (at(s, t, f) - at(s, t-w, f)) / w.Seconds()
 }
 
+// continuous makes the cumulative counters of s (one receiver's view of
+// one sender, in time order) continue across a reset: when the page's
+// inbound stream is replaced (the proxy dropped the sender, after its
+// heartbeats stopped crossing a link near zero, and added it back), the
+// new stream's getStats counters start again from 0. A fall of
+// packetsReceived marks a reset, video and audio apart; the counters
+// before it are carried over. packetsLost may fall by itself (late
+// packets), so it is no sign of one.
+func continuous(s []inSample) {
+	video := func(x *inSample) []*float64 {
+		return []*float64{&x.Frames, &x.FreezeCount, &x.FreezeS, &x.VLost, &x.VRecv, &x.VBytes, &x.JBDelay, &x.JBEmitted, &x.Nacks, &x.Plis}
+	}
+	audio := func(x *inSample) []*float64 {
+		return []*float64{&x.ALost, &x.ARecv, &x.ABytes, &x.Concealed, &x.TotalSamples, &x.AJBDelay, &x.AJBEmitted}
+	}
+	for _, g := range []struct {
+		fields func(*inSample) []*float64
+		recv   func(*inSample) float64
+	}{
+		{video, func(x *inSample) float64 { return x.VRecv }},
+		{audio, func(x *inSample) float64 { return x.ARecv }},
+	} {
+		var off, raw []float64 // carried over, and the previous sample's raw values
+		prevRecv := -1.0
+		for i := range s {
+			f := g.fields(&s[i])
+			if off == nil {
+				off, raw = make([]float64, len(f)), make([]float64, len(f))
+			}
+			reset := prevRecv >= 0 && g.recv(&s[i]) < prevRecv
+			prevRecv = g.recv(&s[i])
+			for k, p := range f {
+				if reset {
+					off[k] += raw[k]
+				}
+				raw[k] = *p
+				*p += off[k]
+			}
+		}
+	}
+}
+
 func frames(x *inSample) float64 { return x.Frames }
 func vbytes(x *inSample) float64 { return x.VBytes }
 func height(x *inSample) float64 { return x.Height }

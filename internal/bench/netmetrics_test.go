@@ -152,3 +152,33 @@ func ptr(p *float64) any {
 	}
 	return *p
 }
+
+// A page's inbound stream replaced mid-window (its counters start again)
+// does not make negative frame rates: the counters carry over.
+func TestContinuousAcrossReset(t *testing.T) {
+	var s []inSample
+	for k := 0; k <= 6; k++ {
+		x := inSample{At: time.Duration(k) * time.Second}
+		switch {
+		case k <= 3: // 20 fps, 100 packets a second
+			x.Frames, x.VRecv, x.VLost = float64(20*k), float64(100*k), 2
+		default: // replaced at 3.5 s: counts from 0 again, at 10 fps
+			x.Frames, x.VRecv, x.VLost = float64(10*(k-3)), float64(50*(k-3)), 0
+		}
+		x.ARecv = float64(50 * k) // audio goes on
+		s = append(s, x)
+	}
+	continuous(s)
+	v := videoFigures(s, 6*time.Second)
+	for i, f := range v.FPSSeries {
+		if f < 0 {
+			t.Fatalf("second %d: %.1f fps", i+1, f)
+		}
+	}
+	if v.FramesDecoded != 90 || v.PacketsRecv != 450 {
+		t.Errorf("frames %v, packets %v: want 90, 450", v.FramesDecoded, v.PacketsRecv)
+	}
+	if s[6].ARecv != 300 {
+		t.Errorf("audio without a reset changed: %v", s[6].ARecv)
+	}
+}

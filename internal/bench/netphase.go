@@ -362,6 +362,7 @@ func (m *measurement) result(d time.Duration, before, after map[string]linkCount
 		for _, ps := range m.samples[f.to.name] {
 			s = append(s, ps.C.inbound(m.senderID(f.from), ps.At))
 		}
+		continuous(s)
 		rr := ReceiverResult{Page: f.to.name, From: f.from.name, FirstFrameS: m.first[f.key()],
 			Video: videoFigures(s, d), Audio: audioFigures(s, d)}
 		for _, l := range topo.route(f.from, f.to) {
