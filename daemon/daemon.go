@@ -83,6 +83,10 @@ type Daemon struct {
 	// unmark stops the counting
 	marks  markCounts
 	unmark func()
+	// uplinkReduced: this proxy's subscribers pull a lower layer of its
+	// camera than the page sends (quality.go): its own uplink is limited,
+	// and the layer choice of remote cameras is cautious (layered.go)
+	uplinkReduced atomic.Bool
 
 	mu      sync.Mutex
 	locals  map[string]*localStream  // stream id -> publisher

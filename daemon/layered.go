@@ -381,6 +381,7 @@ func (lr *layeredRemote) step(now time.Time) {
 	if lr.target != lr.cur && now.Sub(lr.asked) > switchTimeout {
 		lr.giveUpSwitch(now)
 	}
+	lr.ch.SetCautious(lr.d.uplinkReduced.Load())
 	marks := lr.d.marks.take(cur.f.Prefix().String())
 	lr.marks += marks
 	d := lr.ch.Observe(adapt.Observation{Now: now, QueueDelay: lr.de.Queue(), Loss: loss, Marks: marks, Other: otherRate})

@@ -64,9 +64,11 @@ func (d *Daemon) qualityLoop(ctx context.Context) {
 				continue
 			}
 			q := proto.Quality{Streams: d.remoteQuality(qt, now)}
-			if u, ok := d.uplinkQuality(qt); ok {
+			u, ok := d.uplinkQuality(qt)
+			if ok {
 				q.Uplink = &u
 			}
+			d.uplinkReduced.Store(ok && u.Reduced)
 			for _, sk := range d.sinkList() {
 				if qs, ok := sk.(QualitySink); ok {
 					qs.SendQuality(q)

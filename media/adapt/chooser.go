@@ -2,6 +2,7 @@ package adapt
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -123,6 +124,7 @@ type Chooser struct {
 	overusing   int                   // intervals in a row with overuse
 	lossy       int                   // of which with loss, in a row
 	keptSince   time.Time             // since when cur has not overused
+	cautious    bool                  // SetCautious
 	Downs, Ups  int                   // switches so far
 	FailedUps   int                   // ups undone within FailWindow
 	ProbesTried int
@@ -170,6 +172,14 @@ func (c *Chooser) SetBitrates(b []float64) {
 	}
 }
 
+// SetCautious says whether the subscriber's own uplink is known to be
+// limited (its own subscribers pull a lower layer of its camera than it
+// sends). Its Interests for a higher layer then load that uplink, which
+// no probe measures: a step goes one layer at a time, a probe that fits
+// after one that did not waits a whole hold to be confirmed, and a layer
+// that fails on loss is not tried again for failMemory.
+func (c *Chooser) SetCautious(on bool) { c.cautious = on }
+
 // Hold is the current quiet time required before probing up.
 func (c *Chooser) Hold() time.Duration { return c.hold }
 
@@ -203,7 +213,11 @@ func (c *Chooser) Observe(o Observation) Decision {
 		if o.Marks > 0 {
 			reason += fmt.Sprintf(", %d congestion marks", o.Marks)
 		}
-		if !c.lastUp.IsZero() && o.Now.Sub(c.lastUp) < c.cfg.FailWindow {
+		// A layer taken up fails when it overuses within FailWindow; with
+		// the subscriber's own uplink limited (cautious), whenever it is
+		// left on loss: its Interests may take a while to fill that
+		// uplink, and each try costs the subscriber's own viewers.
+		if !c.lastUp.IsZero() && (o.Now.Sub(c.lastUp) < c.cfg.FailWindow || c.cautious && lossy && c.lossy >= c.cfg.OveruseFor) {
 			c.hold = min(2*c.hold, c.cfg.MaxHoldUp)
 			c.FailedUps++
 			// A layer that stalled (nothing of it arrives: the page
@@ -211,8 +225,18 @@ func (c *Chooser) Observe(o Observation) Decision {
 			// the capacity the step was taken on: remembering it would
 			// keep the layer out until a probe found 1.25 times a
 			// capacity that may have been hundreds of Mbit/s.
+			//
+			// Loss with no queue on the way the Data comes is a limit
+			// the probe did not measure: the Interests' way (this
+			// subscriber's own uplink, shared with its own media), or a
+			// bottleneck too shallow to queue. No probe result says
+			// that the layer fits then: it waits failMemory.
 			if c.upCap > 0 && o.Loss < 1 {
-				c.failCap[c.cur] = probeSample{at: o.Now, rate: c.upCap}
+				rate := c.upCap
+				if o.QueueDelay < c.cfg.QuietDelay || c.cautious {
+					rate = math.Inf(1)
+				}
+				c.failCap[c.cur] = probeSample{at: o.Now, rate: rate}
 			}
 			reason += " (the layer taken up failed)"
 		}
@@ -272,12 +296,12 @@ func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other fl
 			// probe; only a moment if this probe alone fits (the path
 			// may have recovered: the next one confirms it).
 			c.quietSince = now
-			if fits(latest, next) {
+			if fits(latest, next) && !c.cautious {
 				c.quietSince = now.Add(recheck - c.hold)
 			}
 			return Decision{Layer: c.cur}
 		}
-		for to+1 < len(c.bitrates) && fits(capacity, to+1) {
+		for !c.cautious && to+1 < len(c.bitrates) && fits(capacity, to+1) {
 			to++
 		}
 	}

@@ -211,3 +211,79 @@ func TestChooserCongestionMarks(t *testing.T) {
 		t.Fatalf("four marked intervals: %+v, downs %d", d, c.Downs)
 	}
 }
+
+// A layer taken up that fails on loss while the Data's way shows no
+// queue (the subscriber's Interests are lost on its own full uplink) is
+// not tried again for failMemory, whatever the probes say: they measure
+// only the way the Data comes.
+func TestChooserFailedOnLossWithoutQueue(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 1, now)
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 3e6, true, 0); d.Layer != 2 {
+		t.Fatalf("did not go up: %+v", d)
+	}
+	for range 2 {
+		now = now.Add(250 * time.Millisecond)
+		c.Observe(Observation{Now: now, Loss: 0.12, QueueDelay: 5 * time.Millisecond})
+	}
+	if c.Layer() != 1 || c.FailedUps != 1 {
+		t.Fatalf("layer %d, failed ups %d", c.Layer(), c.FailedUps)
+	}
+	for range 3 {
+		now = now.Add(probeMemory)
+		for !quiet(c, &now, 1).Probe {
+		}
+		if d := c.ProbeResult(now, 200e6, true, 0); d.Layer != 1 {
+			t.Fatalf("tried again within a minute: %+v", d)
+		}
+	}
+	now = now.Add(failMemory)
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 200e6, true, 0); d.Layer != 2 {
+		t.Fatalf("not tried again after failMemory: %+v", d)
+	}
+}
+
+// With its own uplink limited, a subscriber climbs one layer per probe,
+// and a layer that fails on loss (even with a queue on the Data's way) is
+// not tried again for failMemory.
+func TestChooserCautious(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 0, now)
+	c.SetCautious(true)
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 20e6, true, 0); d.Layer != 1 {
+		t.Fatalf("cautious: %+v, want one layer up", d)
+	}
+	for range 2 {
+		now = now.Add(250 * time.Millisecond)
+		c.Observe(Observation{Now: now, Loss: 0.12, QueueDelay: 60 * time.Millisecond})
+	}
+	if c.Layer() != 0 {
+		t.Fatalf("layer %d after loss", c.Layer())
+	}
+	now = now.Add(probeMemory)
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 200e6, true, 0); d.Layer != 0 {
+		t.Fatalf("tried the failed layer again: %+v", d)
+	}
+	// a layer kept for a while and then lost counts as failed too
+	c = NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 0, now)
+	c.SetCautious(true)
+	for !quiet(c, &now, 1).Probe {
+	}
+	c.ProbeResult(now, 20e6, true, 0)
+	quiet(c, &now, 40) // 10 s on it
+	for range 2 {
+		now = now.Add(250 * time.Millisecond)
+		c.Observe(Observation{Now: now, Loss: 0.12})
+	}
+	if c.Layer() != 0 || c.FailedUps != 1 {
+		t.Fatalf("layer %d, failed ups %d", c.Layer(), c.FailedUps)
+	}
+}
