@@ -176,9 +176,9 @@ type Fetcher struct {
 	lastPLI                   time.Time
 	pliWanted                 bool
 	probeWanted               bool
-	awaitKey                  bool      // AwaitKeyframe: waiting for a keyframe newer than awaitAfter
-	awaitAfter                uint64    // the newest keyframe seq known when the wait began
-	nextKeyPoll               time.Time // next metadata poll while awaitKey
+	awaitKey                  bool          // AwaitKeyframe: waiting for a keyframe newer than awaitAfter
+	awaitAfter                uint64        // the newest keyframe seq known when the wait began
+	nextKeyPoll               time.Time     // next metadata poll while awaitKey
 	srtt, rttvar              time.Duration // RFC 6298 estimator of the media RTT
 	rttSampled                bool
 	lastSample                time.Time // last RTT sample, or RTT probe sent
