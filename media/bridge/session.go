@@ -486,7 +486,7 @@ func (s *Session) onAnswerTimeout() {
 // New ICE credentials in it are an ICE restart: counted and logged (the
 // page restarted ICE, or pion did on its own).
 func (s *Session) sendDescription(typ string) {
-	sdpText := s.pc.LocalDescription().SDP
+	sdpText := withAudioPtime(s.pc.LocalDescription().SDP, AudioPtime)
 	ufrag, _ := iceCredentials(sdpText)
 	if s.lastUfrag != "" && ufrag != s.lastUfrag {
 		s.st.iceRestarts.Add(1)
