@@ -105,13 +105,7 @@ func (f *Fetcher) step(now time.Time) time.Time {
 	f.deliver(now)
 	f.fill(now)
 	wake = earliest(wake, f.repair(now))
-	if f.pliWanted {
-		if now.Sub(f.lastPLI) >= f.cfg.PLIInterval {
-			f.sendPLI(now)
-		} else {
-			wake = earliest(wake, f.lastPLI.Add(f.cfg.PLIInterval))
-		}
-	}
+	wake = earliest(wake, f.pliStep(now))
 	if f.probeWanted && !f.metaPending {
 		f.probeWanted = false
 		f.queryMeta(now)
@@ -155,14 +149,7 @@ func (f *Fetcher) awaitStep(now time.Time) time.Time {
 	if now.Sub(f.lastPLI) >= time.Second {
 		f.pliWanted = true
 	}
-	wake := now.Add(time.Second)
-	if f.pliWanted {
-		if now.Sub(f.lastPLI) >= f.cfg.PLIInterval {
-			f.sendPLI(now)
-		} else {
-			wake = earliest(wake, f.lastPLI.Add(f.cfg.PLIInterval))
-		}
-	}
+	wake := earliest(now.Add(time.Second), f.pliStep(now))
 	if !f.metaPending && !now.Before(f.nextKeyPoll) {
 		f.queryMeta(now)
 		f.nextKeyPoll = now.Add(f.cfg.KeyframePoll)
@@ -171,6 +158,19 @@ func (f *Fetcher) awaitStep(now time.Time) time.Time {
 		wake = earliest(wake, f.nextKeyPoll)
 	}
 	return wake
+}
+
+// pliStep sends a wanted keyframe request unless one went within
+// PLIInterval; it returns when the held one may go (zero: none held).
+func (f *Fetcher) pliStep(now time.Time) time.Time {
+	if !f.pliWanted {
+		return time.Time{}
+	}
+	if now.Sub(f.lastPLI) >= f.cfg.PLIInterval {
+		f.sendPLI(now)
+		return time.Time{}
+	}
+	return f.lastPLI.Add(f.cfg.PLIInterval)
 }
 
 func earliest(t time.Time, ts ...time.Time) time.Time {

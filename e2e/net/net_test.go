@@ -35,18 +35,6 @@ func TestMain(m *testing.M) {
 // (fixed limits, 60 s) are measured by the benchmark itself
 // (docs/benchmarks.md).
 func TestBenchNet(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("bench net needs root (network namespaces)")
-	}
-	if _, err := exec.LookPath(cdp.ChromiumPath()); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium missing under CI: %v", err)
-		}
-		t.Skip(err)
-	}
-	bin := e2etest.Peets(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	const window = 20
 	// 1.2 Mbit/s: below the top layer (1.5 Mbit/s of RTP, ~2 Mbit/s on
 	// the wire), above the lower one with room for a keyframe's burst.
@@ -54,25 +42,7 @@ func TestBenchNet(t *testing.T) {
 	// on the wire with names, signatures and the other direction's
 	// Interests) has no layer below to go to.
 	const schedule = "none,1200kbit@6s,none@14s"
-	// A 640x360 camera: a quarter of the encoding and decoding of the
-	// benchmark's 720p, so that the machine's load from other work costs
-	// the pages fewer frames (the pipeline is the same).
-	cmd := exec.CommandContext(ctx, bin, "bench", "net", "--duration", "20s", "--warmup", "6s",
-		"--uplink", schedule, "--camera", "640x360@20", "--json")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	t0 := time.Now()
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("bench net: %v\n%s", err, stderr.String())
-	}
-	t.Logf("bench net took %v: %s", time.Since(t0).Round(time.Second), stdout.String())
-	var r bench.NetResult
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		t.Fatalf("result: %v", err)
-	}
-	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), "peetsnb") {
-		t.Errorf("namespaces left behind:\n%s", out)
-	}
+	r := runBenchNet(t, "--uplink", schedule)
 	if r.Mode != "two-hosts" || r.Camera != "y4m 640x360@20, 60 frames" || r.Chromium == "" || r.LoadBefore[0] == 0 && r.LoadBefore[1] == 0 || r.Schedules["A->B"] != schedule {
 		t.Errorf("set-up: %+v", r)
 	}
@@ -164,6 +134,45 @@ func TestBenchNet(t *testing.T) {
 	}
 }
 
+// runBenchNet runs `peets bench net` at CI size (a 20 s window after 6 s
+// of warm-up) with args added, checks that it left no namespace behind,
+// and returns its result. It skips without root, and without Chromium
+// outside CI. The camera is 640x360: a quarter of the encoding and
+// decoding of the benchmark's 720p, so that the machine's load from other
+// work costs the pages fewer frames (the pipeline is the same).
+func runBenchNet(t *testing.T, args ...string) bench.NetResult {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("bench net needs root (network namespaces)")
+	}
+	if _, err := exec.LookPath(cdp.ChromiumPath()); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("chromium missing under CI: %v", err)
+		}
+		t.Skip(err)
+	}
+	bin := e2etest.Peets(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args = append([]string{"bench", "net", "--duration", "20s", "--warmup", "6s", "--camera", "640x360@20", "--json"}, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	t0 := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("bench net: %v\n%s", err, stderr.String())
+	}
+	t.Logf("bench net took %v: %s", time.Since(t0).Round(time.Second), stdout.String())
+	var r bench.NetResult
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("result: %v", err)
+	}
+	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), "peetsnb") {
+		t.Errorf("namespaces left behind:\n%s", out)
+	}
+	return r
+}
+
 func diff(a, b uint64) uint64 {
 	if a > b {
 		return a - b
@@ -185,35 +194,9 @@ func ptr(p *float64) any {
 // decode again within seconds of the link's return. Peets only (the
 // baseline is TestBenchNet's).
 func TestBenchNetNearZero(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("bench net needs root (network namespaces)")
-	}
-	if _, err := exec.LookPath(cdp.ChromiumPath()); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium missing under CI: %v", err)
-		}
-		t.Skip(err)
-	}
-	bin := e2etest.Peets(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	const schedule = "none,50kbit@4s,none@10s"
-	cmd := exec.CommandContext(ctx, bin, "bench", "net", "--duration", "20s", "--warmup", "6s",
-		"--uplink", schedule, "--camera", "640x360@20", "--only", "peets", "--json")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("bench net: %v\n%s", err, stderr.String())
-	}
-	var r bench.NetResult
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		t.Fatalf("result: %v", err)
-	}
-	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), "peetsnb") {
-		t.Errorf("namespaces left behind:\n%s", out)
-	}
+	r := runBenchNet(t, "--uplink", "none,50kbit@4s,none@10s", "--only", "peets")
 	if r.Peets == nil || len(r.Peets.Receivers) != 2 || r.Direct != nil {
-		t.Fatalf("result: %s", stdout.String())
+		t.Fatalf("result: %+v", r)
 	}
 	for _, rr := range r.Peets.Receivers {
 		v := rr.Video
