@@ -15,5 +15,6 @@ var (
 	ErrBadPacket          = errors.New("bridge: malformed RTP packet")
 	ErrNegotiationTimeout = errors.New("bridge: no answer to offer")
 	ErrConnectionFailed   = errors.New("bridge: peer connection failed")
+	ErrConnectTimeout     = errors.New("bridge: media did not connect")
 	ErrConfig             = errors.New("bridge: bad configuration")
 )

@@ -19,6 +19,7 @@ const (
 	DefaultMinPLIInterval = 200 * time.Millisecond
 	DefaultMaxQueue       = 256
 	DefaultFirstOfferWait = 2 * time.Second
+	DefaultConnectTimeout = 10 * time.Second
 	closeWait             = 5 * time.Second
 	maxNegotiationErrors  = 5
 )
@@ -78,6 +79,14 @@ type SessionConfig struct {
 	// the page go first avoids a collision at the very first negotiation,
 	// where Chromium's rollback is weakest.
 	FirstOfferWait time.Duration
+	// ConnectTimeout bounds the wait for the media connection once the
+	// first offer and answer have been exchanged (default 10 s): a
+	// connection still not up then ends the session with
+	// ErrConnectTimeout, and the page starts over with a new one. The
+	// page is next to its proxy, where ICE takes milliseconds; a
+	// connection that never comes up was seen about once in fifty calls
+	// on a loaded machine, after a collision of the first offers.
+	ConnectTimeout time.Duration
 	// MaxQueue bounds the signaling messages waiting to be handled
 	// (default 256); HandleSignal returns ErrBusy beyond.
 	MaxQueue int
@@ -106,6 +115,7 @@ type Session struct {
 	answerDeadline time.Time
 	negErrors      int
 	negotiated     bool
+	connectBy      time.Time // set at the first negotiation (see ConnectTimeout)
 	firstOfferAt   time.Time
 	prefsSet       map[*webrtc.RTPTransceiver]bool
 	lastUfrag      string // of the last description sent
@@ -172,6 +182,9 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if cfg.MaxQueue <= 0 {
 		cfg.MaxQueue = DefaultMaxQueue
 	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
 	if cfg.FirstOfferWait == 0 {
 		cfg.FirstOfferWait = DefaultFirstOfferWait
 	}
@@ -222,16 +235,27 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	pc.OnTrack(s.onTrack)
 	// The ICE transport took the remote credentials ("checking" comes
 	// after): a page offer waiting for it may go ahead.
-	pc.OnICEConnectionStateChange(func(webrtc.ICEConnectionState) { s.post(s.resumeFromPage) })
+	pc.OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) {
+		s.log.Debug("ICE connection state", "state", st.String())
+		s.post(s.resumeFromPage)
+	})
+	began := time.Now()
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		s.log.Debug("connection state", "state", st.String())
 		switch st {
 		case webrtc.PeerConnectionStateFailed:
+			s.log.Info("media connection failed")
 			go s.close(ErrConnectionFailed)
 		case webrtc.PeerConnectionStateConnected:
 			if !s.connected.Swap(true) {
+				s.log.Info("media connected", "after", time.Since(began).Round(time.Millisecond))
 				s.post(s.keyframesOnConnect)
+			} else {
+				s.log.Info("media connected again")
 			}
+		case webrtc.PeerConnectionStateDisconnected:
+			s.log.Info("media connection interrupted")
+		default:
+			s.log.Debug("connection state", "state", st.String())
 		}
 	})
 	s.wg.Add(1)
@@ -389,7 +413,7 @@ func (s *Session) run() {
 			deadline <-chan time.Time
 			next     time.Time
 		)
-		for _, t := range []time.Time{s.answerDeadline, s.iceWaitDeadline(), s.firstOfferDeadline()} {
+		for _, t := range []time.Time{s.answerDeadline, s.iceWaitDeadline(), s.firstOfferDeadline(), s.connectDeadline()} {
 			if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 				next = t
 			}
@@ -405,6 +429,9 @@ func (s *Session) run() {
 		case <-deadline:
 			if !s.answerDeadline.IsZero() && !time.Now().Before(s.answerDeadline) {
 				s.onAnswerTimeout()
+			}
+			if t := s.connectDeadline(); !t.IsZero() && !time.Now().Before(t) {
+				s.onConnectTimeout()
 			}
 			s.resumeFromPage()
 		}
@@ -482,6 +509,35 @@ func (s *Session) onAnswerTimeout() {
 	go s.close(ErrNegotiationTimeout)
 }
 
+// negotiatedNow records a completed offer/answer exchange; the first one
+// starts the wait for the media connection.
+func (s *Session) negotiatedNow() {
+	s.negotiated = true
+	s.negErrors = 0
+	if s.connectBy.IsZero() {
+		s.connectBy = time.Now().Add(s.cfg.ConnectTimeout)
+	}
+}
+
+// connectDeadline is when the session gives up on a media connection
+// that never came up, or zero.
+func (s *Session) connectDeadline() time.Time {
+	if s.connected.Load() {
+		return time.Time{}
+	}
+	return s.connectBy
+}
+
+// onConnectTimeout ends a session whose media connection did not come up
+// within ConnectTimeout of the first negotiation; the page starts over.
+func (s *Session) onConnectTimeout() {
+	s.connectBy = time.Time{}
+	s.log.Warn("media did not connect: ending the session, the page starts over",
+		"timeout", s.cfg.ConnectTimeout, "ice", s.pc.ICEConnectionState().String(),
+		"connection", s.pc.ConnectionState().String(), "signaling", s.pc.SignalingState().String())
+	go s.close(ErrConnectTimeout)
+}
+
 // sendDescription sends the local description (an offer or an answer).
 // New ICE credentials in it are an ICE restart: counted and logged (the
 // page restarted ICE, or pion did on its own).
@@ -535,8 +591,7 @@ func (s *Session) handleDescription(typ, sdpText string) {
 			go s.close(fmt.Errorf("bridge: set local answer: %w", err))
 			return
 		}
-		s.negotiated = true
-		s.negErrors = 0
+		s.negotiatedNow()
 		s.sendDescription(proto.TypeAnswer)
 		s.st.answersSent.Add(1)
 	case proto.TypeAnswer:
@@ -550,8 +605,7 @@ func (s *Session) handleDescription(typ, sdpText string) {
 			s.negotiationError(proto.TypeAnswer, err)
 			return
 		}
-		s.negotiated = true
-		s.negErrors = 0
+		s.negotiatedNow()
 		s.answerDeadline = time.Time{}
 	}
 }

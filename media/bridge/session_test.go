@@ -316,27 +316,35 @@ func TestGlareImpolite(t *testing.T) {
 	})
 }
 
+// viewerWithMic starts a viewer session with cfg (API, Role and OnClose
+// set here) and one remote audio track; closed receives why it ended.
+func viewerWithMic(t *testing.T, cfg SessionConfig) (sess *Session, closed chan error) {
+	t.Helper()
+	closed = make(chan error, 1)
+	cfg.API, cfg.Role = testAPI(t), proto.RoleViewer
+	cfg.OnClose = func(err error) { closed <- err }
+	sess, err := NewSession(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sess.Close() })
+	if _, err := sess.AddRemote("A/mic", RemoteInfo{Participant: "A", Stream: "mic", MimeType: webrtc.MimeTypeOpus}); err != nil {
+		t.Fatal(err)
+	}
+	return sess, closed
+}
+
 // TestAnswerTimeout checks that a page that never answers ends the session.
 func TestAnswerTimeout(t *testing.T) {
-	api := testAPI(t)
-	closed := make(chan error, 1)
 	var offers atomic.Int32
-	sess, err := NewSession(SessionConfig{
-		API: api, ID: "mute", AnswerTimeout: 100 * time.Millisecond, Role: proto.RoleViewer,
+	sess, closed := viewerWithMic(t, SessionConfig{
+		ID: "mute", AnswerTimeout: 100 * time.Millisecond,
 		Signal: func(m proto.Message) {
 			if m.Type == proto.TypeOffer {
 				offers.Add(1)
 			}
 		},
-		OnClose: func(err error) { closed <- err },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
-	if _, err := sess.AddRemote("A/mic", RemoteInfo{Participant: "A", Stream: "mic", MimeType: webrtc.MimeTypeOpus}); err != nil {
-		t.Fatal(err)
-	}
 	select {
 	case err := <-closed:
 		if !errors.Is(err, ErrNegotiationTimeout) {
@@ -353,6 +361,57 @@ func TestAnswerTimeout(t *testing.T) {
 	}
 	if _, err := sess.AddRemote("B/mic", RemoteInfo{Participant: "B", MimeType: webrtc.MimeTypeOpus}); !errors.Is(err, ErrClosed) {
 		t.Errorf("AddRemote after close: %v", err)
+	}
+}
+
+// TestConnectTimeout checks that a session whose media connection never
+// comes up after the first offer and answer ends with ErrConnectTimeout
+// (the page then starts over): the page answers, then vanishes.
+func TestConnectTimeout(t *testing.T) {
+	page, err := webrtc.NewAPI(webrtc.WithSettingEngine(LoopbackSettingEngine())).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer page.Close()
+	answers := make(chan string, 1)
+	sess, closed := viewerWithMic(t, SessionConfig{
+		ID: "gone", ConnectTimeout: 200 * time.Millisecond,
+		Signal: func(m proto.Message) {
+			if m.Type != proto.TypeOffer {
+				return
+			}
+			d, _ := proto.DataAs[proto.SDP](m)
+			if err := page.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: d.SDP}); err != nil {
+				t.Errorf("page: %v", err)
+				return
+			}
+			a, err := page.CreateAnswer(nil)
+			if err == nil {
+				err = page.SetLocalDescription(a)
+			}
+			if err != nil {
+				t.Errorf("page: %v", err)
+				return
+			}
+			answers <- a.SDP
+		},
+	})
+	select {
+	case a := <-answers:
+		page.Close() // no ICE from the page any more
+		if err := sess.HandleSignal(proto.MustSignal(proto.TypeAnswer, proto.SDP{SDP: a})); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no offer")
+	}
+	select {
+	case err := <-closed:
+		if !errors.Is(err, ErrConnectTimeout) {
+			t.Fatalf("closed with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("session did not give up on the media connection")
 	}
 }
 

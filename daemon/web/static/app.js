@@ -140,6 +140,7 @@
         break;
       case 'bye':
         state.byeReason = d.reason || '';
+        console.info(`peets: the proxy ends this session: ${state.byeReason}`);
         if (d.reason === 'not joined') state.stopRetry = true;
         break;
       case 'ping': send('pong', m.data); break;
@@ -252,6 +253,7 @@
     pc.onconnectionstatechange = () => {
       if (state.pc !== pc) return;
       const s = pc.connectionState;
+      console.info(`peets: media connection ${s} (ICE ${pc.iceConnectionState})`);
       state.mediaUp = s === 'connected';
       if (s === 'connected') {
         mark('connected');
