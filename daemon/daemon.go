@@ -83,10 +83,13 @@ type Daemon struct {
 	// unmark stops the counting
 	marks  markCounts
 	unmark func()
-	// uplinkReduced: this proxy's subscribers pull a lower layer of its
-	// camera than the page sends (quality.go): its own uplink is limited,
-	// and the layer choice of remote cameras is cautious (layered.go)
+	// uplinkReduced: this proxy's own uplink limits the layer of its
+	// camera others pull (uplink.go, ownLimit): the layer choice of
+	// remote cameras is cautious (layered.go)
 	uplinkReduced atomic.Bool
+	// receiveShare: while it is, the bits/s of video each remote camera
+	// may be pulled at (math.Float64bits; 0: no limit; uplink.go)
+	receiveShare atomic.Uint64
 
 	mu      sync.Mutex
 	locals  map[string]*localStream  // stream id -> publisher

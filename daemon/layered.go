@@ -3,7 +3,9 @@ package daemon
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -382,6 +384,11 @@ func (lr *layeredRemote) step(now time.Time) {
 		lr.giveUpSwitch(now)
 	}
 	lr.ch.SetCautious(lr.d.uplinkReduced.Load())
+	if share := math.Float64frombits(lr.d.receiveShare.Load()); share > 0 {
+		lr.ch.SetLimit(layerLimit(bitratesOf(lr.layers), share), fmt.Sprintf("own uplink limited: %.0f kbit/s of video", share/1000))
+	} else {
+		lr.ch.SetLimit(-1, "")
+	}
 	marks := lr.d.marks.take(cur.f.Prefix().String())
 	lr.marks += marks
 	d := lr.ch.Observe(adapt.Observation{Now: now, QueueDelay: lr.de.Queue(), Loss: loss, Marks: marks, Other: otherRate})
@@ -389,7 +396,7 @@ func (lr *layeredRemote) step(now time.Time) {
 	if d.Probe {
 		next := lr.layers[lr.cur+1].ID
 		lr.wg.Add(1)
-		go lr.probe(next)
+		go lr.probe(next, d.ProbeRate)
 	}
 }
 
@@ -469,12 +476,19 @@ func (lr *layeredRemote) act(d adapt.Decision, now time.Time) {
 	lr.startFetcherLocked(id)
 }
 
-// probe measures whether the path carries the next layer up.
-func (lr *layeredRemote) probe(id string) {
+// pacedProbePackets is the length of a paced probe train: paced, its
+// second half shows the rate the path keeps up with sooner than a burst's.
+const pacedProbePackets = 8
+
+// probe measures whether the path carries the next layer up; pace > 0
+// paces the train (adapt.Decision.ProbeRate).
+func (lr *layeredRemote) probe(id string, pace float64) {
 	defer lr.wg.Done()
-	res, err := media.Probe(lr.ctx, media.ProbeConfig{
-		Engine: lr.d.conn.Engine(), Verifier: lr.d.ver, Owner: lr.info.Owner, Stream: id,
-	})
+	cfg := media.ProbeConfig{Engine: lr.d.conn.Engine(), Verifier: lr.d.ver, Owner: lr.info.Owner, Stream: id, Rate: pace}
+	if pace > 0 {
+		cfg.Packets = pacedProbePackets
+	}
+	res, err := media.Probe(lr.ctx, cfg)
 	now := time.Now()
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
@@ -507,7 +521,7 @@ func (lr *layeredRemote) probe(id string) {
 		lr.probeKbps = rate / 1000
 	}
 	d := lr.ch.ProbeResult(now, rate, ok, otherRate)
-	lr.log.Debug("probe", "layer", id, "kbps", lr.probeKbps, "measured", ok, "packets", len(res.Arrivals), "choice", lr.layers[d.Layer].ID)
+	lr.log.Debug("probe", "layer", id, "kbps", lr.probeKbps, "measured", ok, "packets", len(res.Arrivals), "paced_kbps", pace/1000, "choice", lr.layers[d.Layer].ID)
 	lr.act(d, now)
 }
 

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/peets/peets/media"
@@ -43,6 +44,7 @@ type qualityTracker struct {
 	fetch    map[string][]fetchSample // remote key -> samples, oldest first
 	progress map[string]time.Time     // remote key -> last time a packet was delivered
 	pubs     map[string][]pubSample   // local stream id -> samples, oldest first
+	own      ownLimit
 }
 
 func newQualityTracker() *qualityTracker {
@@ -64,11 +66,17 @@ func (d *Daemon) qualityLoop(ctx context.Context) {
 				continue
 			}
 			q := proto.Quality{Streams: d.remoteQuality(qt, now)}
-			u, ok := d.uplinkQuality(qt)
+			u, use, ok := d.uplinkQuality(qt)
 			if ok {
 				q.Uplink = &u
 			}
-			d.uplinkReduced.Store(ok && u.Reduced)
+			limited := ok && qt.own.update(now, u, use)
+			d.uplinkReduced.Store(limited)
+			budget := 0.0
+			if limited {
+				budget = receiveBudget(u, d.cfg.Layers())
+			}
+			d.receiveShare.Store(math.Float64bits(d.shareOf(budget)))
 			for _, sk := range d.sinkList() {
 				if qs, ok := sk.(QualitySink); ok {
 					qs.SendQuality(q)
@@ -150,7 +158,7 @@ func fillRates(sq *proto.StreamQuality, hist []fetchSample) {
 
 // uplinkQuality samples the publishers of the camera's layers; false if
 // this proxy publishes no simulcast camera.
-func (d *Daemon) uplinkQuality(qt *qualityTracker) (proto.Uplink, bool) {
+func (d *Daemon) uplinkQuality(qt *qualityTracker) (proto.Uplink, []layerUse, bool) {
 	d.mu.Lock()
 	layers := map[string]*localStream{}
 	for _, l := range d.locals {
@@ -185,9 +193,26 @@ func (d *Daemon) uplinkQuality(qt *qualityTracker) (proto.Uplink, bool) {
 		}
 	}
 	if len(use) == 0 {
-		return proto.Uplink{}, false
+		return proto.Uplink{}, nil, false
 	}
-	return uplinkDecision(d.receivers(), use), true
+	return uplinkDecision(d.receivers(), use), use, true
+}
+
+// shareOf divides a budget of remote video among the remote cameras
+// fetched by layers.
+func (d *Daemon) shareOf(budget float64) float64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, r := range d.remotes {
+		if r.lr != nil {
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return budget / float64(n)
 }
 
 func (d *Daemon) localGone(id string) bool {

@@ -1,6 +1,10 @@
 package daemon
 
-import "github.com/peets/peets/proto"
+import (
+	"time"
+
+	"github.com/peets/peets/proto"
+)
 
 // The publisher's view of its own simulcast camera: which layers others
 // pull. Forwarders merge identical Interests, so the publisher serves each
@@ -48,4 +52,94 @@ func uplinkDecision(receivers int, layers []layerUse) proto.Uplink {
 	}
 	u.Reduced = receivers > 0 && pulled >= 0 && pulled < sending
 	return u
+}
+
+// receiveBudget is the bits/s of remote video this proxy pulls at most,
+// in all, while its own uplink limits what others see of it (0: no
+// limit). The Interests for remote video leave through that uplink, about
+// an eighth of a kilobyte for each packet of about a kilobyte they bring:
+// pulling a 1.5 Mbit/s layer costs ~150 kbit/s of it, which no probe
+// sees (a probe measures the way the Data comes). Measured with a 500
+// kbit/s uplink: while the proxy pulled the other's top layer, the
+// uplink ran full, the token bucket dropped ~100 packets a minute, most
+// of them these Interests, and the other's view of this camera froze
+// every few seconds. So, when others pull a layer below the one sent,
+// the remote video may take at most the bitrate of this camera's next
+// layer up: the Interests then cost about a tenth of what this uplink
+// would need to carry that layer.
+func receiveBudget(u proto.Uplink, own []proto.SimulcastLayer) float64 {
+	if !u.Reduced {
+		return 0
+	}
+	for i, l := range own {
+		if l.RID == u.Pulled && i+1 < len(own) {
+			return float64(own[i+1].MaxBitrate)
+		}
+	}
+	return 0
+}
+
+// layerLimit is the highest of a remote camera's layers (bitrates, lowest
+// first) whose bitrate fits share; the lowest if none does; -1 (no limit)
+// when share is 0.
+func layerLimit(bitrates []float64, share float64) int {
+	if share <= 0 {
+		return -1
+	}
+	limit := 0
+	for i, b := range bitrates {
+		if b <= share {
+			limit = i
+		}
+	}
+	return limit
+}
+
+// ownLimit tells from the uplink decisions, tick after tick, whether this
+// proxy's own uplink is what limits the layer others pull: they pull a
+// lower layer than the page sends (Reduced) for ownLimitAfter, and they
+// tried a higher one within ownLimitProbes (its publisher served a probe
+// of a layer above the one pulled) and did not take it. Reduced alone is
+// not enough: every subscriber starts on the middle layer for a second or
+// two, and one that limits its own pulls (its own uplink limited: no
+// probe above its limit) pulls a lower layer while this uplink is fine.
+type ownLimit struct {
+	reducedSince time.Time
+	probedAt     time.Time
+}
+
+const (
+	ownLimitAfter  = 5 * time.Second
+	ownLimitProbes = 15 * time.Second
+)
+
+// update takes the decision of a tick and the layers' use over the
+// window, and reports whether the uplink limits others now.
+func (o *ownLimit) update(now time.Time, u proto.Uplink, layers []layerUse) bool {
+	if !u.Reduced {
+		o.reducedSince = time.Time{}
+		return false
+	}
+	if o.reducedSince.IsZero() {
+		o.reducedSince = now
+	}
+	if probedAbove(layers, u.Pulled) {
+		o.probedAt = now
+	}
+	return now.Sub(o.reducedSince) >= ownLimitAfter && !o.probedAt.IsZero() && now.Sub(o.probedAt) <= ownLimitProbes
+}
+
+// probedAbove reports whether a layer above pulled was served anything
+// over the window (a probe train: a pulled layer would be pulled).
+func probedAbove(layers []layerUse, pulled string) bool {
+	above := false
+	for _, l := range layers {
+		if above && l.Served > 0 {
+			return true
+		}
+		if l.RID == pulled {
+			above = true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"testing"
+	"time"
 
 	"github.com/peets/peets/proto"
 )
@@ -39,6 +40,77 @@ func TestUplinkDecision(t *testing.T) {
 	for _, c := range cases {
 		if got := uplinkDecision(c.receivers, c.layers); got != c.want {
 			t.Errorf("%s: got %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}
+
+// With its uplink limiting what others see (they pull l of l, m, h), a
+// proxy pulls remote video up to its own next layer's bitrate (m: 500
+// kbit/s), shared among the remote cameras; otherwise without a limit.
+func TestReceiveBudget(t *testing.T) {
+	own := DefaultLayers
+	for _, c := range []struct {
+		u    proto.Uplink
+		want float64
+	}{
+		{proto.Uplink{Receivers: 1, Sending: "h", Pulled: "l", Reduced: true}, 500_000},
+		{proto.Uplink{Receivers: 1, Sending: "h", Pulled: "m", Reduced: true}, 1_500_000},
+		{proto.Uplink{Receivers: 1, Sending: "h", Pulled: "h"}, 0},
+		{proto.Uplink{Receivers: 1, Sending: "m", Pulled: "l", Reduced: true}, 500_000},
+		{proto.Uplink{Receivers: 1, Sending: "h", Pulled: "x", Reduced: true}, 0},
+	} {
+		if got := receiveBudget(c.u, own); got != c.want {
+			t.Errorf("%+v: budget %v, want %v", c.u, got, c.want)
+		}
+	}
+	rates := []float64{150e3, 500e3, 1.5e6}
+	for _, c := range []struct {
+		share float64
+		want  int
+	}{{0, -1}, {500e3, 1}, {250e3, 0}, {100e3, 0}, {2e6, 2}, {1.5e6, 2}} {
+		if got := layerLimit(rates, c.share); got != c.want {
+			t.Errorf("layerLimit(%v) = %d, want %d", c.share, got, c.want)
+		}
+	}
+}
+
+// The own uplink limits others when they pull a reduced layer for a while
+// and probe a higher one: not at the start (everyone starts on the middle
+// layer), not when nobody tries for more (a subscriber limiting itself).
+func TestOwnLimit(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	reduced := proto.Uplink{Receivers: 1, Sending: "h", Pulled: "l", Reduced: true}
+	probed := []layerUse{{"l", 60, 60}, {"m", 60, 10}, {"h", 60, 0}}
+	quiet := []layerUse{{"l", 60, 60}, {"m", 60, 0}, {"h", 60, 0}}
+	var o ownLimit
+	tick := func(u proto.Uplink, use []layerUse) bool {
+		now = now.Add(time.Second)
+		return o.update(now, u, use)
+	}
+	for i := range 5 { // the first tick starts the reduction
+		if tick(reduced, probed) {
+			t.Fatalf("limited after %d s of reduction", i)
+		}
+	}
+	if !tick(reduced, probed) {
+		t.Fatal("not limited after 5 s of reduction with probes")
+	}
+	for range 15 {
+		if !tick(reduced, quiet) {
+			t.Fatal("limit lost between probes")
+		}
+	}
+	if tick(reduced, quiet) || tick(reduced, quiet) {
+		t.Fatal("still limited 16 s after the last probe")
+	}
+	if tick(proto.Uplink{Receivers: 1, Sending: "h", Pulled: "h"}, quiet) {
+		t.Fatal("limited while the top layer is pulled")
+	}
+	// a subscriber that limits itself: reduced, never probing
+	o = ownLimit{}
+	for range 30 {
+		if tick(reduced, quiet) {
+			t.Fatal("limited without a probe")
 		}
 	}
 }

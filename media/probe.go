@@ -37,6 +37,16 @@ type ProbeConfig struct {
 	// Timeout bounds the whole probe (default 1 s).
 	Packets int
 	Timeout time.Duration
+	// Rate, when above 0, paces the train (bits/s on the wire): each
+	// Interest leaves a mean packet's time at Rate after the one before
+	// (the mean from the stream's metadata), so the Data come no faster
+	// than Rate. A path that carries Rate delivers the train at about
+	// Rate; a slower one spreads it to its own pace. A train all at once
+	// (0) measures any capacity, but is a burst of ~13 KB into the
+	// bottleneck: where it is a few hundred kbit/s, the token bucket drops
+	// some of it and holds the pulled layer's packets behind the rest for
+	// up to its whole queue, long enough to freeze the picture.
+	Rate float64
 	// MaxPacketSize bounds accepted RTP packets (default MaxRTPSize).
 	MaxPacketSize int
 }
@@ -121,7 +131,11 @@ func Probe(ctx context.Context, cfg ProbeConfig) (ProbeResult, error) {
 	}
 	first = max(first, res.Meta.Oldest)
 
-	// The train: every Interest at once.
+	// The train: every Interest at once, or paced at cfg.Rate.
+	var gap time.Duration
+	if cfg.Rate > 0 {
+		gap = time.Duration(meanWireBits(res.Meta) / cfg.Rate * float64(time.Second))
+	}
 	type arrival struct {
 		at        time.Time
 		wire, rtp int
@@ -129,9 +143,22 @@ func Probe(ctx context.Context, cfg ProbeConfig) (ProbeResult, error) {
 	}
 	var mu gosync.Mutex
 	var got []arrival
-	n := int(res.Meta.Latest - first + 1)
-	done := make(chan struct{}, n)
+	done := make(chan struct{}, int(res.Meta.Latest-first+1))
+	n := 0
+	began := time.Now()
+train:
 	for seq := first; seq <= res.Meta.Latest; seq++ {
+		// Each Interest at its time from the first (a timer fires late
+		// on a busy machine; sleeping a gap each time would add that up
+		// and pace the train slower than asked).
+		if wait := time.Until(began.Add(time.Duration(seq-first) * gap)); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				break train
+			}
+		}
+		n++
 		t := tag{kind: tagMedia, boot: res.Meta.Boot, seq: seq}
 		name := proto.MediaName(prefix, res.Meta.Boot, seq)
 		expressOne(cfg.Engine, name, false, false, cfg.Timeout, func(a ndn.ExpressCallbackArgs, at time.Time) {
@@ -177,6 +204,20 @@ wait:
 		res.RTPBytes += a.rtp
 	}
 	return res, nil
+}
+
+// probeOverhead is about what a media Data adds on the wire to its RTP
+// packet (name, signature, TLV, NDNLPv2, UDP, IP), for pacing a train.
+const probeOverhead = 180
+
+// meanWireBits is the mean size on the wire of a stream's packets, from
+// its metadata (1,200 bytes of RTP when it does not say).
+func meanWireBits(m proto.StreamMeta) float64 {
+	rtp := 1200.0
+	if m.Rate > 0 && m.Bitrate > 0 {
+		rtp = float64(m.Bitrate) / 8 / float64(m.Rate)
+	}
+	return 8 * (rtp + probeOverhead)
 }
 
 // expressOne sends one Interest; cb gets the result and the time it came

@@ -44,6 +44,21 @@ func TestProbe(t *testing.T) {
 	if r := res.WireRatio(); r <= 1 || r > 1.7 {
 		t.Fatalf("wire ratio %v", r)
 	}
+	// Paced: each Interest a mean packet's time at Rate after the one
+	// before, so the train arrives no faster than Rate.
+	cfg.Packets, cfg.Rate = 8, 8*1200/0.02 // 20 ms a packet of 1,200 bytes
+	res, err = Probe(context.Background(), cfg)
+	if err != nil || len(res.Arrivals) != 8 {
+		t.Fatalf("paced train: %d arrivals, %v", len(res.Arrivals), err)
+	}
+	gap := time.Duration(meanWireBits(res.Meta) / cfg.Rate * float64(time.Second))
+	// The last Interest left 7 gaps after the first; the first Data may
+	// have been slow (a loaded machine): 3 gaps of margin. All at once,
+	// the train arrives within a few ms.
+	if span := res.Arrivals[7].Sub(res.Arrivals[0]); span < 4*gap {
+		t.Fatalf("paced train arrived over %v, want at least 4 gaps of %v", span, gap)
+	}
+	cfg.Packets, cfg.Rate = 0, 0
 	// A wrong key verifies nothing: no arrival counts.
 	other := newKeyVerifier()
 	other.pin(pub.producer.Participant(), newTestKey(t, pub.producer.Participant()).pub)

@@ -27,6 +27,9 @@ type PhaseResult struct {
 	// benchmark shares it: near 100 %, the figures measure the machine).
 	HostCPUPercent     map[string]float64 `json:"host_cpu_percent"`
 	MachineBusyPercent float64            `json:"machine_busy_percent"`
+	// WindowStart is when the window began (the series' second 0), to
+	// read the kept logs (--keep) against the series.
+	WindowStart time.Time `json:"window_start"`
 }
 
 // ReceiverResult is what one page saw and heard of one sender.
@@ -167,7 +170,8 @@ type measurement struct {
 	// senderID names host h's sender the way its receivers' stats do.
 	senderID func(h *netHost) string
 
-	cpu [2]cpuSnapshot // at the window's start and end
+	start time.Time      // of the window (after the warm-up)
+	cpu   [2]cpuSnapshot // at the window's start and end
 
 	mu      sync.Mutex
 	samples map[string][]pageSample // by host
@@ -246,6 +250,7 @@ func (m *measurement) run(ctx context.Context, warmup, d time.Duration, atStart,
 	m.samples = map[string][]pageSample{}
 	m.links = map[string][]inSample{}
 	start := time.Now().Add(warmup)
+	m.start = start
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { // sampler
@@ -346,7 +351,7 @@ func readLinks(t *topology) map[string]linkCounters {
 
 // result computes the phase's figures from the readings.
 func (m *measurement) result(d time.Duration, before, after map[string]linkCounters) *PhaseResult {
-	r := &PhaseResult{HostCPUPercent: map[string]float64{}}
+	r := &PhaseResult{HostCPUPercent: map[string]float64{}, WindowStart: m.start.UTC()}
 	for h, t := range m.cpu[1].hosts {
 		r.HostCPUPercent[h] = round3(float64(t-m.cpu[0].hosts[h]) / float64(d) * 100)
 	}

@@ -96,8 +96,16 @@ type Decision struct {
 	Layer int // the layer to pull: switch to it if it is not the current one
 	// Probe asks for a probe train of layer Layer+1; report its result with
 	// ProbeResult.
-	Probe  bool
-	Reason string // why the layer changed, for logs and stats ("" if it did not)
+	Probe bool
+	// ProbeRate, with Probe, paces the train at this many bits/s (0: all
+	// at once). A layer whose last probe did not fit is probed again
+	// paced at PacedProbe times what it needs: that asks only whether
+	// the path now carries it, without a burst into a bottleneck already
+	// measured (measured at 500 kbit/s: the bursts of a probe every 5 s
+	// froze the pulled layer 4-6 times a minute, no probe after the first
+	// none).
+	ProbeRate float64
+	Reason    string // why the layer changed, for logs and stats ("" if it did not)
 	// Lossy: a step down taken on loss, not on delay alone. The current
 	// layer is not getting through: nothing is lost by letting it go
 	// before the lower layer's keyframe. Delay alone may be a busy machine,
@@ -125,8 +133,10 @@ type Chooser struct {
 	lossy       int                   // of which with loss, in a row
 	keptSince   time.Time             // since when cur has not overused
 	cautious    bool                  // SetCautious
-	Downs, Ups  int                   // switches so far
-	FailedUps   int                   // ups undone within FailWindow
+	limit       int                   // SetLimit: the highest layer allowed
+	limitWhy    string
+	Downs, Ups  int // switches so far
+	FailedUps   int // ups undone within FailWindow
 	ProbesTried int
 }
 
@@ -152,6 +162,12 @@ const (
 	// recheck: a probe that fits when an earlier one did not is confirmed
 	// this soon.
 	recheck = time.Second
+	// PacedProbe: a paced train goes at this many times the bitrate a
+	// layer needs with the other streams (Decision.ProbeRate); the
+	// arrivals of a path that carries it then measure above Headroom
+	// times it even when the layer's packets are smaller than its
+	// metadata's mean.
+	PacedProbe = 2.0
 )
 
 // NewChooser starts at layer start.
@@ -159,7 +175,7 @@ func NewChooser(cfg Config, bitrates []float64, start int, now time.Time) *Choos
 	cfg.fill()
 	start = min(max(start, 0), len(bitrates)-1)
 	return &Chooser{cfg: cfg, bitrates: append([]float64(nil), bitrates...), cur: start, hold: cfg.StartHold, keptSince: now,
-		probes: map[int][]probeSample{}, failCap: map[int]probeSample{}}
+		probes: map[int][]probeSample{}, failCap: map[int]probeSample{}, limit: len(bitrates) - 1}
 }
 
 // Layer is the current choice.
@@ -179,6 +195,18 @@ func (c *Chooser) SetBitrates(b []float64) {
 // after one that did not waits a whole hold to be confirmed, and a layer
 // that fails on loss is not tried again for failMemory.
 func (c *Chooser) SetCautious(on bool) { c.cautious = on }
+
+// SetLimit sets the highest layer the subscriber may pull whatever its
+// path carries (a negative limit or one past the top: none), and why (the
+// reason of a step down it causes). Above it, the chooser steps down one
+// layer per DownSpacing; that is no failure of the layer, and the climb
+// resumes when the limit is lifted.
+func (c *Chooser) SetLimit(layer int, why string) {
+	if layer < 0 || layer >= len(c.bitrates) {
+		layer = len(c.bitrates) - 1
+	}
+	c.limit, c.limitWhy = layer, why
+}
 
 // Hold is the current quiet time required before probing up.
 func (c *Chooser) Hold() time.Duration { return c.hold }
@@ -201,6 +229,14 @@ func (c *Chooser) Observe(o Observation) Decision {
 	need := c.cfg.DelayOveruseFor
 	if c.lossy >= c.cfg.OveruseFor {
 		need = c.cfg.OveruseFor
+	}
+	if c.cur > c.limit && o.Now.Sub(c.lastDown) >= c.cfg.DownSpacing {
+		c.cur--
+		c.Downs++
+		c.overusing, c.lossy = 0, 0
+		c.lastDown, c.lastUp = o.Now, time.Time{}
+		c.probing = false
+		return Decision{Layer: c.cur, Reason: fmt.Sprintf("limit: layer %d at most (%s)", c.limit, c.limitWhy)}
 	}
 	switch {
 	case overuse:
@@ -257,10 +293,14 @@ func (c *Chooser) Observe(o Observation) Decision {
 	if o.Now.Sub(c.keptSince) >= 2*c.cfg.FailWindow {
 		c.hold = c.cfg.HoldUp
 	}
-	if c.cur < len(c.bitrates)-1 && !c.probing && !c.quietSince.IsZero() && o.Now.Sub(c.quietSince) >= c.hold {
+	if c.cur < c.limit && !c.probing && !c.quietSince.IsZero() && o.Now.Sub(c.quietSince) >= c.hold {
 		c.probing = true
 		c.ProbesTried++
-		return Decision{Layer: c.cur, Probe: true}
+		d := Decision{Layer: c.cur, Probe: true}
+		if c.probedShort(c.cur+1, o.Now, o.Other) {
+			d.ProbeRate = PacedProbe * (c.bitrates[c.cur+1] + o.Other)
+		}
+		return d
 	}
 	return Decision{Layer: c.cur}
 }
@@ -276,7 +316,7 @@ func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other fl
 	}
 	c.probing = false
 	next := c.cur + 1
-	if next >= len(c.bitrates) {
+	if next > c.limit {
 		return Decision{Layer: c.cur}
 	}
 	fits := func(l float64, layer int) bool {
@@ -301,7 +341,7 @@ func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other fl
 			}
 			return Decision{Layer: c.cur}
 		}
-		for !c.cautious && to+1 < len(c.bitrates) && fits(capacity, to+1) {
+		for !c.cautious && to+1 <= c.limit && fits(capacity, to+1) {
 			to++
 		}
 	}
@@ -319,6 +359,21 @@ func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other fl
 		reason = fmt.Sprintf("probe: %.0f kbit/s >= %.0f needed", capacity/1000, c.cfg.Headroom*(c.bitrates[to]+other)/1000)
 	}
 	return Decision{Layer: c.cur, Reason: reason}
+}
+
+// probedShort reports whether layer was found not to fit lately: its
+// latest probe, within probeMemory, measured less than it needs, or it
+// failed after a step up within failMemory.
+func (c *Chooser) probedShort(layer int, now time.Time, other float64) bool {
+	if f, ok := c.failCap[layer]; ok && now.Sub(f.at) < failMemory {
+		return true
+	}
+	ps := c.probes[layer]
+	if len(ps) == 0 {
+		return false
+	}
+	last := ps[len(ps)-1]
+	return now.Sub(last.at) < probeMemory && last.rate < c.cfg.Headroom*(c.bitrates[layer]+other)
 }
 
 // recentCapacity records a probe of layer and returns the smallest of the

@@ -287,3 +287,69 @@ func TestChooserCautious(t *testing.T) {
 		t.Fatalf("layer %d, failed ups %d", c.Layer(), c.FailedUps)
 	}
 }
+
+// A limit (the subscriber's own uplink) takes the chooser down one layer
+// per DownSpacing with no failure recorded, stops probes at the limit and
+// caps a climb; lifted, the climb resumes.
+func TestChooserLimit(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 2, now)
+	c.SetLimit(0, "test")
+	d := quiet(c, &now, 1)
+	if d.Layer != 1 || d.Reason == "" || d.Lossy {
+		t.Fatalf("first step under the limit: %+v", d)
+	}
+	if d := quiet(c, &now, 1); d.Layer != 1 {
+		t.Fatalf("stepped again within DownSpacing: %+v", d)
+	}
+	quiet(c, &now, 4)
+	if c.Layer() != 0 || c.FailedUps != 0 || c.Downs != 2 {
+		t.Fatalf("layer %d, failed ups %d, downs %d", c.Layer(), c.FailedUps, c.Downs)
+	}
+	for range 200 { // 50 s of quiet: no probe at the limit
+		if quiet(c, &now, 1).Probe {
+			t.Fatal("probed above the limit")
+		}
+	}
+	c.SetLimit(1, "test")
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 200e6, true, 0); d.Layer != 1 {
+		t.Fatalf("climbed past the limit: %+v", d)
+	}
+	c.SetLimit(-1, "")
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 200e6, true, 0); d.Layer != 2 {
+		t.Fatalf("limit lifted: %+v", d)
+	}
+}
+
+// A layer whose last probe did not fit is probed again paced at
+// PacedProbe times what it needs; a first probe, and one after a probe
+// that fit, go all at once.
+func TestChooserPacedProbe(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 0, now)
+	var d Decision
+	for d = quiet(c, &now, 1); !d.Probe; d = quiet(c, &now, 1) {
+	}
+	if d.ProbeRate != 0 {
+		t.Fatalf("first probe paced: %+v", d)
+	}
+	c.ProbeResult(now, 400e3, true, 0) // does not fit 500 kbit/s
+	for d = quiet(c, &now, 1); !d.Probe; d = quiet(c, &now, 1) {
+	}
+	if d.ProbeRate != PacedProbe*500e3 {
+		t.Fatalf("probe after a short one: rate %v, want %v", d.ProbeRate, PacedProbe*500e3)
+	}
+	c.ProbeResult(now, 900e3, true, 0) // this one fits: confirmed at once
+	for d = quiet(c, &now, 1); !d.Probe; d = quiet(c, &now, 1) {
+	}
+	if d.ProbeRate != 0 {
+		t.Fatalf("confirmation of a probe that fit paced: %+v", d)
+	}
+	if d := c.ProbeResult(now, 950e3, true, 0); d.Layer != 1 {
+		t.Fatalf("two probes that fit: %+v", d)
+	}
+}
