@@ -516,6 +516,11 @@ func (lr *layeredRemote) probe(id string, pace float64) {
 		lr.ch.SetBitrates(b)
 	}
 	rate, ok := adapt.TrainRate(res.Arrivals, res.Sizes)
+	if pace > 0 && adapt.KeptPace(res.Sent, res.Arrivals) {
+		// A path that kept up with the paced train carries the pace,
+		// however unevenly a busy machine's timers sent it.
+		rate, ok = max(rate, pace), true
+	}
 	lr.probeKbps = 0
 	if ok {
 		lr.probeKbps = rate / 1000

@@ -56,7 +56,8 @@ type ProbeConfig struct {
 // metadata.
 type ProbeResult struct {
 	Arrivals []time.Time
-	Sizes    []int // each packet's Data on the wire, in bytes
+	Sent     []time.Time // when each of those packets' Interest left
+	Sizes    []int       // each packet's Data on the wire, in bytes
 	RTPBytes int   // the RTP bytes those Data carried
 	Meta     proto.StreamMeta
 }
@@ -137,7 +138,7 @@ func Probe(ctx context.Context, cfg ProbeConfig) (ProbeResult, error) {
 		gap = time.Duration(meanWireBits(res.Meta) / cfg.Rate * float64(time.Second))
 	}
 	type arrival struct {
-		at        time.Time
+		at, sent  time.Time
 		wire, rtp int
 		seq       uint64
 	}
@@ -159,6 +160,7 @@ train:
 			}
 		}
 		n++
+		sent := time.Now()
 		t := tag{kind: tagMedia, boot: res.Meta.Boot, seq: seq}
 		name := proto.MediaName(prefix, res.Meta.Boot, seq)
 		expressOne(cfg.Engine, name, false, false, cfg.Timeout, func(a ndn.ExpressCallbackArgs, at time.Time) {
@@ -175,7 +177,7 @@ train:
 			cfg.Verifier.Verify(cfg.Owner, a.Data, a.SigCovered, func(err error) {
 				if err == nil {
 					mu.Lock()
-					got = append(got, arrival{at: at, wire: wire, rtp: rtpLen, seq: seq})
+					got = append(got, arrival{at: at, sent: sent, wire: wire, rtp: rtpLen, seq: seq})
 					mu.Unlock()
 				}
 				done <- struct{}{}
@@ -200,6 +202,7 @@ wait:
 	}
 	for _, a := range got {
 		res.Arrivals = append(res.Arrivals, a.at)
+		res.Sent = append(res.Sent, a.sent)
 		res.Sizes = append(res.Sizes, a.wire)
 		res.RTPBytes += a.rtp
 	}

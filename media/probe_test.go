@@ -51,6 +51,11 @@ func TestProbe(t *testing.T) {
 	if err != nil || len(res.Arrivals) != 8 {
 		t.Fatalf("paced train: %d arrivals, %v", len(res.Arrivals), err)
 	}
+	for i := range res.Arrivals {
+		if len(res.Sent) != 8 || res.Sent[i].After(res.Arrivals[i]) {
+			t.Fatalf("sent %v, arrived %v", res.Sent, res.Arrivals)
+		}
+	}
 	gap := time.Duration(meanWireBits(res.Meta) / cfg.Rate * float64(time.Second))
 	// The last Interest left 7 gaps after the first; the first Data may
 	// have been slow (a loaded machine): 3 gaps of margin. All at once,

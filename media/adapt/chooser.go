@@ -363,17 +363,17 @@ func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other fl
 
 // probedShort reports whether layer was found not to fit lately: its
 // latest probe, within probeMemory, measured less than it needs, or it
-// failed after a step up within failMemory.
+// failed after a step up within failMemory and has not been probed
+// since. A probe that fit is confirmed all at once: a paced train can
+// pass whole through a token bucket's burst (at 2 Mbit/s, a 4 KB bucket
+// lets 7 packets paced at 3.3 Mbit/s by), a train at once only its
+// first few.
 func (c *Chooser) probedShort(layer int, now time.Time, other float64) bool {
-	if f, ok := c.failCap[layer]; ok && now.Sub(f.at) < failMemory {
-		return true
+	if ps := c.probes[layer]; len(ps) > 0 && now.Sub(ps[len(ps)-1].at) < probeMemory {
+		return ps[len(ps)-1].rate < c.cfg.Headroom*(c.bitrates[layer]+other)
 	}
-	ps := c.probes[layer]
-	if len(ps) == 0 {
-		return false
-	}
-	last := ps[len(ps)-1]
-	return now.Sub(last.at) < probeMemory && last.rate < c.cfg.Headroom*(c.bitrates[layer]+other)
+	f, ok := c.failCap[layer]
+	return ok && now.Sub(f.at) < failMemory
 }
 
 // recentCapacity records a probe of layer and returns the smallest of the

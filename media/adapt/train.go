@@ -34,3 +34,24 @@ func TrainRate(arrivals []time.Time, sizes []int) (bitsPerSecond float64, ok boo
 	}
 	return float64(bytes*8) / span.Seconds(), true
 }
+
+// KeptPace reports whether the path kept up with a paced train (sent[i]
+// is when the Interest for the packet that arrived at arrivals[i] left):
+// over the train's second half, each packet's delay (arrival minus
+// sending) grew by at most a quarter of the time the half took to send,
+// or 5 ms. Timers on a busy machine send a paced train unevenly, and the
+// arrivals follow; the delay's growth is the queue the train built,
+// whatever the unevenness. A path that carries less than the pace builds
+// one: at half the pace, as much as the half took to send.
+func KeptPace(sent, arrivals []time.Time) bool {
+	if len(arrivals) < MinTrain || len(sent) != len(arrivals) {
+		return false
+	}
+	from := len(arrivals) / 2
+	if len(arrivals)-from < 3 {
+		from = len(arrivals) - 3
+	}
+	last := len(arrivals) - 1
+	growth := arrivals[last].Sub(sent[last]) - arrivals[from].Sub(sent[from])
+	return growth <= max(5*time.Millisecond, sent[last].Sub(sent[from])/4)
+}
