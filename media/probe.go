@@ -58,7 +58,7 @@ type ProbeResult struct {
 	Arrivals []time.Time
 	Sent     []time.Time // when each of those packets' Interest left
 	Sizes    []int       // each packet's Data on the wire, in bytes
-	RTPBytes int   // the RTP bytes those Data carried
+	RTPBytes int         // the RTP bytes those Data carried
 	Meta     proto.StreamMeta
 }
 
