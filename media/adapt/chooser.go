@@ -126,7 +126,9 @@ type Chooser struct {
 	lastDown    time.Time
 	quietSince  time.Time // zero while not quiet
 	probing     bool
-	probes      map[int][]probeSample // recent probe results per layer
+	probes      map[int][]probeSample // recent results of trains at once, per layer
+	lastProbe   map[int]probeSample   // the latest result per layer, paced or not
+	pacedProbe  bool                  // the probe under way is paced
 	upCap       float64               // the capacity the last step up was taken on
 	failCap     map[int]probeSample   // the capacity a step up to a layer failed on, and when
 	overusing   int                   // intervals in a row with overuse
@@ -175,7 +177,7 @@ func NewChooser(cfg Config, bitrates []float64, start int, now time.Time) *Choos
 	cfg.fill()
 	start = min(max(start, 0), len(bitrates)-1)
 	return &Chooser{cfg: cfg, bitrates: append([]float64(nil), bitrates...), cur: start, hold: cfg.StartHold, keptSince: now,
-		probes: map[int][]probeSample{}, failCap: map[int]probeSample{}, limit: len(bitrates) - 1}
+		probes: map[int][]probeSample{}, lastProbe: map[int]probeSample{}, failCap: map[int]probeSample{}, limit: len(bitrates) - 1}
 }
 
 // Layer is the current choice.
@@ -300,6 +302,7 @@ func (c *Chooser) Observe(o Observation) Decision {
 		if c.probedShort(c.cur+1, o.Now, o.Other) {
 			d.ProbeRate = PacedProbe * (c.bitrates[c.cur+1] + o.Other)
 		}
+		c.pacedProbe = d.ProbeRate > 0
 		return d
 	}
 	return Decision{Layer: c.cur}
@@ -327,6 +330,24 @@ func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other fl
 		}
 		return l >= c.cfg.Headroom*(c.bitrates[layer]+other) && (!ok || l >= retryMargin*failed.rate)
 	}
+	if c.pacedProbe {
+		// A paced train only says whether the path may carry the layer
+		// now: a token bucket's burst can let a short one through whole.
+		// One that fits is confirmed a moment later by a train at once;
+		// only those count for the step up.
+		c.lastProbe[next] = probeSample{at: now, rate: math.Inf(1)}
+		if ok && !fits(capacity, next) {
+			c.lastProbe[next] = probeSample{at: now, rate: capacity}
+			c.quietSince = now
+			return Decision{Layer: c.cur}
+		}
+		c.quietSince = now
+		if !c.cautious {
+			c.quietSince = now.Add(recheck - c.hold)
+		}
+		return Decision{Layer: c.cur}
+	}
+	c.lastProbe[next] = probeSample{at: now, rate: capacity}
 	to := next
 	if ok {
 		latest := capacity
@@ -369,8 +390,8 @@ func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other fl
 // lets 7 packets paced at 3.3 Mbit/s by), a train at once only its
 // first few.
 func (c *Chooser) probedShort(layer int, now time.Time, other float64) bool {
-	if ps := c.probes[layer]; len(ps) > 0 && now.Sub(ps[len(ps)-1].at) < probeMemory {
-		return ps[len(ps)-1].rate < c.cfg.Headroom*(c.bitrates[layer]+other)
+	if p, ok := c.lastProbe[layer]; ok && now.Sub(p.at) < probeMemory {
+		return p.rate < c.cfg.Headroom*(c.bitrates[layer]+other)
 	}
 	f, ok := c.failCap[layer]
 	return ok && now.Sub(f.at) < failMemory

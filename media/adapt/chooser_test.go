@@ -61,11 +61,24 @@ func TestChooserFailedLayerMemory(t *testing.T) {
 		t.Fatal("tried the failed layer again on about the same capacity")
 	}
 	now = now.Add(probeMemory)
-	for !quiet(c, &now, 1).Probe {
-	}
-	if d := c.ProbeResult(now, 1.2e6, true, 0); d.Layer != 1 {
+	if d := probeAt(c, &now, 1.2e6, 0); d.Layer != 1 {
 		t.Fatalf("did not try again on a clearly faster path: %+v", d)
 	}
+}
+
+// probeAt probes at capacity until the chooser decides: a paced probe
+// that fits is confirmed by trains at once (at most three probes).
+func probeAt(c *Chooser, now *time.Time, capacity, other float64) Decision {
+	var d Decision
+	for range 3 {
+		for d = quiet(c, now, 1); !d.Probe; d = quiet(c, now, 1) {
+		}
+		d = c.ProbeResult(*now, capacity, true, other)
+		if d.Reason != "" {
+			return d
+		}
+	}
+	return d
 }
 
 // A step down says whether it was taken on loss (the layer is not getting
@@ -118,7 +131,8 @@ func TestChooserProbeClimbsToWhatFits(t *testing.T) {
 }
 
 // Probes taken while a path was limited stop holding a subscriber down
-// soon after the limit is lifted: the second fast probe takes it up.
+// soon after the limit is lifted: after a fast paced probe (the slow ones
+// made the next ones paced), the second fast train at once takes it up.
 func TestChooserForgetsLimitedProbes(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 0, now)
@@ -130,19 +144,20 @@ func TestChooserForgetsLimitedProbes(t *testing.T) {
 		}
 	}
 	// the limit is lifted
-	for !quiet(c, &now, 1).Probe {
-	}
-	if d := c.ProbeResult(now, 20e6, true, 100e3); d.Layer != 0 {
-		t.Fatalf("one fast probe right after slow ones took it up: %+v", d)
-	}
 	at := now
-	for !quiet(c, &now, 1).Probe {
+	for i, want := range []int{0, 0, 2} {
+		var d Decision
+		for d = quiet(c, &now, 1); !d.Probe; d = quiet(c, &now, 1) {
+		}
+		if paced := d.ProbeRate > 0; paced != (i == 0) {
+			t.Fatalf("probe %d after the slow ones: %+v", i, d)
+		}
+		if d := c.ProbeResult(now, 20e6, true, 100e3); d.Layer != want {
+			t.Fatalf("fast probe %d after slow ones: %+v, want layer %d", i, d, want)
+		}
 	}
-	if wait := now.Sub(at); wait > 1250*time.Millisecond {
-		t.Fatalf("a fast probe after slow ones confirmed only %v later", wait)
-	}
-	if d := c.ProbeResult(now, 20e6, true, 100e3); d.Layer != 2 {
-		t.Fatalf("two fast probes in a row: %+v", d)
+	if took := now.Sub(at); took > c.Hold()+2500*time.Millisecond {
+		t.Fatalf("up %v after the limit was lifted", took)
 	}
 }
 
@@ -343,13 +358,23 @@ func TestChooserPacedProbe(t *testing.T) {
 	if d.ProbeRate != PacedProbe*500e3 {
 		t.Fatalf("probe after a short one: rate %v, want %v", d.ProbeRate, PacedProbe*500e3)
 	}
-	c.ProbeResult(now, 900e3, true, 0) // this one fits: confirmed at once
-	for d = quiet(c, &now, 1); !d.Probe; d = quiet(c, &now, 1) {
+	// this one fits: confirmed a moment later by trains at once; only
+	// those count (the smaller of the last two: the short one first)
+	start := now
+	if d := c.ProbeResult(now, 900e3, true, 0); d.Layer != 0 {
+		t.Fatalf("went up on a paced train: %+v", d)
 	}
-	if d.ProbeRate != 0 {
-		t.Fatalf("confirmation of a probe that fit paced: %+v", d)
+	for _, want := range []int{0, 1} {
+		for d = quiet(c, &now, 1); !d.Probe; d = quiet(c, &now, 1) {
+		}
+		if d.ProbeRate != 0 {
+			t.Fatalf("confirmation of a probe that fit paced: %+v", d)
+		}
+		if d := c.ProbeResult(now, 950e3, true, 0); d.Layer != want {
+			t.Fatalf("confirmation: %+v, want layer %d", d, want)
+		}
 	}
-	if d := c.ProbeResult(now, 950e3, true, 0); d.Layer != 1 {
-		t.Fatalf("two probes that fit: %+v", d)
+	if took := now.Sub(start); took > 3*time.Second {
+		t.Fatalf("confirmed after %v", took)
 	}
 }
