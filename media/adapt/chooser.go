@@ -264,14 +264,13 @@ func (c *Chooser) Observe(o Observation) Decision {
 			// keep the layer out until a probe found 1.25 times a
 			// capacity that may have been hundreds of Mbit/s.
 			//
-			// Loss with no queue on the way the Data comes is a limit
-			// the probe did not measure: the Interests' way (this
-			// subscriber's own uplink, shared with its own media), or a
-			// bottleneck too shallow to queue. No probe result says
-			// that the layer fits then: it waits failMemory.
+			// A cautious subscriber's layer may fail on a limit no
+			// probe measures: its Interests' way, its own uplink shared
+			// with its own media. No probe result says that the layer
+			// fits then: it waits failMemory.
 			if c.upCap > 0 && o.Loss < 1 {
 				rate := c.upCap
-				if o.QueueDelay < c.cfg.QuietDelay || c.cautious {
+				if c.cautious {
 					rate = math.Inf(1)
 				}
 				c.failCap[c.cur] = probeSample{at: o.Now, rate: rate}

@@ -228,9 +228,11 @@ func TestChooserCongestionMarks(t *testing.T) {
 }
 
 // A layer taken up that fails on loss while the Data's way shows no
-// queue (the subscriber's Interests are lost on its own full uplink) is
-// not tried again for failMemory, whatever the probes say: they measure
-// only the way the Data comes.
+// queue is a layer like any other that failed, unless the subscriber is
+// cautious (its own uplink limits others: TestChooserCautious): it is
+// tried again on a probe clearly above the capacity it failed on. Held
+// off a minute, it kept a subscriber on the lowest layer for the 20 s
+// after a link came back from 1 Mbit/s (it had failed once there).
 func TestChooserFailedOnLossWithoutQueue(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 1, now)
@@ -246,19 +248,13 @@ func TestChooserFailedOnLossWithoutQueue(t *testing.T) {
 	if c.Layer() != 1 || c.FailedUps != 1 {
 		t.Fatalf("layer %d, failed ups %d", c.Layer(), c.FailedUps)
 	}
-	for range 3 {
-		now = now.Add(probeMemory)
-		for !quiet(c, &now, 1).Probe {
-		}
-		if d := c.ProbeResult(now, 200e6, true, 0); d.Layer != 1 {
-			t.Fatalf("tried again within a minute: %+v", d)
-		}
+	now = now.Add(probeMemory)
+	if d := probeAt(c, &now, 3.2e6, 0); d.Layer != 1 {
+		t.Fatalf("tried again on about the capacity it failed on: %+v", d)
 	}
-	now = now.Add(failMemory)
-	for !quiet(c, &now, 1).Probe {
-	}
-	if d := c.ProbeResult(now, 200e6, true, 0); d.Layer != 2 {
-		t.Fatalf("not tried again after failMemory: %+v", d)
+	now = now.Add(probeMemory)
+	if d := probeAt(c, &now, 200e6, 0); d.Layer != 2 {
+		t.Fatalf("not tried again on a path far faster: %+v", d)
 	}
 }
 
