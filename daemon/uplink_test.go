@@ -100,7 +100,7 @@ func TestOwnLimit(t *testing.T) {
 			t.Fatal("limit lost between probes")
 		}
 	}
-	if tick(reduced, quiet) || tick(reduced, quiet) {
+	if tick(reduced, quiet) {
 		t.Fatal("still limited 16 s after the last probe")
 	}
 	if tick(proto.Uplink{Receivers: 1, Sending: "h", Pulled: "h"}, quiet) {

@@ -731,7 +731,9 @@ func TestAwayAndBack(t *testing.T) {
 	}
 	took := synctest.Eventually(time.Second, func() bool { return gone(rest, x) })
 	t.Logf("away: dropped by the others after %v (SetPresent returned after %v)", took, time.Since(start))
-	if took < 0 || took > 100*time.Millisecond {
+	// At once: a bye, not an expiry (the leave events' reason, below).
+	// The bound leaves room for a loaded machine: one CI run took 202 ms.
+	if took < 0 || took > 500*time.Millisecond {
 		t.Fatalf("away participant still listed after %v", time.Since(start))
 	}
 	for _, p := range rest {
@@ -775,7 +777,7 @@ func TestAwayAndBack(t *testing.T) {
 		return true
 	})
 	t.Logf("back: listed again by the others after %v", took)
-	if took < 0 || took > 100*time.Millisecond {
+	if took < 0 || took > 500*time.Millisecond {
 		t.Fatalf("back participant not listed after %v", time.Since(start))
 	}
 	for _, p := range rest {
@@ -849,7 +851,7 @@ func TestStartAbsent(t *testing.T) {
 	}
 	took = synctest.Eventually(time.Second, func() bool { return allSee(all, true) })
 	t.Logf("present: listed by all after %v", took)
-	if took < 0 || took > 100*time.Millisecond {
+	if took < 0 || took > 500*time.Millisecond {
 		t.Fatalf("not listed %v after becoming present", time.Since(start))
 	}
 }
