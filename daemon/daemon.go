@@ -83,10 +83,10 @@ type Daemon struct {
 	// unmark stops the counting
 	marks  markCounts
 	unmark func()
-	// uplinkReduced: this proxy's own uplink limits the layer of its
+	// ownUplinkLimited: this proxy's own uplink limits the layer of its
 	// camera others pull (uplink.go, ownLimit): the layer choice of
 	// remote cameras is cautious (layered.go)
-	uplinkReduced atomic.Bool
+	ownUplinkLimited atomic.Bool
 	// receiveShare: while it is, the bits/s of video each remote camera
 	// may be pulled at (math.Float64bits; 0: no limit; uplink.go)
 	receiveShare atomic.Uint64

@@ -383,7 +383,7 @@ func (lr *layeredRemote) step(now time.Time) {
 	if lr.target != lr.cur && now.Sub(lr.asked) > switchTimeout {
 		lr.giveUpSwitch(now)
 	}
-	lr.ch.SetCautious(lr.d.uplinkReduced.Load())
+	lr.ch.SetCautious(lr.d.ownUplinkLimited.Load())
 	if share := math.Float64frombits(lr.d.receiveShare.Load()); share > 0 {
 		lr.ch.SetLimit(layerLimit(bitratesOf(lr.layers), share), fmt.Sprintf("own uplink limited: %.0f kbit/s of video", share/1000))
 	} else {

@@ -71,7 +71,7 @@ func (d *Daemon) qualityLoop(ctx context.Context) {
 				q.Uplink = &u
 			}
 			limited := ok && qt.own.update(now, u, use)
-			d.uplinkReduced.Store(limited)
+			d.ownUplinkLimited.Store(limited)
 			budget := 0.0
 			if limited {
 				budget = receiveBudget(u, d.cfg.Layers())

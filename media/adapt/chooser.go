@@ -233,11 +233,7 @@ func (c *Chooser) Observe(o Observation) Decision {
 		need = c.cfg.OveruseFor
 	}
 	if c.cur > c.limit && o.Now.Sub(c.lastDown) >= c.cfg.DownSpacing {
-		c.cur--
-		c.Downs++
-		c.overusing, c.lossy = 0, 0
-		c.lastDown, c.lastUp = o.Now, time.Time{}
-		c.probing = false
+		c.stepDown(o.Now)
 		return Decision{Layer: c.cur, Reason: fmt.Sprintf("limit: layer %d at most (%s)", c.limit, c.limitWhy)}
 	}
 	switch {
@@ -278,11 +274,7 @@ func (c *Chooser) Observe(o Observation) Decision {
 			reason += " (the layer taken up failed)"
 		}
 		lossyDown := c.lossy >= c.cfg.OveruseFor
-		c.cur--
-		c.Downs++
-		c.overusing, c.lossy = 0, 0
-		c.lastDown, c.lastUp = o.Now, time.Time{}
-		c.probing = false
+		c.stepDown(o.Now)
 		return Decision{Layer: c.cur, Reason: reason, Lossy: lossyDown}
 	case quiet:
 		if c.quietSince.IsZero() {
@@ -334,16 +326,13 @@ func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other fl
 		// now: a token bucket's burst can let a short one through whole.
 		// One that fits is confirmed a moment later by a train at once;
 		// only those count for the step up.
-		c.lastProbe[next] = probeSample{at: now, rate: math.Inf(1)}
+		c.quietSince = now
 		if ok && !fits(capacity, next) {
 			c.lastProbe[next] = probeSample{at: now, rate: capacity}
-			c.quietSince = now
 			return Decision{Layer: c.cur}
 		}
-		c.quietSince = now
-		if !c.cautious {
-			c.quietSince = now.Add(recheck - c.hold)
-		}
+		c.lastProbe[next] = probeSample{at: now, rate: math.Inf(1)}
+		c.confirmSoon(now)
 		return Decision{Layer: c.cur}
 	}
 	c.lastProbe[next] = probeSample{at: now, rate: capacity}
@@ -356,8 +345,8 @@ func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other fl
 			// probe; only a moment if this probe alone fits (the path
 			// may have recovered: the next one confirms it).
 			c.quietSince = now
-			if fits(latest, next) && !c.cautious {
-				c.quietSince = now.Add(recheck - c.hold)
+			if fits(latest, next) {
+				c.confirmSoon(now)
 			}
 			return Decision{Layer: c.cur}
 		}
@@ -379,6 +368,24 @@ func (c *Chooser) ProbeResult(now time.Time, capacity float64, ok bool, other fl
 		reason = fmt.Sprintf("probe: %.0f kbit/s >= %.0f needed", capacity/1000, c.cfg.Headroom*(c.bitrates[to]+other)/1000)
 	}
 	return Decision{Layer: c.cur, Reason: reason}
+}
+
+// stepDown takes the layer below the current one.
+func (c *Chooser) stepDown(now time.Time) {
+	c.cur--
+	c.Downs++
+	c.overusing, c.lossy = 0, 0
+	c.lastDown, c.lastUp = now, time.Time{}
+	c.probing = false
+}
+
+// confirmSoon brings the next probe forward to recheck from now, after a
+// probe that fits (quietSince was just set to now); a cautious subscriber
+// waits a whole hold.
+func (c *Chooser) confirmSoon(now time.Time) {
+	if !c.cautious {
+		c.quietSince = now.Add(recheck - c.hold)
+	}
 }
 
 // probedShort reports whether layer was found not to fit lately: its

@@ -5,6 +5,16 @@ import (
 	"time"
 )
 
+// nextProbe feeds quiet intervals until the chooser asks for a probe,
+// and returns that decision.
+func nextProbe(c *Chooser, now *time.Time) Decision {
+	d := quiet(c, now, 1)
+	for !d.Probe {
+		d = quiet(c, now, 1)
+	}
+	return d
+}
+
 // quiet feeds n quiet intervals and returns the last decision.
 func quiet(c *Chooser, now *time.Time, n int) Decision {
 	var d Decision
@@ -71,8 +81,7 @@ func TestChooserFailedLayerMemory(t *testing.T) {
 func probeAt(c *Chooser, now *time.Time, capacity, other float64) Decision {
 	var d Decision
 	for range 3 {
-		for d = quiet(c, now, 1); !d.Probe; d = quiet(c, now, 1) {
-		}
+		nextProbe(c, now)
 		d = c.ProbeResult(*now, capacity, true, other)
 		if d.Reason != "" {
 			return d
@@ -146,9 +155,7 @@ func TestChooserForgetsLimitedProbes(t *testing.T) {
 	// the limit is lifted
 	at := now
 	for i, want := range []int{0, 0, 2} {
-		var d Decision
-		for d = quiet(c, &now, 1); !d.Probe; d = quiet(c, &now, 1) {
-		}
+		d := nextProbe(c, &now)
 		if paced := d.ProbeRate > 0; paced != (i == 0) {
 			t.Fatalf("probe %d after the slow ones: %+v", i, d)
 		}
@@ -342,15 +349,12 @@ func TestChooserLimit(t *testing.T) {
 func TestChooserPacedProbe(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 0, now)
-	var d Decision
-	for d = quiet(c, &now, 1); !d.Probe; d = quiet(c, &now, 1) {
-	}
+	d := nextProbe(c, &now)
 	if d.ProbeRate != 0 {
 		t.Fatalf("first probe paced: %+v", d)
 	}
 	c.ProbeResult(now, 400e3, true, 0) // does not fit 500 kbit/s
-	for d = quiet(c, &now, 1); !d.Probe; d = quiet(c, &now, 1) {
-	}
+	d = nextProbe(c, &now)
 	if d.ProbeRate != PacedProbe*500e3 {
 		t.Fatalf("probe after a short one: rate %v, want %v", d.ProbeRate, PacedProbe*500e3)
 	}
@@ -361,8 +365,7 @@ func TestChooserPacedProbe(t *testing.T) {
 		t.Fatalf("went up on a paced train: %+v", d)
 	}
 	for _, want := range []int{0, 1} {
-		for d = quiet(c, &now, 1); !d.Probe; d = quiet(c, &now, 1) {
-		}
+		d = nextProbe(c, &now)
 		if d.ProbeRate != 0 {
 			t.Fatalf("confirmation of a probe that fit paced: %+v", d)
 		}

@@ -20,10 +20,7 @@ func TrainRate(arrivals []time.Time, sizes []int) (bitsPerSecond float64, ok boo
 	if len(arrivals) < MinTrain || len(arrivals) != len(sizes) {
 		return 0, false
 	}
-	from := len(arrivals) / 2
-	if len(arrivals)-from < 3 {
-		from = len(arrivals) - 3
-	}
+	from := secondHalf(len(arrivals))
 	span := arrivals[len(arrivals)-1].Sub(arrivals[from])
 	if span <= 0 {
 		return 0, false
@@ -47,11 +44,14 @@ func KeptPace(sent, arrivals []time.Time) bool {
 	if len(arrivals) < MinTrain || len(sent) != len(arrivals) {
 		return false
 	}
-	from := len(arrivals) / 2
-	if len(arrivals)-from < 3 {
-		from = len(arrivals) - 3
-	}
+	from := secondHalf(len(arrivals))
 	last := len(arrivals) - 1
 	growth := arrivals[last].Sub(sent[last]) - arrivals[from].Sub(sent[from])
 	return growth <= max(5*time.Millisecond, sent[last].Sub(sent[from])/4)
+}
+
+// secondHalf is the index of the first packet of a train of n (>=
+// MinTrain) that counts: the second half, at least 3 packets.
+func secondHalf(n int) int {
+	return min(n/2, n-3)
 }

@@ -334,6 +334,19 @@ func viewerWithMic(t *testing.T, cfg SessionConfig) (sess *Session, closed chan 
 	return sess, closed
 }
 
+// waitClosed waits (at most 5 s) for the session to end with want.
+func waitClosed(t *testing.T, closed chan error, want error) {
+	t.Helper()
+	select {
+	case err := <-closed:
+		if !errors.Is(err, want) {
+			t.Fatalf("closed with %v, want %v", err, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("session did not end with %v", want)
+	}
+}
+
 // TestAnswerTimeout checks that a page that never answers ends the session.
 func TestAnswerTimeout(t *testing.T) {
 	var offers atomic.Int32
@@ -345,14 +358,7 @@ func TestAnswerTimeout(t *testing.T) {
 			}
 		},
 	})
-	select {
-	case err := <-closed:
-		if !errors.Is(err, ErrNegotiationTimeout) {
-			t.Fatalf("closed with %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("session did not give up")
-	}
+	waitClosed(t, closed, ErrNegotiationTimeout)
 	if n := offers.Load(); n != 1 {
 		t.Errorf("%d offers, want 1", n)
 	}
@@ -405,14 +411,7 @@ func TestConnectTimeout(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no offer")
 	}
-	select {
-	case err := <-closed:
-		if !errors.Is(err, ErrConnectTimeout) {
-			t.Fatalf("closed with %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("session did not give up on the media connection")
-	}
+	waitClosed(t, closed, ErrConnectTimeout)
 }
 
 func TestAddRemoteErrors(t *testing.T) {
