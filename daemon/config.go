@@ -14,6 +14,7 @@ import (
 	enc "github.com/named-data/ndnd/std/encoding"
 
 	"github.com/peets/peets/proto"
+	"github.com/peets/peets/sec"
 )
 
 // ErrConfig wraps every configuration error.
@@ -22,16 +23,22 @@ var ErrConfig = errors.New("bad configuration")
 // Config is a proxy's configuration: from a YAML file (--config), then
 // command-line flags on top.
 type Config struct {
-	User      string   `yaml:"user"`      // user id
-	Name      string   `yaml:"name"`      // display name (default: user)
-	Room      string   `yaml:"room"`      // room id
-	Prefix    string   `yaml:"prefix"`    // user prefix (default /peets/user/<user>)
-	Group     string   `yaml:"group"`     // room sync group (default /peets/room/<room>)
-	Role      string   `yaml:"role"`      // participant | broadcaster | viewer
-	Forwarder string   `yaml:"forwarder"` // forwarder URI; "" = auto
-	StateDir  string   `yaml:"state_dir"` // keys and the embedded forwarder's socket
-	Links     []string `yaml:"links"`     // udp:// or tcp://HOST:PORT links to other hosts' forwarders
-	Listen    string   `yaml:"listen"`    // web page and signaling, loopback only
+	User      string `yaml:"user"`      // user id
+	Name      string `yaml:"name"`      // display name (default: user)
+	Room      string `yaml:"room"`      // room id
+	Prefix    string `yaml:"prefix"`    // user prefix (default /peets/user/<user>)
+	Group     string `yaml:"group"`     // room sync group (default /peets/room/<room>)
+	Role      string `yaml:"role"`      // participant | broadcaster | viewer
+	Forwarder string `yaml:"forwarder"` // forwarder URI; "" = auto
+	StateDir  string `yaml:"state_dir"` // keys and the embedded forwarder's socket
+	// TrustDir keeps the rooms' anchors and imported invitations (default:
+	// StateDir; the command line's default is the user's config directory).
+	TrustDir string `yaml:"trust_dir"`
+	// Invitation is an invitation to import before joining (a file or a
+	// peets-invite: link, from `peets invite` on the room owner's machine).
+	Invitation string   `yaml:"invitation"`
+	Links      []string `yaml:"links"`  // udp:// or tcp://HOST:PORT links to other hosts' forwarders
+	Listen     string   `yaml:"listen"` // web page and signaling, loopback only
 	// Description is a JSON object published in the roster entry. Only this
 	// file sets it (never the browser), so peers can trust it.
 	Description map[string]any `yaml:"description"`
@@ -125,6 +132,11 @@ func (c *Config) Normalize() error {
 		if err != nil || len(n) == 0 {
 			return fmt.Errorf("%w: %s %q is not an NDN name", ErrConfig, p.what, p.v)
 		}
+	}
+	// The room's anchor certifies P = <prefix>/<room> for the user id the
+	// prefix ends in (docs/protocol.md 3).
+	if u, ok := sec.UserOf(c.ParticipantPrefix()); !ok || u != c.User {
+		return fmt.Errorf("%w: prefix %s must end in /%s, the user id", ErrConfig, c.Prefix, c.User)
 	}
 	switch c.Role {
 	case "":

@@ -32,8 +32,13 @@ type Options struct {
 	// Source, when set, is published instead of a browser's camera and mic
 	// (bots, demos, benchmarks). The daemon runs it.
 	Source *source.Source
-	// Ephemeral: a fresh key that is not saved (bots, tests).
+	// Ephemeral: a fresh key that is not saved (bots, tests), when this
+	// machine owns the room.
 	Ephemeral bool
+	// Room, when set, is the room's anchor to use instead of the one in
+	// Config.TrustDir (tests and benchmarks that run several daemons in
+	// one process). It must be owned (hold the anchor's key).
+	Room *sec.Room
 
 	// OnPublish, if set, sees every local RTP packet once published, with
 	// the time it reached the proxy, on the media goroutine (benchmarks). It
@@ -71,7 +76,8 @@ type Daemon struct {
 	conn    *forwarder.Conn
 	ownConn bool
 	id      *sec.Identity
-	unlock  func() // releases the identity's lock (nil: ephemeral)
+	room    *sec.Room // the room's trust anchor
+	unlock  func()    // releases the identity's lock (nil: ephemeral)
 	ver     *sec.Verifier
 	prod    *media.Producer
 	part    *roster.Participant
@@ -162,15 +168,10 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	}
 	d.unmark = d.conn.OnCongestionMark(d.marks.add)
 	var err error
-	if o.Ephemeral {
-		d.id, err = sec.NewEphemeral(d.self)
-	} else {
-		dir := cfg.StateDir
-		if dir == "" {
-			dir = forwarder.DefaultStateDir()
-		}
+	if !o.Ephemeral {
 		// A second proxy of the same participant would silently shadow
 		// this one in everybody's roster (its boot is newer): refuse it.
+		dir := stateDir(cfg)
 		if d.unlock, err = sec.LockIdentity(dir, d.self); err != nil {
 			if errors.Is(err, sec.ErrIdentityInUse) {
 				return nil, fmt.Errorf("%w: user %s is in room %s already, on this machine (state dir %s, %v): stop that one first, or use another --user",
@@ -178,13 +179,13 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 			}
 			return nil, fmt.Errorf("identity: %w", err)
 		}
-		d.id, err = sec.LoadOrCreate(dir, d.self)
 	}
-	if err != nil {
+	if d.room, d.id, err = openTrust(cfg, o, d.log); err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
 	e := d.conn.Engine()
 	d.ver = sec.NewVerifier(e, d.log)
+	d.ver.SetRoom(d.room)
 	// Our own key is trusted without a fetch.
 	if err := d.ver.Pin(d.self, d.id.KeyName(), d.id.PublicKey()); err != nil {
 		return nil, err
@@ -216,7 +217,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	d.part, err = roster.Join(ctx, roster.Config{
 		Conn: d.conn, Room: cfg.Room, User: cfg.User, Name: cfg.Name, Role: cfg.Role,
 		UserPrefix: cfg.UserPrefix(), Group: cfg.GroupPrefix(), Description: desc,
-		Streams: d.rosterStreams, Signer: d.id.Signer(), Verifier: d.ver,
+		Streams: d.rosterStreams, Signer: d.id.Signer(), Verifier: d.ver, BindUsers: true,
 		Interval: cfg.Heartbeat, Jitter: cfg.Jitter, ExpireAfter: cfg.ExpireAfter,
 		StartAbsent: o.PresenceFollowsPages, Logger: d.log,
 	})

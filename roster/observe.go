@@ -15,8 +15,13 @@ import (
 type ObserveOptions struct {
 	// Group is the room's sync group (default proto.DefaultGroupPrefix(room)).
 	Group enc.Name
-	// Verifier checks heartbeats (default: a sec.Verifier on the engine).
+	// Verifier checks heartbeats (default: a sec.Verifier on the engine,
+	// trusting the Room's anchor if set).
 	Verifier roomsync.Verifier
+	// Room is the room's anchor, if known: members are believed only with
+	// a certificate it issued, and their user ids are bound to their
+	// prefixes (Config.BindUsers). Nil: trust on first use.
+	Room *sec.Room
 	// ExpireAfter is how many intervals a silent member stays (default 3).
 	ExpireAfter int
 	// ChatHistory: see Config.ChatHistory.
@@ -46,9 +51,14 @@ func Observe(ctx context.Context, conn roomsync.Conn, room string, o ObserveOpti
 		o.Group = proto.DefaultGroupPrefix(room)
 	}
 	if o.Verifier == nil {
-		o.Verifier = sec.NewVerifier(conn.Engine(), o.Logger)
+		v := sec.NewVerifier(conn.Engine(), o.Logger)
+		if o.Room != nil {
+			v.SetRoom(o.Room)
+		}
+		o.Verifier = v
 	}
 	t := newTable(room, o.ExpireAfter, o.Logger.With("module", "roster", "room", room, "observer", true))
+	t.bindUsers = o.Room != nil
 	gc := o.Sync
 	gc.Conn, gc.Group, gc.Self, gc.Signer = conn, o.Group, nil, nil
 	gc.Verifier = o.Verifier

@@ -69,6 +69,10 @@ type Config struct {
 	Signer ndn.Signer
 	// Verifier checks others' heartbeats and chat (required).
 	Verifier roomsync.Verifier
+	// BindUsers: the room has an anchor (the Verifier believes only keys
+	// it certified), so a member's user id must be the last component of
+	// its user prefix (sec.UserOf); other claims are refused.
+	BindUsers bool
 
 	// Interval is the mean heartbeat interval (default 1 s).
 	Interval time.Duration
@@ -160,6 +164,7 @@ func Join(ctx context.Context, cfg Config) (*Participant, error) {
 	p.table = newTable(cfg.Room, cfg.ExpireAfter, p.log)
 	p.table.self = cfg.User
 	p.table.selfP = p.self
+	p.table.bindUsers = cfg.BindUsers
 
 	gc := cfg.Sync
 	gc.Conn, gc.Group, gc.Self = cfg.Conn, cfg.Group, p.self

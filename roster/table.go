@@ -11,7 +11,9 @@ import (
 
 	enc "github.com/named-data/ndnd/std/encoding"
 
+	"github.com/peets/peets/internal/ratelog"
 	"github.com/peets/peets/proto"
+	"github.com/peets/peets/sec"
 	roomsync "github.com/peets/peets/sync"
 )
 
@@ -52,13 +54,14 @@ func newer(boot, seq, boot0, seq0 uint64) bool {
 // Reasons a publication was rejected by the roster (after the sync layer
 // accepted and verified it), as counted in Stats.Rejected.
 const (
-	ReasonBadEntry      = "bad_entry"      // heartbeat body invalid (JSON, types, limits)
-	ReasonEntryMismatch = "entry_mismatch" // heartbeat about someone else than its signer
-	ReasonBadChat       = "bad_chat"       // chat body invalid
-	ReasonUnknownKind   = "unknown_kind"   // publication kind this version does not know
-	ReasonStale         = "stale"          // heartbeat or bye not newer than what the table has, or than the member's departure
-	ReasonUserTaken     = "user_taken"     // heartbeat claiming the user id of another live member, or of this table's own participant
-	ReasonEventsDropped = "events_dropped" // a subscriber fell maxQueued events behind
+	ReasonBadEntry       = "bad_entry"        // heartbeat body invalid (JSON, types, limits)
+	ReasonEntryMismatch  = "entry_mismatch"   // heartbeat about someone else than its signer
+	ReasonBadChat        = "bad_chat"         // chat body invalid
+	ReasonUnknownKind    = "unknown_kind"     // publication kind this version does not know
+	ReasonStale          = "stale"            // heartbeat or bye not newer than what the table has, or than the member's departure
+	ReasonUserTaken      = "user_taken"       // heartbeat claiming the user id of another live member, or of this table's own participant
+	ReasonNotUsersPrefix = "not_users_prefix" // certified room: heartbeat claiming a user id its participant prefix does not end in
+	ReasonEventsDropped  = "events_dropped"   // a subscriber fell maxQueued events behind
 )
 
 // Stats counts the table's activity.
@@ -87,6 +90,10 @@ type Table struct {
 	expire int
 	log    *slog.Logger
 	group  atomic.Pointer[roomsync.Group]
+	// bindUsers (a room with an anchor): a member's user id is the one its
+	// certified participant prefix names (set before use).
+	bindUsers  bool
+	badUserLog ratelog.Limiter
 
 	mu       sync.Mutex
 	members  map[string]*Member
@@ -108,17 +115,18 @@ func newTable(room string, expireAfter int, log *slog.Logger) *Table {
 		expireAfter = DefaultExpireAfter
 	}
 	t := &Table{
-		room:     room,
-		expire:   expireAfter,
-		log:      log,
-		members:  make(map[string]*Member),
-		deadline: make(map[string]time.Time),
-		gone:     make(map[string]goneMark),
-		claims:   make(map[string]claim),
-		subs:     make(map[*subscriber]struct{}),
-		wake:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		room:       room,
+		expire:     expireAfter,
+		badUserLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
+		log:        log,
+		members:    make(map[string]*Member),
+		deadline:   make(map[string]time.Time),
+		gone:       make(map[string]goneMark),
+		claims:     make(map[string]claim),
+		subs:       make(map[*subscriber]struct{}),
+		wake:       make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	t.st.Rejected = map[string]uint64{}
 	go t.expiry()
@@ -258,6 +266,15 @@ func (t *Table) applyHeartbeat(p roomsync.Pub) {
 		t.log.Debug("heartbeat about someone else", "from", p.Publisher, "err", err)
 		t.reject(ReasonEntryMismatch)
 		return
+	}
+	if t.bindUsers {
+		// The anchor certified P = U/<room> for the user whose id ends U:
+		// that id, and no other, may be claimed from P.
+		if u, ok := sec.UserOf(p.Publisher); !ok || u != e.User {
+			t.reject(ReasonNotUsersPrefix)
+			t.badUserLog.Warn(t.log, "refused a heartbeat: its user id is not the one its certified prefix names", "from", p.Publisher, "user", e.User)
+			return
+		}
 	}
 	u, _ := e.UserPrefix()
 	m := &Member{
@@ -515,14 +532,22 @@ func (t *Table) close() {
 	close(t.done)
 }
 
-// WaitSynced waits until the table has caught up with the room: a sync
-// Interest has been received (so the state vector is known) and every fetch
-// it caused has completed, stable for a few milliseconds. In an empty room
-// nothing ever answers: it returns ctx's error at ctx's deadline.
+// syncSettle is how long WaitSynced listens after the first sync
+// Interest: SVS's suppression period (200 ms) and a round trip.
+const syncSettle = 250 * time.Millisecond
+
+// WaitSynced waits until the table has caught up with the room: sync
+// Interests have been received for syncSettle (the members answer an
+// observer's sync Interest within SVS's suppression period, and the first
+// vector heard may be a partial one: a newcomer's, or one from outside the
+// room's trust that lists only itself) and every fetch they caused has
+// completed, stable for a few milliseconds. In an empty room nothing ever
+// answers: it returns ctx's error at ctx's deadline.
 func (t *Table) WaitSynced(ctx context.Context) error {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	calm := 0
+	var first time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -536,9 +561,12 @@ func (t *Table) WaitSynced(ctx context.Context) error {
 			continue
 		}
 		st := g.Stats()
+		if st.SyncRecv > 0 && first.IsZero() {
+			first = time.Now()
+		}
 		if st.SyncRecv > 0 && st.Outstanding == 0 {
 			calm++
-			if calm >= 3 {
+			if calm >= 3 && time.Since(first) >= syncSettle {
 				return nil
 			}
 		} else {

@@ -243,6 +243,32 @@ func TestTableUserIDTaken(t *testing.T) {
 	}
 }
 
+// TestTableBindUsers: in a room with an anchor, a member's user id is the
+// one its certified prefix ends in: a claim of another id is rejected and
+// counted, whatever id it is; the prefix's own id is accepted.
+func TestTableBindUsers(t *testing.T) {
+	tab := newTable("r", 3, synctest.Logger)
+	tab.self = "me"
+	tab.bindUsers = true
+	defer tab.close()
+	claim := func(user, prefix string, seq uint64) roomsync.Pub {
+		p := hbPub(t, user, "r", seq, func(e *proto.RosterEntry) { e.Prefix = prefix })
+		p.Publisher = proto.ParticipantPrefix(synctest.Name(t, prefix), "r")
+		return p
+	}
+	tab.apply(claim("alice", "/ndn/x/mallory", 1)) // a free id, not its prefix's
+	tab.apply(claim("bob", "/ndn/x/mallory", 2))
+	tab.apply(claim("mallory", "/ndn/x/mallory", 3))
+	tab.apply(claim("alice", "/ndn/edu/ucla/alice", 1))
+	st := tab.Stats()
+	if st.Members != 2 || st.Rejected[ReasonNotUsersPrefix] != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	if m, ok := tab.Get(proto.ParticipantPrefix(synctest.Name(t, "/ndn/x/mallory"), "r")); !ok || m.User != "mallory" {
+		t.Fatalf("mallory's entry %+v %v", m, ok)
+	}
+}
+
 // TestTableUserTakenEvents: a refused claimant of a user id is an event
 // (with the holder's prefix) once per claim, again after it stopped
 // claiming for an expiry time, and for every new subscriber while it

@@ -23,14 +23,16 @@ import (
 
 // Identity is a participant's signing key bound to an identity name (the
 // participant prefix <user-prefix>/<room>). Its key name is
-// <identity>/KEY/<key-id> and its self-signed certificate
-// <identity>/KEY/<key-id>/self/v=<ms>.
+// <identity>/KEY/<key-id>; it serves one certificate: the one its room's
+// anchor issued (Room.Certify), or its self-signed one
+// <identity>/KEY/<key-id>/self/v=<ms> (rooms without an anchor).
 type Identity struct {
 	name    enc.Name
 	keyName enc.Name
 	priv    ed25519.PrivateKey
 	signer  ndn.Signer
-	cert    enc.Wire
+	self    enc.Wire // the self-signed certificate
+	cert    enc.Wire // the certificate served: self, or issued by the room
 	certNm  enc.Name
 }
 
@@ -82,8 +84,11 @@ func LoadOrCreate(dir string, identity enc.Name) (*Identity, error) {
 	}
 }
 
-func keyFileName(identity enc.Name) string {
-	s := strings.Trim(identity.String(), "/")
+func keyFileName(identity enc.Name) string { return fileStem(identity) + ".key" }
+
+// fileStem is a file name made of a name's characters.
+func fileStem(n enc.Name) string {
+	s := strings.Trim(n.String(), "/")
 	s = strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
@@ -91,7 +96,7 @@ func keyFileName(identity enc.Name) string {
 		}
 		return '_'
 	}, s)
-	return s + ".key"
+	return s
 }
 
 func newIdentity(identity enc.Name, priv ed25519.PrivateKey) (*Identity, error) {
@@ -118,9 +123,23 @@ func newIdentity(identity enc.Name, priv ed25519.PrivateKey) (*Identity, error) 
 		keyName: keyName,
 		priv:    priv,
 		signer:  s,
+		self:    cert,
 		cert:    cert,
 		certNm:  d.Name(),
 	}, nil
+}
+
+// setCert makes wire, a certificate of id's key, the one id serves.
+func (id *Identity) setCert(wire enc.Wire) error {
+	d, _, err := spec.Spec{}.ReadData(enc.NewWireView(wire))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadCert, err)
+	}
+	if !id.keyName.IsPrefix(d.Name()) || len(d.Name()) != len(id.keyName)+2 {
+		return fmt.Errorf("%w: %s is not a certificate of %s", ErrBadCert, d.Name(), id.keyName)
+	}
+	id.cert, id.certNm = enc.Wire{wire.Join()}, d.Name()
+	return nil
 }
 
 func keyID(pub ed25519.PublicKey) []byte {
@@ -140,10 +159,10 @@ func (id *Identity) Signer() ndn.Signer { return id.signer }
 // PublicKey is the raw Ed25519 public key.
 func (id *Identity) PublicKey() ed25519.PublicKey { return id.priv.Public().(ed25519.PublicKey) }
 
-// CertName is the full name of the self-signed certificate.
+// CertName is the full name of the certificate served.
 func (id *Identity) CertName() enc.Name { return id.certNm }
 
-// CertWire is the encoded self-signed certificate.
+// CertWire is the encoded certificate served.
 func (id *Identity) CertWire() enc.Wire { return id.cert }
 
 // ServeCert answers Interests for <identity>/KEY (CanBePrefix), the key name

@@ -6,8 +6,8 @@ import (
 )
 
 type verifierStats struct {
-	ok, unsigned, badSigType, wrongSigner, badSignature, noKey, keyConflict, badCert, busy, other atomic.Uint64
-	certFetches                                                                                   atomic.Uint64
+	ok, unsigned, badSigType, wrongSigner, badSignature, noKey, keyConflict, badCert, untrusted, busy, other atomic.Uint64
+	certFetches                                                                                              atomic.Uint64
 }
 
 // VerifierStats counts verifications by outcome.
@@ -20,6 +20,7 @@ type VerifierStats struct {
 	NoKey        uint64 `json:"no_key"`
 	KeyConflict  uint64 `json:"key_conflict"`
 	BadCert      uint64 `json:"bad_cert"`
+	Untrusted    uint64 `json:"untrusted"` // certificates the room's anchor did not issue
 	Busy         uint64 `json:"busy"`
 	Other        uint64 `json:"other"`
 	CertFetches  uint64 `json:"cert_fetches"`
@@ -31,7 +32,7 @@ func (v *Verifier) Stats() VerifierStats {
 	return VerifierStats{
 		OK: s.ok.Load(), Unsigned: s.unsigned.Load(), BadSigType: s.badSigType.Load(),
 		WrongSigner: s.wrongSigner.Load(), BadSignature: s.badSignature.Load(), NoKey: s.noKey.Load(),
-		KeyConflict: s.keyConflict.Load(), BadCert: s.badCert.Load(), Busy: s.busy.Load(),
+		KeyConflict: s.keyConflict.Load(), BadCert: s.badCert.Load(), Untrusted: s.untrusted.Load(), Busy: s.busy.Load(),
 		Other: s.other.Load(), CertFetches: s.certFetches.Load(),
 	}
 }
@@ -53,6 +54,8 @@ func (v *Verifier) count(err error) {
 		s.noKey.Add(1)
 	case errors.Is(err, ErrKeyConflict):
 		// counted where detected
+	case errors.Is(err, ErrUntrusted):
+		s.untrusted.Add(1)
 	case errors.Is(err, ErrBadCert):
 		s.badCert.Add(1)
 	case errors.Is(err, ErrBusy):

@@ -3,8 +3,8 @@ package sec
 import (
 	"crypto/ed25519"
 	"crypto/x509"
+	"errors"
 	"fmt"
-	"github.com/peets/peets/sec/fastverify"
 	"log/slog"
 	"sync"
 	"time"
@@ -14,20 +14,30 @@ import (
 	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
 	"github.com/named-data/ndnd/std/types/optional"
 	"github.com/named-data/ndnd/std/utils"
+
+	"github.com/peets/peets/internal/ratelog"
+	"github.com/peets/peets/sec/fastverify"
 )
 
 // Verifier checks that a Data was signed by the key of the participant that
-// owns it. Trust is on first use: the first certificate fetched for an owner
-// identity is pinned, and every later Data of that owner must verify with it.
-// A Data signed by a key outside the owner's identity, or by a second key
-// claiming the same identity, is rejected.
+// owns it. The owner's certificate is fetched once (Interest <owner>/KEY) and
+// its key pinned; every later Data of that owner must verify with it. In a
+// room with an anchor (SetRoom) only a certificate the anchor issued for the
+// owner is pinned; without one, trust is on first use: the first
+// self-signed certificate fetched is believed. A Data signed by a key
+// outside the owner's identity, or by a second key claiming the same
+// identity, is rejected. A pin lasts until its certificate expires.
 //
 // Verify may be called from any goroutine, including the engine's: it never
 // blocks; when the key must first be fetched the callback runs later, on the
 // engine goroutine.
 type Verifier struct {
-	e   ndn.Engine
-	log *slog.Logger
+	e    ndn.Engine
+	log  *slog.Logger
+	room *Room // nil: trust on first use
+	// untrustedLog rate-limits the warning about certificates the room's
+	// anchor did not issue (an impostor, or a member of another room).
+	untrustedLog ratelog.Limiter
 
 	mu       sync.Mutex
 	pins     map[string]pin       // owner identity -> pinned key
@@ -41,6 +51,7 @@ type pin struct {
 	keyName enc.Name
 	pub     ed25519.PublicKey
 	key     *fastverify.Key // pub, prepared: ~3x faster than ed25519.Verify
+	until   time.Time       // the certificate's end; zero: no end
 }
 
 type fetching struct {
@@ -59,13 +70,18 @@ func NewVerifier(e ndn.Engine, log *slog.Logger) *Verifier {
 		log = slog.Default()
 	}
 	return &Verifier{
-		e:        e,
-		log:      log.With("module", "verifier"),
-		pins:     map[string]pin{},
-		pending:  map[string]*fetching{},
-		negCache: map[string]time.Time{},
+		e:            e,
+		log:          log.With("module", "verifier"),
+		untrustedLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
+		pins:         map[string]pin{},
+		pending:      map[string]*fetching{},
+		negCache:     map[string]time.Time{},
 	}
 }
+
+// SetRoom makes the verifier believe only keys that room's anchor
+// certified. Call it before the first Verify.
+func (v *Verifier) SetRoom(r *Room) { v.room = r }
 
 // Pin trusts pub as the key named keyName of owner. It fails with
 // ErrKeyConflict when another key is pinned for owner already.
@@ -76,12 +92,12 @@ func (v *Verifier) Pin(owner, keyName enc.Name, pub ed25519.PublicKey) error {
 	if len(pub) != ed25519.PublicKeySize {
 		return fmt.Errorf("%w: public key size %d", ErrBadCert, len(pub))
 	}
-	return v.pin(owner, keyName, pub)
+	return v.pin(owner, keyName, pub, time.Time{})
 }
 
 // pin prepares pub for fast verification (~0.7 ms, outside the lock) and
-// pins it.
-func (v *Verifier) pin(owner, keyName enc.Name, pub ed25519.PublicKey) error {
+// pins it until until (zero: no end).
+func (v *Verifier) pin(owner, keyName enc.Name, pub ed25519.PublicKey, until time.Time) error {
 	fk, err := fastverify.NewKey(pub)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadCert, err)
@@ -89,16 +105,18 @@ func (v *Verifier) pin(owner, keyName enc.Name, pub ed25519.PublicKey) error {
 	k := owner.String()
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if p, ok := v.pins[k]; ok {
+	if p, ok := v.pins[k]; ok && !p.expired(time.Now()) {
 		if p.keyName.Equal(keyName) && p.pub.Equal(pub) {
 			return nil
 		}
 		v.stats.keyConflict.Add(1)
 		return fmt.Errorf("%w: %s has %s, not %s", ErrKeyConflict, owner, p.keyName, keyName)
 	}
-	v.pins[k] = pin{keyName: keyName.Clone(), pub: append(ed25519.PublicKey(nil), pub...), key: fk}
+	v.pins[k] = pin{keyName: keyName.Clone(), pub: append(ed25519.PublicKey(nil), pub...), key: fk, until: until}
 	return nil
 }
+
+func (p pin) expired(now time.Time) bool { return !p.until.IsZero() && now.After(p.until) }
 
 // PinnedKey returns the key name pinned for owner, if any.
 func (v *Verifier) PinnedKey(owner enc.Name) (enc.Name, bool) {
@@ -127,6 +145,11 @@ func (v *Verifier) Verify(owner enc.Name, data ndn.Data, covered enc.Wire, cb fu
 	}
 	v.mu.Lock()
 	p, ok := v.pins[owner.String()]
+	if ok && p.expired(time.Now()) {
+		// Its certificate ended: fetch the current one.
+		delete(v.pins, owner.String())
+		ok = false
+	}
 	if ok {
 		v.mu.Unlock()
 		err := v.check(p, keyName, data, covered)
@@ -263,12 +286,17 @@ func (v *Verifier) fetch(owner, keyName enc.Name) {
 			certKey = a.Data.Name().Prefix(len(owner) + 2)
 		}
 		var pub ed25519.PublicKey
+		var until time.Time
 		err := checkKeyOwner(owner, certKey)
 		if err == nil {
-			pub, err = parseSelfSigned(a.Data, a.SigCovered, certKey)
+			if v.room != nil {
+				pub, until, err = v.room.CheckMember(a.Data, a.SigCovered, certKey)
+			} else {
+				pub, err = parseSelfSigned(a.Data, a.SigCovered, certKey)
+			}
 		}
 		if err == nil {
-			err = v.pin(owner, certKey, pub)
+			err = v.pin(owner, certKey, pub, until)
 		}
 		if err == nil {
 			v.log.Debug("pinned key", "owner", owner, "key", certKey)
@@ -328,7 +356,10 @@ func (v *Verifier) finish(keyName enc.Name, err error) {
 		}
 	}
 	v.mu.Unlock()
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrUntrusted):
+		v.untrustedLog.Warn(v.log, "refused a certificate: not issued by this room's anchor (an impostor, or a member of another room: ask the room's owner for an invitation)", "key", keyName, "err", err)
+	case err != nil:
 		v.log.Debug("certificate fetch failed", "key", keyName, "err", err)
 	}
 	if f == nil {

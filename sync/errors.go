@@ -29,6 +29,7 @@ const (
 	ReasonBadSig      = "bad_signature"
 	ReasonNoKey       = "no_key"       // publisher's certificate could not be fetched
 	ReasonKeyConflict = "key_conflict" // another key is pinned for the publisher
+	ReasonUntrusted   = "untrusted"    // the signer's certificate was not issued by the room's anchor
 	ReasonVerify      = "verify_other"
 	ReasonMalformed   = "malformed" // envelope is not valid JSON of the right shape
 	ReasonVersion     = "version"   // unknown envelope version
@@ -60,6 +61,8 @@ func verifyReason(err error) string {
 		return ReasonNoKey
 	case errors.Is(err, sec.ErrKeyConflict):
 		return ReasonKeyConflict
+	case errors.Is(err, sec.ErrUntrusted):
+		return ReasonUntrusted
 	default:
 		return ReasonVerify
 	}

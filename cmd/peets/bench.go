@@ -111,6 +111,7 @@ func newBenchWorkerCmd() *cobra.Command {
 			c.Logger = f.logger()
 			c.Forwarder = f.forwarder
 			c.StateDir = f.dir()
+			c.TrustDir = f.trust()
 			c.Ready = cmd.OutOrStdout()
 			return bench.RunWorker(ctx, c)
 		},
@@ -128,6 +129,7 @@ func newBenchWorkerCmd() *cobra.Command {
 	fl.StringVar(&c.VideoPath, "video", "", "VP8 IVF file instead of the embedded video (pub)")
 	fl.StringVar(&c.AudioPath, "audio", "", "Opus Ogg file instead of the embedded audio (pub)")
 	fl.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")
+	fl.StringVar(&c.Invitation, "invitation", "", "import this invitation and join with it")
 	return cmd
 }
 

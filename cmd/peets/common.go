@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -19,6 +20,7 @@ import (
 type ndnFlags struct {
 	forwarder string
 	stateDir  string
+	trustDir  string
 	logLevel  string
 }
 
@@ -26,7 +28,29 @@ func (f *ndnFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.forwarder, "forwarder", "", `forwarder URI: unix:///path, tcp://127.0.0.1:6363 or "embedded"; default: NDN_CLIENT_TRANSPORT / client.conf if a forwarder answers there, else another peets' socket in --state-dir, else an embedded forwarder`)
 	fl.StringVar(&f.stateDir, "state-dir", "", "per-user state directory: keys and the embedded forwarder's socket (default "+forwarder.DefaultStateDir()+")")
+	fl.StringVar(&f.trustDir, "trust-dir", "", "where rooms' trust anchors and imported invitations are kept (default $PEETS_TRUST_DIR, else "+defaultTrustDir()+")")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+// trust is the trust directory the flags say.
+func (f *ndnFlags) trust() string {
+	if f.trustDir != "" {
+		return f.trustDir
+	}
+	return defaultTrustDir()
+}
+
+// defaultTrustDir is $PEETS_TRUST_DIR, else peets/ in the user's config
+// directory (~/.config/peets): rooms' anchors outlive the state directory,
+// which may be a runtime directory emptied at each boot.
+func defaultTrustDir() string {
+	if d := os.Getenv("PEETS_TRUST_DIR"); d != "" {
+		return d
+	}
+	if c, err := os.UserConfigDir(); err == nil {
+		return filepath.Join(c, "peets")
+	}
+	return filepath.Join(forwarder.DefaultStateDir(), "trust")
 }
 
 func (f *ndnFlags) logger() *slog.Logger {

@@ -24,6 +24,7 @@ type daemonFlags struct {
 	jitter    float64
 	expire    int
 	layerIdle time.Duration
+	invite    string
 }
 
 func (f *daemonFlags) add(cmd *cobra.Command, defUser string) {
@@ -40,6 +41,7 @@ func (f *daemonFlags) add(cmd *cobra.Command, defUser string) {
 	fl.DurationVar(&f.heartbeat, "heartbeat", 0, "mean heartbeat interval (default 1s)")
 	fl.Float64Var(&f.jitter, "jitter", 0, "heartbeat jitter, +- fraction of the interval (default 0.25)")
 	fl.IntVar(&f.expire, "expire-after", 0, "missed heartbeat intervals before a member is dropped (default 3)")
+	fl.StringVar(&f.invite, "invitation", "", "import this invitation (a file, or a peets-invite: link from `peets invite` on the room owner's machine) and join with it")
 	fl.DurationVar(&f.layerIdle, "layer-idle", 0, "pause a camera layer (simulcast) no subscriber has asked for this long; negative: never (config layer_idle)")
 }
 
@@ -65,6 +67,8 @@ func (f *daemonFlags) build(cmd *cobra.Command) (daemon.Config, error) {
 	set("role", &c.Role, f.role)
 	set("forwarder", &c.Forwarder, f.forwarder)
 	set("state-dir", &c.StateDir, f.stateDir)
+	set("trust-dir", &c.TrustDir, f.trustDir)
+	set("invitation", &c.Invitation, f.invite)
 	if len(f.links) > 0 {
 		c.Links = append(c.Links, f.links...)
 	}
@@ -88,6 +92,9 @@ func (f *daemonFlags) build(cmd *cobra.Command) (daemon.Config, error) {
 	}
 	if c.StateDir == "" {
 		c.StateDir = f.dir()
+	}
+	if c.TrustDir == "" {
+		c.TrustDir = f.trust()
 	}
 	return c, c.Normalize()
 }

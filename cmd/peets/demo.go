@@ -100,7 +100,7 @@ func runDemoBot(ctx context.Context, f *upFlags, open func(context.Context) (*fo
 	defer conn.Close()
 	cfg := daemon.Config{
 		User: user, Name: "Bot " + user[3:], Room: f.room, Group: f.group,
-		StateDir: f.dir(), Heartbeat: f.heartbeat, Jitter: f.jitter, ExpireAfter: f.expire,
+		StateDir: f.dir(), TrustDir: f.trust(), Heartbeat: f.heartbeat, Jitter: f.jitter, ExpireAfter: f.expire,
 	}
 	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Conn: conn, Logger: log, Source: src, Ephemeral: true, Fetch: noFetch})
 	if err != nil {

@@ -17,6 +17,8 @@ func newRootCmd() *cobra.Command {
 		withProcs(newDemoCmd(), proxyProcs),
 		withProcs(newBotCmd(), proxyProcs),
 		newRosterCmd(),
+		newInviteCmd(),
+		newRoomCmd(),
 		newBenchCmd(),
 	)
 	addProcsFlag(root)

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
 	"github.com/spf13/cobra"
 
+	"github.com/peets/peets/proto"
 	"github.com/peets/peets/roster"
+	"github.com/peets/peets/sec"
 )
 
 // newRosterCmd is a passive observer of a room: it sends no heartbeats and
@@ -40,6 +43,19 @@ func newRosterCmd() *cobra.Command {
 				if o.Group, err = enc.NameFromStr(group); err != nil || len(o.Group) == 0 {
 					return fmt.Errorf("--group %q is not an NDN name", group)
 				}
+			} else {
+				o.Group = proto.DefaultGroupPrefix(room)
+			}
+			// The room's anchor, if this machine knows it (it owns the
+			// room, or imported an invitation): members are then listed
+			// only with a certificate it issued.
+			switch r, err := sec.LoadRoom(f.trust(), room, o.Group); {
+			case err == nil:
+				o.Room = r
+			case errors.Is(err, sec.ErrNoRoom):
+				log.Warn("this machine does not know the room's trust anchor: members are believed on first use, not checked against the anchor", "room", room, "trust_dir", f.trust())
+			default:
+				return err
 			}
 			obsCtx, stop := context.WithCancel(ctx)
 			defer stop()

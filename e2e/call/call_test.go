@@ -17,11 +17,7 @@ import (
 	"github.com/peets/peets/internal/proc"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	e2etest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { e2etest.Main(m) }
 
 var fwRe = regexp.MustCompile(`^forwarder: (unix://\S+)$`)
 var urlRe = regexp.MustCompile(`^(http://127\.0\.0\.1:\d+/\S*)$`)

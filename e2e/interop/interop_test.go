@@ -13,12 +13,14 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -37,11 +39,7 @@ import (
 	"github.com/peets/peets/internal/proc"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	e2etest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { e2etest.Main(m) }
 
 // ---------------------------------------------------------------------------
 // TLV (NDN packet format v0.3)
@@ -708,7 +706,50 @@ func TestInterop(t *testing.T) {
 		boot    uint64
 	)
 
-	// 3. The certificate (section 3).
+	// 3. The room's anchor, out of band (section 3: never fetched), and the
+	// member's certificate, issued by it.
+	anchorFile := filepath.Join(t.TempDir(), "anchor.cert")
+	if out, err := exec.Command(e2etest.Peets(t), "room", "--room", room, "--export-anchor", anchorFile).CombinedOutput(); err != nil {
+		t.Fatalf("peets room --export-anchor: %v\n%s", err, out)
+	}
+	var anchorPub ed25519.PublicKey
+	var anchorKey enc.Name
+	if !t.Run("anchor", func(t *testing.T) {
+		b, err := os.ReadFile(anchorFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wire, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatalf("anchor file is not base64: %v", err)
+		}
+		a, err := parseData(wire)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := a.name
+		if a.contentType != ctKey || len(n) != len(G)+4 || !hasPrefix(n, cat(G, gc("KEY"))) || len(n[len(G)+1].Val) != 8 ||
+			!nameEq(n[len(G)+2:len(G)+3], enc.Name{gc("self")}) {
+			t.Fatalf("anchor %v (content type %d) is not a certificate G/KEY/<8-octet id>/self/v=<ms>", n, a.contentType)
+		}
+		k, err := x509.ParsePKIXPublicKey(a.content)
+		if err != nil {
+			t.Fatalf("anchor content: %v", err)
+		}
+		var isEd bool
+		if anchorPub, isEd = k.(ed25519.PublicKey); !isEd {
+			t.Fatalf("anchor key is %T", k)
+		}
+		anchorKey = n[:len(G)+2]
+		if !nameEq(a.keyLocator, anchorKey) {
+			t.Fatalf("anchor KeyLocator %v, want its own key %v", a.keyLocator, anchorKey)
+		}
+		if err := a.verifyEd25519(anchorPub); err != nil {
+			t.Fatalf("anchor self-signature: %v", err)
+		}
+	}) {
+		t.FailNow()
+	}
 	ok := t.Run("certificate", func(t *testing.T) {
 		d := c.fetchData(t, cat(P, gc("KEY")), true, true, time.Second, 5*time.Second)
 		if d.contentType != ctKey {
@@ -716,8 +757,8 @@ func TestInterop(t *testing.T) {
 		}
 		n := d.name
 		if len(n) != len(P)+4 || !hasPrefix(n, cat(P, gc("KEY"))) || n[len(P)+1].Typ != typGeneric ||
-			len(n[len(P)+1].Val) != 8 || !nameEq(n[len(P)+2:len(P)+3], enc.Name{gc("self")}) {
-			t.Fatalf("certificate name %v is not P/KEY/<8-octet id>/self/v=<ms>", n)
+			len(n[len(P)+1].Val) != 8 || !nameEq(n[len(P)+2:len(P)+3], anchorKey[len(anchorKey)-1:]) {
+			t.Fatalf("certificate name %v is not P/KEY/<8-octet id>/<anchor's key id>/v=<ms>", n)
 		}
 		created, err := compNum(n[len(P)+3], typVersion)
 		if err != nil {
@@ -735,11 +776,11 @@ func TestInterop(t *testing.T) {
 		if !bytes.Equal(n[len(P)+1].Val, pub[:8]) {
 			t.Fatalf("key id %x is not the first 8 bytes of the key %x", n[len(P)+1].Val, pub[:8])
 		}
-		if !nameEq(d.keyLocator, keyName) {
-			t.Fatalf("certificate KeyLocator %v, want the key name %v", d.keyLocator, keyName)
+		if !nameEq(d.keyLocator, anchorKey) {
+			t.Fatalf("certificate KeyLocator %v, want the anchor's key %v", d.keyLocator, anchorKey)
 		}
-		if err := d.verifyEd25519(pub); err != nil {
-			t.Fatalf("self-signature: %v", err)
+		if err := d.verifyEd25519(anchorPub); err != nil {
+			t.Fatalf("the anchor's signature: %v", err)
 		}
 		if d.freshness != 3600_000 {
 			t.Errorf("certificate FreshnessPeriod %d ms, want 1 h", d.freshness)
@@ -767,7 +808,7 @@ func TestInterop(t *testing.T) {
 		for _, q := range []struct {
 			name enc.Name
 			cbp  bool
-		}{{keyName, true}, {cat(keyName, gc("self")), true}, {n, false}} {
+		}{{keyName, true}, {cat(keyName, n[len(n)-2]), true}, {n, false}} {
 			d2 := c.fetchData(t, q.name, q.cbp, true, time.Second, 3*time.Second)
 			if !nameEq(d2.name, n) || !bytes.Equal(d2.content, d.content) {
 				t.Errorf("Interest %v (CanBePrefix %v) got %v, want the certificate", q.name, q.cbp, d2.name)
@@ -777,7 +818,7 @@ func TestInterop(t *testing.T) {
 		bad := *d
 		bad.signed = append([]byte(nil), d.signed...)
 		bad.signed[len(bad.signed)/2] ^= 1
-		if bad.verifyEd25519(pub) == nil {
+		if bad.verifyEd25519(anchorPub) == nil {
 			t.Fatal("the verifier accepts a tampered signed portion")
 		}
 		t.Logf("certificate %v, key %x; %s", n, []byte(pub), d.wireInfo())

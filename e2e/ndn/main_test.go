@@ -5,14 +5,9 @@
 package ndn
 
 import (
-	"os"
 	"testing"
 
 	"github.com/peets/peets/internal/e2etest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	e2etest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { e2etest.Main(m) }

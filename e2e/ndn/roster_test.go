@@ -164,9 +164,21 @@ func (b *bot) syncRejected(t *testing.T) map[string]uint64 {
 // rosterUsers runs `peets roster --json` and returns the users it lists.
 func (p *procs) rosterUsers(room, fw string) []string {
 	p.t.Helper()
+	var users []string
+	for _, m := range p.rosterMembers(room, fw) {
+		users = append(users, m.User)
+	}
+	slices.Sort(users)
+	return users
+}
+
+// rosterMembers runs `peets roster --json` (with extra flags) and returns
+// the members it lists.
+func (p *procs) rosterMembers(room, fw string, extra ...string) []roster.MemberJSON {
+	p.t.Helper()
 	start := time.Now()
-	r := p.start("roster", "roster", "--room", room, "--json", "--forwarder", fw,
-		"--state-dir", filepath.Join(p.dir, "observer"))
+	r := p.start("roster", append([]string{"roster", "--room", room, "--json", "--forwarder", fw,
+		"--state-dir", filepath.Join(p.dir, "observer")}, extra...)...)
 	if _, err := r.Wait(10 * time.Second); err != nil {
 		p.t.Fatal(err)
 	}
@@ -178,13 +190,12 @@ func (p *procs) rosterUsers(room, fw string) []string {
 		if err := json.Unmarshal([]byte(l), &j); err != nil {
 			p.t.Fatalf("peets roster --json: %v\n%s", err, l)
 		}
-		var users []string
+		var ms []string
 		for _, m := range j.Members {
-			users = append(users, m.User)
+			ms = append(ms, m.User+"@"+m.Prefix)
 		}
-		slices.Sort(users)
-		p.t.Logf("peets roster --json (%v): %v", time.Since(start).Round(time.Millisecond), users)
-		return users
+		p.t.Logf("peets roster --json (%v): %v", time.Since(start).Round(time.Millisecond), ms)
+		return j.Members
 	}
 	p.t.Fatalf("peets roster --json printed no JSON:\n%s", r.Output())
 	return nil

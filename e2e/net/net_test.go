@@ -20,11 +20,7 @@ import (
 	"github.com/peets/peets/internal/e2etest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	e2etest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { e2etest.Main(m) }
 
 // TestBenchNet: a two-host call whose publisher's uplink drops to 1.2 Mbit/s
 // (below its top layer, 640x360 at up to 1.5 Mbit/s) for 8 s mid-window,

@@ -81,7 +81,7 @@ func Call(ctx context.Context, c CallConfig) (CallResult, error) {
 	defer os.RemoveAll(dir)
 	var g proc.Group
 	defer g.StopAll(3 * time.Second)
-	opt := proc.Options{Echo: c.Echo}
+	opt := proc.Options{Echo: c.Echo, Env: sharedTrust(dir)}
 	f, err := startForwarder(&g, c.Bin, dir, "fw", nil, opt)
 	if err != nil {
 		return res, err

@@ -158,7 +158,7 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 	}
 	var g proc.Group
 	defer g.StopAll(3 * time.Second)
-	opt := proc.Options{Echo: c.Echo}
+	opt := proc.Options{Echo: c.Echo, Env: sharedTrust(dir)}
 
 	if c.Hops == 0 {
 		c.Hops = 1

@@ -39,7 +39,7 @@ func (e *netEnv) runPeets(ctx context.Context) (*PhaseResult, error) {
 			}
 		}
 	}()
-	opt := proc.Options{Echo: c.Echo}
+	opt := proc.Options{Echo: c.Echo, Env: sharedTrust(dir)}
 	start := func(h *netHost, name string, args ...string) (*proc.Proc, error) {
 		bin, wrapped := h.ns.Command(c.Bin, args...)
 		p, err := proc.Start(name, bin, wrapped, opt)

@@ -135,3 +135,11 @@ func forwardersCPU(fs []fwProc) (time.Duration, bool) {
 	}
 	return sum, len(fs) > 0
 }
+
+// sharedTrust is the environment that gives every proxy of a benchmark run
+// one trust directory under dir: the first makes the room's anchor and
+// owns the room, the others find it there, as proxies of one person's
+// machine do (docs/protocol.md 3). Real hosts would exchange invitations.
+func sharedTrust(dir string) []string {
+	return []string{"PEETS_TRUST_DIR=" + filepath.Join(dir, "trust")}
+}

@@ -55,6 +55,7 @@ type WorkerConfig struct {
 	Prefix    string // user prefix; "" = /peets/user/<user>
 	Forwarder string
 	StateDir  string
+	TrustDir  string // rooms\' anchors (the benchmark shares one among its workers)
 	Out       string // report file
 	Logger    *slog.Logger
 	Ready     io.Writer // "ready" is written here once in the room
@@ -70,6 +71,8 @@ type WorkerConfig struct {
 	// CPUProfile, if set, is a file for a CPU profile of the whole run
 	// (up to the end of Run, before the report is written).
 	CPUProfile string
+	// Invitation to import before joining (daemon.Config.Invitation).
+	Invitation string
 }
 
 // maxRecords bounds what a worker keeps (10 minutes of a bot stream).
@@ -138,7 +141,7 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 		mu.Unlock()
 	}
 	cfg := daemon.Config{
-		User: c.User, Room: c.Room, Prefix: c.Prefix, Forwarder: c.Forwarder, StateDir: c.StateDir, Links: c.Links,
+		User: c.User, Room: c.Room, Prefix: c.Prefix, Forwarder: c.Forwarder, StateDir: c.StateDir, TrustDir: c.TrustDir, Links: c.Links, Invitation: c.Invitation,
 	}
 	opts := daemon.Options{Config: cfg, Logger: c.Logger, Ephemeral: true}
 	switch c.Mode {

@@ -67,6 +67,24 @@ func Ndnd(t testing.TB) string {
 	return build(t, "PEETS_NDND", "ndnd", "github.com/named-data/ndnd/cmd/ndnd")
 }
 
+// Main runs an end-to-end test package (call it from TestMain): every
+// process the tests start shares one trust directory (PEETS_TRUST_DIR), so
+// the first proxy of each room owns the room's anchor and the others of the
+// room find it, as on one person's machine; tests of invitations give their
+// processes other directories. Then it removes what it made.
+func Main(m *testing.M) {
+	dir, err := os.MkdirTemp("", "peets-e2e-trust-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	os.Setenv("PEETS_TRUST_DIR", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	Cleanup()
+	os.Exit(code)
+}
+
 // Cleanup removes binaries built by this process (call from TestMain).
 func Cleanup() {
 	buildMu.Lock()

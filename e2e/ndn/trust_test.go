@@ -1,0 +1,85 @@
+//go:build e2e
+
+package ndn
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peets/peets/internal/e2etest"
+)
+
+// TestRoomAnchor: a room's trust, as three machines would hold it, on one
+// forwarder. An impostor (its own trust directory, so its own anchor for
+// the room) starts first and claims the user id alice from another prefix,
+// the way one used to take over a user id (first heartbeat seen won). Then
+// the room's owner, alice's bot (trust directory A: it makes the anchor),
+// invites bob with `peets invite`; bob joins from trust directory B with
+// the invitation and fetches alice's media. An observer with B's anchor
+// lists the real alice and bob and never the impostor; the proxies warn
+// about the certificate they refused; alice never lists the impostor; a
+// user of B with no invitation is refused at start with what to do.
+func TestRoomAnchor(t *testing.T) {
+	p := newProcs(t)
+	room := fmt.Sprintf("trust%d", os.Getpid()%100000)
+	fw := p.forwarder()
+	trust := func(who string) string { return filepath.Join(p.dir, "trust-"+who) }
+	imp := p.start("impostor", "bot", "--user", "alice", "--prefix", "/evil/alice", "--room", room, "--forwarder", fw,
+		"--state-dir", filepath.Join(p.dir, "impostor"), "--trust-dir", trust("C"), "--log-level", "info")
+	if _, err := imp.WaitLine(botRe, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	alice := p.start("alice", "bot", "--user", "alice", "--room", room, "--forwarder", fw,
+		"--state-dir", filepath.Join(p.dir, "alice"), "--trust-dir", trust("A"), "--log-level", "info")
+	if _, err := alice.WaitLine(botRe, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	inv := filepath.Join(p.dir, "bob.invitation")
+	if out, err := exec.Command(p.bin, "invite", "--room", room, "--user", "bob", "--trust-dir", trust("A"), "--out", inv).CombinedOutput(); err != nil {
+		t.Fatalf("peets invite: %v\n%s", err, out)
+	}
+	bob, _ := p.worker("bob", "sub", room, fw, "--trust-dir", trust("B"), "--invitation", inv, "--progress", "50ms")
+	if !e2etest.Eventually(10*time.Second, func() bool { return progress(bob) > 100 }) {
+		t.Fatalf("bob got no media from alice (count %d)", progress(bob))
+	}
+	time.Sleep(2 * time.Second) // a few heartbeats of everyone
+
+	ms := p.rosterMembers(room, fw, "--trust-dir", trust("B"), "--wait", "3s")
+	got := map[string]string{}
+	for _, m := range ms {
+		got[m.User] = m.Prefix
+	}
+	if got["alice"] != "/peets/user/alice" || len(got) != 2 || got["bob"] != "/peets/user/bob" {
+		t.Fatalf("the observer with the room's anchor lists %v, want alice at /peets/user/alice and bob", got)
+	}
+	for _, w := range []struct {
+		name  string
+		lines []string
+	}{{"alice", alice.Lines()}, {"bob", bob.Lines()}} {
+		refused := false
+		for _, l := range w.lines {
+			if strings.Contains(l, "member joined") && strings.Contains(l, "/evil/") {
+				t.Errorf("%s listed the impostor: %s", w.name, l)
+			}
+			refused = refused || (strings.Contains(l, "level=WARN") && strings.Contains(l, "refused a certificate") && strings.Contains(l, "/evil/alice"))
+		}
+		if !refused {
+			t.Errorf("%s did not warn about the impostor's certificate", w.name)
+		}
+	}
+	if imp.Exited() || alice.Exited() || bob.Exited() {
+		t.Fatalf("a proxy exited: impostor %v, alice %v, bob %v", imp.Exited(), alice.Exited(), bob.Exited())
+	}
+
+	// Another user of B's machine, without an invitation: refused.
+	out, err := exec.Command(p.bin, "bot", "--user", "dave", "--room", room, "--forwarder", fw,
+		"--state-dir", filepath.Join(p.dir, "dave"), "--trust-dir", trust("B")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "ask its owner for an invitation") {
+		t.Fatalf("dave without an invitation: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,343 @@
+package sec
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/named-data/ndnd/std/ndn"
+	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
+	"github.com/named-data/ndnd/std/object/storage"
+	"github.com/named-data/ndnd/std/security"
+	"github.com/named-data/ndnd/std/security/keychain"
+	"github.com/named-data/ndnd/std/security/signer"
+	"github.com/named-data/ndnd/std/types/optional"
+)
+
+// Room is a room's trust anchor: an Ed25519 key, named under the room's
+// sync group G, whose self-signed certificate every member holds. The anchor
+// certifies each member's key for its participant prefix P = U/<room>, and a
+// member's Data are believed only when signed by a key so certified
+// (docs/protocol.md 3). Whoever holds the anchor's private key owns the room:
+// it certifies its own keys at start and invites others.
+//
+//	anchor certificate  G/KEY/<kid>/self/v=<ms>
+//	member certificate  P/KEY/<kid>/<anchor-kid>/v=<ms>, signed by the anchor
+//
+// The chain is checked with ndnd's trust configuration (security.TrustConfig)
+// under the schema of Check.
+type Room struct {
+	room     string
+	group    enc.Name
+	cert     ndn.Data // the anchor's self-signed certificate
+	certWire []byte   // its encoding
+	keyName  enc.Name // G/KEY/<kid>
+	pub      ed25519.PublicKey
+	priv     ed25519.PrivateKey // the anchor's private key; nil unless we own the room
+	signer   ndn.Signer         // signs with priv
+	tc       *security.TrustConfig
+	issuerID enc.Component // <kid> of the anchor, the issuer of member certificates
+}
+
+// Validity periods.
+const (
+	// AnchorValidity is how long a room anchor's certificate is valid.
+	AnchorValidity = 10 * 365 * 24 * time.Hour
+	// MemberValidity is how long a certificate the owner issues to its own
+	// keys at start is valid.
+	MemberValidity = 365 * 24 * time.Hour
+	// InvitationValidity is the default validity of an invitation's
+	// certificate.
+	InvitationValidity = 30 * 24 * time.Hour
+)
+
+// Sentinel errors of room trust.
+var (
+	// ErrNoRoom: the trust directory holds no anchor for the room.
+	ErrNoRoom = errors.New("no trust anchor for this room")
+	// ErrNotOwner: issuing a certificate needs the anchor's private key.
+	ErrNotOwner = errors.New("this machine does not own the room (no anchor key)")
+	// ErrAnchorConflict: the trust directory already trusts another anchor
+	// for the room.
+	ErrAnchorConflict = errors.New("another trust anchor is already kept for this room")
+	// ErrUntrusted: a certificate that this room's anchor did not issue,
+	// or issued for another prefix.
+	ErrUntrusted = errors.New("certificate not issued by the room's anchor")
+)
+
+// roomDir is where a room's trust files live under the trust directory.
+func roomDir(trustDir string, group enc.Name) string {
+	return filepath.Join(trustDir, "rooms", fileStem(group))
+}
+
+const (
+	anchorCertFile = "anchor.cert" // the anchor's certificate, base64 of its TLV
+	anchorKeyFile  = "anchor.key"  // its Ed25519 seed, base64, mode 0600: the owner only
+)
+
+// CreateRoom makes a new anchor for room (sync group group) and saves it
+// under trustDir. It fails with ErrAnchorConflict when one exists.
+func CreateRoom(trustDir, room string, group enc.Name) (*Room, error) {
+	r, err := NewRoom(room, group)
+	if err != nil {
+		return nil, err
+	}
+	// The files are written in a fresh directory renamed into place: two
+	// processes starting together make one anchor, and a reader never sees
+	// half of one.
+	dir := roomDir(trustDir, group)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".new-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp) // gone after the rename
+	b64 := func(b []byte) []byte { return []byte(base64.StdEncoding.EncodeToString(b) + "\n") }
+	if err := os.WriteFile(filepath.Join(tmp, anchorKeyFile), b64(r.priv.Seed()), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, anchorCertFile), b64(r.certWire), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, serr := os.Stat(dir); serr == nil {
+			return nil, fmt.Errorf("%w: %s", ErrAnchorConflict, dir)
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+// NewRoom makes an anchor that lives in memory only (tests, benchmarks).
+func NewRoom(room string, group enc.Name) (*Room, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	wire, err := security.SelfSign(security.SignCertArgs{Signer: anchorSigner(group, priv), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(AnchorValidity)})
+	if err != nil {
+		return nil, fmt.Errorf("self-sign the anchor: %w", err)
+	}
+	return newRoom(room, group, wire.Join(), priv)
+}
+
+// LoadRoom reads the room's anchor from trustDir: ErrNoRoom when there is
+// none. The room is owned (Owner) when the anchor's key is there too.
+func LoadRoom(trustDir, room string, group enc.Name) (*Room, error) {
+	dir := roomDir(trustDir, group)
+	b, err := os.ReadFile(filepath.Join(dir, anchorCertFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w %s in %s", ErrNoRoom, group, trustDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	wire, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBadCert, filepath.Join(dir, anchorCertFile), err)
+	}
+	var priv ed25519.PrivateKey
+	kb, err := os.ReadFile(filepath.Join(dir, anchorKeyFile))
+	switch {
+	case err == nil:
+		seed, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(string(kb)))
+		if derr != nil || len(seed) != ed25519.SeedSize {
+			return nil, fmt.Errorf("%w: %s", ErrBadKeyFile, filepath.Join(dir, anchorKeyFile))
+		}
+		priv = ed25519.NewKeyFromSeed(seed)
+	case errors.Is(err, os.ErrNotExist):
+	default:
+		return nil, err
+	}
+	return newRoom(room, group, wire, priv)
+}
+
+// anchorSigner signs with priv under the anchor's key name G/KEY/<kid>.
+func anchorSigner(group enc.Name, priv ed25519.PrivateKey) ndn.Signer {
+	return signer.NewEd25519Signer(group.Append(enc.NewGenericComponent("KEY"), enc.NewGenericBytesComponent(keyID(priv.Public().(ed25519.PublicKey)))), priv)
+}
+
+// newRoom checks an anchor certificate (self-signed Ed25519, named under
+// group, valid now) and, when priv is not nil, that priv is its key.
+func newRoom(room string, group enc.Name, certWire []byte, priv ed25519.PrivateKey) (*Room, error) {
+	cert, covered, err := spec.Spec{}.ReadData(enc.NewBufferView(certWire))
+	if err != nil {
+		return nil, fmt.Errorf("%w: anchor: %v", ErrBadCert, err)
+	}
+	n := cert.Name()
+	if len(n) != len(group)+4 || !group.IsPrefix(n) || !n.At(-4).IsGeneric("KEY") {
+		return nil, fmt.Errorf("%w: anchor %s is not a certificate of %s", ErrBadCert, n, group)
+	}
+	keyName := n.Prefix(-2)
+	pub, err := parseSelfSigned(cert, covered, keyName)
+	if err != nil {
+		return nil, fmt.Errorf("anchor: %w", err)
+	}
+	if security.CertIsExpired(cert) {
+		return nil, fmt.Errorf("%w: anchor %s is expired or not yet valid", ErrBadCert, n)
+	}
+	r := &Room{room: room, group: group.Clone(), cert: cert, certWire: certWire, keyName: keyName.Clone(),
+		pub: pub, issuerID: keyName.At(-1)}
+	if priv != nil {
+		if !priv.Public().(ed25519.PublicKey).Equal(pub) {
+			return nil, fmt.Errorf("%w: the anchor key does not match its certificate %s", ErrBadKeyFile, n)
+		}
+		r.priv, r.signer = priv, anchorSigner(group, priv)
+	}
+	kc := keychain.NewKeyChainMem(storage.NewMemoryStore())
+	if err := kc.InsertCert(certWire); err != nil {
+		return nil, fmt.Errorf("%w: anchor: %v", ErrBadCert, err)
+	}
+	if r.tc, err = security.NewTrustConfig(kc, schema{r}, []enc.Name{n}); err != nil {
+		return nil, fmt.Errorf("%w: anchor: %v", ErrBadCert, err)
+	}
+	return r, nil
+}
+
+// Room is the room id.
+func (r *Room) Room() string { return r.room }
+
+// Group is the room's sync group, the anchor's identity.
+func (r *Room) Group() enc.Name { return r.group }
+
+// Owner reports whether the anchor's private key is here.
+func (r *Room) Owner() bool { return r.signer != nil }
+
+// AnchorName is the full name of the anchor's certificate.
+func (r *Room) AnchorName() enc.Name { return r.cert.Name() }
+
+// AnchorWire is the anchor's certificate, encoded.
+func (r *Room) AnchorWire() []byte { return r.certWire }
+
+// Fingerprint is a short printable id of the anchor's key, for people to
+// compare (the hex of its key id).
+func (r *Room) Fingerprint() string { return fmt.Sprintf("%x", r.issuerID.Val) }
+
+// Certify issues id a certificate of the room, valid for validity from
+// now, and makes it the one id serves. It needs the anchor's key.
+func (r *Room) Certify(id *Identity, validity time.Duration) error {
+	if r.signer == nil {
+		return ErrNotOwner
+	}
+	if !memberIdentity(id.name, r) {
+		return fmt.Errorf("%w: %s is not a participant prefix of room %s (want <user-prefix>/%s)", ErrUntrusted, id.name, r.room, r.room)
+	}
+	self, _, err := spec.Spec{}.ReadData(enc.NewWireView(id.self))
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	wire, err := security.SignCert(security.SignCertArgs{
+		Signer: r.signer, Data: self, IssuerId: r.issuerID,
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(validity),
+	})
+	if err != nil {
+		return fmt.Errorf("issue a certificate: %w", err)
+	}
+	return id.setCert(wire)
+}
+
+// CheckMember checks that cert, fetched for keyName, is a certificate of
+// this room for keyName, valid now, and returns its key and expiry. The
+// chain (member certificate, then anchor) is checked by ndnd's
+// TrustConfig under the room's schema.
+func (r *Room) CheckMember(cert ndn.Data, covered enc.Wire, keyName enc.Name) (ed25519.PublicKey, time.Time, error) {
+	if ct, ok := cert.ContentType().Get(); !ok || ct != ndn.ContentTypeKey {
+		return nil, time.Time{}, fmt.Errorf("%w: content type is not KEY", ErrBadCert)
+	}
+	if !keyName.IsPrefix(cert.Name()) || len(cert.Name()) != len(keyName)+2 {
+		return nil, time.Time{}, fmt.Errorf("%w: name %s", ErrBadCert, cert.Name())
+	}
+	var verr error
+	done := false
+	r.tc.Validate(security.TrustConfigValidateArgs{
+		Data: cert, DataSigCov: covered,
+		// The anchor is the only issuer: a certificate signed by anything
+		// else would need a fetch, which is a refusal.
+		Fetch: func(n enc.Name, _ *ndn.InterestConfig, cb ndn.ExpressCallbackFunc) {
+			cb(ndn.ExpressCallbackArgs{Result: ndn.InterestResultError, Error: fmt.Errorf("signed by %s", n)})
+		},
+		IgnoreValidity: optional.Some(false),
+		Callback: func(ok bool, err error) {
+			done = true
+			if !ok && err == nil {
+				err = errors.New("not valid")
+			}
+			verr = err
+		},
+	})
+	if !done {
+		return nil, time.Time{}, fmt.Errorf("%w: validation did not finish", ErrUntrusted)
+	}
+	if verr != nil {
+		return nil, time.Time{}, fmt.Errorf("%w: %s: %v", ErrUntrusted, cert.Name(), verr)
+	}
+	k, err := x509.ParsePKIXPublicKey(cert.Content().Join())
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("%w: %v", ErrBadCert, err)
+	}
+	pub, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, time.Time{}, fmt.Errorf("%w: not an Ed25519 key", ErrBadCert)
+	}
+	_, notAfter := cert.Signature().Validity()
+	return pub, notAfter.GetOr(time.Time{}), nil
+}
+
+// memberIdentity: a participant prefix of the room is <user-prefix>/<room>
+// with a user prefix of at least one component, outside the room's group.
+func memberIdentity(p enc.Name, r *Room) bool {
+	return len(p) >= 2 && p.At(-1).IsGeneric(r.room) && !r.group.IsPrefix(p)
+}
+
+// UserOf is the user id a certified participant prefix P = U/<room> stands
+// for: the last component of U. In a room with an anchor, a member's
+// heartbeat must claim that user id (docs/protocol.md 3).
+func UserOf(participant enc.Name) (string, bool) {
+	if len(participant) < 2 || participant.At(-2).Typ != enc.TypeGenericNameComponent {
+		return "", false
+	}
+	return string(participant.At(-2).Val), true
+}
+
+// schema is the room's trust schema (ndn.TrustSchema), the rule ndnd's
+// TrustConfig applies at each step of a chain:
+//   - a certificate (<id>/KEY/<kid>/<issuer>/<version>) must be signed by the
+//     anchor, and name a participant prefix of the room;
+//   - any other Data must be signed by a key whose identity is a proper
+//     prefix of the Data's name (a participant signs only under P).
+type schema struct{ r *Room }
+
+func (s schema) Check(pkt, cert enc.Name) bool {
+	if len(cert) < 4 || !cert.At(-4).IsGeneric("KEY") {
+		return false
+	}
+	if len(pkt) >= 4 && pkt.At(-4).IsGeneric("KEY") {
+		return s.r.keyName.IsPrefix(cert) && memberIdentity(pkt.Prefix(-4), s.r)
+	}
+	id := cert.Prefix(-4)
+	return len(pkt) > len(id) && id.IsPrefix(pkt)
+}
+
+// Suggest is not used: each participant signs with its own identity.
+func (schema) Suggest(enc.Name, ndn.KeyChain) ndn.Signer { return nil }
+
+// writeFileAtomic writes b to file through a temporary file and a rename.
+func writeFileAtomic(file string, b []byte, mode os.FileMode) error {
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, b, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, file)
+}
