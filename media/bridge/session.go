@@ -119,6 +119,10 @@ type Session struct {
 	firstOfferAt   time.Time
 	prefsSet       map[*webrtc.RTPTransceiver]bool
 	lastUfrag      string // of the last description sent
+	// Candidates, for the log of a connection that never came up: sent
+	// to the page, added from it, refused (and the last refusal).
+	candSent, candAdded, candRefused int
+	candErr                          error
 	// waiting holds the page's offer and the page's signals after it
 	// while the ICE transport catches up (ice.go), since iceWaitSince.
 	waiting      []func()
@@ -224,6 +228,7 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		}
 		init := c.ToJSON()
 		s.post(func() {
+			s.candSent++
 			s.signal(proto.TypeCandidate, proto.Candidate{
 				Candidate:        init.Candidate,
 				SDPMid:           init.SDPMid,
@@ -534,7 +539,9 @@ func (s *Session) onConnectTimeout() {
 	s.connectBy = time.Time{}
 	s.log.Warn("media did not connect: ending the session, the page starts over",
 		"timeout", s.cfg.ConnectTimeout, "ice", s.pc.ICEConnectionState().String(),
-		"connection", s.pc.ConnectionState().String(), "signaling", s.pc.SignalingState().String())
+		"connection", s.pc.ConnectionState().String(), "signaling", s.pc.SignalingState().String(),
+		"candidates_sent", s.candSent, "candidates_added", s.candAdded, "candidates_refused", s.candRefused,
+		"last_refusal", s.candErr, "ufrag", s.lastUfrag)
 	go s.close(ErrConnectTimeout)
 }
 
@@ -620,9 +627,15 @@ func (s *Session) handleCandidate(c proto.Candidate) {
 		SDPMLineIndex:    c.SDPMLineIndex,
 		UsernameFragment: c.UsernameFragment,
 	})
-	if err != nil && !s.ignoreOffer {
-		s.log.Debug("add ICE candidate", "err", err)
+	if err != nil {
+		s.candRefused++
+		s.candErr = err
+		if !s.ignoreOffer {
+			s.log.Debug("add ICE candidate", "err", err)
+		}
+		return
 	}
+	s.candAdded++
 }
 
 // preferPublishCodecs orders the codecs of the page's new upstream m-lines

@@ -244,7 +244,12 @@
       }
     };
     pc.onicecandidate = ({ candidate }) => {
-      if (state.pc === pc && candidate && candidate.candidate) send('candidate', candidate.toJSON());
+      if (state.pc !== pc || !candidate || !candidate.candidate) return;
+      console.debug(`peets: candidate to the proxy, ice-ufrag ${candidate.usernameFragment || '-'}`);
+      send('candidate', candidate.toJSON());
+    };
+    pc.onicegatheringstatechange = () => {
+      if (state.pc === pc) console.debug(`peets: ICE gathering ${pc.iceGatheringState}`);
     };
     pc.ontrack = () => {
       mark('track');
@@ -321,8 +326,9 @@
     if (!pc || !c.candidate) return;
     try {
       await pc.addIceCandidate(c);
+      console.debug(`peets: candidate from the proxy, ice-ufrag ${c.usernameFragment || '-'}`);
     } catch (e) {
-      console.debug('peets: candidate refused', e);
+      console.warn(`peets: candidate refused (ufrag ${c.usernameFragment || '-'}, signaling ${pc.signalingState}): ${e}`);
     }
   }
 
