@@ -28,8 +28,9 @@ type dataEncoder struct {
 
 // newDataEncoder prepares the encoding of prefix/t=<boot>/seq=<n> Data
 // signed by s. The SignatureInfo carries s's KeyLocator, if it has one; a
-// positive freshness adds a MetaInfo with that FreshnessPeriod.
-func newDataEncoder(prefix enc.Name, boot uint64, s Signer, freshness time.Duration) *dataEncoder {
+// content type other than BLOB (0) or a positive freshness adds a MetaInfo
+// with them.
+func newDataEncoder(prefix enc.Name, boot uint64, s Signer, freshness time.Duration, contentType uint64) *dataEncoder {
 	head := append(enc.Name(nil), prefix...)
 	head = append(head, enc.NewTimestampComponent(boot))
 	var si []byte
@@ -39,10 +40,15 @@ func newDataEncoder(prefix enc.Name, boot uint64, s Signer, freshness time.Durat
 		si = appendTLVHead(si, 0x1c, len(name))
 		si = append(si, name...)
 	}
-	var mi []byte
+	var mi, fields []byte
+	if contentType != 0 {
+		fields = appendNNITLV(fields, 0x18, contentType) // ContentType
+	}
 	if ms := freshness.Milliseconds(); ms > 0 {
-		fp := appendNNITLV(nil, 0x19, uint64(ms)) // FreshnessPeriod
-		mi = append(appendTLVHead(nil, 0x14, len(fp)), fp...)
+		fields = appendNNITLV(fields, 0x19, uint64(ms)) // FreshnessPeriod
+	}
+	if len(fields) > 0 {
+		mi = append(appendTLVHead(nil, 0x14, len(fields)), fields...)
 	}
 	return &dataEncoder{
 		nameHead: head.BytesInner(),

@@ -34,7 +34,7 @@ func TestDataEncoder(t *testing.T) {
 	for sname, s := range signers {
 		for _, fresh := range []time.Duration{0, time.Second, 1500 * time.Hour} {
 			for _, boot := range boots {
-				e := newDataEncoder(S, boot, s, fresh)
+				e := newDataEncoder(S, boot, s, fresh, 0)
 				for _, seq := range seqs {
 					for _, size := range sizes {
 						content := rtpPacket(seq, false, size)
@@ -91,7 +91,7 @@ func TestMediaDataSize(t *testing.T) {
 	P := proto.ParticipantPrefix(proto.DefaultUserPrefix("pub"), "bench123456")
 	S := proto.StreamPrefix(P, "video")
 	k := newTestKey(t, P)
-	e := newDataEncoder(S, uint64(time.Now().UnixMicro()), sec.NoKeyLocator(k.signer), 0)
+	e := newDataEncoder(S, uint64(time.Now().UnixMicro()), sec.NoKeyLocator(k.signer), 0, 0)
 	for _, c := range []struct{ size, over int }{
 		// name 61 (/peets/user/pub/bench123456/media/video 45, t= 10,
 		// seq= 4 for seq < 65536, TL 2), SignatureInfo 5, SignatureValue

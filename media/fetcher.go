@@ -253,7 +253,7 @@ func NewFetcher(cfg FetcherConfig) (*Fetcher, error) {
 		engine:   cfg.Engine,
 		owner:    cfg.Owner.Clone(),
 		prefix:   prefix,
-		verifier: cfg.Verifier,
+		verifier: newFrameVerifier(cfg.Verifier),
 		log:      cfg.Logger.With("stream", prefix.String()),
 		events:   make(chan event, 4*slotRingSize),
 		kick:     make(chan struct{}, 1),

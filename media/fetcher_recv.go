@@ -130,7 +130,9 @@ func (f *Fetcher) checkThenVerify(ev event, now time.Time) {
 		return
 	}
 	if s := f.mediaSlot(ev.tag); s != nil && ev.tag.kind == tagMedia {
+		sig := ev.data.Signature()
 		s.st, s.verifyAt = sVerifying, now
+		s.unsigned = sig != nil && sig.SigType() == ndn.SignatureDigestSha256
 	}
 	// cb may run before Verify returns (on this or another goroutine) or
 	// later: the state word tells which, race-free.
@@ -148,6 +150,22 @@ func (f *Fetcher) checkThenVerify(ev event, now time.Time) {
 		return // asynchronous: an event will follow
 	}
 	f.onVerified(*res, now)
+}
+
+// rtpOf is the RTP packet a checked media Data carries: its content, after
+// the manifest if it has one.
+func rtpOf(d ndn.Data) []byte {
+	content := d.Content()
+	var b []byte
+	if len(content) == 1 {
+		b = content[0]
+	} else {
+		b = content.Join()
+	}
+	if d.ContentType().GetOr(ndn.ContentTypeBlob) == proto.ContentTypeManifest {
+		_, b, _ = proto.SplitManifest(b)
+	}
+	return b
 }
 
 // check validates a Data's name, type and size against the Interest of
@@ -176,6 +194,12 @@ func checkAnswer(prefix enc.Name, t tag, d ndn.Data, maxPacket int) error {
 		switch ct {
 		case ndn.ContentTypeBlob:
 			return checkRTP(content.Length(), content, maxPacket)
+		case proto.ContentTypeManifest:
+			_, rtp, err := proto.SplitManifest(content.Join())
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrMalformed, err)
+			}
+			return checkRTP(uint64(len(rtp)), enc.Wire{rtp}, maxPacket)
 		case ndn.ContentTypeNack:
 			if content.Length() > proto.MaxMetaSize {
 				return ErrOversized
@@ -356,13 +380,7 @@ func (f *Fetcher) onMediaVerified(ev event, now time.Time) {
 		f.st.Duplicates++
 		return
 	}
-	content := ev.data.Content()
-	var pkt []byte
-	if len(content) == 1 {
-		pkt = content[0]
-	} else {
-		pkt = content.Join()
-	}
+	pkt := rtpOf(ev.data)
 	s.st, s.data = sReceived, pkt
 	f.st.Received++
 	f.lastData = now

@@ -117,7 +117,16 @@ func newSimNet(t *testing.T, log *slog.Logger) *simNet {
 	return s
 }
 
-func (s *simNet) packet(seq uint64) []byte { return rtpPacket(seq, seq%50 == 1, 200) }
+// packet is the stream's packet seq: frames of four packets, a keyframe
+// every 50 (per-frame signatures: three unsigned packets, then the signed
+// one with their manifest).
+func (s *simNet) packet(seq uint64) []byte {
+	p := rtpPacket(seq, seq%50 == 1, 200)
+	if seq%4 != 0 {
+		midFrame(p)
+	}
+	return p
+}
 
 func (s *simNet) latest() uint64 { return uint64(s.now.Sub(s.origin).Seconds() * s.rate) }
 

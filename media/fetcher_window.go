@@ -34,6 +34,7 @@ type fslot struct {
 	holeSince time.Time // when a later packet arrived while this one is missing
 	notBefore time.Time // Nack back-off
 	verifyAt  time.Time // when verification started (sVerifying)
+	unsigned  bool      // sVerifying: an unsigned packet waiting for its frame's manifest
 	nacks     int
 	bad       int // answers that failed the checks or verification
 }
@@ -200,7 +201,8 @@ func (f *Fetcher) deliver(now time.Time) {
 			f.emit(s.data, s.seq)
 		case s.st == sGone:
 			f.st.Lost++
-		case s.st == sWaiting && !s.holeSince.IsZero() && !now.Before(f.skipAt(s, wait)):
+		case s.st == sWaiting && !s.holeSince.IsZero() && !now.Before(f.skipAt(s, wait)),
+			s.st == sVerifying && s.unsigned && !now.Before(f.unsignedSkipAt(s, wait)):
 			f.st.Lost++
 		default:
 			return
@@ -217,6 +219,14 @@ func (f *Fetcher) deliver(now time.Time) {
 func (f *Fetcher) emit(pkt []byte, seq uint64) {
 	defer recovered(&f.panics, &f.badLog, f.log, "OnPacket", nil)
 	f.cfg.OnPacket(pkt, seq)
+}
+
+// unsignedSkipAt is when an unsigned packet whose frame's manifest has not
+// come may be skipped: as late as a hole found when it arrived (the
+// manifest is one, or comes after one), so that a lost manifest stalls the
+// stream no longer than a lost packet would.
+func (f *Fetcher) unsignedSkipAt(s *fslot, wait time.Duration) time.Time {
+	return s.verifyAt.Add(3*wait + f.rto())
 }
 
 // skipAt is when the hole s may be skipped: once the reorder wait is over
@@ -285,6 +295,10 @@ func (f *Fetcher) repair(now time.Time) time.Time {
 			if oldest.IsZero() || s.lastSend.Before(oldest) {
 				oldest = s.lastSend
 			}
+			continue
+		}
+		if s != nil && s.st == sVerifying && s.unsigned {
+			wake = earliest2(wake, f.unsignedSkipAt(s, f.reorderWait()))
 			continue
 		}
 		if s != nil && s.st == sVerifying {

@@ -147,13 +147,14 @@ func (v *keyVerifier) Verify(owner enc.Name, d ndn.Data, covered enc.Wire, cb fu
 }
 
 // rtpPacket builds a synthetic RTP packet: version 2, payload type 96, the
-// given RTP seq and timestamp; the payload starts with idx (8 bytes) and a
-// keyframe flag, then filler bytes up to size.
+// marker bit set (a packet that ends a frame: signed, on a video stream),
+// the given RTP seq and timestamp; the payload starts with idx (8 bytes)
+// and a keyframe flag, then filler bytes up to size.
 func rtpPacket(idx uint64, key bool, size int) []byte {
 	size = max(size, 21)
 	b := make([]byte, size)
 	b[0] = 0x80
-	b[1] = 96
+	b[1] = 0x80 | 96
 	binary.BigEndian.PutUint16(b[2:], uint16(idx))
 	binary.BigEndian.PutUint32(b[4:], uint32(idx*3000))
 	binary.BigEndian.PutUint32(b[8:], 0x1234abcd)
@@ -166,6 +167,10 @@ func rtpPacket(idx uint64, key bool, size int) []byte {
 	}
 	return b
 }
+
+// midFrame clears the marker bit of an rtpPacket: a packet that does not
+// end its frame (unsigned, on a video stream, until the frame's last).
+func midFrame(b []byte) []byte { b[1] &^= 0x80; return b }
 
 func rtpIndex(b []byte) uint64 { return binary.BigEndian.Uint64(b[12:20]) }
 func rtpIsKey(b []byte) bool   { return len(b) > 20 && b[20] == 1 }

@@ -1,13 +1,16 @@
 package media
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
 	"github.com/named-data/ndnd/std/ndn"
+	"github.com/named-data/ndnd/std/security/signer"
 
 	"github.com/peets/peets/proto"
 )
@@ -89,8 +92,18 @@ type Publisher struct {
 	prefix   enc.Name
 	boot     uint64
 	signer   Signer
-	enc      *dataEncoder // media Data of this boot
+	enc      *dataEncoder // media Data of this boot, signed
 	log      *slog.Logger
+
+	// Per-frame signatures (video; proto/manifest.go): a packet that does
+	// not end a frame is signed DigestSha256 (encDigest) and its digest
+	// kept in unsigned (pubMu); the next one that ends a frame carries
+	// their manifest (encManifest).
+	perFrame    bool
+	encDigest   *dataEncoder
+	encManifest *dataEncoder
+	unsigned    [][proto.DigestSize]byte
+	scratch     []byte
 
 	horizon       uint64
 	maxHeld       int
@@ -218,7 +231,11 @@ func (p *Producer) NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		ring:          newRing(cfg.RingSize),
 		held:          make(map[uint64][]heldInterest),
 	}
-	pub.enc = newDataEncoder(pub.prefix, pub.boot, pub.signer, pub.freshness)
+	pub.enc = newDataEncoder(pub.prefix, pub.boot, pub.signer, pub.freshness, 0)
+	if pub.perFrame = strings.HasPrefix(strings.ToLower(cfg.MimeType), "video/"); pub.perFrame {
+		pub.encDigest = newDataEncoder(pub.prefix, pub.boot, signer.NewSha256Signer(), pub.freshness, 0)
+		pub.encManifest = newDataEncoder(pub.prefix, pub.boot, pub.signer, pub.freshness, proto.ContentTypeManifest)
+	}
 	if err := p.add(pub); err != nil {
 		return nil, err
 	}
@@ -232,9 +249,10 @@ func (p *Publisher) Prefix() enc.Name { return p.prefix }
 func (p *Publisher) Boot() uint64 { return p.boot }
 
 // Publish makes, signs and stores one Data for the RTP packet pkt (its
-// content is pkt unchanged; pkt is copied and may be reused by the caller)
-// and answers every Interest held for it. It returns the packet's seq.
-// Signing happens here, once per packet, on the caller's goroutine.
+// content is pkt unchanged, after a manifest on a video packet that ends a
+// frame; pkt is copied and may be reused by the caller) and answers every
+// Interest held for it. It returns the packet's seq. Signing happens here,
+// on the caller's goroutine: once per packet, or once per frame on video.
 func (p *Publisher) Publish(pkt []byte, keyframe bool) (uint64, error) {
 	if len(pkt) == 0 {
 		return 0, fmt.Errorf("%w: empty packet", ErrMalformed)
@@ -248,7 +266,7 @@ func (p *Publisher) Publish(pkt []byte, keyframe bool) (uint64, error) {
 		return 0, ErrClosed
 	}
 	seq := p.next
-	wire, err := p.enc.encode(seq, pkt)
+	wire, err := p.sign(seq, pkt)
 	if err != nil {
 		p.counters.signErrors.Add(1)
 		return 0, fmt.Errorf("media: make data: %w", err)
@@ -288,6 +306,34 @@ func (p *Publisher) Publish(pkt []byte, keyframe bool) (uint64, error) {
 		p.sendMedia(h.reply, wire)
 	}
 	return seq, nil
+}
+
+// sign encodes the Data of seq (pubMu held): Ed25519 on every packet, or on
+// video DigestSha256 on a packet that does not end a frame and Ed25519 with
+// the manifest of those before it on the next one that does (or after
+// proto.MaxUnsigned of them).
+func (p *Publisher) sign(seq uint64, pkt []byte) ([]byte, error) {
+	switch {
+	case !p.perFrame:
+		return p.enc.encode(seq, pkt)
+	case len(pkt) > 1 && pkt[1]&0x80 == 0 && len(p.unsigned) < proto.MaxUnsigned: // no marker: the frame goes on
+		wire, err := p.encDigest.encode(seq, pkt)
+		if err != nil {
+			return nil, err
+		}
+		var d [proto.DigestSize]byte
+		copy(d[:], wire[len(wire)-sha256.Size:]) // the SignatureValue
+		p.unsigned = append(p.unsigned, d)
+		return wire, nil
+	case len(p.unsigned) == 0:
+		return p.enc.encode(seq, pkt)
+	}
+	p.scratch = proto.AppendManifest(p.scratch[:0], p.unsigned, pkt)
+	wire, err := p.encManifest.encode(seq, p.scratch)
+	if err == nil {
+		p.unsigned = p.unsigned[:0]
+	}
+	return wire, err
 }
 
 // Stats returns a snapshot of the publisher's counters.

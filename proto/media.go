@@ -13,10 +13,9 @@ import (
 // A media packet S/t=<boot>/seq=<n> carries exactly one RTP packet, byte for
 // byte as the publisher's source produced it (header, extensions, payload,
 // padding), ContentType BLOB. Sequence numbers start at 1 for every boot and
-// grow by one per packet.
-//
-// Its wire format (NDN packet format v0.3) is the smallest one that still
-// carries a signature per packet:
+// grow by one per packet. On video, the last packet of a frame is signed
+// and carries the manifest of the frame's other packets, which are signed
+// DigestSha256 (manifest.go); the layout of a signed packet is:
 //
 //	Data           = 0x06 L Name Content SignatureInfo SignatureValue
 //	Name           = 0x07 L <components of S> t=<boot> seq=<n>
@@ -58,14 +57,9 @@ import (
 // 940 bytes, 50 audio packets/s of 93 bytes) that is 140 bytes per video
 // packet (ratio 1.149) and 136 per audio packet (ratio 2.46), overall about
 // 1.26 (1.28 before MetaInfo was dropped).
-// The floor with one Ed25519 signature per packet and an empty name is 77
-// bytes. An overall ratio of 1.20 allows 0.20 x 56,810 B/s = 11,362 B/s of
-// overhead: video takes 7,770, which leaves 72 bytes per audio packet, the
-// size of SignatureInfo + SignatureValue alone. So 1.20 is out of reach with
-// a signature per RTP packet at this bit rate; it is met with 40 ms Opus
-// packets (25/s: 1.197), at a camera's usual 1+ Mbit/s (video alone 1.12 to
-// 1.15), or by signing a manifest of packet digests every few packets
-// instead of each packet (a protocol change).
+// (Those figures are for a signature per packet. A video packet inside a
+// frame now carries a DigestSha256 of 34 bytes instead of 66; the frame's
+// last one 5 bytes of MetaInfo and 2 + 16 per packet of manifest more.)
 //
 // The answer to a meta Interest (S/32=meta/t=<boot>/v=<latest>, ContentType
 // Blob), the answer to a keyframe request (ContentType Blob) and the

@@ -947,7 +947,15 @@ func TestInterop(t *testing.T) {
 				t.Fatalf("%d of %d packets within 15 s", len(pkts), n)
 			}
 		}
+		// Per-frame signatures (4.1): a packet inside a frame is BLOB with
+		// DigestSha256; the frame's last one is Ed25519 with ContentType
+		// 0x5045 and a manifest (0xC9, the first 16 octets of the SHA-256
+		// of each unsigned packet's signed portion, oldest first) before
+		// its RTP packet. Every unsigned packet is the one the next
+		// manifest lists.
 		var prev *rtpPkt
+		var unsigned [][]byte // digests of the unsigned packets since the last signed one
+		manifests := 0
 		for s := meta.keySeq; s < meta.keySeq+n; s++ {
 			d := pkts[s]
 			if !nameEq(d.name, mediaName(s)) {
@@ -956,17 +964,44 @@ func TestInterop(t *testing.T) {
 			if d.contentType == ctNack {
 				t.Fatalf("seq %d answered \"gone\"", s)
 			}
-			if d.hasMeta {
-				t.Errorf("seq %d has a MetaInfo (ContentType %d, FreshnessPeriod %d); 4.1 says none", s, d.contentType, d.freshness)
+			if d.keyLocator != nil {
+				t.Errorf("%v carries KeyLocator %v; section 3 says it is omitted", d.name, d.keyLocator)
 			}
-			if d.contentType != ctBlob {
-				t.Fatalf("seq %d ContentType %d", s, d.contentType)
+			content := d.content
+			switch {
+			case d.sigType == sigDigestSha256:
+				sum := sha256.Sum256(d.signed)
+				if d.contentType != ctBlob || d.hasMeta || !bytes.Equal(sum[:], d.sigValue) {
+					t.Fatalf("seq %d: unsigned packet with ContentType %d, MetaInfo %v, or a wrong digest", s, d.contentType, d.hasMeta)
+				}
+				unsigned = append(unsigned, sum[:16])
+			case d.contentType == 0x5045:
+				if err := d.verifyEd25519(pub); err != nil {
+					t.Fatal(err)
+				}
+				if len(content) < 2 || content[0] != 0xC9 || int(content[1])%16 != 0 || 2+int(content[1]) > len(content) {
+					t.Fatalf("seq %d: no manifest TLV at the start of its content", s)
+				}
+				listed := content[2 : 2+int(content[1])]
+				content = content[2+int(content[1]):]
+				if manifests > 0 || s > meta.keySeq { // the unsigned packets before keySeq were not fetched
+					if len(listed) != 16*len(unsigned) || !bytes.Equal(listed, bytes.Join(unsigned, nil)) {
+						t.Fatalf("seq %d: its manifest does not list the %d unsigned packets before it", s, len(unsigned))
+					}
+				}
+				unsigned = nil
+				manifests++
+			default:
+				if d.contentType != ctBlob || d.hasMeta {
+					t.Fatalf("seq %d ContentType %d, MetaInfo %v", s, d.contentType, d.hasMeta)
+				}
+				checkNoKL(t, d)
+				unsigned = nil
 			}
-			checkNoKL(t, d)
-			if len(d.content) < 12 || len(d.content) > 1500 {
-				t.Fatalf("seq %d: content of %d bytes", s, len(d.content))
+			if len(content) < 12 || len(content) > 1500 {
+				t.Fatalf("seq %d: content of %d bytes", s, len(content))
 			}
-			r, err := parseRTP(d.content)
+			r, err := parseRTP(content)
 			if err != nil {
 				t.Fatalf("seq %d: %v", s, err)
 			}
@@ -978,7 +1013,13 @@ func TestInterop(t *testing.T) {
 			} else if r.ssrc != prev.ssrc || r.seq != prev.seq+1 || int32(r.ts-prev.ts) < 0 {
 				t.Errorf("seq %d: RTP ssrc %x seq %d ts %d after ssrc %x seq %d ts %d", s, r.ssrc, r.seq, r.ts, prev.ssrc, prev.seq, prev.ts)
 			}
+			if r.marker && d.sigType == sigDigestSha256 {
+				t.Errorf("seq %d ends a frame (RTP marker) but is unsigned", s)
+			}
 			prev = r
+		}
+		if manifests == 0 {
+			t.Fatalf("no manifest in %d video packets", n)
 		}
 		d := pkts[meta.keySeq]
 		t.Logf("%d packets from seq %d verified; first: %s, name %d bytes",
