@@ -111,6 +111,9 @@ type MemberJSON struct {
 type RosterJSON struct {
 	Room    string       `json:"room"`
 	Members []MemberJSON `json:"members"`
+	// Refused counts what the observer refused while it listened, by
+	// reason (Stats.Refusals): `peets roster --json` only.
+	Refused map[string]uint64 `json:"refused,omitempty"`
 }
 
 // JSON converts m, with its heartbeat age at now.

@@ -2,6 +2,7 @@ package roster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"maps"
@@ -93,7 +94,7 @@ type Table struct {
 	// bindUsers (a room with an anchor): a member's user id is the one its
 	// certified participant prefix names (set before use).
 	bindUsers  bool
-	badUserLog ratelog.Limiter
+	badUserLog ratelog.Keyed // per claimant prefix
 
 	mu       sync.Mutex
 	members  map[string]*Member
@@ -117,7 +118,7 @@ func newTable(room string, expireAfter int, log *slog.Logger) *Table {
 	t := &Table{
 		room:       room,
 		expire:     expireAfter,
-		badUserLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
+		badUserLog: ratelog.Keyed{Every: ratelog.DefaultEvery},
 		log:        log,
 		members:    make(map[string]*Member),
 		deadline:   make(map[string]time.Time),
@@ -176,7 +177,31 @@ func (t *Table) Len() int {
 
 // JSON renders the roster (see Render).
 func (t *Table) JSON() ([]byte, error) {
-	return RenderJSON(t.room, t.Snapshot(), time.Now())
+	j := Render(t.room, t.Snapshot(), time.Now())
+	if r := t.Stats().Refusals(); len(r) > 0 {
+		j.Refused = r
+	}
+	return json.Marshal(j)
+}
+
+// Refusals merges the reasons publications were refused: the roster's
+// (user_taken, not_users_prefix, ...) and the sync group's, as
+// "sync/<reason>" (sync/untrusted: a certificate the room's anchor did
+// not issue). Stale heartbeats are not counted: they are the normal
+// overlap of soft state.
+func (s Stats) Refusals() map[string]uint64 {
+	out := map[string]uint64{}
+	for k, v := range s.Rejected {
+		if v > 0 && k != ReasonStale {
+			out[k] += v
+		}
+	}
+	for k, v := range s.Sync.Rejected {
+		if v > 0 {
+			out["sync/"+k] += v
+		}
+	}
+	return out
 }
 
 // Stats returns the counters.
@@ -272,7 +297,7 @@ func (t *Table) applyHeartbeat(p roomsync.Pub) {
 		// that id, and no other, may be claimed from P.
 		if u, ok := sec.UserOf(p.Publisher); !ok || u != e.User {
 			t.reject(ReasonNotUsersPrefix)
-			t.badUserLog.Warn(t.log, "refused a heartbeat: its user id is not the one its certified prefix names", "from", p.Publisher, "user", e.User)
+			t.badUserLog.Warn(t.log, p.Publisher.String(), "refused a heartbeat: its user id is not the one its certified prefix names", "from", p.Publisher, "user", e.User)
 			return
 		}
 	}

@@ -36,8 +36,9 @@ type Verifier struct {
 	log  *slog.Logger
 	room *Room // nil: trust on first use
 	// untrustedLog rate-limits the warning about certificates the room's
-	// anchor did not issue (an impostor, or a member of another room).
-	untrustedLog ratelog.Limiter
+	// anchor did not issue (an impostor, or a member of another room), per
+	// key.
+	untrustedLog ratelog.Keyed
 
 	mu       sync.Mutex
 	pins     map[string]pin       // owner identity -> pinned key
@@ -72,7 +73,7 @@ func NewVerifier(e ndn.Engine, log *slog.Logger) *Verifier {
 	return &Verifier{
 		e:            e,
 		log:          log.With("module", "verifier"),
-		untrustedLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
+		untrustedLog: ratelog.Keyed{Every: ratelog.DefaultEvery},
 		pins:         map[string]pin{},
 		pending:      map[string]*fetching{},
 		negCache:     map[string]time.Time{},
@@ -358,7 +359,7 @@ func (v *Verifier) finish(keyName enc.Name, err error) {
 	v.mu.Unlock()
 	switch {
 	case errors.Is(err, ErrUntrusted):
-		v.untrustedLog.Warn(v.log, "refused a certificate: not issued by this room's anchor (an impostor, or a member of another room: ask the room's owner for an invitation)", "key", keyName, "err", err)
+		v.untrustedLog.Warn(v.log, kk, "refused a certificate: not issued by this room's anchor (an impostor, or a member of another room: ask the room's owner for an invitation)", "key", keyName, "err", err)
 	case err != nil:
 		v.log.Debug("certificate fetch failed", "key", keyName, "err", err)
 	}

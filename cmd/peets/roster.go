@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
@@ -100,6 +103,14 @@ func newRosterCmd() *cobra.Command {
 			}
 			if len(members) == 0 {
 				fmt.Fprintln(out, "Nobody. A `peets up` is listed only while its page is open; bots and --no-web proxies always are.")
+			}
+			if r := t.Stats().Refusals(); len(r) > 0 {
+				keys := slices.Sorted(maps.Keys(r))
+				parts := make([]string, len(keys))
+				for i, k := range keys {
+					parts[i] = fmt.Sprintf("%s %d", k, r[k])
+				}
+				fmt.Fprintf(out, "Refused while listening: %s (the warnings above name who).\n", strings.Join(parts, ", "))
 			}
 			return nil
 		},

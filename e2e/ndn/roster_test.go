@@ -165,16 +165,16 @@ func (b *bot) syncRejected(t *testing.T) map[string]uint64 {
 func (p *procs) rosterUsers(room, fw string) []string {
 	p.t.Helper()
 	var users []string
-	for _, m := range p.rosterMembers(room, fw) {
+	for _, m := range p.rosterJSON(room, fw).Members {
 		users = append(users, m.User)
 	}
 	slices.Sort(users)
 	return users
 }
 
-// rosterMembers runs `peets roster --json` (with extra flags) and returns
-// the members it lists.
-func (p *procs) rosterMembers(room, fw string, extra ...string) []roster.MemberJSON {
+// rosterJSON runs `peets roster --json` (with extra flags) and returns what
+// it prints.
+func (p *procs) rosterJSON(room, fw string, extra ...string) roster.RosterJSON {
 	p.t.Helper()
 	start := time.Now()
 	r := p.start("roster", append([]string{"roster", "--room", room, "--json", "--forwarder", fw,
@@ -194,11 +194,11 @@ func (p *procs) rosterMembers(room, fw string, extra ...string) []roster.MemberJ
 		for _, m := range j.Members {
 			ms = append(ms, m.User+"@"+m.Prefix)
 		}
-		p.t.Logf("peets roster --json (%v): %v", time.Since(start).Round(time.Millisecond), ms)
-		return j.Members
+		p.t.Logf("peets roster --json (%v): %v, refused %v", time.Since(start).Round(time.Millisecond), ms, j.Refused)
+		return j
 	}
 	p.t.Fatalf("peets roster --json printed no JSON:\n%s", r.Output())
-	return nil
+	return roster.RosterJSON{}
 }
 
 func userNames(n int) []string {

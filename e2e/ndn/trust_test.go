@@ -21,7 +21,8 @@ import (
 // the room's owner, alice's bot (trust directory A: it makes the anchor),
 // invites bob with `peets invite`; bob joins from trust directory B with
 // the invitation and fetches alice's media. An observer with B's anchor
-// lists the real alice and bob and never the impostor; the proxies warn
+// lists the real alice and bob and never the impostor, and counts its
+// refusals of the impostor; the proxies warn
 // about the certificate they refused; alice never lists the impostor; a
 // user of B with no invitation is refused at start with what to do.
 func TestRoomAnchor(t *testing.T) {
@@ -49,10 +50,13 @@ func TestRoomAnchor(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second) // a few heartbeats of everyone
 
-	ms := p.rosterMembers(room, fw, "--trust-dir", trust("B"), "--wait", "3s")
+	rj := p.rosterJSON(room, fw, "--trust-dir", trust("B"), "--wait", "3s")
 	got := map[string]string{}
-	for _, m := range ms {
+	for _, m := range rj.Members {
 		got[m.User] = m.Prefix
+	}
+	if rj.Refused["sync/untrusted"] == 0 {
+		t.Errorf("the observer counted no refusal of the impostor: %v", rj.Refused)
 	}
 	if got["alice"] != "/peets/user/alice" || len(got) != 2 || got["bob"] != "/peets/user/bob" {
 		t.Fatalf("the observer with the room's anchor lists %v, want alice at /peets/user/alice and bob", got)

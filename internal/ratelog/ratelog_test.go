@@ -46,3 +46,22 @@ func TestWarn(t *testing.T) {
 		t.Fatalf("log line: %s", buf.String())
 	}
 }
+
+// TestKeyed: one warning per key per interval, each key on its own; the
+// keys remembered are bounded.
+func TestKeyed(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	k := Keyed{Every: time.Hour, Max: 2}
+	for range 3 {
+		k.Warn(log, "/a", "bad", "who", "/a")
+		k.Warn(log, "/b", "bad", "who", "/b")
+	}
+	if n := strings.Count(buf.String(), "msg=bad"); n != 2 {
+		t.Fatalf("%d warnings for two keys:\n%s", n, buf.String())
+	}
+	k.Warn(log, "/c", "bad", "who", "/c") // a third key: one forgotten
+	if len(k.keys) != 2 || strings.Count(buf.String(), "msg=bad") != 3 {
+		t.Fatalf("%d keys kept, log:\n%s", len(k.keys), buf.String())
+	}
+}
