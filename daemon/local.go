@@ -70,6 +70,7 @@ func (d *Daemon) newLocal(id, kind, mime string, clock uint32, keyReq func(), la
 		OnInterest:        onInterest,
 		Stream:            id,
 		Signer:            sec.NoKeyLocator(d.id.Signer()),
+		MediaKey:          d.room.MediaKey(),
 		MimeType:          mime,
 		ClockRate:         uint64(clock),
 		OnKeyframeRequest: l.requestKeyframe,

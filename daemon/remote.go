@@ -205,7 +205,7 @@ func (d *Daemon) startRemote(ctx context.Context, m roster.Member, s proto.Roste
 	onRemote := d.opts.OnRemote
 	f, err := media.NewFetcher(media.FetcherConfig{
 		Engine: d.conn.Engine(), Owner: info.Owner, Stream: s.ID, Verifier: d.ver, RateHint: rate,
-		Logger: d.log,
+		MediaKey: d.room.MediaKey(), Logger: d.log,
 		OnPacket: func(pkt []byte, seq uint64) {
 			d.mediaAlive(&r.alive, info.Owner, time.Now())
 			if onRemote != nil {

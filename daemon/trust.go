@@ -59,6 +59,10 @@ func openTrust(cfg Config, o Options, log *slog.Logger) (*sec.Room, *sec.Identit
 			return nil, nil, fmt.Errorf("room trust: %w", err)
 		}
 	}
+	if room.MediaKey() == nil {
+		return nil, nil, fmt.Errorf("%w: room %s's media key is not here (%s): an invitation from an older peets; ask its owner for a new one",
+			ErrNotInvited, cfg.Room, dir)
+	}
 	if !room.Owner() {
 		id, err := sec.LoadMember(dir, room, self)
 		if errors.Is(err, sec.ErrNoInvitation) {

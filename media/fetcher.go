@@ -83,6 +83,8 @@ type FetcherConfig struct {
 	MaxStartLag uint64
 	// MaxPacketSize bounds accepted RTP packets (default MaxRTPSize).
 	MaxPacketSize int
+	// MediaKey is the room's media key, to open sealed streams (crypt.go).
+	MediaKey []byte
 	// BufferSize is the number of delivered packets kept for Buffered
 	// (default 512).
 	BufferSize int
@@ -126,6 +128,7 @@ type Fetcher struct {
 	owner    enc.Name
 	prefix   enc.Name
 	verifier Verifier
+	cipher   *mediaCipher // opens the current boot's packets; nil: in the clear
 	log      *slog.Logger
 
 	events   chan event

@@ -152,6 +152,26 @@ func (f *Fetcher) checkThenVerify(ev event, now time.Time) {
 	f.onVerified(*res, now)
 }
 
+// setCipher prepares the opening of boot m.Boot's packets, sealed when the
+// metadata gives a key epoch.
+func (f *Fetcher) setCipher(m proto.StreamMeta) {
+	f.cipher = nil
+	if m.KeyEpoch == 0 {
+		return
+	}
+	if len(f.cfg.MediaKey) == 0 {
+		f.badLog.Warn(f.log, "the stream is encrypted and this proxy has no media key for the room: it cannot be played", "boot", m.Boot)
+		f.cipher = &mediaCipher{}
+		return
+	}
+	c, err := newMediaCipher(f.cfg.MediaKey, f.prefix, m.Boot)
+	if err != nil {
+		f.log.Warn("media key", "err", err)
+		c = &mediaCipher{}
+	}
+	f.cipher = c
+}
+
 // rtpOf is the RTP packet a checked media Data carries: its content, after
 // the manifest if it has one.
 func rtpOf(d ndn.Data) []byte {
@@ -191,15 +211,17 @@ func checkAnswer(prefix enc.Name, t tag, d ndn.Data, maxPacket int) error {
 		if sn.Kind != proto.KindMedia || sn.Boot != t.boot || sn.Seq != t.seq {
 			return fmt.Errorf("%w: %s is not the name asked for", ErrMalformed, d.Name())
 		}
+		// The RTP packet itself is checked once verified and opened
+		// (onMediaVerified): here only its size, sealed or not.
 		switch ct {
 		case ndn.ContentTypeBlob:
-			return checkRTP(content.Length(), content, maxPacket)
+			return checkMediaSize(content.Length(), maxPacket)
 		case proto.ContentTypeManifest:
 			_, rtp, err := proto.SplitManifest(content.Join())
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrMalformed, err)
 			}
-			return checkRTP(uint64(len(rtp)), enc.Wire{rtp}, maxPacket)
+			return checkMediaSize(uint64(len(rtp)), maxPacket)
 		case ndn.ContentTypeNack:
 			if content.Length() > proto.MaxMetaSize {
 				return ErrOversized
@@ -222,6 +244,18 @@ func checkAnswer(prefix enc.Name, t tag, d ndn.Data, maxPacket int) error {
 	}
 	if content.Length() > proto.MaxMetaSize {
 		return ErrOversized
+	}
+	return nil
+}
+
+// checkMediaSize checks the size of a media packet's RTP packet, sealed
+// (up to gcmTag bytes more) or not.
+func checkMediaSize(n uint64, maxSize int) error {
+	if n > uint64(maxSize+gcmTag) {
+		return fmt.Errorf("%w: %d bytes", ErrOversized, n)
+	}
+	if n < 12 {
+		return fmt.Errorf("%w: %d bytes is no RTP packet", ErrMalformed, n)
 	}
 	return nil
 }
@@ -381,6 +415,19 @@ func (f *Fetcher) onMediaVerified(ev event, now time.Time) {
 		return
 	}
 	pkt := rtpOf(ev.data)
+	if f.cipher != nil {
+		var err error
+		if pkt, err = f.cipher.open(ev.tag.seq, pkt); err != nil {
+			f.st.VerifyFailures++
+			f.unverified(ev, err, now)
+			return
+		}
+	}
+	if err := checkRTP(uint64(len(pkt)), enc.Wire{pkt}, f.cfg.MaxPacketSize); err != nil {
+		f.st.Malformed++
+		f.unverified(ev, err, now)
+		return
+	}
 	s.st, s.data = sReceived, pkt
 	f.st.Received++
 	f.lastData = now
@@ -454,6 +501,7 @@ func (f *Fetcher) onMeta(m proto.StreamMeta, now time.Time) {
 		f.boot = m.Boot
 		f.meta = m
 		f.highest = 0
+		f.setCipher(m)
 		// The buffer is keyed by seq, which starts again at 1: packets of
 		// the old boot must not answer a NACK for the new one.
 		f.resetBuffer()

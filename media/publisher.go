@@ -77,6 +77,11 @@ type PublisherConfig struct {
 	MimeType  string
 	ClockRate uint64
 
+	// MediaKey, if set, is the room's media key: every packet is sealed
+	// with a key of this stream and boot derived from it (crypt.go), and
+	// the metadata says so (KeyEpoch).
+	MediaKey []byte
+
 	// Logger; slog.Default() if nil.
 	Logger *slog.Logger
 }
@@ -104,6 +109,9 @@ type Publisher struct {
 	encManifest *dataEncoder
 	unsigned    [][proto.DigestSize]byte
 	scratch     []byte
+
+	cipher *mediaCipher // nil: in the clear
+	sealed []byte       // pubMu: the last packet sealed
 
 	horizon       uint64
 	maxHeld       int
@@ -231,6 +239,13 @@ func (p *Producer) NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		ring:          newRing(cfg.RingSize),
 		held:          make(map[uint64][]heldInterest),
 	}
+	if len(cfg.MediaKey) > 0 {
+		c, err := newMediaCipher(cfg.MediaKey, pub.prefix, pub.boot)
+		if err != nil {
+			return nil, fmt.Errorf("%w: media key: %v", ErrConfig, err)
+		}
+		pub.cipher = c
+	}
 	pub.enc = newDataEncoder(pub.prefix, pub.boot, pub.signer, pub.freshness, 0)
 	if pub.perFrame = strings.HasPrefix(strings.ToLower(cfg.MimeType), "video/"); pub.perFrame {
 		pub.encDigest = newDataEncoder(pub.prefix, pub.boot, signer.NewSha256Signer(), pub.freshness, 0)
@@ -266,7 +281,12 @@ func (p *Publisher) Publish(pkt []byte, keyframe bool) (uint64, error) {
 		return 0, ErrClosed
 	}
 	seq := p.next
-	wire, err := p.sign(seq, pkt)
+	content := pkt
+	if p.cipher != nil {
+		p.sealed = p.cipher.seal(p.sealed[:0], seq, pkt)
+		content = p.sealed
+	}
+	wire, err := p.sign(seq, len(pkt) < 2 || pkt[1]&0x80 != 0, content)
 	if err != nil {
 		p.counters.signErrors.Add(1)
 		return 0, fmt.Errorf("media: make data: %w", err)
@@ -308,16 +328,16 @@ func (p *Publisher) Publish(pkt []byte, keyframe bool) (uint64, error) {
 	return seq, nil
 }
 
-// sign encodes the Data of seq (pubMu held): Ed25519 on every packet, or on
-// video DigestSha256 on a packet that does not end a frame and Ed25519 with
-// the manifest of those before it on the next one that does (or after
-// proto.MaxUnsigned of them).
-func (p *Publisher) sign(seq uint64, pkt []byte) ([]byte, error) {
+// sign encodes the Data of seq with content, the RTP packet, sealed or not
+// (pubMu held): Ed25519 on every packet, or on video DigestSha256 on a
+// packet that does not end a frame and Ed25519 with the manifest of those
+// before it on the next one that does (or after proto.MaxUnsigned of them).
+func (p *Publisher) sign(seq uint64, frameEnd bool, content []byte) ([]byte, error) {
 	switch {
 	case !p.perFrame:
-		return p.enc.encode(seq, pkt)
-	case len(pkt) > 1 && pkt[1]&0x80 == 0 && len(p.unsigned) < proto.MaxUnsigned: // no marker: the frame goes on
-		wire, err := p.encDigest.encode(seq, pkt)
+		return p.enc.encode(seq, content)
+	case !frameEnd && len(p.unsigned) < proto.MaxUnsigned: // the frame goes on
+		wire, err := p.encDigest.encode(seq, content)
 		if err != nil {
 			return nil, err
 		}
@@ -326,9 +346,9 @@ func (p *Publisher) sign(seq uint64, pkt []byte) ([]byte, error) {
 		p.unsigned = append(p.unsigned, d)
 		return wire, nil
 	case len(p.unsigned) == 0:
-		return p.enc.encode(seq, pkt)
+		return p.enc.encode(seq, content)
 	}
-	p.scratch = proto.AppendManifest(p.scratch[:0], p.unsigned, pkt)
+	p.scratch = proto.AppendManifest(p.scratch[:0], p.unsigned, content)
 	wire, err := p.encManifest.encode(seq, p.scratch)
 	if err == nil {
 		p.unsigned = p.unsigned[:0]
@@ -413,7 +433,15 @@ func (p *Publisher) metaLocked() proto.StreamMeta {
 		ClockRate: p.clockRate,
 		Rate:      p.rate,
 		Bitrate:   p.bitrate,
+		KeyEpoch:  p.keyEpoch(),
 	}
+}
+
+func (p *Publisher) keyEpoch() uint64 {
+	if p.cipher != nil {
+		return KeyEpoch
+	}
+	return 0
 }
 
 func (p *Publisher) updateRateLocked(now time.Time, size int) {

@@ -76,6 +76,9 @@ import (
 //	MimeType  = 0x88 TLV-LENGTH *OCTET (UTF-8, e.g. "video/VP8")
 //	ClockRate = 0x8a TLV-LENGTH NonNegativeInteger  RTP clock rate, Hz
 //	Rate      = 0x8c TLV-LENGTH NonNegativeInteger  packets/s measured by the publisher
+//	Bitrate   = 0x8e TLV-LENGTH NonNegativeInteger  bits/s of RTP measured by the publisher
+//	KeyEpoch  = 0x90 TLV-LENGTH NonNegativeInteger  the packets are encrypted with the
+//	                                                room's media key of this epoch (4.8); absent or 0: clear
 //
 // Elements may come in any order, each at most once. Following the NDN
 // evolvability rule, an unknown element of even type is skipped and one of
@@ -91,6 +94,7 @@ const (
 	TTMetaClockRate = 0x8a
 	TTMetaRate      = 0x8c
 	TTMetaBitrate   = 0x8e
+	TTMetaKeyEpoch  = 0x90
 )
 
 // Limits of media contents.
@@ -117,6 +121,7 @@ type StreamMeta struct {
 	ClockRate uint64
 	Rate      uint64 // packets/s, 0 if unknown
 	Bitrate   uint64 // bits/s of RTP measured by the publisher, 0 if unknown
+	KeyEpoch  uint64 // media key epoch the packets are encrypted with; 0: in the clear
 }
 
 // Encode returns the TLV encoding of m (see the package documentation).
@@ -142,6 +147,9 @@ func (m *StreamMeta) Encode() []byte {
 	}
 	if m.Bitrate != 0 {
 		b = appendNNI(b, TTMetaBitrate, m.Bitrate)
+	}
+	if m.KeyEpoch != 0 {
+		b = appendNNI(b, TTMetaKeyEpoch, m.KeyEpoch)
 	}
 	return b
 }
@@ -183,6 +191,8 @@ func DecodeStreamMeta(b []byte) (StreamMeta, error) {
 			bit, dst = 1<<5, &m.Rate
 		case TTMetaBitrate:
 			bit, dst = 1<<7, &m.Bitrate
+		case TTMetaKeyEpoch:
+			bit, dst = 1<<8, &m.KeyEpoch
 		case TTMetaMimeType:
 			bit = 1 << 6
 		default:

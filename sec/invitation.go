@@ -31,6 +31,7 @@ type Invitation struct {
 	Key         string `json:"key"`         // base64 Ed25519 seed
 	Cert        string `json:"cert"`        // base64 member certificate
 	Anchor      string `json:"anchor"`      // base64 anchor certificate
+	MediaKey    string `json:"media_key"`   // base64 of the room's media key
 }
 
 // InvitationLinkPrefix starts an invitation given as one line of text.
@@ -66,7 +67,7 @@ func (r *Room) Invite(user string, participant enc.Name, validity time.Duration)
 	b64 := base64.StdEncoding.EncodeToString
 	return &Invitation{
 		Version: 1, Room: r.room, Group: r.group.String(), User: user, Participant: participant.String(),
-		Key: b64(priv.Seed()), Cert: b64(id.cert.Join()), Anchor: b64(r.certWire),
+		Key: b64(priv.Seed()), Cert: b64(id.cert.Join()), Anchor: b64(r.certWire), MediaKey: b64(r.mediaKey),
 	}, nil
 }
 
@@ -147,6 +148,9 @@ func (inv *Invitation) Open() (*Room, *Identity, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadInvitation, err)
 	}
+	if r.mediaKey, err = dec(inv.MediaKey); err != nil || len(r.mediaKey) != MediaKeySize {
+		return nil, nil, fmt.Errorf("%w: media key (an invitation from an older peets: ask for a new one)", ErrBadInvitation)
+	}
 	seed, err := dec(inv.Key)
 	if err != nil || len(seed) != ed25519.SeedSize {
 		return nil, nil, fmt.Errorf("%w: key", ErrBadInvitation)
@@ -197,6 +201,13 @@ func ImportInvitation(trustDir string, inv *Invitation) (*Room, error) {
 			return nil, fmt.Errorf("%w: %s has anchor %s, the invitation is for %s", ErrAnchorConflict,
 				roomDir(trustDir, r.group), old.keyName, r.keyName)
 		}
+		if old.mediaKey == nil {
+			if err := writeFileAtomic(filepath.Join(roomDir(trustDir, r.group), mediaKeyFile),
+				[]byte(base64.StdEncoding.EncodeToString(r.mediaKey)+"\n"), 0o600); err != nil {
+				return nil, err
+			}
+			old.mediaKey = r.mediaKey
+		}
 		r = old
 	case errors.Is(err, ErrNoRoom):
 		if err := os.MkdirAll(roomDir(trustDir, r.group), 0o700); err != nil {
@@ -204,6 +215,10 @@ func ImportInvitation(trustDir string, inv *Invitation) (*Room, error) {
 		}
 		if err := writeFileAtomic(filepath.Join(roomDir(trustDir, r.group), anchorCertFile),
 			[]byte(base64.StdEncoding.EncodeToString(r.certWire)+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(filepath.Join(roomDir(trustDir, r.group), mediaKeyFile),
+			[]byte(base64.StdEncoding.EncodeToString(r.mediaKey)+"\n"), 0o600); err != nil {
 			return nil, err
 		}
 	default:

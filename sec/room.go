@@ -45,6 +45,7 @@ type Room struct {
 	signer   ndn.Signer         // signs with priv
 	tc       *security.TrustConfig
 	issuerID enc.Component // <kid> of the anchor, the issuer of member certificates
+	mediaKey []byte        // the room's media key (MediaKey); nil if not known
 }
 
 // Validity periods.
@@ -81,7 +82,11 @@ func roomDir(trustDir string, group enc.Name) string {
 const (
 	anchorCertFile = "anchor.cert" // the anchor's certificate, base64 of its TLV
 	anchorKeyFile  = "anchor.key"  // its Ed25519 seed, base64, mode 0600: the owner only
+	mediaKeyFile   = "media.key"   // the room's media key, base64, mode 0600
 )
+
+// MediaKeySize is the size of a room's media key (AES-256).
+const MediaKeySize = 32
 
 // CreateRoom makes a new anchor for room (sync group group) and saves it
 // under trustDir. It fails with ErrAnchorConflict when one exists.
@@ -109,6 +114,9 @@ func CreateRoom(trustDir, room string, group enc.Name) (*Room, error) {
 	if err := os.WriteFile(filepath.Join(tmp, anchorCertFile), b64(r.certWire), 0o644); err != nil {
 		return nil, err
 	}
+	if err := os.WriteFile(filepath.Join(tmp, mediaKeyFile), b64(r.mediaKey), 0o600); err != nil {
+		return nil, err
+	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if _, serr := os.Stat(dir); serr == nil {
 			return nil, fmt.Errorf("%w: %s", ErrAnchorConflict, dir)
@@ -129,7 +137,13 @@ func NewRoom(room string, group enc.Name) (*Room, error) {
 	if err != nil {
 		return nil, fmt.Errorf("self-sign the anchor: %w", err)
 	}
-	return newRoom(room, group, wire.Join(), priv)
+	r, err := newRoom(room, group, wire.Join(), priv)
+	if err != nil {
+		return nil, err
+	}
+	r.mediaKey = make([]byte, MediaKeySize)
+	_, err = rand.Read(r.mediaKey)
+	return r, err
 }
 
 // LoadRoom reads the room's anchor from trustDir: ErrNoRoom when there is
@@ -160,7 +174,40 @@ func LoadRoom(trustDir, room string, group enc.Name) (*Room, error) {
 	default:
 		return nil, err
 	}
-	return newRoom(room, group, wire, priv)
+	r, err := newRoom(room, group, wire, priv)
+	if err != nil {
+		return nil, err
+	}
+	if r.mediaKey, err = readMediaKey(dir); err != nil {
+		return nil, err
+	}
+	if r.mediaKey == nil && r.Owner() {
+		// An anchor made before rooms had a media key: its owner makes one.
+		r.mediaKey = make([]byte, MediaKeySize)
+		if _, err := rand.Read(r.mediaKey); err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(filepath.Join(dir, mediaKeyFile), []byte(base64.StdEncoding.EncodeToString(r.mediaKey)+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// readMediaKey reads dir's media key, nil if there is none.
+func readMediaKey(dir string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(dir, mediaKeyFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(k) != MediaKeySize {
+		return nil, fmt.Errorf("%w: %s", ErrBadKeyFile, filepath.Join(dir, mediaKeyFile))
+	}
+	return k, nil
 }
 
 // anchorSigner signs with priv under the anchor's key name G/KEY/<kid>.
@@ -210,6 +257,11 @@ func (r *Room) Room() string { return r.room }
 
 // Group is the room's sync group, the anchor's identity.
 func (r *Room) Group() enc.Name { return r.group }
+
+// MediaKey is the room's media key: every member's media content is
+// encrypted with keys derived from it (docs/protocol.md 4.8). Nil when this
+// machine does not know it (an invitation made before rooms had one).
+func (r *Room) MediaKey() []byte { return r.mediaKey }
 
 // Owner reports whether the anchor's private key is here.
 func (r *Room) Owner() bool { return r.signer != nil }

@@ -121,7 +121,7 @@ a secret: send it by a channel you trust. On their machine:
 // NDN tools.
 func newRoomCmd() *cobra.Command {
 	var f roomFlags
-	var export string
+	var export, exportKey string
 	cmd := &cobra.Command{
 		Use:   "room",
 		Short: "Show the trust anchor this machine keeps for a room (and export its certificate)",
@@ -143,12 +143,21 @@ func newRoomCmd() *cobra.Command {
 			fmt.Fprintf(w, "room:        %s\nanchor:      %s\nfingerprint: %s\nowner:       %s\ntrust dir:   %s\n", f.room, r.AnchorName(), r.Fingerprint(), owner, dir)
 			if export != "" {
 				// ndnsec's format: base64 of the certificate's TLV.
-				return os.WriteFile(export, []byte(base64.StdEncoding.EncodeToString(r.AnchorWire())+"\n"), 0o644)
+				if err := os.WriteFile(export, []byte(base64.StdEncoding.EncodeToString(r.AnchorWire())+"\n"), 0o644); err != nil {
+					return err
+				}
+			}
+			if exportKey != "" {
+				if r.MediaKey() == nil {
+					return fmt.Errorf("room %s's media key is not in %s", f.room, dir)
+				}
+				return os.WriteFile(exportKey, []byte(base64.StdEncoding.EncodeToString(r.MediaKey())+"\n"), 0o600)
 			}
 			return nil
 		},
 	}
 	f.add(cmd)
 	cmd.Flags().StringVar(&export, "export-anchor", "", "write the anchor's certificate to this file (base64, as ndnsec writes certificates)")
+	cmd.Flags().StringVar(&exportKey, "export-media-key", "", "write the room's media key to this file (base64, mode 0600; a secret: whoever has it decrypts the room's media)")
 	return cmd
 }

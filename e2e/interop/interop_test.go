@@ -10,7 +10,10 @@ package interop
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/ed25519"
+	"crypto/hkdf"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -435,9 +438,9 @@ func parseInterest(wire []byte) (*interest, error) {
 // StreamMeta (section 4.2)
 
 type streamMeta struct {
-	boot, latest, oldest, keySeq, clockRate, rate uint64
-	hasOldest, hasKeySeq                          bool
-	mime                                          string
+	boot, latest, oldest, keySeq, clockRate, rate, keyEpoch uint64
+	hasOldest, hasKeySeq                                    bool
+	mime                                                    string
 }
 
 func parseStreamMeta(b []byte) (*streamMeta, error) {
@@ -452,7 +455,7 @@ func parseStreamMeta(b []byte) (*streamMeta, error) {
 	seen := map[uint64]bool{}
 	for _, e := range es {
 		switch e.typ {
-		case 0x80, 0x82, 0x84, 0x86, 0x88, 0x8a, 0x8c:
+		case 0x80, 0x82, 0x84, 0x86, 0x88, 0x8a, 0x8c, 0x90:
 		default:
 			if e.typ >= 32 && e.typ%2 == 0 {
 				continue // evolvability: unknown even >= 32 skipped
@@ -487,6 +490,8 @@ func parseStreamMeta(b []byte) (*streamMeta, error) {
 			m.clockRate = v
 		case 0x8c:
 			m.rate = v
+		case 0x90:
+			m.keyEpoch = v
 		}
 	}
 	if !seen[0x80] || !seen[0x82] {
@@ -711,6 +716,16 @@ func TestInterop(t *testing.T) {
 	anchorFile := filepath.Join(t.TempDir(), "anchor.cert")
 	if out, err := exec.Command(e2etest.Peets(t), "room", "--room", room, "--export-anchor", anchorFile).CombinedOutput(); err != nil {
 		t.Fatalf("peets room --export-anchor: %v\n%s", err, out)
+	}
+	keyFile := filepath.Join(t.TempDir(), "media.key")
+	if out, err := exec.Command(e2etest.Peets(t), "room", "--room", room, "--export-media-key", keyFile).CombinedOutput(); err != nil {
+		t.Fatalf("peets room --export-media-key: %v\n%s", err, out)
+	}
+	var mediaKey []byte
+	if b, err := os.ReadFile(keyFile); err != nil {
+		t.Fatal(err)
+	} else if mediaKey, err = base64.StdEncoding.DecodeString(strings.TrimSpace(string(b))); err != nil || len(mediaKey) != 32 {
+		t.Fatalf("media key file: %v (%d bytes)", err, len(mediaKey))
 	}
 	var anchorPub ed25519.PublicKey
 	var anchorKey enc.Name
@@ -953,6 +968,27 @@ func TestInterop(t *testing.T) {
 		// of each unsigned packet's signed portion, oldest first) before
 		// its RTP packet. Every unsigned packet is the one the next
 		// manifest lists.
+		// Media encryption (4.8): the stream's key from the room's media
+		// key, the nonce from the seq.
+		if meta.keyEpoch != 1 {
+			t.Fatalf("metadata KeyEpoch %d, want 1 (sealed with the room's media key)", meta.keyEpoch)
+		}
+		info := append([]byte("peets media v1"), cat(S, numc(typTimestamp, boot)).Bytes()...)
+		streamKey, err := hkdf.Key(sha256.New, mediaKey, nil, string(info), 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := aes.NewCipher(streamKey)
+		gcm, _ := cipher.NewGCM(block)
+		open := func(seq uint64, ct []byte) []byte {
+			nonce := make([]byte, 12)
+			binary.BigEndian.PutUint64(nonce[4:], seq)
+			pt, err := gcm.Open(nil, nonce, ct, nil)
+			if err != nil {
+				t.Fatalf("seq %d does not decrypt with the room's media key: %v", seq, err)
+			}
+			return pt
+		}
 		var prev *rtpPkt
 		var unsigned [][]byte // digests of the unsigned packets since the last signed one
 		manifests := 0
@@ -998,6 +1034,7 @@ func TestInterop(t *testing.T) {
 				checkNoKL(t, d)
 				unsigned = nil
 			}
+			content = open(s, content)
 			if len(content) < 12 || len(content) > 1500 {
 				t.Fatalf("seq %d: content of %d bytes", s, len(content))
 			}
