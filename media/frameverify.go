@@ -143,20 +143,47 @@ func (v *frameVerifier) settle(key pktKey, digests []byte, err error) {
 	fail(dropped)
 }
 
-// boundLocked drops the oldest packets while more than maxFrameState are
+// boundLocked drops old packets while more than maxFrameState are
 // remembered, and returns the callbacks of the waiting ones it dropped.
+// One pass drops every packet more than maxFrameState/2 behind the newest
+// (packets given up, or listed by a manifest and never fetched, pile up
+// there over a long call), so passes are rare; then the oldest, one by one.
 func (v *frameVerifier) boundLocked() []func(error) {
+	if len(v.waiting)+len(v.listed) <= maxFrameState {
+		return nil
+	}
+	var newest pktKey
+	for k := range v.waiting {
+		newest = newer(newest, k)
+	}
+	for k := range v.listed {
+		newest = newer(newest, k)
+	}
 	var dropped []func(error)
+	old := func(k pktKey) bool { return k.boot < newest.boot || k.seq+maxFrameState/2 < newest.seq }
+	for k, ws := range v.waiting {
+		if old(k) {
+			for _, w := range ws {
+				dropped = append(dropped, w.cb)
+			}
+			delete(v.waiting, k)
+		}
+	}
+	for k := range v.listed {
+		if old(k) {
+			delete(v.listed, k)
+		}
+	}
 	for len(v.waiting)+len(v.listed) > maxFrameState {
 		var oldest pktKey
 		first := true
 		for k := range v.waiting {
-			if first || k.boot < oldest.boot || k.boot == oldest.boot && k.seq < oldest.seq {
+			if first || newer(k, oldest) == oldest {
 				oldest, first = k, false
 			}
 		}
 		for k := range v.listed {
-			if first || k.boot < oldest.boot || k.boot == oldest.boot && k.seq < oldest.seq {
+			if first || newer(k, oldest) == oldest {
 				oldest, first = k, false
 			}
 		}
@@ -167,6 +194,14 @@ func (v *frameVerifier) boundLocked() []func(error) {
 		delete(v.listed, oldest)
 	}
 	return dropped
+}
+
+// newer returns the newer of two packets (boot, then seq).
+func newer(a, b pktKey) pktKey {
+	if b.boot > a.boot || b.boot == a.boot && b.seq > a.seq {
+		return b
+	}
+	return a
 }
 
 func fail(cbs []func(error)) {
