@@ -70,13 +70,8 @@ func LoadOrCreate(dir string, identity enc.Name) (*Identity, error) {
 		if gerr != nil {
 			return nil, gerr
 		}
-		data := base64.StdEncoding.EncodeToString(priv.Seed()) + "\n"
-		tmp := file + ".tmp"
-		if werr := os.WriteFile(tmp, []byte(data), 0o600); werr != nil {
+		if werr := writeBase64(file, priv.Seed(), 0o600); werr != nil {
 			return nil, werr
-		}
-		if rerr := os.Rename(tmp, file); rerr != nil {
-			return nil, rerr
 		}
 		return newIdentity(identity, priv)
 	default:

@@ -202,8 +202,7 @@ func ImportInvitation(trustDir string, inv *Invitation) (*Room, error) {
 				roomDir(trustDir, r.group), old.keyName, r.keyName)
 		}
 		if old.mediaKey == nil {
-			if err := writeFileAtomic(filepath.Join(roomDir(trustDir, r.group), mediaKeyFile),
-				[]byte(base64.StdEncoding.EncodeToString(r.mediaKey)+"\n"), 0o600); err != nil {
+			if err := writeBase64(filepath.Join(roomDir(trustDir, r.group), mediaKeyFile), r.mediaKey, 0o600); err != nil {
 				return nil, err
 			}
 			old.mediaKey = r.mediaKey
@@ -213,12 +212,10 @@ func ImportInvitation(trustDir string, inv *Invitation) (*Room, error) {
 		if err := os.MkdirAll(roomDir(trustDir, r.group), 0o700); err != nil {
 			return nil, err
 		}
-		if err := writeFileAtomic(filepath.Join(roomDir(trustDir, r.group), anchorCertFile),
-			[]byte(base64.StdEncoding.EncodeToString(r.certWire)+"\n"), 0o644); err != nil {
+		if err := writeBase64(filepath.Join(roomDir(trustDir, r.group), anchorCertFile), r.certWire, 0o644); err != nil {
 			return nil, err
 		}
-		if err := writeFileAtomic(filepath.Join(roomDir(trustDir, r.group), mediaKeyFile),
-			[]byte(base64.StdEncoding.EncodeToString(r.mediaKey)+"\n"), 0o600); err != nil {
+		if err := writeBase64(filepath.Join(roomDir(trustDir, r.group), mediaKeyFile), r.mediaKey, 0o600); err != nil {
 			return nil, err
 		}
 	default:

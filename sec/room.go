@@ -107,15 +107,14 @@ func CreateRoom(trustDir, room string, group enc.Name) (*Room, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp) // gone after the rename
-	b64 := func(b []byte) []byte { return []byte(base64.StdEncoding.EncodeToString(b) + "\n") }
-	if err := os.WriteFile(filepath.Join(tmp, anchorKeyFile), b64(r.priv.Seed()), 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(tmp, anchorCertFile), b64(r.certWire), 0o644); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(tmp, mediaKeyFile), b64(r.mediaKey), 0o600); err != nil {
-		return nil, err
+	for _, f := range []struct {
+		name string
+		b    []byte
+		mode os.FileMode
+	}{{anchorKeyFile, r.priv.Seed(), 0o600}, {anchorCertFile, r.certWire, 0o644}, {mediaKeyFile, r.mediaKey, 0o600}} {
+		if err := writeBase64(filepath.Join(tmp, f.name), f.b, f.mode); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if _, serr := os.Stat(dir); serr == nil {
@@ -187,7 +186,7 @@ func LoadRoom(trustDir, room string, group enc.Name) (*Room, error) {
 		if _, err := rand.Read(r.mediaKey); err != nil {
 			return nil, err
 		}
-		if err := writeFileAtomic(filepath.Join(dir, mediaKeyFile), []byte(base64.StdEncoding.EncodeToString(r.mediaKey)+"\n"), 0o600); err != nil {
+		if err := writeBase64(filepath.Join(dir, mediaKeyFile), r.mediaKey, 0o600); err != nil {
 			return nil, err
 		}
 	}
@@ -384,6 +383,12 @@ func (s schema) Check(pkt, cert enc.Name) bool {
 
 // Suggest is not used: each participant signs with its own identity.
 func (schema) Suggest(enc.Name, ndn.KeyChain) ndn.Signer { return nil }
+
+// writeBase64 writes b to file as one line of base64 (the format of every
+// key and certificate file here, and ndnsec's), through writeFileAtomic.
+func writeBase64(file string, b []byte, mode os.FileMode) error {
+	return writeFileAtomic(file, []byte(base64.StdEncoding.EncodeToString(b)+"\n"), mode)
+}
 
 // writeFileAtomic writes b to file through a temporary file and a rename.
 func writeFileAtomic(file string, b []byte, mode os.FileMode) error {
