@@ -239,6 +239,10 @@ func mustName(s string) enc.Name {
 // Participant is this daemon's participant prefix.
 func (d *Daemon) Participant() enc.Name { return d.self }
 
+// Room is the room's trust anchor (its fingerprint, whether this machine
+// owns the room).
+func (d *Daemon) Room() *sec.Room { return d.room }
+
 // Config is the normalized configuration.
 func (d *Daemon) Config() Config { return d.cfg }
 

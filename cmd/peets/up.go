@@ -112,6 +112,11 @@ func runUp(ctx context.Context, cmd *cobra.Command, f *upFlags, conn *forwarder.
 	}
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "peets: %s in room %s as %s (forwarder %s)\n", cfg.User, cfg.Room, d.Participant(), d.Conn().URI())
+	if r := d.Room(); r.Owner() {
+		fmt.Fprintf(out, "The room's trust anchor is this machine's (fingerprint %s): `peets invite --room %s --user NAME` lets someone on another machine in.\n", r.Fingerprint(), cfg.Room)
+	} else {
+		fmt.Fprintf(out, "The room's trust anchor has fingerprint %s (joined by invitation); its members' media is encrypted end to end.\n", r.Fingerprint())
+	}
 	if url != "" {
 		// The one place the URL, and so the run's secret, is written.
 		fmt.Fprintln(out, "You are in the room while this page is open in your browser (until then nobody sees you).")
