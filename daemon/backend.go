@@ -172,7 +172,7 @@ func (p *page) Greeting() proto.Greeting {
 	return proto.Greeting{
 		ID: d.cfg.User, Name: self.Name, Room: d.cfg.Room, Role: d.cfg.Role,
 		Participants: info.Participants, VideoBitrate: DefaultVideoBitrate,
-		Simulcast: d.cfg.Layers(),
+		Simulcast: d.cfg.Layers(), Anchor: d.room.Fingerprint(), Owner: d.room.Owner(),
 	}
 }
 

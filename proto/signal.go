@@ -532,6 +532,10 @@ type Greeting struct {
 	// of sendEncodings); absent: one encoding capped at VideoBitrate.
 	Simulcast []SimulcastLayer `json:"simulcast,omitempty"`
 	Polite    bool             `json:"polite"` // the page's part in perfect negotiation (always true)
+	// Anchor is the fingerprint of the room's trust anchor, for people to
+	// compare (docs/protocol.md 3.2); Owner: this machine holds it.
+	Anchor string `json:"anchor,omitempty"`
+	Owner  bool   `json:"owner,omitempty"`
 }
 
 // SimulcastLayer is one encoding of a simulcast camera.

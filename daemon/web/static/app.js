@@ -203,6 +203,11 @@
     }
     announceMute();
     $('room-name').textContent = state.room;
+    // Two people compare it to know they are in the same room (not a
+    // namesake made by someone else); media is encrypted with its key.
+    $('room-name').title = g.anchor
+      ? `Room anchor ${g.anchor}${g.owner ? ' (this machine’s: peets invite lets others in)' : ''}; media is end-to-end encrypted`
+      : '';
     document.title = state.room ? `${state.room} · Peets` : 'Peets';
     $('name-input').value = state.me.name;
     $('btn-mic').disabled = state.role === 'viewer';
