@@ -65,6 +65,10 @@ func openTrust(cfg Config, o Options, log *slog.Logger) (*sec.Room, *sec.Identit
 	}
 	if !room.Owner() {
 		id, err := sec.LoadMember(dir, room, self)
+		if errors.Is(err, sec.ErrExpired) {
+			return nil, nil, fmt.Errorf("%w: your invitation to room %s has run out (%v): ask its owner for a new one (peets invite --room %s --user %s) and start with --invitation FILE",
+				ErrNotInvited, cfg.Room, err, cfg.Room, cfg.User)
+		}
 		if errors.Is(err, sec.ErrNoInvitation) {
 			return nil, nil, fmt.Errorf("%w: room %s belongs to anchor %s (fingerprint %s), kept in %s: ask its owner for an invitation (peets invite --room %s --user %s) and start with --invitation FILE",
 				ErrNotInvited, cfg.Room, room.AnchorName(), room.Fingerprint(), dir, cfg.Room, cfg.User)

@@ -169,7 +169,7 @@ func (inv *Invitation) Open() (*Room, *Identity, error) {
 	}
 	pub, _, err := r.CheckMember(cert, covered, id.keyName)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrBadInvitation, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrBadInvitation, err)
 	}
 	if !pub.Equal(id.PublicKey()) {
 		return nil, nil, fmt.Errorf("%w: the certificate is for another key", ErrBadInvitation)

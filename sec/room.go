@@ -70,8 +70,11 @@ var (
 	// for the room.
 	ErrAnchorConflict = errors.New("another trust anchor is already kept for this room")
 	// ErrUntrusted: a certificate that this room's anchor did not issue,
-	// or issued for another prefix.
+	// or issued for another prefix, or one not valid now (ErrExpired too).
 	ErrUntrusted = errors.New("certificate not issued by the room's anchor")
+	// ErrExpired: a certificate outside its validity period (an
+	// invitation that ran out, or clocks more than an hour apart).
+	ErrExpired = errors.New("certificate expired or not yet valid")
 )
 
 // roomDir is where a room's trust files live under the trust directory.
@@ -309,6 +312,11 @@ func (r *Room) CheckMember(cert ndn.Data, covered enc.Wire, keyName enc.Name) (e
 	}
 	if !keyName.IsPrefix(cert.Name()) || len(cert.Name()) != len(keyName)+2 {
 		return nil, time.Time{}, fmt.Errorf("%w: name %s", ErrBadCert, cert.Name())
+	}
+	if security.CertIsExpired(cert) {
+		nb, na := cert.Signature().Validity()
+		return nil, time.Time{}, fmt.Errorf("%w: %w: %s is valid from %s to %s", ErrUntrusted, ErrExpired, cert.Name(),
+			nb.GetOr(time.Time{}).Format(time.DateTime), na.GetOr(time.Time{}).Format(time.DateTime))
 	}
 	var verr error
 	done := false

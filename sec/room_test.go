@@ -285,3 +285,32 @@ func TestTrustConfigChain(t *testing.T) {
 		t.Fatal("a member's Data outside its prefix validated")
 	}
 }
+
+// TestExpiredMember: a certificate that ran out is refused as expired, and
+// an invitation that ran out no longer loads.
+func TestExpiredMember(t *testing.T) {
+	r := newRoomT(t, "lab")
+	ann, _ := NewEphemeral(mustName(t, "/peets/user/ann/lab"))
+	if err := r.Certify(ann, -30*time.Minute); err != nil { // issued an hour back, ended 30 min ago
+		t.Fatal(err)
+	}
+	if err := checkServed(r, ann); !errors.Is(err, ErrExpired) || !errors.Is(err, ErrUntrusted) {
+		t.Fatalf("expired certificate: %v", err)
+	}
+	inv, err := r.Invite("bob", mustName(t, "/peets/user/bob/lab"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	lr, err := ImportInvitation(dir, inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := r.Invite("bob", mustName(t, "/peets/user/bob/lab"), -30*time.Minute)
+	if _, _, err := old.Open(); !errors.Is(err, ErrExpired) {
+		t.Fatalf("expired invitation: %v", err)
+	}
+	if _, err := LoadMember(dir, lr, mustName(t, "/peets/user/bob/lab")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -358,6 +358,8 @@ func (v *Verifier) finish(keyName enc.Name, err error) {
 	}
 	v.mu.Unlock()
 	switch {
+	case errors.Is(err, ErrExpired):
+		v.untrustedLog.Warn(v.log, kk, "refused a certificate: expired or not yet valid (an invitation that ran out, or clocks more than an hour apart)", "key", keyName, "err", err)
 	case errors.Is(err, ErrUntrusted):
 		v.untrustedLog.Warn(v.log, kk, "refused a certificate: not issued by this room's anchor (an impostor, or a member of another room: ask the room's owner for an invitation)", "key", keyName, "err", err)
 	case err != nil:
