@@ -232,6 +232,7 @@ type data struct {
 	notAfter     string
 	sigValue     []byte
 	signed       []byte // Name .. SignatureInfo, from the raw wire
+	wire         []byte // the whole Data
 	wireLen      int
 	sigInfoElems []uint64
 }
@@ -245,7 +246,7 @@ func parseData(wire []byte) (*data, error) {
 	if top.typ != 0x06 || len(rest) != 0 {
 		return nil, fmt.Errorf("not one Data TLV (type %#x, %d trailing bytes)", top.typ, len(rest))
 	}
-	d := &data{contentType: ctBlob, freshness: -1, wireLen: len(wire)}
+	d := &data{contentType: ctBlob, freshness: -1, wire: wire, wireLen: len(wire)}
 	b := top.val
 	off := 0
 	stage := 0 // 0 Name, 1 MetaInfo, 2 Content, 3 SignatureInfo, 4 SignatureValue
@@ -765,8 +766,10 @@ func TestInterop(t *testing.T) {
 	}) {
 		t.FailNow()
 	}
+	var certWire, hbWire []byte // for NDNts's verifier, below
 	ok := t.Run("certificate", func(t *testing.T) {
 		d := c.fetchData(t, cat(P, gc("KEY")), true, true, time.Second, 5*time.Second)
+		certWire = d.wire
 		if d.contentType != ctKey {
 			t.Fatalf("certificate ContentType %d, want KEY (2)", d.contentType)
 		}
@@ -1342,7 +1345,36 @@ func TestInterop(t *testing.T) {
 			t.Logf("sync Interest %v: lifetime %d, CanBePrefix %v MustBeFresh %v; sync Data %v: %s",
 				it.name, it.lifetime, it.canBePrefix, it.mustBeFresh, sd.name, sd.wireInfo())
 			t.Logf("vector entry boot %d seq %d; heartbeat %s; %s", svBoot, svSeq, d.content, d.wireInfo())
+			hbWire = d.wire
 			break
+		}
+	})
+
+	// 3 again, with a verifier nobody here wrote: NDNts's stock one
+	// (@ndn/keychain, Certificate and createVerifier), given the room's
+	// anchor alone, checks the member's certificate and a heartbeat.
+	t.Run("ndnts-verifier", func(t *testing.T) {
+		node, err := exec.LookPath("node")
+		dir, _ := filepath.Abs(filepath.Join("..", "ndn", "testdata", "ndnts"))
+		if _, serr := os.Stat(filepath.Join(dir, "node_modules", "@ndn", "keychain")); err != nil || serr != nil {
+			t.Skip("needs node and NDNts (scripts/install-deps.sh installs them)")
+		}
+		if certWire == nil || hbWire == nil {
+			t.Fatal("no certificate or heartbeat fetched")
+		}
+		files := map[string][]byte{"cert": certWire, "hb": hbWire}
+		args := []string{filepath.Join(dir, "verify.mjs"), anchorFile}
+		for _, k := range []string{"cert", "hb"} {
+			f := filepath.Join(t.TempDir(), k)
+			if err := os.WriteFile(f, []byte(base64.StdEncoding.EncodeToString(files[k])), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args = append(args, f)
+		}
+		out, err := exec.Command(node, args...).CombinedOutput()
+		t.Logf("NDNts: %s", strings.TrimSpace(string(out)))
+		if err != nil || !strings.Contains(string(out), "verified "+P.String()+"/KEY") || !strings.Contains(string(out), "verified "+P.String()+"/sync") {
+			t.Fatalf("NDNts's verifier did not accept the certificate and the heartbeat with the anchor: %v", err)
 		}
 	})
 	t.Logf("interop test took %v", time.Since(start).Round(time.Millisecond))
