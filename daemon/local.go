@@ -10,7 +10,6 @@ import (
 	"github.com/peets/peets/media"
 	"github.com/peets/peets/media/source"
 	"github.com/peets/peets/proto"
-	"github.com/peets/peets/sec"
 )
 
 // localStream is one stream this participant publishes.
@@ -69,7 +68,7 @@ func (d *Daemon) newLocal(id, kind, mime string, clock uint32, keyReq func(), la
 	pub, err := d.prod.NewPublisher(media.PublisherConfig{
 		OnInterest:        onInterest,
 		Stream:            id,
-		Signer:            sec.NoKeyLocator(d.id.Signer()),
+		Signer:            d.id.Signer(),
 		MediaKey:          d.room.MediaKey(),
 		MimeType:          mime,
 		ClockRate:         uint64(clock),

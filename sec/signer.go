@@ -5,10 +5,11 @@ import (
 	"github.com/named-data/ndnd/std/ndn"
 )
 
-// NoKeyLocator wraps s so that the Data it signs carry no KeyLocator. Media
-// packets use it: their name already says whose key signed them (the
-// participant's, pinned from <participant>/KEY), and the KeyLocator would
-// add ~50 bytes to every packet.
+// NoKeyLocator wraps s so that the Data it signs carry no KeyLocator. Peets
+// itself names the key in every Data it signs (so stock NDN verifiers can
+// check them), but a receiver still accepts a Data under P without one,
+// checking it with P's key (docs/protocol.md 3): tests sign such Data with
+// it.
 func NoKeyLocator(s ndn.Signer) ndn.Signer { return noKL{s} }
 
 type noKL struct{ ndn.Signer }

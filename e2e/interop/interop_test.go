@@ -766,7 +766,7 @@ func TestInterop(t *testing.T) {
 	}) {
 		t.FailNow()
 	}
-	var certWire, hbWire []byte // for NDNts's verifier, below
+	var certWire, hbWire, mediaWire []byte // for NDNts's verifier, below
 	ok := t.Run("certificate", func(t *testing.T) {
 		d := c.fetchData(t, cat(P, gc("KEY")), true, true, time.Second, 5*time.Second)
 		certWire = d.wire
@@ -845,12 +845,13 @@ func TestInterop(t *testing.T) {
 		return
 	}
 
-	// checkNoKL applies the checks common to the answers under P/media and
-	// P/ctrl (section 3): Ed25519 with the pinned key, no KeyLocator.
-	checkNoKL := func(t *testing.T, d *data) {
+	// checkSigned applies the checks common to the signed answers under
+	// P/media and P/ctrl (section 3): Ed25519 with the member's key, named
+	// by the KeyLocator.
+	checkSigned := func(t *testing.T, d *data) {
 		t.Helper()
-		if d.keyLocator != nil {
-			t.Errorf("%v carries KeyLocator %v; section 3 says it is omitted", d.name, d.keyLocator)
+		if !nameEq(d.keyLocator, keyName) {
+			t.Errorf("%v: KeyLocator %v, want the member's key %v (section 3)", d.name, d.keyLocator, keyName)
 		}
 		if err := d.verifyEd25519(pub); err != nil {
 			t.Fatal(err)
@@ -877,7 +878,7 @@ func TestInterop(t *testing.T) {
 		if d.contentType != ctBlob || d.freshMs() != 0 {
 			t.Errorf("metadata ContentType %d FreshnessPeriod %d, want BLOB and 0", d.contentType, d.freshness)
 		}
-		checkNoKL(t, d)
+		checkSigned(t, d)
 		m, err := parseStreamMeta(d.content)
 		if err != nil {
 			t.Fatal(err)
@@ -1003,9 +1004,6 @@ func TestInterop(t *testing.T) {
 			if d.contentType == ctNack {
 				t.Fatalf("seq %d answered \"gone\"", s)
 			}
-			if d.keyLocator != nil {
-				t.Errorf("%v carries KeyLocator %v; section 3 says it is omitted", d.name, d.keyLocator)
-			}
 			content := d.content
 			switch {
 			case d.sigType == sigDigestSha256:
@@ -1015,9 +1013,8 @@ func TestInterop(t *testing.T) {
 				}
 				unsigned = append(unsigned, sum[:16])
 			case d.contentType == 0x5045:
-				if err := d.verifyEd25519(pub); err != nil {
-					t.Fatal(err)
-				}
+				checkSigned(t, d)
+				mediaWire = d.wire
 				if len(content) < 2 || content[0] != 0xC9 || int(content[1])%16 != 0 || 2+int(content[1]) > len(content) {
 					t.Fatalf("seq %d: no manifest TLV at the start of its content", s)
 				}
@@ -1034,7 +1031,7 @@ func TestInterop(t *testing.T) {
 				if d.contentType != ctBlob || d.hasMeta {
 					t.Fatalf("seq %d ContentType %d, MetaInfo %v", s, d.contentType, d.hasMeta)
 				}
-				checkNoKL(t, d)
+				checkSigned(t, d)
 				unsigned = nil
 			}
 			content = open(s, content)
@@ -1082,7 +1079,7 @@ func TestInterop(t *testing.T) {
 		if !nameEq(d.name, old) || d.contentType != ctNack || d.freshMs() != 0 || len(d.content) > 512 {
 			t.Fatalf("older boot answered %v ContentType %d FreshnessPeriod %d, %d bytes", d.name, d.contentType, d.freshness, len(d.content))
 		}
-		checkNoKL(t, d)
+		checkSigned(t, d)
 		m, err := parseStreamMeta(d.content)
 		if err != nil {
 			t.Fatal(err)
@@ -1131,7 +1128,7 @@ func TestInterop(t *testing.T) {
 		if d.contentType != ctBlob || d.freshMs() != 0 {
 			t.Errorf("answer ContentType %d FreshnessPeriod %d, want BLOB and 0", d.contentType, d.freshness)
 		}
-		checkNoKL(t, d)
+		checkSigned(t, d)
 		m, err := parseStreamMeta(d.content)
 		if err != nil {
 			t.Fatal(err)
@@ -1352,19 +1349,21 @@ func TestInterop(t *testing.T) {
 
 	// 3 again, with a verifier nobody here wrote: NDNts's stock one
 	// (@ndn/keychain, Certificate and createVerifier), given the room's
-	// anchor alone, checks the member's certificate and a heartbeat.
+	// anchor alone, checks the member's certificate, a heartbeat and the
+	// signed last packet of a video frame (its manifest vouches for the
+	// frame's other packets, 4.1).
 	t.Run("ndnts-verifier", func(t *testing.T) {
 		node, err := exec.LookPath("node")
 		dir, _ := filepath.Abs(filepath.Join("..", "ndn", "testdata", "ndnts"))
 		if _, serr := os.Stat(filepath.Join(dir, "node_modules", "@ndn", "keychain")); err != nil || serr != nil {
 			t.Skip("needs node and NDNts (scripts/install-deps.sh installs them)")
 		}
-		if certWire == nil || hbWire == nil {
-			t.Fatal("no certificate or heartbeat fetched")
+		if certWire == nil || hbWire == nil || mediaWire == nil {
+			t.Fatal("no certificate, heartbeat or signed media packet fetched")
 		}
-		files := map[string][]byte{"cert": certWire, "hb": hbWire}
+		files := map[string][]byte{"cert": certWire, "hb": hbWire, "media": mediaWire}
 		args := []string{filepath.Join(dir, "verify.mjs"), anchorFile}
-		for _, k := range []string{"cert", "hb"} {
+		for _, k := range []string{"cert", "hb", "media"} {
 			f := filepath.Join(t.TempDir(), k)
 			if err := os.WriteFile(f, []byte(base64.StdEncoding.EncodeToString(files[k])), 0o644); err != nil {
 				t.Fatal(err)
@@ -1373,8 +1372,9 @@ func TestInterop(t *testing.T) {
 		}
 		out, err := exec.Command(node, args...).CombinedOutput()
 		t.Logf("NDNts: %s", strings.TrimSpace(string(out)))
-		if err != nil || !strings.Contains(string(out), "verified "+P.String()+"/KEY") || !strings.Contains(string(out), "verified "+P.String()+"/sync") {
-			t.Fatalf("NDNts's verifier did not accept the certificate and the heartbeat with the anchor: %v", err)
+		if err != nil || !strings.Contains(string(out), "verified "+P.String()+"/KEY") || !strings.Contains(string(out), "verified "+P.String()+"/sync") ||
+			!strings.Contains(string(out), "verified "+S.String()) {
+			t.Fatalf("NDNts's verifier did not accept the certificate, the heartbeat and a frame's signed packet with the anchor: %v", err)
 		}
 	})
 	t.Logf("interop test took %v", time.Since(start).Round(time.Millisecond))
