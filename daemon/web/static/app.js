@@ -248,13 +248,31 @@
         state.makingOffer = false;
       }
     };
+    // Gathering watchdog: after an offer of ours was rolled back in a
+    // collision (the proxy offers at once, while we offer our camera),
+    // Chromium sometimes gathers again for the answer and never reports a
+    // candidate: nothing reaches the proxy and the connection never
+    // starts. A gathering that gives no candidate in 2 s restarts ICE
+    // (a new offer, new credentials, a new gathering).
+    let gathered = 0;
+    let watchdog = null;
     pc.onicecandidate = ({ candidate }) => {
       if (state.pc !== pc || !candidate || !candidate.candidate) return;
+      gathered++;
       console.debug(`peets: candidate to the proxy, ice-ufrag ${candidate.usernameFragment || '-'}`);
       send('candidate', candidate.toJSON());
     };
     pc.onicegatheringstatechange = () => {
-      if (state.pc === pc) console.debug(`peets: ICE gathering ${pc.iceGatheringState}`);
+      if (state.pc !== pc) return;
+      console.debug(`peets: ICE gathering ${pc.iceGatheringState}`);
+      clearTimeout(watchdog);
+      if (pc.iceGatheringState !== 'gathering') return;
+      const before = gathered;
+      watchdog = setTimeout(() => {
+        if (state.pc !== pc || gathered !== before || pc.connectionState === 'connected') return;
+        console.warn('peets: ICE gathering gave no candidate in 2 s: restarting ICE');
+        pc.restartIce();
+      }, 2000);
     };
     pc.ontrack = () => {
       mark('track');
