@@ -151,11 +151,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		}
 	}()
 	if d.conn == nil {
-		dir := cfg.StateDir
-		if dir == "" {
-			dir = forwarder.DefaultStateDir()
-		}
-		c, err := forwarder.Open(ctx, forwarder.Options{URI: cfg.Forwarder, StateDir: dir, Logger: log})
+		c, err := forwarder.Open(ctx, forwarder.Options{URI: cfg.Forwarder, StateDir: stateDir(cfg), Logger: log})
 		if err != nil {
 			return nil, err // the forwarder package's errors say "forwarder: ..."
 		}

@@ -3,7 +3,6 @@ package sec
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -307,11 +306,8 @@ func (r *Room) Certify(id *Identity, validity time.Duration) error {
 // chain (member certificate, then anchor) is checked by ndnd's
 // TrustConfig under the room's schema.
 func (r *Room) CheckMember(cert ndn.Data, covered enc.Wire, keyName enc.Name) (ed25519.PublicKey, time.Time, error) {
-	if ct, ok := cert.ContentType().Get(); !ok || ct != ndn.ContentTypeKey {
-		return nil, time.Time{}, fmt.Errorf("%w: content type is not KEY", ErrBadCert)
-	}
-	if !keyName.IsPrefix(cert.Name()) || len(cert.Name()) != len(keyName)+2 {
-		return nil, time.Time{}, fmt.Errorf("%w: name %s", ErrBadCert, cert.Name())
+	if err := checkCertShape(cert, keyName); err != nil {
+		return nil, time.Time{}, err
 	}
 	if security.CertIsExpired(cert) {
 		nb, na := cert.Signature().Validity()
@@ -342,13 +338,9 @@ func (r *Room) CheckMember(cert ndn.Data, covered enc.Wire, keyName enc.Name) (e
 	if verr != nil {
 		return nil, time.Time{}, fmt.Errorf("%w: %s: %v", ErrUntrusted, cert.Name(), verr)
 	}
-	k, err := x509.ParsePKIXPublicKey(cert.Content().Join())
+	pub, err := certPublicKey(cert)
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("%w: %v", ErrBadCert, err)
-	}
-	pub, ok := k.(ed25519.PublicKey)
-	if !ok {
-		return nil, time.Time{}, fmt.Errorf("%w: not an Ed25519 key", ErrBadCert)
+		return nil, time.Time{}, err
 	}
 	_, notAfter := cert.Signature().Validity()
 	return pub, notAfter.GetOr(time.Time{}), nil

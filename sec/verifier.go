@@ -312,19 +312,12 @@ func (v *Verifier) fetch(owner, keyName enc.Name) {
 // parseSelfSigned checks a self-signed Ed25519 certificate of keyName and
 // returns its public key.
 func parseSelfSigned(cert ndn.Data, covered enc.Wire, keyName enc.Name) (ed25519.PublicKey, error) {
-	if ct, ok := cert.ContentType().Get(); !ok || ct != ndn.ContentTypeKey {
-		return nil, fmt.Errorf("%w: content type is not KEY", ErrBadCert)
+	if err := checkCertShape(cert, keyName); err != nil {
+		return nil, err
 	}
-	if !keyName.IsPrefix(cert.Name()) || len(cert.Name()) != len(keyName)+2 {
-		return nil, fmt.Errorf("%w: name %s", ErrBadCert, cert.Name())
-	}
-	k, err := x509.ParsePKIXPublicKey(cert.Content().Join())
+	pub, err := certPublicKey(cert)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadCert, err)
-	}
-	pub, ok := k.(ed25519.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("%w: not an Ed25519 key", ErrBadCert)
+		return nil, err
 	}
 	sig := cert.Signature()
 	if sig == nil || sig.SigType() != ndn.SignatureEd25519 {
@@ -336,6 +329,32 @@ func parseSelfSigned(cert ndn.Data, covered enc.Wire, keyName enc.Name) (ed25519
 	}
 	if !ed25519.Verify(pub, covered.Join(), sig.SigValue()) {
 		return nil, fmt.Errorf("%w: bad self-signature", ErrBadCert)
+	}
+	return pub, nil
+}
+
+// checkCertShape checks that cert is a certificate (ContentType KEY) of
+// keyName: <keyName>/<issuer>/<version>.
+func checkCertShape(cert ndn.Data, keyName enc.Name) error {
+	if ct, ok := cert.ContentType().Get(); !ok || ct != ndn.ContentTypeKey {
+		return fmt.Errorf("%w: content type is not KEY", ErrBadCert)
+	}
+	if !keyName.IsPrefix(cert.Name()) || len(cert.Name()) != len(keyName)+2 {
+		return fmt.Errorf("%w: name %s", ErrBadCert, cert.Name())
+	}
+	return nil
+}
+
+// certPublicKey is the Ed25519 key a certificate holds (a DER
+// SubjectPublicKeyInfo).
+func certPublicKey(cert ndn.Data) (ed25519.PublicKey, error) {
+	k, err := x509.ParsePKIXPublicKey(cert.Content().Join())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadCert, err)
+	}
+	pub, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: not an Ed25519 key", ErrBadCert)
 	}
 	return pub, nil
 }

@@ -33,9 +33,12 @@ func (f *ndnFlags) add(cmd *cobra.Command) {
 }
 
 // trust is the trust directory the flags say.
-func (f *ndnFlags) trust() string {
-	if f.trustDir != "" {
-		return f.trustDir
+func (f *ndnFlags) trust() string { return trustDirOr(f.trustDir) }
+
+// trustDirOr is the --trust-dir flag's value, or the default.
+func trustDirOr(flag string) string {
+	if flag != "" {
+		return flag
 	}
 	return defaultTrustDir()
 }

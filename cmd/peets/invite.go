@@ -41,11 +41,7 @@ func (f *roomFlags) parse() (dir string, group enc.Name, err error) {
 			return "", nil, fmt.Errorf("--group %q is not an NDN name", f.group)
 		}
 	}
-	dir = f.trustDir
-	if dir == "" {
-		dir = defaultTrustDir()
-	}
-	return dir, group, nil
+	return trustDirOr(f.trustDir), group, nil
 }
 
 // newInviteCmd issues an invitation to a room this machine owns.
