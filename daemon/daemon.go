@@ -85,6 +85,11 @@ type Daemon struct {
 
 	// takenLog limits the warnings about participants claiming our user id
 	takenLog ratelog.Limiter
+	// rekeyWant carries newer key epochs heard in heartbeats to the rekey
+	// loop (rekey.go); rekeyLog limits its warnings.
+	rekeyWant  chan uint64
+	rekeyLog   ratelog.Limiter
+	serveRekey bool // the rekey handler is attached
 	// marks counts the congestion marks on remote media (marks.go);
 	// unmark stops the counting
 	marks  markCounts
@@ -142,6 +147,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		cfg: cfg, opts: o, log: log.With("user", cfg.User, "room", cfg.Room),
 		conn: o.Conn, locals: map[string]*localStream{}, remotes: map[string]*remoteStream{},
 		sinks: map[int]RemoteSink{}, layerWake: make(chan struct{}, 1), takenLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
+		rekeyWant: make(chan uint64, 4), rekeyLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
 	}
 	d.self = cfg.ParticipantPrefix()
 	ok := false
@@ -189,6 +195,10 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	if err := d.id.ServeCert(e); err != nil {
 		return nil, fmt.Errorf("serve certificate: %w", err)
 	}
+	if err := d.attachRekey(e); err != nil {
+		return nil, fmt.Errorf("serve rekeys: %w", err)
+	}
+	d.serveRekey = true
 	d.prod, err = media.NewProducer(media.ProducerConfig{Engine: e, Participant: d.self, Logger: d.log})
 	if err != nil {
 		return nil, err
@@ -213,7 +223,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	d.part, err = roster.Join(ctx, roster.Config{
 		Conn: d.conn, Room: cfg.Room, User: cfg.User, Name: cfg.Name, Role: cfg.Role,
 		UserPrefix: cfg.UserPrefix(), Group: cfg.GroupPrefix(), Description: desc,
-		Streams: d.rosterStreams, Signer: d.id.Signer(), Verifier: d.ver, BindUsers: true,
+		Streams: d.rosterStreams, KeyEpoch: d.room.Epoch, Signer: d.id.Signer(), Verifier: d.ver, BindUsers: true,
 		Interval: cfg.Heartbeat, Jitter: cfg.Jitter, ExpireAfter: cfg.ExpireAfter,
 		StartAbsent: o.PresenceFollowsPages, Logger: d.log,
 	})
@@ -272,6 +282,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() {
 		defer d.wg.Done()
 		d.layerLoop(runCtx)
+	}()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.rekeyLoop(runCtx)
 	}()
 	// After a forwarder restart the Interests outstanding died with its PIT:
 	// re-express them at once rather than after their lifetime.
@@ -430,6 +445,9 @@ func (d *Daemon) closeAll() {
 	}
 	if d.id != nil && d.conn != nil {
 		_ = d.id.StopServing(d.conn.Engine())
+	}
+	if d.serveRekey {
+		_ = d.conn.Engine().DetachHandler(proto.RekeyPrefix(d.cfg.GroupPrefix()))
 	}
 	if d.unmark != nil {
 		d.unmark()

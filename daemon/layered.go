@@ -206,7 +206,7 @@ func (lr *layeredRemote) startFetcherLocked(id string) {
 	lf := &layerFetcher{id: id, done: make(chan struct{})}
 	f, err := media.NewFetcher(media.FetcherConfig{
 		Engine: lr.d.conn.Engine(), Owner: lr.info.Owner, Stream: id, Verifier: lr.d.ver, RateHint: 60,
-		MaxStartLag: layerStartLag, AwaitKeyframe: true, MediaKey: lr.d.room.MediaKey(), Logger: lr.d.log,
+		MaxStartLag: layerStartLag, AwaitKeyframe: true, MediaKeys: lr.d.room, Logger: lr.d.log,
 		OnPacket: func(pkt []byte, seq uint64) { lr.onPacket(id, pkt, seq) },
 	})
 	if err != nil {

@@ -69,7 +69,7 @@ func (d *Daemon) newLocal(id, kind, mime string, clock uint32, keyReq func(), la
 		OnInterest:        onInterest,
 		Stream:            id,
 		Signer:            d.id.Signer(),
-		MediaKey:          d.room.MediaKey(),
+		MediaKeys:         d.room,
 		MimeType:          mime,
 		ClockRate:         uint64(clock),
 		OnKeyframeRequest: l.requestKeyframe,

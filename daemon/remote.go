@@ -89,6 +89,7 @@ func (d *Daemon) onRosterEvent(ctx context.Context, ev roster.Event) {
 	}
 	switch ev.Type {
 	case roster.EventJoin, roster.EventUpdate:
+		d.noteEpoch(ev.Member.KeyEpoch)
 		if ev.Type == roster.EventJoin {
 			d.log.Info("member joined", "member", ev.Member.User, "participant", ev.Member.Participant, "boot", ev.Member.Boot)
 		}
@@ -205,7 +206,7 @@ func (d *Daemon) startRemote(ctx context.Context, m roster.Member, s proto.Roste
 	onRemote := d.opts.OnRemote
 	f, err := media.NewFetcher(media.FetcherConfig{
 		Engine: d.conn.Engine(), Owner: info.Owner, Stream: s.ID, Verifier: d.ver, RateHint: rate,
-		MediaKey: d.room.MediaKey(), Logger: d.log,
+		MediaKeys: d.room, Logger: d.log,
 		OnPacket: func(pkt []byte, seq uint64) {
 			d.mediaAlive(&r.alive, info.Owner, time.Now())
 			if onRemote != nil {

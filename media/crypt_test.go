@@ -3,6 +3,7 @@ package media
 import (
 	"bytes"
 	"crypto/rand"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ func TestSealedStream(t *testing.T) {
 	other := make([]byte, 32)
 	rand.Read(key)
 	rand.Read(other)
-	pub, k := testPublisher(t, PublisherConfig{MediaKey: key})
+	pub, k := testPublisher(t, PublisherConfig{MediaKeys: StaticKey(key)})
 	const n = 60
 	for i := uint64(1); i <= n; i++ {
 		p := rtpPacket(i, i == 1, 400)
@@ -47,7 +48,7 @@ func TestSealedStream(t *testing.T) {
 	pub.mu.Lock()
 	m := pub.metaLocked()
 	pub.mu.Unlock()
-	if m.KeyEpoch != KeyEpoch {
+	if m.KeyEpoch != 1 {
 		t.Fatalf("metadata key epoch %d", m.KeyEpoch)
 	}
 	v := newKeyVerifier()
@@ -58,7 +59,9 @@ func TestSealedStream(t *testing.T) {
 	}{{"room key", key}, {"no key", nil}, {"another key", other}} {
 		col := newCollector()
 		f := testFetcher(t, 1, pub, v, col, func(cfg *FetcherConfig) {
-			cfg.MediaKey = c.key
+			if c.key != nil {
+				cfg.MediaKeys = StaticKey(c.key)
+			}
 			cfg.MaxStartLag = n // from the start
 		})
 		stop := runFetcher(t, f)
@@ -83,5 +86,89 @@ func TestSealedStream(t *testing.T) {
 			}
 		}
 		stop()
+	}
+}
+
+// epochKeys is a room's keyring that a test rotates.
+type epochKeys struct {
+	mu    sync.Mutex
+	epoch uint64
+	keys  map[uint64][]byte
+}
+
+func (k *epochKeys) Epoch() uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.epoch
+}
+
+func (k *epochKeys) Key(e uint64) []byte {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.keys[e]
+}
+
+func (k *epochKeys) rotate(e uint64, key []byte) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.keys[e], k.epoch = key, e
+}
+
+// TestRotatedStream: the room's key rotates in the middle of a stream
+// (a member removed). The publisher seals from the next packet on with the
+// new epoch's key, in the same boot, and its metadata names the new epoch;
+// a member that got the new key delivers every packet, before and after;
+// the removed member, who has only the old key, delivers those before and
+// none after.
+func TestRotatedStream(t *testing.T) {
+	checkGoroutines(t)
+	k1, k2 := make([]byte, 32), make([]byte, 32)
+	rand.Read(k1)
+	rand.Read(k2)
+	keys := &epochKeys{epoch: 1, keys: map[uint64][]byte{1: k1}}
+	pub, k := testPublisher(t, PublisherConfig{MediaKeys: keys})
+	const n, switchAt = 60, 31
+	for i := uint64(1); i <= n; i++ {
+		if i == switchAt {
+			keys.rotate(2, k2)
+		}
+		if _, err := pub.Publish(rtpPacket(i, i == 1, 300), i == 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub.mu.Lock()
+	m := pub.metaLocked()
+	pub.mu.Unlock()
+	if m.KeyEpoch != 2 {
+		t.Fatalf("metadata key epoch %d after the rotation", m.KeyEpoch)
+	}
+	v := newKeyVerifier()
+	v.pin(pub.producer.Participant(), k.pub)
+	member := &epochKeys{epoch: 2, keys: map[uint64][]byte{1: k1, 2: k2}}
+	removed := StaticKey(k1)
+	for _, c := range []struct {
+		name string
+		keys MediaKeys
+		want int
+	}{{"member", member, n}, {"removed", removed, switchAt - 1}} {
+		col := newCollector()
+		f := testFetcher(t, 1, pub, v, col, func(cfg *FetcherConfig) {
+			cfg.MediaKeys = c.keys
+			cfg.MaxStartLag = n
+		})
+		stop := runFetcher(t, f)
+		waitFor(t, 5*time.Second, c.name+"'s packets", func() bool {
+			return col.count() >= c.want && (c.want == n || f.Stats().VerifyFailures >= 10)
+		})
+		stop()
+		_, seqs := col.snapshot()
+		for _, s := range seqs {
+			if c.want < n && s >= switchAt {
+				t.Fatalf("%s: delivered seq %d, sealed after the rotation", c.name, s)
+			}
+		}
+		if len(seqs) != c.want {
+			t.Fatalf("%s: %d packets delivered, want %d", c.name, len(seqs), c.want)
+		}
 	}
 }

@@ -83,8 +83,9 @@ type FetcherConfig struct {
 	MaxStartLag uint64
 	// MaxPacketSize bounds accepted RTP packets (default MaxRTPSize).
 	MaxPacketSize int
-	// MediaKey is the room's media key, to open sealed streams (crypt.go).
-	MediaKey []byte
+	// MediaKeys are the room's media keys, to open sealed streams
+	// (crypt.go).
+	MediaKeys MediaKeys
 	// BufferSize is the number of delivered packets kept for Buffered
 	// (default 512).
 	BufferSize int
@@ -128,7 +129,7 @@ type Fetcher struct {
 	owner    enc.Name
 	prefix   enc.Name
 	verifier Verifier
-	cipher   *mediaCipher // opens the current boot's packets; nil: in the clear
+	cipher   *opener // opens the current boot's packets; nil: in the clear
 	log      *slog.Logger
 
 	events   chan event

@@ -159,17 +159,12 @@ func (f *Fetcher) setCipher(m proto.StreamMeta) {
 	if m.KeyEpoch == 0 {
 		return
 	}
-	if len(f.cfg.MediaKey) == 0 {
+	if f.cfg.MediaKeys == nil || f.cfg.MediaKeys.Epoch() == 0 {
 		f.badLog.Warn(f.log, "the stream is encrypted and this proxy has no media key for the room: it cannot be played", "boot", m.Boot)
-		f.cipher = &mediaCipher{}
+		f.cipher = &opener{}
 		return
 	}
-	c, err := newMediaCipher(f.cfg.MediaKey, f.prefix, m.Boot)
-	if err != nil {
-		f.log.Warn("media key", "err", err)
-		c = &mediaCipher{}
-	}
-	f.cipher = c
+	f.cipher = newOpener(f.cfg.MediaKeys, f.prefix, m.Boot, m.KeyEpoch)
 }
 
 // rtpOf is the RTP packet a checked media Data carries: its content, after

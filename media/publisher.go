@@ -77,10 +77,10 @@ type PublisherConfig struct {
 	MimeType  string
 	ClockRate uint64
 
-	// MediaKey, if set, is the room's media key: every packet is sealed
-	// with a key of this stream and boot derived from it (crypt.go), and
-	// the metadata says so (KeyEpoch).
-	MediaKey []byte
+	// MediaKeys, if set and with a key, are the room's media keys: every
+	// packet is sealed with a key of this stream and boot derived from the
+	// newest one (crypt.go), and the metadata names its epoch (KeyEpoch).
+	MediaKeys MediaKeys
 
 	// Logger; slog.Default() if nil.
 	Logger *slog.Logger
@@ -110,8 +110,8 @@ type Publisher struct {
 	unsigned    [][proto.DigestSize]byte
 	scratch     []byte
 
-	cipher *mediaCipher // nil: in the clear
-	sealed []byte       // pubMu: the last packet sealed
+	sealer *sealer // nil: in the clear
+	sealed []byte  // pubMu: the last packet sealed
 
 	horizon       uint64
 	maxHeld       int
@@ -239,12 +239,8 @@ func (p *Producer) NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		ring:          newRing(cfg.RingSize),
 		held:          make(map[uint64][]heldInterest),
 	}
-	if len(cfg.MediaKey) > 0 {
-		c, err := newMediaCipher(cfg.MediaKey, pub.prefix, pub.boot)
-		if err != nil {
-			return nil, fmt.Errorf("%w: media key: %v", ErrConfig, err)
-		}
-		pub.cipher = c
+	if cfg.MediaKeys != nil && cfg.MediaKeys.Epoch() != 0 {
+		pub.sealer = &sealer{keys: cfg.MediaKeys, stream: pub.prefix, boot: pub.boot}
 	}
 	pub.enc = newDataEncoder(pub.prefix, pub.boot, pub.signer, pub.freshness, 0)
 	if pub.perFrame = strings.HasPrefix(strings.ToLower(cfg.MimeType), "video/"); pub.perFrame {
@@ -282,8 +278,12 @@ func (p *Publisher) Publish(pkt []byte, keyframe bool) (uint64, error) {
 	}
 	seq := p.next
 	content := pkt
-	if p.cipher != nil {
-		p.sealed = p.cipher.seal(p.sealed[:0], seq, pkt)
+	if p.sealer != nil {
+		var err error
+		if p.sealed, err = p.sealer.seal(p.sealed[:0], seq, pkt); err != nil {
+			p.counters.signErrors.Add(1)
+			return 0, fmt.Errorf("media: seal: %w", err)
+		}
 		content = p.sealed
 	}
 	wire, err := p.sign(seq, len(pkt) < 2 || pkt[1]&0x80 != 0, content)
@@ -438,10 +438,13 @@ func (p *Publisher) metaLocked() proto.StreamMeta {
 }
 
 func (p *Publisher) keyEpoch() uint64 {
-	if p.cipher != nil {
-		return KeyEpoch
+	if p.sealer == nil {
+		return 0
 	}
-	return 0
+	if e := p.sealer.epoch.Load(); e != 0 {
+		return e
+	}
+	return p.sealer.keys.Epoch() // nothing sealed yet
 }
 
 func (p *Publisher) updateRateLocked(now time.Time, size int) {

@@ -320,6 +320,9 @@ type RosterEntry struct {
 	VideoMuted bool `json:"video_muted,omitempty"`
 	IntervalMs int  `json:"interval_ms"`
 	Leave      bool `json:"leave,omitempty"`
+	// KeyEpoch is the newest media key epoch the participant holds
+	// (docs/protocol.md 4.9); omitted when 0.
+	KeyEpoch uint64 `json:"key_epoch,omitempty"`
 }
 
 // Validate checks an entry's fields. It does not check that the entry matches

@@ -33,6 +33,7 @@ type LeaveReason string
 const (
 	LeaveBye     LeaveReason = "bye"     // explicit farewell (clean shutdown)
 	LeaveExpired LeaveReason = "expired" // ExpireAfter intervals without a heartbeat
+	LeaveRemoved LeaveReason = "removed" // the room's owner removed its key
 )
 
 // Chat is a room text message.

@@ -35,6 +35,7 @@ type Member struct {
 	Description   json.RawMessage      // JSON object from the member's daemon config, or nil
 	AudioMuted    bool                 // microphone turned off
 	VideoMuted    bool                 // camera turned off
+	KeyEpoch      uint64               // newest media key epoch it holds
 	Boot          uint64               // the member's boot (s)
 	Seq           uint64               // seq of the latest heartbeat
 	Sent          time.Time            // latest heartbeat, sender's clock
@@ -70,7 +71,7 @@ func (m Member) clone() Member {
 // on (everything but heartbeat timing and the streams' moving seqs).
 func profileChanged(a, b *Member) bool {
 	if a.Name != b.Name || a.Role != b.Role || a.Boot != b.Boot || a.Interval != b.Interval ||
-		a.AudioMuted != b.AudioMuted || a.VideoMuted != b.VideoMuted ||
+		a.AudioMuted != b.AudioMuted || a.VideoMuted != b.VideoMuted || a.KeyEpoch != b.KeyEpoch ||
 		string(a.Description) != string(b.Description) || len(a.Streams) != len(b.Streams) {
 		return true
 	}

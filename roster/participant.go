@@ -61,6 +61,9 @@ type Config struct {
 	// the streams to announce, with their latest seqs; it overrides the
 	// entry's Streams. It must be quick and safe for concurrent use.
 	Streams func() []proto.RosterStream
+	// KeyEpoch, if set, is called at every heartbeat for the newest media
+	// key epoch to announce (docs/protocol.md 4.9).
+	KeyEpoch func() uint64
 
 	// Signer signs with the participant's key, named P/KEY/<id> (required).
 	// Serving its certificate (sec.Identity.ServeCert) and registering P so
@@ -480,6 +483,9 @@ func (p *Participant) beat(leave bool) error {
 	p.mu.Unlock()
 	if p.cfg.Streams != nil {
 		e.Streams = p.cfg.Streams()
+	}
+	if p.cfg.KeyEpoch != nil {
+		e.KeyEpoch = p.cfg.KeyEpoch()
 	}
 	e.Leave = leave
 	b, err := e.Encode()

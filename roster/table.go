@@ -312,6 +312,7 @@ func (t *Table) applyHeartbeat(p roomsync.Pub) {
 		Description:   e.Description,
 		AudioMuted:    e.AudioMuted,
 		VideoMuted:    e.VideoMuted,
+		KeyEpoch:      e.KeyEpoch,
 		Boot:          p.Boot,
 		Seq:           p.Seq,
 		Sent:          p.Sent,
@@ -539,6 +540,27 @@ func (t *Table) expireNow(now time.Time) {
 		left.State = StateStale
 		t.emit(Event{Type: EventLeave, Time: now, Member: left, Reason: LeaveExpired})
 	}
+}
+
+// Remove drops participant p from the table at once (its key was removed
+// from the room): a leave event with reason LeaveRemoved. Its later
+// heartbeats fail verification. It reports whether p was a member.
+func (t *Table) Remove(p enc.Name) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	key := p.String()
+	m, ok := t.members[key]
+	if !ok || t.closed {
+		return false
+	}
+	now := time.Now()
+	delete(t.members, key)
+	delete(t.deadline, key)
+	t.markGone(key, m.Boot, m.Seq, now)
+	left := m.clone()
+	left.State = left.state(now)
+	t.emit(Event{Type: EventLeave, Time: now, Member: left, Reason: LeaveRemoved})
+	return true
 }
 
 // close stops the table: subscribers' channels close, events stop.

@@ -27,11 +27,12 @@ type Invitation struct {
 	Room        string `json:"room"`
 	Group       string `json:"group"`
 	User        string `json:"user"`
-	Participant string `json:"participant"` // P = U/<room>
-	Key         string `json:"key"`         // base64 Ed25519 seed
-	Cert        string `json:"cert"`        // base64 member certificate
-	Anchor      string `json:"anchor"`      // base64 anchor certificate
-	MediaKey    string `json:"media_key"`   // base64 of the room's media key
+	Participant string `json:"participant"`         // P = U/<room>
+	Key         string `json:"key"`                 // base64 Ed25519 seed
+	Cert        string `json:"cert"`                // base64 member certificate
+	Anchor      string `json:"anchor"`              // base64 anchor certificate
+	MediaKey    string `json:"media_key"`           // base64 of the room's current media key
+	KeyEpoch    uint64 `json:"key_epoch,omitempty"` // its epoch; absent: 1
 }
 
 // InvitationLinkPrefix starts an invitation given as one line of text.
@@ -64,10 +65,17 @@ func (r *Room) Invite(user string, participant enc.Name, validity time.Duration)
 	if err := r.Certify(id, validity); err != nil {
 		return nil, err
 	}
+	// The owner keeps the certificate: a rotation seals the new media key
+	// for it (rekey.go).
+	if err := r.recordIssued(id.keyName, id.cert.Join()); err != nil {
+		return nil, err
+	}
 	b64 := base64.StdEncoding.EncodeToString
+	epoch := r.Epoch()
 	return &Invitation{
 		Version: 1, Room: r.room, Group: r.group.String(), User: user, Participant: participant.String(),
-		Key: b64(priv.Seed()), Cert: b64(id.cert.Join()), Anchor: b64(r.certWire), MediaKey: b64(r.mediaKey),
+		Key: b64(priv.Seed()), Cert: b64(id.cert.Join()), Anchor: b64(r.certWire), MediaKey: b64(r.Key(epoch)),
+		KeyEpoch: epoch,
 	}, nil
 }
 
@@ -148,9 +156,11 @@ func (inv *Invitation) Open() (*Room, *Identity, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadInvitation, err)
 	}
-	if r.mediaKey, err = dec(inv.MediaKey); err != nil || len(r.mediaKey) != MediaKeySize {
+	key, err := dec(inv.MediaKey)
+	if err != nil || len(key) != MediaKeySize {
 		return nil, nil, fmt.Errorf("%w: media key (an invitation from an older peets: ask for a new one)", ErrBadInvitation)
 	}
+	r.ring.setKey(inv.epoch(), key)
 	seed, err := dec(inv.Key)
 	if err != nil || len(seed) != ed25519.SeedSize {
 		return nil, nil, fmt.Errorf("%w: key", ErrBadInvitation)
@@ -180,6 +190,14 @@ func (inv *Invitation) Open() (*Room, *Identity, error) {
 	return r, id, nil
 }
 
+// epoch is the epoch of the invitation's media key.
+func (inv *Invitation) epoch() uint64 {
+	if inv.KeyEpoch == 0 {
+		return 1
+	}
+	return inv.KeyEpoch
+}
+
 // membersDir holds the invitations imported for a room.
 func membersDir(trustDir string, group enc.Name) string {
 	return filepath.Join(roomDir(trustDir, group), "members")
@@ -201,23 +219,26 @@ func ImportInvitation(trustDir string, inv *Invitation) (*Room, error) {
 			return nil, fmt.Errorf("%w: %s has anchor %s, the invitation is for %s", ErrAnchorConflict,
 				roomDir(trustDir, r.group), old.keyName, r.keyName)
 		}
-		if old.mediaKey == nil {
-			if err := writeBase64(filepath.Join(roomDir(trustDir, r.group), mediaKeyFile), r.mediaKey, 0o600); err != nil {
+		if old.Key(inv.epoch()) == nil {
+			key := r.Key(inv.epoch())
+			if err := writeBase64(filepath.Join(old.dir, mediaKeyFileOf(inv.epoch())), key, 0o600); err != nil {
 				return nil, err
 			}
-			old.mediaKey = r.mediaKey
+			old.ring.setKey(inv.epoch(), key)
 		}
 		r = old
 	case errors.Is(err, ErrNoRoom):
-		if err := os.MkdirAll(roomDir(trustDir, r.group), 0o700); err != nil {
+		dir := roomDir(trustDir, r.group)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
 		}
-		if err := writeBase64(filepath.Join(roomDir(trustDir, r.group), anchorCertFile), r.certWire, 0o644); err != nil {
+		if err := writeBase64(filepath.Join(dir, anchorCertFile), r.certWire, 0o644); err != nil {
 			return nil, err
 		}
-		if err := writeBase64(filepath.Join(roomDir(trustDir, r.group), mediaKeyFile), r.mediaKey, 0o600); err != nil {
+		if err := writeBase64(filepath.Join(dir, mediaKeyFileOf(inv.epoch())), r.MediaKey(), 0o600); err != nil {
 			return nil, err
 		}
+		r.dir = dir
 	default:
 		return nil, err
 	}

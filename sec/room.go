@@ -44,7 +44,8 @@ type Room struct {
 	signer   ndn.Signer         // signs with priv
 	tc       *security.TrustConfig
 	issuerID enc.Component // <kid> of the anchor, the issuer of member certificates
-	mediaKey []byte        // the room's media key (MediaKey); nil if not known
+	dir      string        // the room's directory in the trust directory; "" in memory
+	ring     keyring       // media keys by epoch, removed and issued member keys (rekey.go)
 }
 
 // Validity periods.
@@ -113,7 +114,7 @@ func CreateRoom(trustDir, room string, group enc.Name) (*Room, error) {
 		name string
 		b    []byte
 		mode os.FileMode
-	}{{anchorKeyFile, r.priv.Seed(), 0o600}, {anchorCertFile, r.certWire, 0o644}, {mediaKeyFile, r.mediaKey, 0o600}} {
+	}{{anchorKeyFile, r.priv.Seed(), 0o600}, {anchorCertFile, r.certWire, 0o644}, {mediaKeyFile, r.MediaKey(), 0o600}} {
 		if err := writeBase64(filepath.Join(tmp, f.name), f.b, f.mode); err != nil {
 			return nil, err
 		}
@@ -124,6 +125,7 @@ func CreateRoom(trustDir, room string, group enc.Name) (*Room, error) {
 		}
 		return nil, err
 	}
+	r.dir = dir
 	return r, nil
 }
 
@@ -142,9 +144,12 @@ func NewRoom(room string, group enc.Name) (*Room, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.mediaKey = make([]byte, MediaKeySize)
-	_, err = rand.Read(r.mediaKey)
-	return r, err
+	key := make([]byte, MediaKeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	r.ring.setKey(1, key)
+	return r, nil
 }
 
 // LoadRoom reads the room's anchor from trustDir: ErrNoRoom when there is
@@ -179,36 +184,25 @@ func LoadRoom(trustDir, room string, group enc.Name) (*Room, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.mediaKey, err = readMediaKey(dir); err != nil {
-		return nil, err
-	}
-	if r.mediaKey == nil && r.Owner() {
-		// An anchor made before rooms had a media key: its owner makes one.
-		r.mediaKey = make([]byte, MediaKeySize)
-		if _, err := rand.Read(r.mediaKey); err != nil {
-			return nil, err
-		}
-		if err := writeBase64(filepath.Join(dir, mediaKeyFile), r.mediaKey, 0o600); err != nil {
-			return nil, err
-		}
-	}
-	return r, nil
-}
-
-// readMediaKey reads dir's media key, nil if there is none.
-func readMediaKey(dir string) ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(dir, mediaKeyFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	ring, err := loadRing(dir)
 	if err != nil {
 		return nil, err
 	}
-	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(k) != MediaKeySize {
-		return nil, fmt.Errorf("%w: %s", ErrBadKeyFile, filepath.Join(dir, mediaKeyFile))
+	r.ring.keys, r.ring.removed, r.ring.issued, r.ring.rekey = ring.keys, ring.removed, ring.issued, ring.rekey
+	r.ring.epoch.Store(ring.epoch.Load())
+	r.dir = dir
+	if r.Epoch() == 0 && r.Owner() {
+		// An anchor made before rooms had a media key: its owner makes one.
+		key := make([]byte, MediaKeySize)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		if err := writeBase64(filepath.Join(dir, mediaKeyFile), key, 0o600); err != nil {
+			return nil, err
+		}
+		r.ring.setKey(1, key)
 	}
-	return k, nil
+	return r, nil
 }
 
 // anchorSigner signs with priv under the anchor's key name G/KEY/<kid>.
@@ -237,6 +231,7 @@ func newRoom(room string, group enc.Name, certWire []byte, priv ed25519.PrivateK
 	}
 	r := &Room{room: room, group: group.Clone(), cert: cert, certWire: certWire, keyName: keyName.Clone(),
 		pub: pub, issuerID: keyName.At(-1)}
+	r.ring.init()
 	if priv != nil {
 		if !priv.Public().(ed25519.PublicKey).Equal(pub) {
 			return nil, fmt.Errorf("%w: the anchor key does not match its certificate %s", ErrBadKeyFile, n)
@@ -258,11 +253,6 @@ func (r *Room) Room() string { return r.room }
 
 // Group is the room's sync group, the anchor's identity.
 func (r *Room) Group() enc.Name { return r.group }
-
-// MediaKey is the room's media key: every member's media content is
-// encrypted with keys derived from it (docs/protocol.md 4.8). Nil when this
-// machine does not know it (an invitation made before rooms had one).
-func (r *Room) MediaKey() []byte { return r.mediaKey }
 
 // Owner reports whether the anchor's private key is here.
 func (r *Room) Owner() bool { return r.signer != nil }
@@ -314,12 +304,28 @@ func (r *Room) CheckMember(cert ndn.Data, covered enc.Wire, keyName enc.Name) (e
 		return nil, time.Time{}, fmt.Errorf("%w: %w: %s is valid from %s to %s", ErrUntrusted, ErrExpired, cert.Name(),
 			nb.GetOr(time.Time{}).Format(time.DateTime), na.GetOr(time.Time{}).Format(time.DateTime))
 	}
+	if r.IsRemoved(keyName) {
+		return nil, time.Time{}, fmt.Errorf("%w: %s", ErrRemoved, keyName)
+	}
+	if err := r.validate(cert, covered); err != nil {
+		return nil, time.Time{}, fmt.Errorf("%w: %s: %v", ErrUntrusted, cert.Name(), err)
+	}
+	pub, err := certPublicKey(cert)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	_, notAfter := cert.Signature().Validity()
+	return pub, notAfter.GetOr(time.Time{}), nil
+}
+
+// validate checks d's signature chain with ndnd's TrustConfig under the
+// room's schema. The anchor is the only issuer: a Data whose chain needs a
+// certificate fetched is refused.
+func (r *Room) validate(d ndn.Data, covered enc.Wire) error {
 	var verr error
 	done := false
 	r.tc.Validate(security.TrustConfigValidateArgs{
-		Data: cert, DataSigCov: covered,
-		// The anchor is the only issuer: a certificate signed by anything
-		// else would need a fetch, which is a refusal.
+		Data: d, DataSigCov: covered,
 		Fetch: func(n enc.Name, _ *ndn.InterestConfig, cb ndn.ExpressCallbackFunc) {
 			cb(ndn.ExpressCallbackArgs{Result: ndn.InterestResultError, Error: fmt.Errorf("signed by %s", n)})
 		},
@@ -333,17 +339,9 @@ func (r *Room) CheckMember(cert ndn.Data, covered enc.Wire, keyName enc.Name) (e
 		},
 	})
 	if !done {
-		return nil, time.Time{}, fmt.Errorf("%w: validation did not finish", ErrUntrusted)
+		return errors.New("validation did not finish")
 	}
-	if verr != nil {
-		return nil, time.Time{}, fmt.Errorf("%w: %s: %v", ErrUntrusted, cert.Name(), verr)
-	}
-	pub, err := certPublicKey(cert)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	_, notAfter := cert.Signature().Validity()
-	return pub, notAfter.GetOr(time.Time{}), nil
+	return verr
 }
 
 // memberIdentity: a participant prefix of the room is <user-prefix>/<room>

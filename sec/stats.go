@@ -6,8 +6,8 @@ import (
 )
 
 type verifierStats struct {
-	ok, unsigned, badSigType, wrongSigner, badSignature, noKey, keyConflict, badCert, untrusted, busy, other atomic.Uint64
-	certFetches                                                                                              atomic.Uint64
+	ok, unsigned, badSigType, wrongSigner, badSignature, noKey, keyConflict, badCert, untrusted, removed, busy, other atomic.Uint64
+	certFetches                                                                                                       atomic.Uint64
 }
 
 // VerifierStats counts verifications by outcome.
@@ -21,6 +21,7 @@ type VerifierStats struct {
 	KeyConflict  uint64 `json:"key_conflict"`
 	BadCert      uint64 `json:"bad_cert"`
 	Untrusted    uint64 `json:"untrusted"` // certificates the room's anchor did not issue
+	Removed      uint64 `json:"removed"`   // keys the room's owner removed
 	Busy         uint64 `json:"busy"`
 	Other        uint64 `json:"other"`
 	CertFetches  uint64 `json:"cert_fetches"`
@@ -32,7 +33,7 @@ func (v *Verifier) Stats() VerifierStats {
 	return VerifierStats{
 		OK: s.ok.Load(), Unsigned: s.unsigned.Load(), BadSigType: s.badSigType.Load(),
 		WrongSigner: s.wrongSigner.Load(), BadSignature: s.badSignature.Load(), NoKey: s.noKey.Load(),
-		KeyConflict: s.keyConflict.Load(), BadCert: s.badCert.Load(), Untrusted: s.untrusted.Load(), Busy: s.busy.Load(),
+		KeyConflict: s.keyConflict.Load(), BadCert: s.badCert.Load(), Untrusted: s.untrusted.Load(), Removed: s.removed.Load(), Busy: s.busy.Load(),
 		Other: s.other.Load(), CertFetches: s.certFetches.Load(),
 	}
 }
@@ -54,6 +55,8 @@ func (v *Verifier) count(err error) {
 		s.noKey.Add(1)
 	case errors.Is(err, ErrKeyConflict):
 		// counted where detected
+	case errors.Is(err, ErrRemoved):
+		s.removed.Add(1)
 	case errors.Is(err, ErrUntrusted):
 		s.untrusted.Add(1)
 	case errors.Is(err, ErrBadCert):

@@ -134,6 +134,20 @@ func (v *Verifier) Forget(owner enc.Name) {
 	v.mu.Unlock()
 }
 
+// Revoke drops the pins of the given keys (removed from the room): their
+// next Data fetch the certificate again, which the room then refuses.
+func (v *Verifier) Revoke(keys []enc.Name) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for owner, p := range v.pins {
+		for _, k := range keys {
+			if p.keyName.Equal(k) {
+				delete(v.pins, owner)
+			}
+		}
+	}
+}
+
 // Verify checks data, owned by the participant identity owner, and calls cb
 // with nil or an error wrapping one of the sentinel errors. cb is called
 // before Verify returns when the owner's key is pinned already.
@@ -377,6 +391,8 @@ func (v *Verifier) finish(keyName enc.Name, err error) {
 	}
 	v.mu.Unlock()
 	switch {
+	case errors.Is(err, ErrRemoved):
+		v.untrustedLog.Warn(v.log, kk, "refused a certificate: its key was removed from the room by the room's owner", "key", keyName)
 	case errors.Is(err, ErrExpired):
 		v.untrustedLog.Warn(v.log, kk, "refused a certificate: expired or not yet valid (an invitation that ran out, or clocks more than an hour apart)", "key", keyName, "err", err)
 	case errors.Is(err, ErrUntrusted):

@@ -30,6 +30,7 @@ const (
 	ReasonNoKey       = "no_key"       // publisher's certificate could not be fetched
 	ReasonKeyConflict = "key_conflict" // another key is pinned for the publisher
 	ReasonUntrusted   = "untrusted"    // the signer's certificate was not issued by the room's anchor
+	ReasonRemoved     = "removed"      // the signer's key was removed from the room by its owner
 	ReasonVerify      = "verify_other"
 	ReasonMalformed   = "malformed" // envelope is not valid JSON of the right shape
 	ReasonVersion     = "version"   // unknown envelope version
@@ -61,6 +62,8 @@ func verifyReason(err error) string {
 		return ReasonNoKey
 	case errors.Is(err, sec.ErrKeyConflict):
 		return ReasonKeyConflict
+	case errors.Is(err, sec.ErrRemoved):
+		return ReasonRemoved
 	case errors.Is(err, sec.ErrUntrusted):
 		return ReasonUntrusted
 	default:

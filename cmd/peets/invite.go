@@ -44,10 +44,40 @@ func (f *roomFlags) parse() (dir string, group enc.Name, err error) {
 	return trustDirOr(f.trustDir), group, nil
 }
 
+// memberFlags name a room and one of its members.
+type memberFlags struct {
+	roomFlags
+	user, prefix string
+}
+
+func (f *memberFlags) add(cmd *cobra.Command, who string) {
+	f.roomFlags.add(cmd)
+	cmd.Flags().StringVar(&f.user, "user", "", who+" user id")
+	cmd.Flags().StringVar(&f.prefix, "prefix", "", "their user prefix, ending in /<user> (default /peets/user/<user>)")
+}
+
+// parse also returns the member's user prefix.
+func (f *memberFlags) parse() (dir string, group, user enc.Name, err error) {
+	if dir, group, err = f.roomFlags.parse(); err != nil {
+		return "", nil, nil, err
+	}
+	if err := proto.ValidIdent(f.user); err != nil {
+		return "", nil, nil, fmt.Errorf("--user: %w", err)
+	}
+	if f.prefix == "" {
+		return dir, group, proto.DefaultUserPrefix(f.user), nil
+	}
+	user, err = enc.NameFromStr(f.prefix)
+	if err != nil || len(user) == 0 {
+		return "", nil, nil, fmt.Errorf("--prefix %q is not an NDN name", f.prefix)
+	}
+	return dir, group, user, nil
+}
+
 // newInviteCmd issues an invitation to a room this machine owns.
 func newInviteCmd() *cobra.Command {
-	var f roomFlags
-	var user, prefix, out string
+	var f memberFlags
+	var out string
 	var valid time.Duration
 	cmd := &cobra.Command{
 		Use:   "invite",
@@ -62,18 +92,9 @@ a secret: send it by a channel you trust. On their machine:
   peets up --user USER --room ROOM --invitation FILE-OR-LINK`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, group, err := f.parse()
+			dir, group, u, err := f.parse()
 			if err != nil {
 				return err
-			}
-			if err := proto.ValidIdent(user); err != nil {
-				return fmt.Errorf("--user: %w", err)
-			}
-			u := proto.DefaultUserPrefix(user)
-			if prefix != "" {
-				if u, err = enc.NameFromStr(prefix); err != nil || len(u) == 0 {
-					return fmt.Errorf("--prefix %q is not an NDN name", prefix)
-				}
 			}
 			if valid <= 0 {
 				return fmt.Errorf("--valid %v: want a positive duration", valid)
@@ -90,7 +111,7 @@ a secret: send it by a channel you trust. On their machine:
 			if !r.Owner() {
 				return fmt.Errorf("%w: room %s, anchor %s in %s: only its owner can invite", sec.ErrNotOwner, f.room, r.AnchorName(), dir)
 			}
-			inv, err := r.Invite(user, proto.ParticipantPrefix(u, f.room), valid)
+			inv, err := r.Invite(f.user, proto.ParticipantPrefix(u, f.room), valid)
 			if err != nil {
 				return err
 			}
@@ -100,14 +121,12 @@ a secret: send it by a channel you trust. On their machine:
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "invitation for %s in room %s, valid until %s: on their machine, peets up --user %s --room %s --invitation FILE-OR-LINK\n",
-				inv.Participant, f.room, time.Now().Add(valid).Format(time.DateOnly), user, f.room)
+				inv.Participant, f.room, time.Now().Add(valid).Format(time.DateOnly), f.user, f.room)
 			return nil
 		},
 	}
-	f.add(cmd)
+	f.add(cmd, "the invited person's")
 	fl := cmd.Flags()
-	fl.StringVar(&user, "user", "", "the invited person's user id")
-	fl.StringVar(&prefix, "prefix", "", "their user prefix, ending in /<user> (default /peets/user/<user>)")
 	fl.StringVar(&out, "out", "", "write the invitation to this file (mode 0600) instead of standard output")
 	fl.DurationVar(&valid, "valid", sec.InvitationValidity, "how long the invitation's certificate is valid")
 	return cmd
@@ -136,7 +155,20 @@ func newRoomCmd() *cobra.Command {
 				owner = "yes (this machine holds the anchor's key: peets invite)"
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "room:        %s\nanchor:      %s\nfingerprint: %s\nowner:       %s\ntrust dir:   %s\n", f.room, r.AnchorName(), r.Fingerprint(), owner, dir)
+			fmt.Fprintf(w, "room:        %s\nanchor:      %s\nfingerprint: %s\nowner:       %s\ntrust dir:   %s\nkey epoch:   %d\n",
+				f.room, r.AnchorName(), r.Fingerprint(), owner, dir, r.Epoch())
+			if r.Owner() {
+				fmt.Fprintf(w, "invited:     %d\n", len(r.Members()))
+				for _, m := range r.Members() {
+					fmt.Fprintf(w, "  %s\n", m)
+				}
+			}
+			if gone := r.RemovedKeys(); len(gone) > 0 {
+				fmt.Fprintf(w, "removed:     %d keys\n", len(gone))
+				for _, k := range gone {
+					fmt.Fprintf(w, "  %s\n", k)
+				}
+			}
 			if export != "" {
 				// ndnsec's format: base64 of the certificate's TLV.
 				if err := os.WriteFile(export, []byte(base64.StdEncoding.EncodeToString(r.AnchorWire())+"\n"), 0o644); err != nil {
@@ -153,7 +185,52 @@ func newRoomCmd() *cobra.Command {
 		},
 	}
 	f.add(cmd)
+	cmd.AddCommand(newRoomRemoveCmd())
 	cmd.Flags().StringVar(&export, "export-anchor", "", "write the anchor's certificate to this file (base64, as ndnsec writes certificates)")
 	cmd.Flags().StringVar(&exportKey, "export-media-key", "", "write the room's media key to this file (base64, mode 0600; a secret: whoever has it decrypts the room's media)")
+	return cmd
+}
+
+// newRoomRemoveCmd removes a member from a room this machine owns and
+// rotates the room's media key.
+func newRoomRemoveCmd() *cobra.Command {
+	var f memberFlags
+	cmd := &cobra.Command{
+		Use:   "remove",
+		Short: "Remove a member from a room this machine owns: a new media key that the member does not get, and its certificate refused",
+		Long: `Remove a member from a room this machine owns.
+
+Every key invited for the member is removed: the room's media key moves to a
+new epoch, sealed for each remaining invited member, and published by this
+machine's running proxies of the room (they read the trust directory every
+2 s). Members fetch it when a heartbeat announces the new epoch, refuse the
+removed member's certificate and drop it from their rosters. From then on the
+removed member opens none of the media sent. Invite it again for a new key.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, group, u, err := f.parse()
+			if err != nil {
+				return err
+			}
+			r, err := sec.LoadRoom(dir, f.room, group)
+			if err != nil {
+				return err
+			}
+			if !r.Owner() {
+				return fmt.Errorf("%w: room %s, anchor %s in %s: only its owner can remove members", sec.ErrNotOwner, f.room, r.AnchorName(), dir)
+			}
+			epoch, gone, err := r.Remove(proto.ParticipantPrefix(u, f.room))
+			if err != nil {
+				return err
+			}
+			for _, k := range gone {
+				fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", k)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "media key epoch %d sealed for %d members; this machine's running proxies of room %s publish it within 2 s\n",
+				epoch, len(r.Members()), f.room)
+			return nil
+		},
+	}
+	f.add(cmd, "the member's")
 	return cmd
 }

@@ -87,3 +87,67 @@ func TestRoomAnchor(t *testing.T) {
 		t.Fatalf("dave without an invitation: %v\n%s", err, out)
 	}
 }
+
+// TestRoomRemove: the owner removes a member with `peets room remove`
+// while the call runs. Alice's bot (the owner) publishes; bob and carol,
+// invited, fetch it from their own trust directories. After the removal,
+// alice's proxy seals with the new epoch's key, bob fetches that key from
+// the room and keeps receiving; carol, left out of the rekey, delivers
+// nothing more; an observer with bob's trust directory lists alice and bob
+// only, and counts its refusals of carol's key.
+func TestRoomRemove(t *testing.T) {
+	p := newProcs(t)
+	room := fmt.Sprintf("remove%d", os.Getpid()%100000)
+	fw := p.forwarder()
+	trust := func(who string) string { return filepath.Join(p.dir, "trust-"+who) }
+	alice := p.start("alice", "bot", "--user", "alice", "--room", room, "--forwarder", fw,
+		"--state-dir", filepath.Join(p.dir, "alice"), "--trust-dir", trust("A"), "--log-level", "info")
+	if _, err := alice.WaitLine(botRe, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	sub := map[string]func() int{}
+	for _, who := range []string{"bob", "carol"} {
+		inv := filepath.Join(p.dir, who+".invitation")
+		if out, err := exec.Command(p.bin, "invite", "--room", room, "--user", who, "--trust-dir", trust("A"), "--out", inv).CombinedOutput(); err != nil {
+			t.Fatalf("peets invite: %v\n%s", err, out)
+		}
+		w, _ := p.worker(who, "sub", room, fw, "--trust-dir", trust(who), "--invitation", inv, "--progress", "50ms")
+		sub[who] = func() int { return progress(w) }
+	}
+	for who, n := range sub {
+		if !e2etest.Eventually(10*time.Second, func() bool { return n() > 100 }) {
+			t.Fatalf("%s got no media from alice (count %d)", who, n())
+		}
+	}
+	out, err := exec.Command(p.bin, "room", "remove", "--room", room, "--user", "carol", "--trust-dir", trust("A")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "epoch 2") {
+		t.Fatalf("peets room remove: %v\n%s", err, out)
+	}
+	// The owner's proxy reads the trust directory every 2 s; a heartbeat
+	// then tells the room.
+	time.Sleep(5 * time.Second)
+	bob0, carol0 := sub["bob"](), sub["carol"]()
+	time.Sleep(3 * time.Second)
+	bob1, carol1 := sub["bob"](), sub["carol"]()
+	t.Logf("after the removal: bob %d -> %d, carol %d -> %d packets", bob0, bob1, carol0, carol1)
+	if bob1-bob0 < 50 {
+		t.Errorf("bob received %d packets in 3 s after the rotation", bob1-bob0)
+	}
+	if carol1 != carol0 {
+		t.Errorf("carol, removed, still received %d packets", carol1-carol0)
+	}
+	rj := p.rosterJSON(room, fw, "--trust-dir", trust("bob"), "--wait", "3s")
+	got := map[string]bool{}
+	for _, m := range rj.Members {
+		got[m.User] = true
+	}
+	if len(got) != 2 || !got["alice"] || !got["bob"] {
+		t.Errorf("the observer lists %v, want alice and bob", got)
+	}
+	if rj.Refused["sync/removed"] == 0 {
+		t.Errorf("the observer counted no refusal of carol's key: %v", rj.Refused)
+	}
+	if !strings.Contains(strings.Join(alice.Lines(), "\n"), "media key rotated") {
+		t.Error("alice's proxy did not rotate")
+	}
+}
