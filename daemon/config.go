@@ -36,9 +36,15 @@ type Config struct {
 	TrustDir string `yaml:"trust_dir"`
 	// Invitation is an invitation to import before joining (a file or a
 	// peets-invite: link, from `peets invite` on the room owner's machine).
-	Invitation string   `yaml:"invitation"`
-	Links      []string `yaml:"links"`  // udp:// or tcp://HOST:PORT links to other hosts' forwarders
-	Listen     string   `yaml:"listen"` // web page and signaling, loopback only
+	Invitation string `yaml:"invitation"`
+	// SafeBag is a key and certificate issued elsewhere, exported by
+	// `ndnsec export` (docs/protocol.md 3.1), for an Invitation made for
+	// that key (`peets invite --key-cert`). Its password is in the file
+	// SafeBagPasswordFile, or in $PEETS_SAFEBAG_PASSWORD.
+	SafeBag             string   `yaml:"safebag"`
+	SafeBagPasswordFile string   `yaml:"safebag_password_file"`
+	Links               []string `yaml:"links"`  // udp:// or tcp://HOST:PORT links to other hosts' forwarders
+	Listen              string   `yaml:"listen"` // web page and signaling, loopback only
 	// Description is a JSON object published in the roster entry. Only this
 	// file sets it (never the browser), so peers can trust it.
 	Description map[string]any `yaml:"description"`

@@ -12,10 +12,11 @@ import (
 // every remaining member's key in one Data signed by the room's anchor:
 //
 //	name    = G/rekey/v=<n>
-//	content = RekeyEpoch RekeyEphemeral *RekeyRemoved *RekeyRecipient
+//	content = RekeyEpoch [RekeyEphemeral] [RekeyEphemeralP256] *RekeyRemoved *RekeyRecipient
 //
-//	RekeyEpoch     = 0xE0 TLV-LENGTH NonNegativeInteger   n, = the name's version
-//	RekeyEphemeral = 0xE2 TLV-LENGTH 32OCTET              an X25519 public key
+//	RekeyEpoch         = 0xE0 TLV-LENGTH NonNegativeInteger   n, = the name's version
+//	RekeyEphemeral     = 0xE2 TLV-LENGTH 32OCTET              an X25519 public key (for Ed25519 members)
+//	RekeyEphemeralP256 = 0xEA TLV-LENGTH 65OCTET              a P-256 public key, uncompressed (for ECDSA members)
 //	RekeyRemoved   = 0xE4 TLV-LENGTH Name                 a removed member key, P/KEY/<kid>
 //	RekeyRecipient = 0xE6 TLV-LENGTH Name RekeyWrapped    a remaining member key
 //	RekeyWrapped   = 0xE8 TLV-LENGTH 48OCTET              the key, sealed for it
@@ -25,17 +26,19 @@ import (
 
 // TLV types of a rekey Data's content.
 const (
-	TTRekeyEpoch     = 0xE0
-	TTRekeyEphemeral = 0xE2
-	TTRekeyRemoved   = 0xE4
-	TTRekeyRecipient = 0xE6
-	TTRekeyWrapped   = 0xE8
+	TTRekeyEpoch         = 0xE0
+	TTRekeyEphemeral     = 0xE2
+	TTRekeyRemoved       = 0xE4
+	TTRekeyRecipient     = 0xE6
+	TTRekeyWrapped       = 0xE8
+	TTRekeyEphemeralP256 = 0xEA
 )
 
 // Sizes in a rekey.
 const (
-	RekeyEphemeralSize = 32
-	RekeyWrappedSize   = 48 // a 32-octet key and its 16-octet AES-GCM tag
+	RekeyEphemeralSize     = 32
+	RekeyEphemeralP256Size = 65
+	RekeyWrappedSize       = 48 // a 32-octet key and its 16-octet AES-GCM tag
 	// MaxRekeySize bounds a rekey's content: one Data, well under the
 	// forwarders' packet limit (about 60 members with long names, 90 with
 	// short ones).
@@ -50,10 +53,11 @@ var ErrBadRekey = errors.New("malformed rekey")
 
 // Rekey is a rekey Data's content.
 type Rekey struct {
-	Epoch      uint64
-	Ephemeral  []byte
-	Removed    []enc.Name
-	Recipients []RekeyRecipient
+	Epoch         uint64
+	Ephemeral     []byte // X25519; nil when no member key is Ed25519
+	EphemeralP256 []byte // P-256; nil when no member key is ECDSA
+	Removed       []enc.Name
+	Recipients    []RekeyRecipient
 }
 
 // RekeyRecipient is one remaining member key and the new media key sealed
@@ -84,8 +88,14 @@ func ParseRekeyName(group, n enc.Name) (uint64, error) {
 // Encode encodes the content. It fails when it would exceed MaxRekeySize.
 func (r *Rekey) Encode() ([]byte, error) {
 	b := appendNNI(nil, TTRekeyEpoch, r.Epoch)
-	b = appendTL(b, TTRekeyEphemeral, len(r.Ephemeral))
-	b = append(b, r.Ephemeral...)
+	if r.Ephemeral != nil {
+		b = appendTL(b, TTRekeyEphemeral, len(r.Ephemeral))
+		b = append(b, r.Ephemeral...)
+	}
+	if r.EphemeralP256 != nil {
+		b = appendTL(b, TTRekeyEphemeralP256, len(r.EphemeralP256))
+		b = append(b, r.EphemeralP256...)
+	}
 	for _, k := range r.Removed {
 		nb := k.Bytes()
 		b = appendTL(b, TTRekeyRemoved, len(nb))
@@ -130,6 +140,11 @@ func DecodeRekey(b []byte) (*Rekey, error) {
 				return nil, fmt.Errorf("%w: ephemeral key of %d octets", ErrBadRekey, len(val))
 			}
 			r.Ephemeral, seen = val, seen|2
+		case TTRekeyEphemeralP256:
+			if len(val) != RekeyEphemeralP256Size {
+				return nil, fmt.Errorf("%w: P-256 ephemeral key of %d octets", ErrBadRekey, len(val))
+			}
+			r.EphemeralP256, seen = val, seen|2
 		case TTRekeyRemoved:
 			n, rest, err := nameTLV(val)
 			if err != nil || len(rest) != 0 {
@@ -149,7 +164,7 @@ func DecodeRekey(b []byte) (*Rekey, error) {
 		}
 	}
 	if seen != 3 {
-		return nil, fmt.Errorf("%w: no epoch or no ephemeral key", ErrBadRekey)
+		return nil, fmt.Errorf("%w: no epoch, or no ephemeral key", ErrBadRekey)
 	}
 	return &r, nil
 }

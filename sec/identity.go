@@ -4,8 +4,11 @@
 package sec
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -18,7 +21,6 @@ import (
 	"github.com/named-data/ndnd/std/ndn"
 	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
 	"github.com/named-data/ndnd/std/security"
-	"github.com/named-data/ndnd/std/security/signer"
 )
 
 // Identity is a participant's signing key bound to an identity name (the
@@ -29,7 +31,7 @@ import (
 type Identity struct {
 	name    enc.Name
 	keyName enc.Name
-	priv    ed25519.PrivateKey
+	priv    crypto.Signer // ed25519.PrivateKey or *ecdsa.PrivateKey (keys.go)
 	signer  ndn.Signer
 	self    enc.Wire // the self-signed certificate
 	cert    enc.Wire // the certificate served: self, or issued by the room
@@ -45,7 +47,7 @@ func NewEphemeral(identity enc.Name) (*Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newIdentity(identity, priv)
+	return newIdentity(identity, priv, nil)
 }
 
 // LoadOrCreate loads the Ed25519 key kept for identity under dir/keys, or
@@ -64,7 +66,7 @@ func LoadOrCreate(dir string, identity enc.Name) (*Identity, error) {
 		if derr != nil || len(seed) != ed25519.SeedSize {
 			return nil, fmt.Errorf("%w: %s", ErrBadKeyFile, file)
 		}
-		return newIdentity(identity, ed25519.NewKeyFromSeed(seed))
+		return newIdentity(identity, ed25519.NewKeyFromSeed(seed), nil)
 	case errors.Is(err, os.ErrNotExist):
 		_, priv, gerr := ed25519.GenerateKey(rand.Reader)
 		if gerr != nil {
@@ -73,7 +75,7 @@ func LoadOrCreate(dir string, identity enc.Name) (*Identity, error) {
 		if werr := writeBase64(file, priv.Seed(), 0o600); werr != nil {
 			return nil, werr
 		}
-		return newIdentity(identity, priv)
+		return newIdentity(identity, priv, nil)
 	default:
 		return nil, err
 	}
@@ -94,12 +96,21 @@ func fileStem(n enc.Name) string {
 	return s
 }
 
-func newIdentity(identity enc.Name, priv ed25519.PrivateKey) (*Identity, error) {
-	pub := priv.Public().(ed25519.PublicKey)
-	// The key id is derived from the public key, so a reloaded key keeps its
-	// name.
-	keyName := identity.Append(enc.NewGenericComponent("KEY"), enc.NewGenericBytesComponent(keyID(pub)))
-	s := signer.NewEd25519Signer(keyName, priv)
+// newIdentity makes the identity of priv, named <identity>/KEY/<kid>; a
+// nil kid is the key's own (keyID).
+func newIdentity(identity enc.Name, priv crypto.Signer, kid []byte) (*Identity, error) {
+	if err := checkKeyType(priv.Public()); err != nil {
+		return nil, err
+	}
+	if kid == nil {
+		// Derived from the public key, so a reloaded key keeps its name.
+		kid = keyID(priv.Public())
+	}
+	keyName := identity.Append(enc.NewGenericComponent("KEY"), enc.NewGenericBytesComponent(kid))
+	s, err := newSigner(keyName, priv)
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now()
 	cert, err := security.SelfSign(security.SignCertArgs{
 		Signer:    s,
@@ -137,9 +148,16 @@ func (id *Identity) setCert(wire enc.Wire) error {
 	return nil
 }
 
-func keyID(pub ed25519.PublicKey) []byte {
-	// 8 bytes of the key itself are unique enough for a name and stable.
-	return append([]byte(nil), pub[:8]...)
+// keyID is a key's id: the first 8 bytes of an Ed25519 key (unique enough
+// for a name, and stable), or of the SHA-256 of another key's
+// SubjectPublicKeyInfo.
+func keyID(pub crypto.PublicKey) []byte {
+	if ed, ok := pub.(ed25519.PublicKey); ok {
+		return append([]byte(nil), ed[:8]...)
+	}
+	spki, _ := x509.MarshalPKIXPublicKey(pub)
+	h := sha256.Sum256(spki)
+	return h[:8]
 }
 
 // Name is the identity name.
@@ -148,11 +166,12 @@ func (id *Identity) Name() enc.Name { return id.name }
 // KeyName is <identity>/KEY/<key-id>.
 func (id *Identity) KeyName() enc.Name { return id.keyName }
 
-// Signer signs with the identity's Ed25519 key; its key locator is KeyName.
+// Signer signs with the identity's key; its key locator is KeyName.
 func (id *Identity) Signer() ndn.Signer { return id.signer }
 
-// PublicKey is the raw Ed25519 public key.
-func (id *Identity) PublicKey() ed25519.PublicKey { return id.priv.Public().(ed25519.PublicKey) }
+// PublicKey is the identity's public key: ed25519.PublicKey, or
+// *ecdsa.PublicKey for an imported key.
+func (id *Identity) PublicKey() crypto.PublicKey { return id.priv.Public() }
 
 // CertName is the full name of the certificate served.
 func (id *Identity) CertName() enc.Name { return id.certNm }

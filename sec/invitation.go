@@ -1,8 +1,10 @@
 package sec
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
+	"github.com/named-data/ndnd/std/ndn"
 	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
 )
 
@@ -28,7 +31,7 @@ type Invitation struct {
 	Group       string `json:"group"`
 	User        string `json:"user"`
 	Participant string `json:"participant"`         // P = U/<room>
-	Key         string `json:"key"`                 // base64 Ed25519 seed
+	Key         string `json:"key,omitempty"`       // base64 Ed25519 seed or PKCS#8; empty: a key held elsewhere (InviteKey)
 	Cert        string `json:"cert"`                // base64 member certificate
 	Anchor      string `json:"anchor"`              // base64 anchor certificate
 	MediaKey    string `json:"media_key"`           // base64 of the room's current media key
@@ -44,6 +47,10 @@ const maxInvitation = 16 << 10
 // ErrBadInvitation wraps every reason an invitation is refused.
 var ErrBadInvitation = errors.New("bad invitation")
 
+// ErrNeedKey: an invitation for a key held elsewhere (InviteKey), not yet
+// given its private key (SetKey).
+var ErrNeedKey = errors.New("the invitation is for a key you hold: give it with --safebag (ndnsec export)")
+
 // ErrNoInvitation: a room owned elsewhere, and no invitation imported for
 // this participant.
 var ErrNoInvitation = errors.New("no invitation for this participant")
@@ -58,25 +65,99 @@ func (r *Room) Invite(user string, participant enc.Name, validity time.Duration)
 	if err != nil {
 		return nil, err
 	}
-	id, err := newIdentity(participant, priv)
+	inv, err := r.InviteKey(user, participant, priv.Public(), nil, validity)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.Certify(id, validity); err != nil {
+	inv.Key = base64.StdEncoding.EncodeToString(priv.Seed())
+	return inv, nil
+}
+
+// InviteKey makes an invitation for a key the member holds already (an
+// NDN key issued elsewhere, of any key id: kid nil is Peets's own id of the
+// key). The invitation carries no private key: the member imports its own
+// (SetKey, from ndnsec's SafeBag).
+func (r *Room) InviteKey(user string, participant enc.Name, pub crypto.PublicKey, kid []byte, validity time.Duration) (*Invitation, error) {
+	if u, ok := UserOf(participant); !ok || u != user {
+		return nil, fmt.Errorf("%w: participant prefix %s does not end in /%s/%s", ErrBadInvitation, participant, user, r.room)
+	}
+	if err := checkKeyType(pub); err != nil {
+		return nil, err
+	}
+	if kid == nil {
+		kid = keyID(pub)
+	}
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	keyName := participant.Append(enc.NewGenericComponent("KEY"), enc.NewGenericBytesComponent(kid))
+	cert, err := r.issue(keyName, spki, validity)
+	if err != nil {
 		return nil, err
 	}
 	// The owner keeps the certificate: a rotation seals the new media key
 	// for it (rekey.go).
-	if err := r.recordIssued(id.keyName, id.cert.Join()); err != nil {
+	if err := r.recordIssued(keyName, cert.Join()); err != nil {
 		return nil, err
 	}
 	b64 := base64.StdEncoding.EncodeToString
 	epoch := r.Epoch()
 	return &Invitation{
 		Version: 1, Room: r.room, Group: r.group.String(), User: user, Participant: participant.String(),
-		Key: b64(priv.Seed()), Cert: b64(id.cert.Join()), Anchor: b64(r.certWire), MediaKey: b64(r.Key(epoch)),
-		KeyEpoch: epoch,
+		Cert: b64(cert.Join()), Anchor: b64(r.certWire), MediaKey: b64(r.Key(epoch)), KeyEpoch: epoch,
 	}, nil
+}
+
+// SetKey puts the member's private key in an invitation made by InviteKey,
+// after checking that it is the certified one.
+func (inv *Invitation) SetKey(priv crypto.Signer) error {
+	cert, err := inv.cert()
+	if err != nil {
+		return err
+	}
+	pub, err := certPublicKey(cert)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadInvitation, err)
+	}
+	if !sameKey(pub, priv.Public()) {
+		return fmt.Errorf("%w: the key is not the one the invitation's certificate %s is for", ErrBadInvitation, cert.Name())
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return err
+	}
+	inv.Key = base64.StdEncoding.EncodeToString(der)
+	return nil
+}
+
+// cert decodes the invitation's certificate.
+func (inv *Invitation) cert() (ndn.Data, error) {
+	b, err := base64.StdEncoding.DecodeString(inv.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("%w: certificate: %v", ErrBadInvitation, err)
+	}
+	d, _, err := spec.Spec{}.ReadData(enc.NewBufferView(b))
+	if err != nil {
+		return nil, fmt.Errorf("%w: certificate: %v", ErrBadInvitation, err)
+	}
+	return d, nil
+}
+
+// parseKey reads an invitation's key: an Ed25519 seed, or PKCS#8.
+func parseKey(b []byte) (crypto.Signer, error) {
+	if len(b) == ed25519.SeedSize {
+		return ed25519.NewKeyFromSeed(b), nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(b)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("a %T key", k)
+	}
+	return s, checkKeyType(s.Public())
 }
 
 // Link is the invitation as one line: InvitationLinkPrefix, then base64url
@@ -161,13 +242,16 @@ func (inv *Invitation) Open() (*Room, *Identity, error) {
 		return nil, nil, fmt.Errorf("%w: media key (an invitation from an older peets: ask for a new one)", ErrBadInvitation)
 	}
 	r.ring.setKey(inv.epoch(), key)
-	seed, err := dec(inv.Key)
-	if err != nil || len(seed) != ed25519.SeedSize {
+	if inv.Key == "" {
+		return nil, nil, fmt.Errorf("%w: %w", ErrBadInvitation, ErrNeedKey)
+	}
+	kb, err := dec(inv.Key)
+	if err != nil {
 		return nil, nil, fmt.Errorf("%w: key", ErrBadInvitation)
 	}
-	id, err := newIdentity(p, ed25519.NewKeyFromSeed(seed))
+	priv, err := parseKey(kb)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: key: %v", ErrBadInvitation, err)
 	}
 	certWire, err := dec(inv.Cert)
 	if err != nil {
@@ -177,11 +261,19 @@ func (inv *Invitation) Open() (*Room, *Identity, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: certificate: %v", ErrBadInvitation, err)
 	}
+	// The key id is the certificate's: a key issued elsewhere keeps its own.
+	if len(cert.Name()) != len(p)+4 || !p.IsPrefix(cert.Name()) {
+		return nil, nil, fmt.Errorf("%w: certificate %s is not for %s", ErrBadInvitation, cert.Name(), p)
+	}
+	id, err := newIdentity(p, priv, cert.Name().At(len(p)+1).Val)
+	if err != nil {
+		return nil, nil, err
+	}
 	pub, _, err := r.CheckMember(cert, covered, id.keyName)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrBadInvitation, err)
 	}
-	if !pub.Equal(id.PublicKey()) {
+	if !sameKey(pub, id.PublicKey()) {
 		return nil, nil, fmt.Errorf("%w: the certificate is for another key", ErrBadInvitation)
 	}
 	if err := id.setCert(enc.Wire{certWire}); err != nil {

@@ -3,9 +3,11 @@ package sec
 import (
 	"bufio"
 	"bytes"
+	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdh"
+	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/rand"
@@ -244,11 +246,26 @@ func (r *Room) Remove(participant enc.Name) (uint64, []enc.Name, error) {
 // makeRekeyLocked seals key for every issued member key still valid, and
 // signs the rekey Data of epoch with the anchor (r.ring.mu held).
 func (r *Room) makeRekeyLocked(epoch uint64, key []byte) ([]byte, error) {
-	eph, err := ecdh.X25519().GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
+	rk := proto.Rekey{Epoch: epoch}
+	// One ephemeral key per curve the recipients' keys are on, made when
+	// the first such recipient comes.
+	ephs := map[ecdh.Curve]*ecdh.PrivateKey{}
+	ephemeral := func(c ecdh.Curve) (*ecdh.PrivateKey, error) {
+		if e := ephs[c]; e != nil {
+			return e, nil
+		}
+		e, err := c.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		ephs[c] = e
+		if c == ecdh.X25519() {
+			rk.Ephemeral = e.PublicKey().Bytes()
+		} else {
+			rk.EphemeralP256 = e.PublicKey().Bytes()
+		}
+		return e, nil
 	}
-	rk := proto.Rekey{Epoch: epoch, Ephemeral: eph.PublicKey().Bytes()}
 	for s := range r.ring.removed {
 		if n, err := enc.NameFromStr(s); err == nil {
 			rk.Removed = append(rk.Removed, n)
@@ -268,13 +285,28 @@ func (r *Room) makeRekeyLocked(epoch uint64, key []byte) ([]byte, error) {
 		if err != nil {
 			continue
 		}
-		sealed, err := sealFor(eph, pub, n, epoch, key)
+		xpub, err := recipientKey(pub)
+		if err != nil {
+			continue
+		}
+		eph, err := ephemeral(xpub.Curve())
+		if err != nil {
+			return nil, err
+		}
+		sealed, err := sealFor(eph, xpub, n, epoch, key)
 		if err != nil {
 			return nil, fmt.Errorf("seal the media key for %s: %w", n, err)
 		}
 		rk.Recipients = append(rk.Recipients, proto.RekeyRecipient{KeyName: n, Wrapped: sealed})
 	}
 	slices.SortFunc(rk.Recipients, func(a, b proto.RekeyRecipient) int { return a.KeyName.Compare(b.KeyName) })
+	if len(ephs) == 0 {
+		// No recipient: the owner's own proxies only. An ephemeral key
+		// all the same, so the content has its usual shape.
+		if _, err := ephemeral(ecdh.X25519()); err != nil {
+			return nil, err
+		}
+	}
 	content, err := rk.Encode()
 	if err != nil {
 		return nil, err
@@ -355,7 +387,7 @@ func (r *Room) AcceptRekey(wire []byte, id *Identity) (uint64, []enc.Name, error
 	if i < 0 || r.IsRemoved(id.keyName) {
 		return 0, fresh, fmt.Errorf("%w: %s is not among the %d recipients of epoch %d", ErrRemoved, id.keyName, len(rk.Recipients), epoch)
 	}
-	key, err := openFor(id.priv, rk.Ephemeral, id.keyName, epoch, rk.Recipients[i].Wrapped)
+	key, err := openFor(id.priv, rk, id.keyName, rk.Recipients[i].Wrapped)
 	if err != nil {
 		return 0, fresh, fmt.Errorf("%w: %v", ErrBadRekey, err)
 	}
@@ -482,13 +514,21 @@ func (r *Room) Reload() (uint64, []enc.Name, error) {
 	return changed, fresh, nil
 }
 
-// sealFor seals key for the member key pub named keyName (see the package
-// comment of rotation above).
-func sealFor(eph *ecdh.PrivateKey, pub ed25519.PublicKey, keyName enc.Name, epoch uint64, key []byte) ([]byte, error) {
-	xpub, err := x25519Public(pub)
-	if err != nil {
-		return nil, err
+// recipientKey is the key-agreement key of a member key: X25519 for
+// Ed25519, the same point for ECDSA P-256.
+func recipientKey(pub crypto.PublicKey) (*ecdh.PublicKey, error) {
+	switch k := pub.(type) {
+	case ed25519.PublicKey:
+		return x25519Public(k)
+	case *ecdsa.PublicKey:
+		return k.ECDH()
 	}
+	return nil, fmt.Errorf("%w: a %T key", ErrBadCert, pub)
+}
+
+// sealFor seals key for the member key whose key-agreement key is xpub,
+// named keyName (see the comment of rotation above).
+func sealFor(eph *ecdh.PrivateKey, xpub *ecdh.PublicKey, keyName enc.Name, epoch uint64, key []byte) ([]byte, error) {
 	shared, err := eph.ECDH(xpub)
 	if err != nil {
 		return nil, err
@@ -500,13 +540,29 @@ func sealFor(eph *ecdh.PrivateKey, pub ed25519.PublicKey, keyName enc.Name, epoc
 	return aead.Seal(nil, make([]byte, aead.NonceSize()), key, keyName.Bytes()), nil
 }
 
-// openFor opens a media key sealed for the member key priv (named keyName).
-func openFor(priv ed25519.PrivateKey, ephPub []byte, keyName enc.Name, epoch uint64, sealed []byte) ([]byte, error) {
-	xpriv, err := x25519Private(priv)
+// openFor opens the media key of rk sealed for the member key priv (named
+// keyName).
+func openFor(priv crypto.Signer, rk *proto.Rekey, keyName enc.Name, sealed []byte) ([]byte, error) {
+	var xpriv *ecdh.PrivateKey
+	var ephPub []byte
+	var err error
+	switch k := priv.(type) {
+	case ed25519.PrivateKey:
+		xpriv, err = x25519Private(k)
+		ephPub = rk.Ephemeral
+	case *ecdsa.PrivateKey:
+		xpriv, err = k.ECDH()
+		ephPub = rk.EphemeralP256
+	default:
+		err = fmt.Errorf("a %T key", priv)
+	}
 	if err != nil {
 		return nil, err
 	}
-	eph, err := ecdh.X25519().NewPublicKey(ephPub)
+	if ephPub == nil {
+		return nil, errors.New("no ephemeral key for this member's kind of key")
+	}
+	eph, err := xpriv.Curve().NewPublicKey(ephPub)
 	if err != nil {
 		return nil, err
 	}
@@ -514,7 +570,7 @@ func openFor(priv ed25519.PrivateKey, ephPub []byte, keyName enc.Name, epoch uin
 	if err != nil {
 		return nil, err
 	}
-	aead, err := rekeyAEAD(shared, ephPub, xpriv.PublicKey().Bytes(), epoch)
+	aead, err := rekeyAEAD(shared, ephPub, xpriv.PublicKey().Bytes(), rk.Epoch)
 	if err != nil {
 		return nil, err
 	}

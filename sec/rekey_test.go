@@ -157,7 +157,7 @@ func TestRemoveRotates(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, rc := range rk.Recipients {
-		if _, err := openFor(bob.id.priv, rk.Ephemeral, rc.KeyName, 2, rc.Wrapped); err == nil {
+		if _, err := openFor(bob.id.priv, rk, rc.KeyName, rc.Wrapped); err == nil {
 			t.Fatalf("bob opened %s's copy", rc.KeyName)
 		}
 	}

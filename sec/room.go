@@ -1,8 +1,10 @@
 package sec
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -229,8 +231,12 @@ func newRoom(room string, group enc.Name, certWire []byte, priv ed25519.PrivateK
 	if security.CertIsExpired(cert) {
 		return nil, fmt.Errorf("%w: anchor %s is expired or not yet valid", ErrBadCert, n)
 	}
+	edPub, ok := pub.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: anchor %s is not an Ed25519 key", ErrBadCert, n)
+	}
 	r := &Room{room: room, group: group.Clone(), cert: cert, certWire: certWire, keyName: keyName.Clone(),
-		pub: pub, issuerID: keyName.At(-1)}
+		pub: edPub, issuerID: keyName.At(-1)}
 	r.ring.init()
 	if priv != nil {
 		if !priv.Public().(ed25519.PublicKey).Equal(pub) {
@@ -270,32 +276,56 @@ func (r *Room) Fingerprint() string { return fmt.Sprintf("%x", r.issuerID.Val) }
 // Certify issues id a certificate of the room, valid for validity from
 // now, and makes it the one id serves. It needs the anchor's key.
 func (r *Room) Certify(id *Identity, validity time.Duration) error {
-	if r.signer == nil {
-		return ErrNotOwner
-	}
-	if !memberIdentity(id.name, r) {
-		return fmt.Errorf("%w: %s is not a participant prefix of room %s (want <user-prefix>/%s)", ErrUntrusted, id.name, r.room, r.room)
-	}
-	self, _, err := spec.Spec{}.ReadData(enc.NewWireView(id.self))
+	spki, err := x509.MarshalPKIXPublicKey(id.PublicKey())
 	if err != nil {
 		return err
 	}
+	wire, err := r.issue(id.keyName, spki, validity)
+	if err != nil {
+		return err
+	}
+	return id.setCert(wire)
+}
+
+// issue signs a certificate P/KEY/<kid>/<anchor-kid>/v=<ms> for the key
+// spki (a DER SubjectPublicKeyInfo) named keyName = P/KEY/<kid>, valid
+// from an hour ago (clocks differ) for validity.
+func (r *Room) issue(keyName enc.Name, spki []byte, validity time.Duration) (enc.Wire, error) {
+	if r.signer == nil {
+		return nil, ErrNotOwner
+	}
+	if len(keyName) < 3 || !keyName.At(-2).IsGeneric("KEY") || !memberIdentity(keyName.Prefix(-2), r) {
+		return nil, fmt.Errorf("%w: %s is not a key of a participant prefix of room %s (want <user-prefix>/%s)", ErrUntrusted, keyName, r.room, r.room)
+	}
+	if _, err := parsePublicKey(spki); err != nil {
+		return nil, err
+	}
+	// SignCert takes the key from a Data of ContentType KEY named for it.
+	req, err := spec.Spec{}.MakeData(keyName.Append(enc.NewGenericComponent("self"), enc.NewVersionComponent(0)),
+		&ndn.DataConfig{ContentType: optional.Some(ndn.ContentTypeKey)}, enc.Wire{spki}, signer.NewSha256Signer())
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := spec.Spec{}.ReadData(enc.NewWireView(req.Wire))
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now()
 	wire, err := security.SignCert(security.SignCertArgs{
-		Signer: r.signer, Data: self, IssuerId: r.issuerID,
+		Signer: r.signer, Data: d, IssuerId: r.issuerID,
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(validity),
 	})
 	if err != nil {
-		return fmt.Errorf("issue a certificate: %w", err)
+		return nil, fmt.Errorf("issue a certificate: %w", err)
 	}
-	return id.setCert(wire)
+	return wire, nil
 }
 
 // CheckMember checks that cert, fetched for keyName, is a certificate of
 // this room for keyName, valid now, and returns its key and expiry. The
 // chain (member certificate, then anchor) is checked by ndnd's
 // TrustConfig under the room's schema.
-func (r *Room) CheckMember(cert ndn.Data, covered enc.Wire, keyName enc.Name) (ed25519.PublicKey, time.Time, error) {
+func (r *Room) CheckMember(cert ndn.Data, covered enc.Wire, keyName enc.Name) (crypto.PublicKey, time.Time, error) {
 	if err := checkCertShape(cert, keyName); err != nil {
 		return nil, time.Time{}, err
 	}

@@ -32,7 +32,7 @@ func checkServed(r *Room, id *Identity) error {
 		return err
 	}
 	pub, _, err := r.CheckMember(d, cov, id.KeyName())
-	if err == nil && !pub.Equal(id.PublicKey()) {
+	if err == nil && !sameKey(pub, id.PublicKey()) {
 		return errors.New("another key")
 	}
 	return err

@@ -113,7 +113,7 @@ func TestSelfSignedCert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !pub.Equal(id.PublicKey()) {
+	if !sameKey(pub, id.PublicKey()) {
 		t.Fatal("public key mismatch")
 	}
 	other, _ := NewEphemeral(mustName(t, "/peets/user/eve/r"))
@@ -133,7 +133,7 @@ func TestLoadOrCreateStable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !a.KeyName().Equal(b.KeyName()) || !a.PublicKey().Equal(b.PublicKey()) {
+	if !a.KeyName().Equal(b.KeyName()) || !sameKey(a.PublicKey(), b.PublicKey()) {
 		t.Fatal("reloaded key differs")
 	}
 }

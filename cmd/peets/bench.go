@@ -130,6 +130,7 @@ func newBenchWorkerCmd() *cobra.Command {
 	fl.StringVar(&c.AudioPath, "audio", "", "Opus Ogg file instead of the embedded audio (pub)")
 	fl.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")
 	fl.StringVar(&c.Invitation, "invitation", "", "import this invitation and join with it")
+	fl.StringVar(&c.SafeBag, "safebag", "", "the key of an invitation made for it (ndnsec export; password in $PEETS_SAFEBAG_PASSWORD)")
 	return cmd
 }
 

@@ -12,19 +12,20 @@ import (
 // daemonFlags are the flags shared by up, bot and demo.
 type daemonFlags struct {
 	ndnFlags
-	config    string
-	user      string
-	name      string
-	room      string
-	prefix    string
-	group     string
-	role      string
-	links     []string
-	heartbeat time.Duration
-	jitter    float64
-	expire    int
-	layerIdle time.Duration
-	invite    string
+	config               string
+	user                 string
+	name                 string
+	room                 string
+	prefix               string
+	group                string
+	role                 string
+	links                []string
+	heartbeat            time.Duration
+	jitter               float64
+	expire               int
+	layerIdle            time.Duration
+	invite               string
+	safebag, safebagPass string
 }
 
 func (f *daemonFlags) add(cmd *cobra.Command, defUser string) {
@@ -42,6 +43,8 @@ func (f *daemonFlags) add(cmd *cobra.Command, defUser string) {
 	fl.Float64Var(&f.jitter, "jitter", 0, "heartbeat jitter, +- fraction of the interval (default 0.25)")
 	fl.IntVar(&f.expire, "expire-after", 0, "missed heartbeat intervals before a member is dropped (default 3)")
 	fl.StringVar(&f.invite, "invitation", "", "import this invitation (a file, or a peets-invite: link from `peets invite` on the room owner's machine) and join with it")
+	fl.StringVar(&f.safebag, "safebag", "", "with --invitation made for your own NDN key (peets invite --key-cert): that key, as `ndnsec export` writes it")
+	fl.StringVar(&f.safebagPass, "safebag-password-file", "", "a file holding the --safebag's password (default: $PEETS_SAFEBAG_PASSWORD)")
 	fl.DurationVar(&f.layerIdle, "layer-idle", 0, "pause a camera layer (simulcast) no subscriber has asked for this long; negative: never (config layer_idle)")
 }
 
@@ -69,6 +72,8 @@ func (f *daemonFlags) build(cmd *cobra.Command) (daemon.Config, error) {
 	set("state-dir", &c.StateDir, f.stateDir)
 	set("trust-dir", &c.TrustDir, f.trustDir)
 	set("invitation", &c.Invitation, f.invite)
+	set("safebag", &c.SafeBag, f.safebag)
+	set("safebag-password-file", &c.SafeBagPasswordFile, f.safebagPass)
 	if len(f.links) > 0 {
 		c.Links = append(c.Links, f.links...)
 	}

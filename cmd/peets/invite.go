@@ -77,7 +77,7 @@ func (f *memberFlags) parse() (dir string, group, user enc.Name, err error) {
 // newInviteCmd issues an invitation to a room this machine owns.
 func newInviteCmd() *cobra.Command {
 	var f memberFlags
-	var out string
+	var out, keyCert string
 	var valid time.Duration
 	cmd := &cobra.Command{
 		Use:   "invite",
@@ -89,7 +89,14 @@ The invitation holds a fresh key for the person, its certificate issued by the
 room's anchor for their participant prefix, and the anchor's certificate. It is
 a secret: send it by a channel you trust. On their machine:
 
-  peets up --user USER --room ROOM --invitation FILE-OR-LINK`,
+  peets up --user USER --room ROOM --invitation FILE-OR-LINK
+
+For a person who has an NDN key already (a testbed's, made with ndnsec), give
+its certificate with --key-cert (ndnsec cert-dump -i IDENTITY > FILE; it holds
+no secret) and --prefix: the invitation certifies that key for the room and
+carries no key; they join with their own:
+
+  peets up --user USER --prefix PREFIX --room ROOM --invitation FILE --safebag SAFEBAG`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, group, u, err := f.parse()
@@ -111,7 +118,12 @@ a secret: send it by a channel you trust. On their machine:
 			if !r.Owner() {
 				return fmt.Errorf("%w: room %s, anchor %s in %s: only its owner can invite", sec.ErrNotOwner, f.room, r.AnchorName(), dir)
 			}
-			inv, err := r.Invite(f.user, proto.ParticipantPrefix(u, f.room), valid)
+			var inv *sec.Invitation
+			if keyCert != "" {
+				inv, err = inviteKey(r, f.user, proto.ParticipantPrefix(u, f.room), keyCert, valid)
+			} else {
+				inv, err = r.Invite(f.user, proto.ParticipantPrefix(u, f.room), valid)
+			}
 			if err != nil {
 				return err
 			}
@@ -127,6 +139,7 @@ a secret: send it by a channel you trust. On their machine:
 	}
 	f.add(cmd, "the invited person's")
 	fl := cmd.Flags()
+	fl.StringVar(&keyCert, "key-cert", "", "invite the key of this NDN certificate (ndnsec cert-dump), which the person holds, instead of a fresh one")
 	fl.StringVar(&out, "out", "", "write the invitation to this file (mode 0600) instead of standard output")
 	fl.DurationVar(&valid, "valid", sec.InvitationValidity, "how long the invitation's certificate is valid")
 	return cmd
@@ -233,4 +246,22 @@ removed member opens none of the media sent. Invite it again for a new key.`,
 	}
 	f.add(cmd, "the member's")
 	return cmd
+}
+
+// inviteKey invites the key of the certificate in file (an NDN key the
+// person holds, as ndnsec made it), keeping its key id.
+func inviteKey(r *sec.Room, user string, participant enc.Name, file string, valid time.Duration) (*sec.Invitation, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := sec.ReadCertificate(b)
+	if err != nil {
+		return nil, fmt.Errorf("--key-cert %s: %w", file, err)
+	}
+	pub, err := sec.CertKey(cert)
+	if err != nil {
+		return nil, fmt.Errorf("--key-cert %s: %w", file, err)
+	}
+	return r.InviteKey(user, participant, pub, cert.Name().At(-3).Val, valid)
 }

@@ -151,3 +151,84 @@ func TestRoomRemove(t *testing.T) {
 		t.Error("alice's proxy did not rotate")
 	}
 }
+
+// TestTestbedKey: a member joins with an NDN key made elsewhere, as a
+// testbed user has one: ndnsec (ndn-cxx 0.9) makes an ECDSA key for
+// /ndn/edu/ucla/carol and exports it as a SafeBag; the owner invites the
+// key from its certificate alone (`peets invite --key-cert`, no secret
+// travels); carol's bot joins with the invitation and her SafeBag. Bob
+// receives her ECDSA-signed, encrypted media, and an observer lists her
+// under her testbed prefix.
+func TestTestbedKey(t *testing.T) {
+	ndnsec := filepath.Join(e2etest.NFDTools(t), "bin", "ndnsec")
+	p := newProcs(t)
+	room := fmt.Sprintf("testbed%d", os.Getpid()%100000)
+	fw := p.forwarder()
+	trust := func(who string) string { return filepath.Join(p.dir, "trust-"+who) }
+	home := filepath.Join(p.dir, "ndnsec-home")
+	sec := func(args ...string) []byte {
+		cmd := exec.Command(ndnsec, args...)
+		cmd.Env = append(os.Environ(), "HOME="+home)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("ndnsec %v: %v", args, err)
+		}
+		return out
+	}
+	sec("key-gen", "-t", "e", "/ndn/edu/ucla/carol")
+	bag, certFile, pass := filepath.Join(p.dir, "carol.safebag"), filepath.Join(p.dir, "carol.cert"), filepath.Join(p.dir, "carol.pass")
+	sec("export", "-P", "testbed-secret", "-o", bag, "-i", "/ndn/edu/ucla/carol")
+	for f, b := range map[string][]byte{certFile: sec("cert-dump", "-i", "/ndn/edu/ucla/carol"), pass: []byte("testbed-secret\n")} {
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	alice := p.start("alice", "bot", "--user", "alice", "--room", room, "--forwarder", fw,
+		"--state-dir", filepath.Join(p.dir, "alice"), "--trust-dir", trust("A"), "--log-level", "info")
+	if _, err := alice.WaitLine(botRe, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	invite := func(args ...string) string {
+		inv := filepath.Join(p.dir, args[0]+".invitation")
+		all := append([]string{"invite", "--room", room, "--user", args[0], "--trust-dir", trust("A"), "--out", inv}, args[1:]...)
+		if out, err := exec.Command(p.bin, all...).CombinedOutput(); err != nil {
+			t.Fatalf("peets %v: %v\n%s", all, err, out)
+		}
+		return inv
+	}
+	carolInv := invite("carol", "--prefix", "/ndn/edu/ucla/carol", "--key-cert", certFile)
+	if b, _ := os.ReadFile(carolInv); strings.Contains(string(b), "PRIVATE") {
+		t.Fatal("the invitation holds a key")
+	}
+	carol := p.start("carol", "bot", "--user", "carol", "--prefix", "/ndn/edu/ucla/carol", "--room", room, "--forwarder", fw,
+		"--state-dir", filepath.Join(p.dir, "carol"), "--trust-dir", trust("C"), "--invitation", carolInv,
+		"--safebag", bag, "--safebag-password-file", pass, "--log-level", "info")
+	if _, err := carol.WaitLine(botRe, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	bob, report := p.worker("bob", "sub", room, fw, "--trust-dir", trust("B"), "--invitation", invite("bob"), "--progress", "50ms")
+	if !e2etest.Eventually(10*time.Second, func() bool { return progress(bob) > 300 }) {
+		t.Fatalf("bob got little media (count %d)", progress(bob))
+	}
+	rj := p.rosterJSON(room, fw, "--trust-dir", trust("B"), "--wait", "3s")
+	got := map[string]string{}
+	for _, m := range rj.Members {
+		got[m.User] = m.Prefix
+	}
+	if got["carol"] != "/ndn/edu/ucla/carol" || got["alice"] == "" {
+		t.Fatalf("the observer lists %v, want carol at /ndn/edu/ucla/carol and alice", got)
+	}
+	bob.Stop(5 * time.Second)
+	r := readReport(t, report)
+	var fromCarol uint64
+	for k, f := range r.Stats.Fetchers {
+		if strings.Contains(k, "/ndn/edu/ucla/carol/") {
+			fromCarol += f.Delivered
+		}
+	}
+	t.Logf("bob delivered %d packets of carol's ECDSA-signed streams", fromCarol)
+	if fromCarol < 100 {
+		t.Errorf("bob delivered %d packets from carol", fromCarol)
+	}
+}

@@ -71,8 +71,9 @@ type WorkerConfig struct {
 	// CPUProfile, if set, is a file for a CPU profile of the whole run
 	// (up to the end of Run, before the report is written).
 	CPUProfile string
-	// Invitation to import before joining (daemon.Config.Invitation).
-	Invitation string
+	// Invitation to import before joining (daemon.Config.Invitation), and
+	// the SafeBag of its key (daemon.Config.SafeBag).
+	Invitation, SafeBag string
 }
 
 // maxRecords bounds what a worker keeps (10 minutes of a bot stream).
@@ -141,7 +142,7 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 		mu.Unlock()
 	}
 	cfg := daemon.Config{
-		User: c.User, Room: c.Room, Prefix: c.Prefix, Forwarder: c.Forwarder, StateDir: c.StateDir, TrustDir: c.TrustDir, Links: c.Links, Invitation: c.Invitation,
+		User: c.User, Room: c.Room, Prefix: c.Prefix, Forwarder: c.Forwarder, StateDir: c.StateDir, TrustDir: c.TrustDir, Links: c.Links, Invitation: c.Invitation, SafeBag: c.SafeBag,
 	}
 	opts := daemon.Options{Config: cfg, Logger: c.Logger, Ephemeral: true}
 	switch c.Mode {
