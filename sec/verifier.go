@@ -42,6 +42,7 @@ type Verifier struct {
 
 	mu       sync.Mutex
 	pins     map[string]pin       // owner identity -> pinned key
+	names    map[uint64]ownerName // pinKey's memo, by the name's hash
 	pending  map[string]*fetching // key name -> waiting verifications
 	negCache map[string]time.Time // key name -> retry not before
 
@@ -53,6 +54,33 @@ type pin struct {
 	pub     crypto.PublicKey // ed25519.PublicKey or *ecdsa.PublicKey (keys.go)
 	key     *fastverify.Key  // an Ed25519 pub, prepared: ~3x faster than ed25519.Verify
 	until   time.Time        // the certificate's end; zero: no end
+}
+
+// ownerName is an owner's name and its key in pins.
+type ownerName struct {
+	name enc.Name
+	key  string
+}
+
+// maxNames bounds pinKey's memo.
+const maxNames = 4096
+
+// pinKey is owner's key in pins (v.mu held). Each packet's owner is one of
+// the few whose names were seen before: a hash and a comparison instead of
+// writing the name's URI.
+func (v *Verifier) pinKey(owner enc.Name) string {
+	h := owner.Hash()
+	if n, ok := v.names[h]; ok && n.name.Equal(owner) {
+		return n.key
+	}
+	k := owner.String()
+	if len(v.names) >= maxNames {
+		clear(v.names)
+	}
+	if _, taken := v.names[h]; !taken { // a collision keeps the first
+		v.names[h] = ownerName{name: owner.Clone(), key: k}
+	}
+	return k
 }
 
 type fetching struct {
@@ -75,6 +103,7 @@ func NewVerifier(e ndn.Engine, log *slog.Logger) *Verifier {
 		log:          log.With("module", "verifier"),
 		untrustedLog: ratelog.Keyed{Every: ratelog.DefaultEvery},
 		pins:         map[string]pin{},
+		names:        map[uint64]ownerName{},
 		pending:      map[string]*fetching{},
 		negCache:     map[string]time.Time{},
 	}
@@ -162,10 +191,11 @@ func (v *Verifier) Verify(owner enc.Name, data ndn.Data, covered enc.Wire, cb fu
 		return
 	}
 	v.mu.Lock()
-	p, ok := v.pins[owner.String()]
+	ownerKey := v.pinKey(owner)
+	p, ok := v.pins[ownerKey]
 	if ok && p.expired(time.Now()) {
 		// Its certificate ended: fetch the current one.
-		delete(v.pins, owner.String())
+		delete(v.pins, ownerKey)
 		ok = false
 	}
 	if ok {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -68,5 +69,18 @@ func TestWriteReport(t *testing.T) {
 	var empty WorkerReport
 	if err := readReport(file2, &empty); err != nil || empty.Records == nil || len(empty.Records) != 0 {
 		t.Fatalf("empty report: %v, records %v", err, empty.Records)
+	}
+}
+
+// TestAppendRecord: a record written by hand is what json.Marshal writes.
+func TestAppendRecord(t *testing.T) {
+	for _, r := range []Record{
+		{Stream: "video", Seq: 1, TimeNs: 1796652919903123456, Size: 1200, Hash: 18446744073709551615, Key: true},
+		{Stream: "cam.h", Seq: 0, TimeNs: -1, Size: 0, Hash: 0},
+	} {
+		want, _ := json.Marshal(r)
+		if got := appendRecord(nil, r); string(got) != string(want) {
+			t.Errorf("%s, want %s", got, want)
+		}
 	}
 }

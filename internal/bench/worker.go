@@ -118,7 +118,8 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 	defer recs.close()
 	var mu sync.Mutex
 	outOfOrder := 0
-	last := map[string]uint64{}
+	type streamKey struct{ from, stream string }
+	last := map[streamKey]uint64{}
 	count := 0
 	// from is the publisher (a subscriber hears several): a stream's
 	// order is per publisher.
@@ -134,10 +135,11 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 		}
 		mu.Lock()
 		count++
-		if seq <= last[from+"/"+stream] {
+		k := streamKey{from, stream}
+		if seq <= last[k] {
 			outOfOrder++
 		}
-		last[from+"/"+stream] = seq
+		last[k] = seq
 		recs.add(Record{Stream: stream, Seq: seq, TimeNs: t.UnixNano(), Size: len(pkt), Hash: h.Sum64(), Key: key})
 		mu.Unlock()
 	}
@@ -156,8 +158,9 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 		opts.OnPublish = func(stream string, seq uint64, pkt []byte, in time.Time) { add("", stream, seq, pkt, in) }
 	case "sub":
 		opts.Config.Role = proto.RoleViewer
+		var names nameCache
 		opts.OnRemote = func(from enc.Name, stream string, seq uint64, pkt []byte) {
-			add(from.String(), stream, seq, pkt, time.Now())
+			add(names.of(from), stream, seq, pkt, time.Now())
 		}
 	default:
 		return fmt.Errorf("bench worker: mode %q (want pub or sub)", c.Mode)
@@ -196,4 +199,28 @@ func RunWorker(ctx context.Context, c WorkerConfig) error {
 		return err
 	}
 	return runErr
+}
+
+// nameCache keeps the strings of the few names a subscriber hears from,
+// so a packet costs a comparison rather than a name's URI. Fetchers call it
+// from their goroutines.
+type nameCache struct {
+	mu    sync.Mutex
+	names []enc.Name
+	strs  []string
+}
+
+func (c *nameCache) of(n enc.Name) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, m := range c.names {
+		if m.Equal(n) {
+			return c.strs[i]
+		}
+	}
+	s := n.String()
+	if len(c.names) < 64 {
+		c.names, c.strs = append(c.names, n.Clone()), append(c.strs, s)
+	}
+	return s
 }
