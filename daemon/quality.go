@@ -97,8 +97,8 @@ func (d *Daemon) remoteQuality(qt *qualityTracker, now time.Time) []proto.Stream
 	out := []proto.StreamQuality{}
 	for key, r := range remotes {
 		sq := proto.StreamQuality{Participant: r.info.User, Stream: r.info.Stream, Kind: r.info.Kind}
-		if r.lr != nil {
-			sq.Layer, sq.Target, sq.Top, sq.Layers, sq.LayerIndex = r.lr.view()
+		if lr := r.layered(); lr != nil {
+			sq.Layer, sq.Target, sq.Top, sq.Layers, sq.LayerIndex = lr.view()
 		}
 		f := r.fetcher()
 		if f == nil {
@@ -205,7 +205,7 @@ func (d *Daemon) shareOf(budget float64) float64 {
 	defer d.mu.Unlock()
 	n := 0
 	for _, r := range d.remotes {
-		if r.lr != nil {
+		if r.layered() != nil {
 			n++
 		}
 	}

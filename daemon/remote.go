@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
@@ -37,45 +38,80 @@ type RemoteSink interface {
 // remoteStream is one fetched remote stream: a plain one (f), or a
 // simulcast camera (lr), whose layers feed one track.
 type remoteStream struct {
-	info   RemoteInfo
+	info RemoteInfo
+	// run is what fetches the stream; nil while paused: the member turned
+	// it off (its camera or microphone), so it costs no Interest, and the
+	// pages keep its track for when it comes back. Set and cleared on the
+	// daemon's roster loop only; read anywhere.
+	run   atomic.Pointer[remoteRun]
+	alive aliveTicker
+}
+
+// remoteRun is one run of a remote stream's fetching: one fetcher, or the
+// layers of a simulcast camera.
+type remoteRun struct {
 	f      *media.Fetcher
 	lr     *layeredRemote
 	cancel context.CancelFunc
 	done   chan struct{}
-	alive  aliveTicker
 }
 
-func (r *remoteStream) stop() {
-	if r.lr != nil {
-		r.lr.stop()
+func (run *remoteRun) stop() {
+	if run.lr != nil {
+		run.lr.stop()
 		return
 	}
-	r.cancel()
-	<-r.done
+	run.cancel()
+	<-run.done
+}
+
+// stop stops fetching (pause, or for good).
+func (r *remoteStream) stop() {
+	if run := r.run.Swap(nil); run != nil {
+		run.stop()
+	}
+}
+
+func (r *remoteStream) paused() bool { return r.run.Load() == nil }
+
+// layered is the simulcast camera's fetching, nil if none (or paused).
+func (r *remoteStream) layered() *layeredRemote {
+	if run := r.run.Load(); run != nil {
+		return run.lr
+	}
+	return nil
 }
 
 func (r *remoteStream) refresh() {
-	if r.lr != nil {
-		r.lr.refresh()
-		return
+	switch run := r.run.Load(); {
+	case run == nil:
+	case run.lr != nil:
+		run.lr.refresh()
+	default:
+		run.f.Refresh()
 	}
-	r.f.Refresh()
 }
 
 func (r *remoteStream) requestKeyframe() {
-	if r.lr != nil {
-		r.lr.requestKeyframe()
-		return
+	switch run := r.run.Load(); {
+	case run == nil:
+	case run.lr != nil:
+		run.lr.requestKeyframe()
+	default:
+		run.f.RequestKeyframe()
 	}
-	r.f.RequestKeyframe()
 }
 
-// fetcher is the fetcher whose packets reach the pages now.
+// fetcher is the fetcher whose packets reach the pages now (nil: none).
 func (r *remoteStream) fetcher() *media.Fetcher {
-	if r.lr != nil {
-		return r.lr.fetcher()
+	switch run := r.run.Load(); {
+	case run == nil:
+		return nil
+	case run.lr != nil:
+		return run.lr.fetcher()
+	default:
+		return run.f
 	}
-	return r.f
 }
 
 func remoteKey(owner enc.Name, stream string) string {
@@ -138,11 +174,12 @@ func (d *Daemon) syncMember(ctx context.Context, m roster.Member) {
 		key := remoteKey(m.Participant, s.ID)
 		keep[key] = true
 		d.mu.Lock()
-		_, have := d.remotes[key]
+		r := d.remotes[key]
 		d.mu.Unlock()
-		if !have {
-			d.startRemote(ctx, m, s, key)
+		if r == nil {
+			r = d.newRemote(m, s, key)
 		}
+		d.follow(ctx, r, mutedKind(m, s.Kind), func() *remoteRun { return d.runFetcher(ctx, r, s) })
 	}
 	for g, layers := range groups {
 		key := remoteKey(m.Participant, g)
@@ -151,25 +188,55 @@ func (d *Daemon) syncMember(ctx context.Context, m roster.Member) {
 		r := d.remotes[key]
 		d.mu.Unlock()
 		if r == nil {
-			d.startRemoteLayers(ctx, m, g, layers, key)
-		} else if r.lr != nil {
-			r.lr.setLayers(layers)
+			r = d.newRemote(m, layers[0], key)
+			r.info.Stream = g
+			d.log.Info("fetching layers", "stream", r.info.Owner.String()+"/media/"+g, "layers", len(layers), "codec", r.info.Codec)
+		} else if lr := r.layered(); lr != nil {
+			lr.setLayers(layers)
 		}
+		d.follow(ctx, r, mutedKind(m, proto.KindVideo), func() *remoteRun {
+			lr := d.startLayered(ctx, r.info, layers)
+			return &remoteRun{lr: lr}
+		})
 	}
 	d.dropMember(m.Participant, keep)
 }
 
-// startRemoteLayers starts fetching a simulcast group as one remote stream.
-func (d *Daemon) startRemoteLayers(ctx context.Context, m roster.Member, group string, layers []proto.RosterStream, key string) {
-	l := layers[0]
-	info := RemoteInfo{
-		Key: key, Owner: m.Participant.Clone(), User: m.User, Name: m.Name, Stream: group,
-		Kind: l.Kind, Codec: l.Codec, ClockRate: l.ClockRate,
+// mutedKind: the member turned off its streams of kind (camera or
+// microphone).
+func mutedKind(m roster.Member, kind string) bool {
+	return (kind == proto.KindVideo && m.VideoMuted) || (kind == proto.KindAudio && m.AudioMuted)
+}
+
+// follow pauses r while its member keeps it off, and runs it (start) when
+// it is on, announcing it to the pages the first time. On the roster loop.
+func (d *Daemon) follow(ctx context.Context, r *remoteStream, off bool, start func() *remoteRun) {
+	d.mu.Lock()
+	_, known := d.remotes[r.info.Key]
+	d.mu.Unlock()
+	switch {
+	case off && !r.paused():
+		r.stop()
+		d.log.Info("paused: turned off by its member", "stream", r.info.Owner.String()+"/"+r.info.Stream)
+	case !off && r.paused() && ctx.Err() == nil:
+		if run := start(); run != nil {
+			r.run.Store(run)
+			if known {
+				d.log.Info("resumed: turned on by its member", "stream", r.info.Owner.String()+"/"+r.info.Stream)
+			}
+		}
 	}
-	r := &remoteStream{info: info}
-	r.lr = d.startLayered(ctx, info, layers)
-	d.addRemote(key, r)
-	d.log.Info("fetching layers", "stream", info.Owner.String()+"/media/"+group, "layers", len(layers), "codec", info.Codec)
+	if !known {
+		d.addRemote(r.info.Key, r)
+	}
+}
+
+// newRemote is a remote stream of m, not fetched yet.
+func (d *Daemon) newRemote(m roster.Member, s proto.RosterStream, key string) *remoteStream {
+	return &remoteStream{info: RemoteInfo{
+		Key: key, Owner: m.Participant.Clone(), User: m.User, Name: m.Name, Stream: s.ID,
+		Kind: s.Kind, Codec: s.Codec, ClockRate: s.ClockRate,
+	}}
 }
 
 // dropMember stops the member's fetchers, except those in keep.
@@ -193,17 +260,15 @@ func (d *Daemon) dropMember(owner enc.Name, keep map[string]bool) {
 	}
 }
 
-func (d *Daemon) startRemote(ctx context.Context, m roster.Member, s proto.RosterStream, key string) {
-	info := RemoteInfo{
-		Key: key, Owner: m.Participant.Clone(), User: m.User, Name: m.Name, Stream: s.ID,
-		Kind: s.Kind, Codec: s.Codec, ClockRate: s.ClockRate,
-	}
+// runFetcher starts fetching plain stream s for r (nil if it cannot).
+func (d *Daemon) runFetcher(ctx context.Context, r *remoteStream, s proto.RosterStream) *remoteRun {
+	info := r.info
 	rate := 50.0
 	if s.Kind == proto.KindVideo {
 		rate = 60
 	}
-	r := &remoteStream{info: info, done: make(chan struct{})}
 	onRemote := d.opts.OnRemote
+	key := info.Key
 	f, err := media.NewFetcher(media.FetcherConfig{
 		Engine: d.conn.Engine(), Owner: info.Owner, Stream: s.ID, Verifier: d.ver, RateHint: rate,
 		MediaKeys: d.room, Logger: d.log,
@@ -221,21 +286,20 @@ func (d *Daemon) startRemote(ctx context.Context, m roster.Member, s proto.Roste
 	})
 	if err != nil {
 		d.log.Warn("cannot fetch", "stream", s.ID, "owner", info.Owner, "err", err)
-		return
+		return nil
 	}
-	r.f = f
 	rctx, cancel := context.WithCancel(ctx)
-	r.cancel = cancel
-	d.addRemote(key, r)
+	run := &remoteRun{f: f, cancel: cancel, done: make(chan struct{})}
 	d.log.Info("fetching", "stream", info.Owner.String()+"/media/"+info.Stream, "codec", info.Codec)
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		defer close(r.done)
+		defer close(run.done)
 		if err := f.Run(rctx); err != nil && rctx.Err() == nil {
 			d.log.Warn("fetcher stopped", "stream", info.Stream, "owner", info.Owner, "err", err)
 		}
 	}()
+	return run
 }
 
 // sinkList returns the current sinks: a snapshot that is never modified,
@@ -337,14 +401,16 @@ func (d *Daemon) Stats() Stats {
 		s.Publishers[id] = l.pub.Stats()
 	}
 	for _, r := range d.remotes {
-		if r.lr != nil {
+		if lr := r.layered(); lr != nil {
 			if s.Layers == nil {
 				s.Layers = map[string]LayerStats{}
 			}
-			r.lr.stats(s.Fetchers, s.Layers)
+			lr.stats(s.Fetchers, s.Layers)
 			continue
 		}
-		s.Fetchers[r.info.Owner.String()+"/media/"+r.info.Stream] = r.f.Stats()
+		if f := r.fetcher(); f != nil {
+			s.Fetchers[r.info.Owner.String()+"/media/"+r.info.Stream] = f.Stats()
+		}
 	}
 	return s
 }
