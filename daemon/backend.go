@@ -296,6 +296,7 @@ func (p *page) onLocalStream(ls bridge.LocalStream) {
 	}
 	keyReq := func() { _ = p.sess.RequestLocalKeyframe(ls.ID) }
 	layer := d.layerOf(ls.Group, ls.RID, ls.AbsSendTime)
+	layer.audioLevel = ls.AudioLevel
 	d.mu.Lock()
 	l := d.locals[ls.ID]
 	d.mu.Unlock()
@@ -375,6 +376,16 @@ func (p *page) SendQuality(q proto.Quality) {
 	m, err := proto.NewSignal(proto.TypeQuality, q)
 	if err != nil {
 		p.b.d.log.Debug("quality not sent to the page", "err", err)
+		return
+	}
+	_ = p.conn.Send(m)
+}
+
+// SendSpeakers implements SpeakerSink.
+func (p *page) SendSpeakers(sp proto.Speakers) {
+	m, err := proto.NewSignal(proto.TypeSpeakers, sp)
+	if err != nil {
+		p.b.d.log.Debug("speakers not sent to the page", "err", err)
 		return
 	}
 	_ = p.conn.Send(m)

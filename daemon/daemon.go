@@ -16,6 +16,7 @@ import (
 	"github.com/peets/peets/internal/ratelog"
 	"github.com/peets/peets/media"
 	"github.com/peets/peets/media/source"
+	"github.com/peets/peets/media/speaker"
 	"github.com/peets/peets/proto"
 	"github.com/peets/peets/roster"
 	"github.com/peets/peets/sec"
@@ -87,6 +88,7 @@ type Daemon struct {
 	takenLog ratelog.Limiter
 	// rekeyWant carries newer key epochs heard in heartbeats to the rekey
 	// loop (rekey.go); rekeyLog limits its warnings.
+	spk        speakers // who is speaking (speakers.go)
 	rekeyWant  chan uint64
 	rekeyLog   ratelog.Limiter
 	serveRekey bool // the rekey handler is attached
@@ -147,7 +149,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		cfg: cfg, opts: o, log: log.With("user", cfg.User, "room", cfg.Room),
 		conn: o.Conn, locals: map[string]*localStream{}, remotes: map[string]*remoteStream{},
 		sinks: map[int]RemoteSink{}, layerWake: make(chan struct{}, 1), takenLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
-		rekeyWant: make(chan uint64, 4), rekeyLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
+		rekeyWant: make(chan uint64, 4), spk: speakers{tr: speaker.New(speaker.Config{})}, rekeyLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
 	}
 	d.self = cfg.ParticipantPrefix()
 	ok := false
@@ -287,6 +289,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() {
 		defer d.wg.Done()
 		d.rekeyLoop(runCtx)
+	}()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.speakerLoop(runCtx)
 	}()
 	// After a forwarder restart the Interests outstanding died with its PIT:
 	// re-express them at once rather than after their lifetime.

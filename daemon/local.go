@@ -31,12 +31,13 @@ type localStream struct {
 	buf    []byte // marshal buffer (file source)
 }
 
-// layerInfo says which simulcast layer a local stream is, and where its
-// packets carry their send time.
+// layerInfo says which simulcast layer a local stream is, and which
+// header extensions its packets carry (their send time, the audio level).
 type layerInfo struct {
 	group, rid  string
 	bitrate     uint64 // the page's cap for it
 	absSendTime uint8  // header extension id, 0 if none
+	audioLevel  uint8  // header extension id (audio), 0 if none
 }
 
 // layerOf describes the page's encoding rid of group ("" if none); the
@@ -116,6 +117,9 @@ func (d *Daemon) publish(l *localStream, pkt []byte, keyframe bool) {
 		d.log.Debug("publish", "stream", l.id, "err", err)
 		return
 	}
+	if l.layer.audioLevel != 0 {
+		d.observeLevel(d.cfg.User, pkt, l.layer.audioLevel)
+	}
 	if d.opts.OnPublish != nil {
 		d.opts.OnPublish(l.id, seq, pkt, in)
 	}
@@ -167,6 +171,7 @@ func (d *Daemon) rosterStreams() []proto.RosterStream {
 			ID: l.id, Kind: l.kind, Codec: l.mime, ClockRate: l.clock,
 			LatestSeq: m.Latest, KeyframeSeq: m.KeySeq, Boot: m.Boot,
 			Group: l.layer.group, RID: l.layer.rid, Bitrate: l.layer.bitrate, AbsSendTime: l.layer.absSendTime,
+			AudioLevel: l.layer.audioLevel,
 		})
 	}
 	return out

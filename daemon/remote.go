@@ -132,6 +132,7 @@ func (d *Daemon) onRosterEvent(ctx context.Context, ev roster.Event) {
 		d.syncMember(ctx, ev.Member)
 	case roster.EventLeave:
 		d.log.Info("member left", "member", ev.Member.User, "participant", ev.Member.Participant, "reason", ev.Reason)
+		d.forgetSpeaker(ev.Member.User)
 		d.dropMember(ev.Member.Participant, nil)
 	case roster.EventUserTaken:
 		if ev.Holder.Equal(d.self) {
@@ -269,6 +270,7 @@ func (d *Daemon) runFetcher(ctx context.Context, r *remoteStream, s proto.Roster
 	}
 	onRemote := d.opts.OnRemote
 	key := info.Key
+	levelID := s.AudioLevel
 	f, err := media.NewFetcher(media.FetcherConfig{
 		Engine: d.conn.Engine(), Owner: info.Owner, Stream: s.ID, Verifier: d.ver, RateHint: rate,
 		MediaKeys: d.room, Logger: d.log,
@@ -276,6 +278,9 @@ func (d *Daemon) runFetcher(ctx context.Context, r *remoteStream, s proto.Roster
 			d.mediaAlive(&r.alive, info.Owner, time.Now())
 			if onRemote != nil {
 				onRemote(info.Owner, info.Stream, seq, pkt)
+			}
+			if levelID != 0 {
+				d.observeLevel(info.User, pkt, levelID)
 			}
 			// On the engine goroutine, once per packet: no lock, no
 			// allocation (the sink list is a copy-on-write snapshot).

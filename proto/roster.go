@@ -233,6 +233,10 @@ type RosterStream struct {
 	// that carries the sender's abs-send-time in the stream's packets;
 	// subscribers measure queueing delay with it (docs/protocol.md 4.7).
 	AbsSendTime uint8 `json:"abs_send_time,omitempty"`
+	// AudioLevel (optional, audio): the id (1..14) of the RTP header
+	// extension that carries the sender's audio level (RFC 6464) in the
+	// stream's packets; receivers tell who is speaking from it.
+	AudioLevel uint8 `json:"audio_level,omitempty"`
 }
 
 // MaxLayerBitrate bounds a layer's announced bitrate (bits/s).
@@ -261,6 +265,9 @@ func (s *RosterStream) Validate() error {
 	}
 	if s.KeyframeSeq > s.LatestSeq {
 		return fmt.Errorf("%w: stream %s: keyframe_seq %d > latest_seq %d", ErrPubField, s.ID, s.KeyframeSeq, s.LatestSeq)
+	}
+	if s.AudioLevel > 14 || (s.AudioLevel != 0 && s.Kind != KindAudio) {
+		return fmt.Errorf("%w: stream %s: audio_level extension id %d", ErrPubField, s.ID, s.AudioLevel)
 	}
 	if s.AbsSendTime > 14 {
 		return fmt.Errorf("%w: stream %s: abs_send_time extension id %d", ErrPubField, s.ID, s.AbsSendTime)

@@ -17,7 +17,7 @@ func validEntry() RosterEntry {
 		Role:   RoleParticipant,
 		Streams: []RosterStream{
 			{ID: "cam", Kind: KindVideo, Codec: "video/VP8", ClockRate: 90000, LatestSeq: 10, KeyframeSeq: 7, Boot: 1700000000},
-			{ID: "mic", Kind: KindAudio, Codec: "audio/opus", ClockRate: 48000, LatestSeq: 3, Boot: 1700000000},
+			{ID: "mic", Kind: KindAudio, Codec: "audio/opus", ClockRate: 48000, LatestSeq: 3, Boot: 1700000000, AudioLevel: 1},
 		},
 		Description: json.RawMessage(`{"org":"UCLA","floor":3}`),
 		IntervalMs:  1000,
@@ -92,7 +92,9 @@ func TestRosterEntryRejects(t *testing.T) {
 		"description big": func(e *RosterEntry) {
 			e.Description = json.RawMessage(`{"x":"` + strings.Repeat("y", MaxDescriptionSize) + `"}`)
 		},
-		"interval": func(e *RosterEntry) { e.IntervalMs = 1 },
+		"interval":          func(e *RosterEntry) { e.IntervalMs = 1 },
+		"audio level id":    func(e *RosterEntry) { e.Streams[1].AudioLevel = 15 },
+		"audio level video": func(e *RosterEntry) { e.Streams[0].AudioLevel = 1 },
 		"too many streams": func(e *RosterEntry) {
 			for i := range MaxRosterStreams {
 				e.Streams = append(e.Streams, RosterStream{ID: "s" + string(rune('a'+i)), Kind: KindAudio, Codec: "audio/opus", ClockRate: 48000})

@@ -102,6 +102,7 @@ var signalTypes = map[string]typeInfo{
 	TypeTracks:        {FromServer, func() validator { return new(Tracks) }},
 	TypeQuality:       {FromServer, func() validator { return new(Quality) }},
 	TypeLayers:        {FromServer, func() validator { return new(Layers) }},
+	TypeSpeakers:      {FromServer, func() validator { return new(Speakers) }},
 }
 
 // SignalTypes lists every known message type with the directions it may

@@ -88,7 +88,8 @@ const lateBound = 3 * time.Second
 // decodes the other two participants' video and receives their audio; chat
 // typed in one page appears in the other two; a fourth page joining late
 // sees all three, and a page that closes vanishes from the others, within
-// lateBound (the goal, a second, is measured by `peets bench call`).
+// lateBound; with the others muted, the one who speaks is marked speaking
+// on every page (the goal, a second, is measured by `peets bench call`).
 func TestThreeWayCall(t *testing.T) {
 	r := newRoom(t, "call")
 	b := browser.StartBrowser(t)
@@ -127,6 +128,28 @@ func TestThreeWayCall(t *testing.T) {
 	for _, p := range []*browser.Page{bob, carol} {
 		p.WaitFor(`window.peets.state.participants.get('alice')?.audioMuted === false`, 3*time.Second)
 	}
+
+	// Who is speaking, from the audio levels every audio packet carries
+	// (Chromium's fake microphone beeps): with alice and carol muted, bob
+	// is marked speaking on every page; then bob mutes and alice unmutes,
+	// and the mark moves to alice everywhere.
+	toggleAudio := func(ps ...*browser.Page) {
+		for _, p := range ps {
+			p.Eval(`window.peets.toggle('audio')`, nil)
+		}
+	}
+	speaking := func(who string, since time.Time) {
+		for _, p := range pages {
+			p.WaitFor(`window.peets.state.speakers.dominant === '`+who+`' && document.querySelector('.tile[data-participant="`+who+`"]').classList.contains('speaking')`, 10*time.Second)
+		}
+		t.Logf("%s marked speaking on every page %v after the change", who, time.Since(since).Round(time.Millisecond))
+	}
+	toggleAudio(alice, carol)
+	speaking("bob", time.Now())
+	switched := time.Now()
+	toggleAudio(bob, alice)
+	speaking("alice", switched)
+	toggleAudio(bob, carol)
 
 	// A fourth participant joins late: sees all three within a second.
 	_, url := r.proxy("dave", "Dave")

@@ -47,6 +47,9 @@ type LocalStream struct {
 	// page's send time in this stream's packets (0: none negotiated):
 	// subscribers measure queueing delay with it.
 	AbsSendTime uint8 `json:"absSendTime,omitempty"`
+	// AudioLevel is the id of the RTP header extension that carries the
+	// audio level (RFC 6464) in an audio stream's packets, 0 if none.
+	AudioLevel uint8 `json:"audioLevel,omitempty"`
 }
 
 type localStream struct {
@@ -128,6 +131,9 @@ func (s *Session) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceive
 	for _, e := range receiver.GetParameters().HeaderExtensions {
 		if e.URI == sdp.ABSSendTimeURI && e.ID > 0 && e.ID < 15 {
 			ls.AbsSendTime = uint8(e.ID)
+		}
+		if e.URI == sdp.AudioLevelURI && e.ID > 0 && e.ID < 15 && kind == proto.KindAudio {
+			ls.AudioLevel = uint8(e.ID)
 		}
 	}
 	if rid := track.RID(); rid != "" && kind == proto.KindVideo {

@@ -28,6 +28,7 @@
     layersRetry: 0,
     participants: new Map(), // id -> {id, name, role, audioMuted, videoMuted, streams}
     tiles: new Map(), // participant id -> tile
+    speakers: { dominant: '', order: [] }, // who is speaking, from the proxy
     mids: new Map(), // mid -> {participant, kind, stream}
     local: null, // MediaStream of camera and microphone
     audioMuted: false,
@@ -128,6 +129,7 @@
       case 'text': addChat(m.sender, d.name, d.text, d.time); break;
       case 'quality': onQuality(d); break;
       case 'layers': onLayers(d); break;
+      case 'speakers': onSpeakers(d); break;
       case 'error':
         state.errors.push(d);
         console.warn(`peets: error from the proxy: ${d.code} ${d.message || ''}`);
@@ -703,6 +705,7 @@
     }
     el.style.setProperty('--avatar', colorFor(id));
     state.tiles.set(id, tile);
+    tile.el.classList.toggle('speaking', id === state.speakers.dominant);
     // Own tile first, then in order of arrival.
     const grid = $('grid');
     if (self) grid.prepend(el);
@@ -1193,6 +1196,19 @@
       if (id !== state.me?.id && res[id]) res[id].videoWidth = tile.video.videoWidth;
     }
     return res;
+  }
+
+  // onSpeakers marks the dominant speaker's tile (the proxy decides it
+  // from the audio levels on everyone's audio packets).
+  function onSpeakers(d) {
+    state.speakers = { dominant: d.dominant || '', order: d.order || [] };
+    markSpeaker();
+  }
+
+  function markSpeaker() {
+    for (const [id, tile] of state.tiles) {
+      tile.el.classList.toggle('speaking', id === state.speakers.dominant);
+    }
   }
 
   // tileQuality returns each remote tile's verdict as shown.
