@@ -241,6 +241,7 @@ func (p *page) Leave() {
 		b.publisher = nil
 	}
 	b.mu.Unlock()
+	b.d.setView(p, nil)
 	b.d.pageClosed()
 	b.d.log.Info("page left", "page", p.conn.ID())
 }
@@ -379,6 +380,13 @@ func (p *page) SendQuality(q proto.Quality) {
 		return
 	}
 	_ = p.conn.Send(m)
+}
+
+// SetView implements web.ViewHandle: what the page shows decides what its
+// proxy pulls (view.go).
+func (p *page) SetView(v proto.View) error {
+	p.b.d.setView(p, &v)
+	return nil
 }
 
 // SendSpeakers implements SpeakerSink.

@@ -89,6 +89,8 @@ type Daemon struct {
 	// rekeyWant carries newer key epochs heard in heartbeats to the rekey
 	// loop (rekey.go); rekeyLog limits its warnings.
 	spk        speakers // who is speaking (speakers.go)
+	views      views    // what the pages show (view.go)
+	viewWake   chan struct{}
 	rekeyWant  chan uint64
 	rekeyLog   ratelog.Limiter
 	serveRekey bool // the rekey handler is attached
@@ -149,7 +151,8 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		cfg: cfg, opts: o, log: log.With("user", cfg.User, "room", cfg.Room),
 		conn: o.Conn, locals: map[string]*localStream{}, remotes: map[string]*remoteStream{},
 		sinks: map[int]RemoteSink{}, layerWake: make(chan struct{}, 1), takenLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
-		rekeyWant: make(chan uint64, 4), spk: speakers{tr: speaker.New(speaker.Config{})}, rekeyLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
+		rekeyWant: make(chan uint64, 4), spk: speakers{tr: speaker.New(speaker.Config{})},
+		viewWake: make(chan struct{}, 1), rekeyLog: ratelog.Limiter{Every: ratelog.DefaultEvery},
 	}
 	d.self = cfg.ParticipantPrefix()
 	ok := false
@@ -310,6 +313,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 				return d.leave()
 			}
 			d.onRosterEvent(runCtx, ev)
+		case <-d.viewWake:
+			// What the pages show changed: every member's fetching follows.
+			for _, m := range d.part.Table().Snapshot() {
+				if !m.Self && !m.Participant.Equal(d.self) {
+					d.syncMember(runCtx, m)
+				}
+			}
 		case <-ctx.Done():
 			return d.leave()
 		}

@@ -93,6 +93,7 @@ type layeredRemote struct {
 
 	mu         sync.Mutex
 	layers     []proto.RosterStream // lowest first
+	viewLimit  int                  // the highest layer the pages' tiles need; -1: no limit (mu)
 	cur        int                  // index of the layer reaching the pages
 	target     int                  // == cur unless switching
 	asked      time.Time            // when the switch to target was asked
@@ -133,18 +134,22 @@ func bitratesOf(ls []proto.RosterStream) []float64 {
 }
 
 // startLayered starts fetching a remote simulcast camera.
-func (d *Daemon) startLayered(ctx context.Context, info RemoteInfo, layers []proto.RosterStream) *layeredRemote {
+func (d *Daemon) startLayered(ctx context.Context, info RemoteInfo, layers []proto.RosterStream, viewLimit int) *layeredRemote {
 	layers = layersOf(layers)
 	start := len(layers) / 2 // the middle: a probe takes it up within seconds
+	if viewLimit >= 0 {
+		start = min(start, viewLimit) // a thumbnail starts where it stays
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	lr := &layeredRemote{
 		d: d, info: info, ctx: rctx, cancel: cancel, done: make(chan struct{}),
-		log:      d.log.With("remote", info.Owner.String()+"/"+info.Stream),
-		layers:   layers,
-		cur:      start,
-		target:   start,
-		fetchers: map[string]*layerFetcher{},
-		ch:       adapt.NewChooser(adapt.Config{}, bitratesOf(layers), start, time.Now()),
+		log:       d.log.With("remote", info.Owner.String()+"/"+info.Stream),
+		layers:    layers,
+		viewLimit: viewLimit,
+		cur:       start,
+		target:    start,
+		fetchers:  map[string]*layerFetcher{},
+		ch:        adapt.NewChooser(adapt.Config{}, bitratesOf(layers), start, time.Now()),
 	}
 	lr.mu.Lock()
 	lr.resetDelay(-1)
@@ -152,6 +157,14 @@ func (d *Daemon) startLayered(ctx context.Context, info RemoteInfo, layers []pro
 	lr.mu.Unlock()
 	go lr.run()
 	return lr
+}
+
+// setViewLimit sets the highest layer the pages' tiles need (-1: no
+// limit); the chooser goes down to it, and up to it as the path allows.
+func (lr *layeredRemote) setViewLimit(limit int) {
+	lr.mu.Lock()
+	lr.viewLimit = limit
+	lr.mu.Unlock()
 }
 
 // setLayers follows the layers the publisher announces (a layer may come
@@ -384,11 +397,19 @@ func (lr *layeredRemote) step(now time.Time) {
 		lr.giveUpSwitch(now)
 	}
 	lr.ch.SetCautious(lr.d.ownUplinkLimited.Load())
-	if share := math.Float64frombits(lr.d.receiveShare.Load()); share > 0 {
-		lr.ch.SetLimit(layerLimit(bitratesOf(lr.layers), share), fmt.Sprintf("own uplink limited: %.0f kbit/s of video", share/1000))
-	} else {
-		lr.ch.SetLimit(-1, "")
+	limit, why := lr.viewLimit, "the page shows it small"
+	if limit >= len(lr.layers)-1 {
+		limit = -1
 	}
+	if share := math.Float64frombits(lr.d.receiveShare.Load()); share > 0 {
+		if l := layerLimit(bitratesOf(lr.layers), share); limit < 0 || l < limit {
+			limit, why = l, fmt.Sprintf("own uplink limited: %.0f kbit/s of video", share/1000)
+		}
+	}
+	if limit < 0 {
+		why = ""
+	}
+	lr.ch.SetLimit(limit, why)
 	marks := lr.d.marks.take(cur.f.Prefix().String())
 	lr.marks += marks
 	d := lr.ch.Observe(adapt.Observation{Now: now, QueueDelay: lr.de.Queue(), Loss: loss, Marks: marks, Other: otherRate})

@@ -10,23 +10,30 @@ import (
 	"github.com/peets/peets/sync/synctest"
 )
 
-// TestMutedNotFetched: a member turns its camera off: the receiver stops
-// pulling its video at once (the publisher sees no more Interests for it),
-// keeps the remote stream announced to its pages, keeps fetching the
-// audio, and resumes the video within 1 s of the camera coming back on.
-func TestMutedNotFetched(t *testing.T) {
+// botAndWatcher runs, in a room of their own, a proxy publishing the bot's
+// media as user "cam" and one fetching it as "eye".
+func botAndWatcher(t *testing.T, room string) (pub, sub *Daemon) {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	src, err := source.OpenDefault(source.Options{Loop: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	trust := t.TempDir()
 	cfg := func(user string) Config {
-		return Config{User: user, Room: "mute", TrustDir: trust, Heartbeat: 100 * time.Millisecond}
+		return Config{User: user, Room: room, TrustDir: trust, Heartbeat: 100 * time.Millisecond}
 	}
-	pub := runDaemon(t, ctx, cancel, Options{Config: cfg("cam"), Source: src, Ephemeral: true, Logger: synctest.Logger})
-	sub := runDaemon(t, ctx, cancel, Options{Config: cfg("eye"), Ephemeral: true, Logger: synctest.Logger})
+	pub = runDaemon(t, ctx, cancel, Options{Config: cfg("cam"), Source: src, Ephemeral: true, Logger: synctest.Logger})
+	sub = runDaemon(t, ctx, cancel, Options{Config: cfg("eye"), Ephemeral: true, Logger: synctest.Logger})
+	return pub, sub
+}
+
+// TestMutedNotFetched: a member turns its camera off: the receiver stops
+// pulling its video at once (the publisher sees no more Interests for it),
+// keeps the remote stream announced to its pages, keeps fetching the
+// audio, and resumes the video within 1 s of the camera coming back on.
+func TestMutedNotFetched(t *testing.T) {
+	pub, sub := botAndWatcher(t, "mute")
 	videoKey := remoteKey(pub.Participant(), source.StreamVideo)
 	delivered := func(stream string) uint64 {
 		return sub.Stats().Fetchers[pub.Participant().String()+"/media/"+stream].Delivered

@@ -180,7 +180,12 @@ func (d *Daemon) syncMember(ctx context.Context, m roster.Member) {
 		if r == nil {
 			r = d.newRemote(m, s, key)
 		}
-		d.follow(ctx, r, mutedKind(m, s.Kind), func() *remoteRun { return d.runFetcher(ctx, r, s) })
+		off := mutedKind(m, s.Kind)
+		if s.Kind == proto.KindVideo {
+			_, on := d.shown(m.User)
+			off = off || !on
+		}
+		d.follow(ctx, r, off, func() *remoteRun { return d.runFetcher(ctx, r, s) })
 	}
 	for g, layers := range groups {
 		key := remoteKey(m.Participant, g)
@@ -195,10 +200,15 @@ func (d *Daemon) syncMember(ctx context.Context, m roster.Member) {
 		} else if lr := r.layered(); lr != nil {
 			lr.setLayers(layers)
 		}
-		d.follow(ctx, r, mutedKind(m, proto.KindVideo), func() *remoteRun {
-			lr := d.startLayered(ctx, r.info, layers)
+		height, on := d.shown(m.User)
+		limit := viewLimit(layersOf(layers), d.cfg.Layers(), height)
+		d.follow(ctx, r, mutedKind(m, proto.KindVideo) || !on, func() *remoteRun {
+			lr := d.startLayered(ctx, r.info, layers, limit)
 			return &remoteRun{lr: lr}
 		})
+		if lr := r.layered(); lr != nil {
+			lr.setViewLimit(limit)
+		}
 	}
 	d.dropMember(m.Participant, keep)
 }

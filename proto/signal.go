@@ -103,6 +103,7 @@ var signalTypes = map[string]typeInfo{
 	TypeQuality:       {FromServer, func() validator { return new(Quality) }},
 	TypeLayers:        {FromServer, func() validator { return new(Layers) }},
 	TypeSpeakers:      {FromServer, func() validator { return new(Speakers) }},
+	TypeView:          {FromPage, func() validator { return new(View) }},
 }
 
 // SignalTypes lists every known message type with the directions it may

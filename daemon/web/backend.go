@@ -86,6 +86,12 @@ type PageHandle interface {
 	Leave()
 }
 
+// ViewHandle is a PageHandle that takes the page's view (what it shows);
+// a handle without it ignores view messages.
+type ViewHandle interface {
+	SetView(v proto.View) error
+}
+
 // Errors of page connections.
 var (
 	ErrPageClosed   = errors.New("web: page connection closed")

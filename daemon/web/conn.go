@@ -317,6 +317,13 @@ func (c *conn) dispatch(h PageHandle, m proto.Message) bool {
 		if p, err = proto.DataAs[proto.Profile](m); err == nil {
 			err = h.SetProfile(p)
 		}
+	case proto.TypeView:
+		if vh, ok := h.(ViewHandle); ok {
+			var v proto.View
+			if v, err = proto.DataAs[proto.View](m); err == nil {
+				err = vh.SetView(v)
+			}
+		}
 	case proto.TypeText:
 		var t proto.Text
 		if t, err = proto.DataAs[proto.Text](m); err == nil {
