@@ -94,6 +94,7 @@ type layeredRemote struct {
 	mu         sync.Mutex
 	layers     []proto.RosterStream // lowest first
 	viewLimit  int                  // the highest layer the pages' tiles need; -1: no limit (mu)
+	wake       chan struct{}        // a raised viewLimit: step now
 	cur        int                  // index of the layer reaching the pages
 	target     int                  // == cur unless switching
 	asked      time.Time            // when the switch to target was asked
@@ -146,6 +147,7 @@ func (d *Daemon) startLayered(ctx context.Context, info RemoteInfo, layers []pro
 		log:       d.log.With("remote", info.Owner.String()+"/"+info.Stream),
 		layers:    layers,
 		viewLimit: viewLimit,
+		wake:      make(chan struct{}, 1),
 		cur:       start,
 		target:    start,
 		fetchers:  map[string]*layerFetcher{},
@@ -163,8 +165,15 @@ func (d *Daemon) startLayered(ctx context.Context, info RemoteInfo, layers []pro
 // limit); the chooser goes down to it, and up to it as the path allows.
 func (lr *layeredRemote) setViewLimit(limit int) {
 	lr.mu.Lock()
+	raised := limit != lr.viewLimit && (limit < 0 || lr.viewLimit >= 0 && limit > lr.viewLimit)
 	lr.viewLimit = limit
 	lr.mu.Unlock()
+	if raised {
+		select {
+		case lr.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // setLayers follows the layers the publisher announces (a layer may come
@@ -337,6 +346,10 @@ func (lr *layeredRemote) run() {
 			return
 		case now := <-t.C:
 			lr.step(now)
+		case <-lr.wake:
+			// The page shows the video larger: decide now, not at the
+			// next tick (a new speaker's picture is awaited).
+			lr.step(time.Now())
 		}
 	}
 }

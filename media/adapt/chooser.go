@@ -137,8 +137,11 @@ type Chooser struct {
 	cautious    bool                  // SetCautious
 	limit       int                   // SetLimit: the highest layer allowed
 	limitWhy    string
-	Downs, Ups  int // switches so far
-	FailedUps   int // ups undone within FailWindow
+	raised      bool      // the limit went up since the last Observe
+	capFrom     int       // the layer a limit took the choice down from (-1: none)
+	capAt       time.Time // when the limit last took it down
+	Downs, Ups  int       // switches so far
+	FailedUps   int       // ups undone within FailWindow
 	ProbesTried int
 }
 
@@ -177,7 +180,8 @@ func NewChooser(cfg Config, bitrates []float64, start int, now time.Time) *Choos
 	cfg.fill()
 	start = min(max(start, 0), len(bitrates)-1)
 	return &Chooser{cfg: cfg, bitrates: append([]float64(nil), bitrates...), cur: start, hold: cfg.StartHold, keptSince: now,
-		probes: map[int][]probeSample{}, lastProbe: map[int]probeSample{}, failCap: map[int]probeSample{}, limit: len(bitrates) - 1}
+		probes: map[int][]probeSample{}, lastProbe: map[int]probeSample{}, failCap: map[int]probeSample{}, limit: len(bitrates) - 1,
+		capFrom: -1}
 }
 
 // Layer is the current choice.
@@ -202,10 +206,17 @@ func (c *Chooser) SetCautious(on bool) { c.cautious = on }
 // path carries (a negative limit or one past the top: none), and why (the
 // reason of a step down it causes). Above it, the chooser steps down one
 // layer per DownSpacing; that is no failure of the layer, and the climb
-// resumes when the limit is lifted.
+// resumes when the limit is lifted: at once back to the layer the limit
+// took it down from if that was within probeMemory (the path carried it,
+// and no overuse since), else with a probe at the next Observe rather
+// than after a hold (a page that now shows the video large must not wait
+// seconds for it).
 func (c *Chooser) SetLimit(layer int, why string) {
 	if layer < 0 || layer >= len(c.bitrates) {
 		layer = len(c.bitrates) - 1
+	}
+	if layer > c.limit {
+		c.raised = true
 	}
 	c.limit, c.limitWhy = layer, why
 }
@@ -232,7 +243,23 @@ func (c *Chooser) Observe(o Observation) Decision {
 	if c.lossy >= c.cfg.OveruseFor {
 		need = c.cfg.OveruseFor
 	}
+	if c.raised {
+		c.raised = false
+		if !overuse && c.cur < c.limit && !c.probing {
+			if c.capFrom > c.cur && o.Now.Sub(c.capAt) < probeMemory {
+				c.cur = min(c.limit, c.capFrom)
+				c.Ups++
+				c.lastUp, c.upCap, c.quietSince = o.Now, 0, time.Time{}
+				return Decision{Layer: c.cur, Reason: "limit lifted: back to the layer the path carried"}
+			}
+			c.quietSince = o.Now.Add(-c.hold) // probe now (if quiet)
+		}
+	}
 	if c.cur > c.limit && o.Now.Sub(c.lastDown) >= c.cfg.DownSpacing {
+		if c.capFrom < c.cur || o.Now.Sub(c.capAt) >= probeMemory {
+			c.capFrom = c.cur
+		}
+		c.capAt = o.Now
 		c.stepDown(o.Now)
 		return Decision{Layer: c.cur, Reason: fmt.Sprintf("limit: layer %d at most (%s)", c.limit, c.limitWhy)}
 	}
@@ -274,6 +301,7 @@ func (c *Chooser) Observe(o Observation) Decision {
 			reason += " (the layer taken up failed)"
 		}
 		lossyDown := c.lossy >= c.cfg.OveruseFor
+		c.capFrom = -1 // the path, not a limit: what it carried before says nothing now
 		c.stepDown(o.Now)
 		return Decision{Layer: c.cur, Reason: reason, Lossy: lossyDown}
 	case quiet:

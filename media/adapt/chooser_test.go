@@ -377,3 +377,48 @@ func TestChooserPacedProbe(t *testing.T) {
 		t.Fatalf("confirmed after %v", took)
 	}
 }
+
+// A limit lifted (a page now shows the video large) is followed at once:
+// back to the layer the limit took the choice down from, within
+// probeMemory; with no such layer, a probe at the next interval, not after
+// a hold.
+func TestChooserLimitLifted(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 2, now)
+	c.SetLimit(0, "thumbnail")
+	quiet(c, &now, 12)
+	if c.Layer() != 0 {
+		t.Fatalf("layer %d under the limit", c.Layer())
+	}
+	c.SetLimit(-1, "")
+	if d := quiet(c, &now, 1); d.Layer != 2 || d.Reason == "" {
+		t.Fatalf("limit lifted: %+v, want back to 2 at once", d)
+	}
+
+	// Long under the limit: the memory is gone; a probe comes at once.
+	c.SetLimit(0, "thumbnail")
+	quiet(c, &now, 12+int(probeMemory/(250*time.Millisecond)))
+	c.SetLimit(-1, "")
+	if d := quiet(c, &now, 1); d.Layer != 0 || !d.Probe {
+		t.Fatalf("limit lifted after %v: %+v, want a probe at once", probeMemory, d)
+	}
+	if d := c.ProbeResult(now, 200e6, true, 0); d.Layer != 2 {
+		t.Fatalf("probe: %+v", d)
+	}
+
+	// Overuse after the limit came down: the path, not the limit, is what
+	// holds the layer; lifting the limit does not jump.
+	c.SetLimit(1, "small tile")
+	quiet(c, &now, 6)
+	for range 20 {
+		now = now.Add(250 * time.Millisecond)
+		c.Observe(Observation{Now: now, QueueDelay: 300 * time.Millisecond})
+	}
+	if c.Layer() != 0 {
+		t.Fatalf("overuse: layer %d", c.Layer())
+	}
+	c.SetLimit(-1, "")
+	if d := quiet(c, &now, 1); d.Layer != 0 {
+		t.Fatalf("jumped over an overused path: %+v", d)
+	}
+}

@@ -29,6 +29,10 @@
     participants: new Map(), // id -> {id, name, role, audioMuted, videoMuted, streams}
     tiles: new Map(), // participant id -> tile
     speakers: { dominant: '', order: [] }, // who is speaking, from the proxy
+    layoutChoice: localStorage.getItem('peets.layout') || '', // 'grid', 'speaker' or '' (by room size)
+    pinned: null, // the participant shown large in speaker view, if pinned
+    viewSent: '', // the last view message sent (JSON)
+    viewTimer: 0,
     mids: new Map(), // mid -> {participant, kind, stream}
     local: null, // MediaStream of camera and microphone
     audioMuted: false,
@@ -191,6 +195,8 @@
     mark('greeting');
     if (state.me && state.me.id !== g.id) removeTile(state.me.id); // a new identity after reconnecting
     state.joined = true;
+    state.viewSent = ''; // a new session of the proxy: tell it again
+    scheduleView();
     state.greetings++;
     state.retries = 0;
     state.me = { id: g.id, name: g.name || g.id };
@@ -704,6 +710,7 @@
       tile.video.muted = true;
     }
     el.style.setProperty('--avatar', colorFor(id));
+    if (!self) el.addEventListener('click', () => pin(id));
     state.tiles.set(id, tile);
     tile.el.classList.toggle('speaking', id === state.speakers.dominant);
     // Own tile first, then in order of arrival.
@@ -718,6 +725,7 @@
   function removeTile(id) {
     const tile = state.tiles.get(id);
     if (!tile) return;
+    if (state.pinned === id) state.pinned = null;
     tile.video.srcObject = null;
     tile.el.remove();
     state.tiles.delete(id);
@@ -825,23 +833,114 @@
     return svg;
   }
 
+  // ---------- layout: grid or speaker view ----------
+
+  // Up to GRID_MAX tiles show as a grid unless the person chose; more as
+  // the speaker view: one large tile (the pinned participant, else the
+  // dominant speaker) over a strip of thumbnails, those that do not fit
+  // the strip off screen. What is shown, and how tall, goes to the proxy
+  // (view): it pulls nothing of a video off screen and of a small tile
+  // only a small layer.
+  const GRID_MAX = 6;
+  const THUMB_H = 112; // px, the strip's tiles
+  const TILE_GAP = 12;
+  const ASPECT = 16 / 9;
+
+  function layoutMode() {
+    if (state.layoutChoice) return state.layoutChoice;
+    return state.tiles.size > GRID_MAX ? 'speaker' : 'grid';
+  }
+
+  // mainTile is the participant shown large in the speaker view.
+  function mainTile() {
+    const remote = (id) => id && id !== state.me?.id && state.tiles.has(id);
+    if (remote(state.pinned)) return state.pinned;
+    if (remote(state.speakers.dominant)) return state.speakers.dominant;
+    return state.speakers.order.find(remote) || [...state.tiles.keys()].find(remote) || null;
+  }
+
+  function pin(id) {
+    state.pinned = state.pinned === id ? null : id;
+    if (state.pinned && layoutMode() !== 'speaker') setLayout('speaker');
+    else layout();
+  }
+
+  function setLayout(mode) {
+    state.layoutChoice = mode;
+    localStorage.setItem('peets.layout', mode);
+    layout();
+  }
+
   // layout sizes the tiles so that they fill the stage.
   function layout() {
     const grid = $('grid');
     const n = grid.children.length;
-    if (!n) return;
-    const gap = 12;
+    const speaker = layoutMode() === 'speaker' && n > 1;
+    const btn = $('btn-layout');
+    btn.setAttribute('aria-pressed', String(speaker));
+    btn.title = speaker ? 'Grid view' : 'Speaker view';
+    btn.querySelector('use').setAttribute('href', speaker ? '#i-grid' : '#i-speaker');
+    grid.classList.toggle('speaker', speaker);
     const W = grid.clientWidth;
     const H = grid.clientHeight;
-    if (!W || !H) return;
-    const aspect = 16 / 9;
-    let best = 0;
-    for (let cols = 1; cols <= n; cols++) {
-      const rows = Math.ceil(n / cols);
-      const w = Math.min((W - gap * (cols - 1)) / cols, ((H - gap * (rows - 1)) / rows) * aspect);
-      if (w > best) best = w;
+    if (!n || !W || !H) return scheduleView();
+    const main = speaker ? mainTile() : null;
+    for (const [id, tile] of state.tiles) {
+      tile.el.classList.toggle('main', id === main);
+      tile.el.classList.toggle('pinned', id === state.pinned);
+      tile.el.classList.remove('offscreen');
+      tile.el.style.order = '';
     }
-    grid.style.setProperty('--tile-w', `${Math.max(120, Math.floor(best))}px`);
+    if (!speaker) {
+      let best = 0;
+      for (let cols = 1; cols <= n; cols++) {
+        const rows = Math.ceil(n / cols);
+        const w = Math.min((W - TILE_GAP * (cols - 1)) / cols, ((H - TILE_GAP * (rows - 1)) / rows) * ASPECT);
+        if (w > best) best = w;
+      }
+      grid.style.setProperty('--tile-w', `${Math.max(120, Math.floor(best))}px`);
+      return scheduleView();
+    }
+    // The strip: recent speakers first, then the others as they came.
+    const thumbW = Math.floor(THUMB_H * ASPECT);
+    const fit = Math.max(1, Math.floor((W + TILE_GAP) / (thumbW + TILE_GAP)));
+    // Others before one's own tile: what is off screen is not pulled.
+    const rest = [...state.tiles.keys()].filter((id) => id !== main);
+    const rank = (id) => {
+      if (id === state.me?.id) return Infinity;
+      const i = state.speakers.order.indexOf(id);
+      return i < 0 ? state.speakers.order.length : i;
+    };
+    rest.sort((a, b) => rank(a) - rank(b));
+    rest.forEach((id, i) => {
+      const tile = state.tiles.get(id);
+      tile.el.style.order = String(i + 1);
+      tile.el.classList.toggle('offscreen', i >= fit);
+    });
+    if (main) state.tiles.get(main).el.style.order = '0';
+    grid.style.setProperty('--thumb-w', `${thumbW}px`);
+    grid.style.setProperty('--main-h', `${Math.max(THUMB_H, H - THUMB_H - TILE_GAP)}px`);
+    scheduleView();
+  }
+
+  // scheduleView tells the proxy what is shown once the layout settles.
+  function scheduleView() {
+    clearTimeout(state.viewTimer);
+    state.viewTimer = setTimeout(sendView, 50);
+  }
+
+  function sendView() {
+    if (!state.joined) return;
+    const dpr = window.devicePixelRatio || 1;
+    const tiles = [];
+    for (const [id, tile] of state.tiles) {
+      if (id === state.me?.id || tile.el.classList.contains('offscreen')) continue;
+      const h = Math.round(tile.el.clientHeight * dpr);
+      if (h > 0) tiles.push({ id, height: Math.min(h, 8192) });
+    }
+    const msg = JSON.stringify(tiles);
+    if (msg === state.viewSent) return;
+    if (send('view', { tiles })) state.viewSent = msg;
   }
 
   // ---------- chat ----------
@@ -939,6 +1038,11 @@
     $('btn-mic').addEventListener('click', () => toggle('audio'));
     $('btn-cam').addEventListener('click', () => toggle('video'));
     $('btn-leave').addEventListener('click', leave);
+    $('btn-layout').addEventListener('click', () => {
+      const speaker = layoutMode() === 'speaker';
+      if (speaker) state.pinned = null;
+      setLayout(speaker ? 'grid' : 'speaker');
+    });
     $('btn-rejoin').addEventListener('click', () => location.reload());
     $('notice-close').addEventListener('click', () => { $('notice').hidden = true; });
     $('btn-chat').addEventListener('click', () => {
@@ -1201,8 +1305,10 @@
   // onSpeakers marks the dominant speaker's tile (the proxy decides it
   // from the audio levels on everyone's audio packets).
   function onSpeakers(d) {
+    const moved = (d.dominant || '') !== state.speakers.dominant;
     state.speakers = { dominant: d.dominant || '', order: d.order || [] };
     markSpeaker();
+    if (moved && layoutMode() === 'speaker') layout();
   }
 
   function markSpeaker() {
@@ -1232,6 +1338,8 @@
     send,
     leave,
     toggle,
+    pin,
+    setLayout,
   };
 
   bindUI();
