@@ -130,9 +130,14 @@ func (d *Daemon) addSourceStreams(src *source.Source) error {
 	for _, s := range src.Streams() {
 		var keyReq func()
 		if s.Kind == proto.KindVideo {
-			keyReq = src.RequestKeyframe
+			id := s.ID
+			keyReq = func() { src.RequestKeyframeOf(id) }
 		}
-		if _, err := d.newLocal(s.ID, s.Kind, strings.ToLower(s.MimeType), s.ClockRate, keyReq, layerInfo{}); err != nil {
+		layer := layerInfo{audioLevel: s.AudioLevel}
+		if s.Group != "" {
+			layer = d.layerOf(s.Group, s.RID, 0)
+		}
+		if _, err := d.newLocal(s.ID, s.Kind, strings.ToLower(s.MimeType), s.ClockRate, keyReq, layer); err != nil {
 			return err
 		}
 	}

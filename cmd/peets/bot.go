@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"math"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,7 +17,7 @@ import (
 // in the roster like any participant.
 func newBotCmd() *cobra.Command {
 	var f daemonFlags
-	var video, audio string
+	var video, audio, layers, talk string
 	var speed float64
 	var fetch bool
 	cmd := &cobra.Command{
@@ -32,7 +35,14 @@ func newBotCmd() *cobra.Command {
 			if speed <= 0 {
 				speed = math.Inf(1)
 			}
-			src, err := source.OpenDefault(source.Options{VideoPath: video, AudioPath: audio, Loop: true, Speed: speed, Logger: log})
+			so := source.Options{VideoPath: video, AudioPath: audio, Loop: true, Speed: speed, Logger: log}
+			if so.Layers, err = parseLayers(layers); err != nil {
+				return err
+			}
+			if so.Talk, err = parseTalk(talk); err != nil {
+				return err
+			}
+			src, err := source.OpenDefault(so)
 			if err != nil {
 				return err
 			}
@@ -54,5 +64,53 @@ func newBotCmd() *cobra.Command {
 	fl.StringVar(&audio, "audio", "", "Opus Ogg file (default: the embedded tone)")
 	fl.Float64Var(&speed, "speed", 1, "pace: 1 = real time")
 	fl.BoolVar(&fetch, "fetch", false, "also fetch the other participants' streams")
+	fl.StringVar(&layers, "layers", "", "publish the camera as simulcast layers from VP8 IVF files, lowest first: rid=file,... (e.g. l=l.ivf,m=m.ivf,h=h.ivf)")
+	fl.StringVar(&talk, "talk", "", "mark the bot's audio as speech on a schedule, PERIOD/ON[+OFFSET] (e.g. 60s/10s+20s: talks from 20 s to 30 s of every minute); silence otherwise")
 	return cmd
+}
+
+// parseLayers reads --layers: rid=file,... lowest first.
+func parseLayers(s string) ([]source.Layer, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []source.Layer
+	for _, part := range strings.Split(s, ",") {
+		rid, path, ok := strings.Cut(part, "=")
+		if !ok || rid == "" || path == "" {
+			return nil, fmt.Errorf("--layers %q: want rid=file,... (e.g. l=l.ivf,m=m.ivf,h=h.ivf)", s)
+		}
+		out = append(out, source.Layer{RID: rid, Path: path})
+	}
+	return out, nil
+}
+
+// parseTalk reads --talk: PERIOD/ON[+OFFSET].
+func parseTalk(s string) (*source.Talk, error) {
+	if s == "" {
+		return nil, nil
+	}
+	bad := fmt.Errorf("--talk %q: want PERIOD/ON[+OFFSET] (e.g. 60s/10s+20s)", s)
+	period, rest, ok := strings.Cut(s, "/")
+	if !ok {
+		return nil, bad
+	}
+	on, offset, _ := strings.Cut(rest, "+")
+	var k source.Talk
+	var err error
+	if k.Period, err = time.ParseDuration(period); err != nil {
+		return nil, bad
+	}
+	if k.On, err = time.ParseDuration(on); err != nil {
+		return nil, bad
+	}
+	if offset != "" {
+		if k.Offset, err = time.ParseDuration(offset); err != nil {
+			return nil, bad
+		}
+	}
+	if k.Period <= 0 || k.On < 0 || k.On > k.Period {
+		return nil, bad
+	}
+	return &k, nil
 }

@@ -175,7 +175,10 @@ func Net(ctx context.Context, c NetConfig) (NetResult, error) {
 	}()
 	for _, h := range topo.pageHosts() {
 		b, err := cdp.Launch(ctx, cdp.Options{Logger: c.Logger, Wrap: h.ns.Command, DialContext: h.ns.DialContext,
-			ExtraFlags: []string{"--use-file-for-fake-video-capture=" + clip, "--disable-features=WebRtcHideLocalIpsWithMdns"}})
+			// A full-HD window, as a person watches a call: the other
+			// participant's tile is tall enough for the camera's top layer
+			// (the proxy pulls what fills the tile, docs/protocol.md 7).
+			ExtraFlags: []string{"--use-file-for-fake-video-capture=" + clip, "--disable-features=WebRtcHideLocalIpsWithMdns", "--window-size=1920,1080"}})
 		if err != nil {
 			return res, fmt.Errorf("chromium on host %s: %w", h.name, err)
 		}

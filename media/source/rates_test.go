@@ -38,10 +38,10 @@ func TestReportRates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vpps, vkbps := rates[StreamVideo].perSecond(s.video.loopDuration())
+	vpps, vkbps := rates[StreamVideo].perSecond(s.videos[0].loopDuration())
 	apps, akbps := rates[StreamAudio].perSecond(s.audio.loopDuration())
 	t.Logf("video: %d packets in %v: %.1f pkt/s, %.0f kbit/s (largest packet %d B)",
-		rates[StreamVideo].packets, s.video.loopDuration(), vpps, vkbps, maxVideo)
+		rates[StreamVideo].packets, s.videos[0].loopDuration(), vpps, vkbps, maxVideo)
 	t.Logf("audio: %d packets in %v: %.1f pkt/s, %.1f kbit/s",
 		rates[StreamAudio].packets, s.audio.loopDuration(), apps, akbps)
 	if vpps < 25 || vpps > 100 || vkbps < 300 || vkbps > 600 {
@@ -61,7 +61,7 @@ func BenchmarkRun(b *testing.B) {
 	buf := make([]byte, 0, 1500)
 	b.ReportAllocs()
 	for b.Loop() {
-		s.video.next, s.audio.next = 0, 0
+		s.videos[0].next, s.audio.next = 0, 0
 		if err := s.Run(ctx, func(p Packet) {
 			n, err := p.RTP.MarshalTo(buf[:cap(buf)])
 			if err != nil || n == 0 {

@@ -87,7 +87,7 @@ func (s *Source) play(ctx context.Context, t *track, so *serialOut) error {
 				s.log.Warn("media source fell behind; skipping", "stream", t.info.ID, "lag", lag)
 			}
 		}
-		if t == s.video && s.keyReq.CompareAndSwap(true, false) {
+		if t.info.Kind == StreamVideo && t.keyReq.CompareAndSwap(true, false) {
 			if k := t.keyframeFrom(t.next, s.opts.Loop); k != t.next {
 				s.log.Debug("media source keyframe request", "from", t.next, "to", k)
 				t.next = k
@@ -95,7 +95,7 @@ func (s *Source) play(ctx context.Context, t *track, so *serialOut) error {
 		}
 		f := t.frames[t.next]
 		t.next++
-		so.emit(t.packetize(f, time.Now()))
+		so.emit(t.packetize(f, time.Now(), s.opts.Talk))
 		ticks += uint64(f.samples)
 	}
 }

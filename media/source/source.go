@@ -16,6 +16,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,7 +77,14 @@ type Packet struct {
 // StreamInfo describes one RTP stream of a Source.
 type StreamInfo struct {
 	ID, Kind, MimeType string
-	ClockRate          uint32
+	// Group and RID name a simulcast layer (Options.Layers): ID is then
+	// "<Group>.<RID>".
+	Group, RID string
+	// AudioLevel is the id of the RTP header extension that carries the
+	// audio level (RFC 6464) in an audio stream's packets (Options.Talk),
+	// 0 if none.
+	AudioLevel uint8
+	ClockRate  uint32
 	// Channels is the SDP channel count: 2 for Opus (RFC 7587 always
 	// signals opus/48000/2, whatever the file holds), 0 for video.
 	Channels    uint16
@@ -88,6 +97,15 @@ type Options struct {
 	// VideoPath is a VP8 IVF file; AudioPath an Opus Ogg file. At least one
 	// is required by Open; OpenDefault fills in empty ones.
 	VideoPath, AudioPath string
+	// Layers, if set, replace the video by simulcast layers, lowest first,
+	// each a VP8 IVF file: streams "cam.<rid>" of group "cam", as a page's
+	// simulcast camera.
+	Layers []Layer
+	// Talk, if set, puts an audio level (RFC 6464, header extension
+	// AudioLevelID) on every audio packet: speech while the schedule says
+	// the bot talks, silence otherwise (the bot's own audio is the same
+	// either way: receivers tell who speaks from the level alone).
+	Talk *Talk
 	// Loop restarts the files at their end; otherwise Run returns when
 	// every stream has been played once.
 	Loop bool
@@ -101,14 +119,53 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// Layer is one simulcast layer of Options.Layers.
+type Layer struct {
+	RID  string
+	Path string
+}
+
+// LayerGroup is the group of Options.Layers' streams.
+const LayerGroup = "cam"
+
+// AudioLevelID is the header extension id of the audio level (Chromium's
+// default, the one the bridge registers).
+const AudioLevelID = 1
+
+// Talk is when a bot talks: for On out of every Period of media time,
+// starting at Offset.
+type Talk struct {
+	Period, On, Offset time.Duration
+}
+
+// Levels of Talk: a voice in conversation and silence, in -dBov.
+const (
+	TalkLevel    = 30
+	SilenceLevel = 127
+)
+
+// level is the audio level at media time t.
+func (k *Talk) level(t time.Duration) (uint8, bool) {
+	if k.Period <= 0 {
+		return SilenceLevel, false
+	}
+	at := (t - k.Offset) % k.Period
+	if at < 0 {
+		at += k.Period
+	}
+	if at < k.On {
+		return TalkLevel, true
+	}
+	return SilenceLevel, false
+}
+
 // Source plays media files as RTP streams. Its methods are safe for
 // concurrent use; Run must not be called while another Run is active.
 type Source struct {
 	opts    Options
 	log     *slog.Logger
-	video   *track // nil without video
-	audio   *track // nil without audio
-	keyReq  atomic.Bool
+	videos  []*track // the video, or its simulcast layers (lowest first); none without video
+	audio   *track   // nil without audio
 	running atomic.Bool
 	maxLag  time.Duration // see defaultMaxLag; tests shorten it
 }
@@ -117,7 +174,7 @@ type Source struct {
 // error wrapping the os error (errors.Is(err, fs.ErrNotExist)); a damaged
 // one ErrCorrupt; a valid file of another codec ErrUnsupported.
 func Open(o Options) (*Source, error) {
-	if o.VideoPath == "" && o.AudioPath == "" {
+	if o.VideoPath == "" && o.AudioPath == "" && len(o.Layers) == 0 {
 		return nil, ErrNoMedia
 	}
 	var video, audio []byte
@@ -160,30 +217,52 @@ func open(o Options, video, audio []byte) (*Source, error) {
 		return nil, err
 	}
 	s := &Source{opts: o, log: o.Logger, maxLag: defaultMaxLag}
-	if video != nil {
-		frames, err := loadIVF(video)
+	videoTrack := func(info StreamInfo, data []byte, name string) error {
+		frames, err := loadIVF(data)
 		if err != nil {
-			return nil, fmt.Errorf("%w (video %s)", err, nameOr(o.VideoPath, "embedded bot.ivf"))
+			return fmt.Errorf("%w (video %s)", err, name)
 		}
-		s.video = newTrack(StreamInfo{
-			ID: StreamVideo, Kind: StreamVideo, MimeType: codec.MimeTypeVP8,
-			ClockRate: VideoClockRate, PayloadType: VideoPayloadType,
-		}, frames, &codecs.VP8Payloader{EnablePictureID: true}, o.MTU)
+		info.Kind, info.MimeType, info.ClockRate, info.PayloadType = StreamVideo, codec.MimeTypeVP8, VideoClockRate, VideoPayloadType
+		s.videos = append(s.videos, newTrack(info, frames, &codecs.VP8Payloader{EnablePictureID: true}, o.MTU))
+		return nil
+	}
+	if len(o.Layers) > 0 {
+		for _, l := range o.Layers {
+			b, err := os.ReadFile(l.Path)
+			if err != nil {
+				return nil, fmt.Errorf("source: layer %s: %w", l.RID, err)
+			}
+			if err := videoTrack(StreamInfo{ID: LayerGroup + "." + l.RID, Group: LayerGroup, RID: l.RID}, b, l.Path); err != nil {
+				return nil, err
+			}
+		}
+	} else if video != nil {
+		if err := videoTrack(StreamInfo{ID: StreamVideo}, video, nameOr(o.VideoPath, "embedded bot.ivf")); err != nil {
+			return nil, err
+		}
 	}
 	if audio != nil {
 		frames, err := loadOgg(audio)
 		if err != nil {
 			return nil, fmt.Errorf("%w (audio %s)", err, nameOr(o.AudioPath, "embedded bot.ogg"))
 		}
-		s.audio = newTrack(StreamInfo{
+		info := StreamInfo{
 			ID: StreamAudio, Kind: StreamAudio, MimeType: codec.MimeTypeOpus,
 			ClockRate: AudioClockRate, Channels: 2, PayloadType: AudioPayloadType,
-		}, frames, &codecs.OpusPayloader{}, o.MTU)
-	}
-	if s.video != nil && s.audio != nil {
-		for s.audio.info.SSRC == s.video.info.SSRC {
-			s.audio.info.SSRC = rand.Uint32() | 1
 		}
+		if o.Talk != nil {
+			info.AudioLevel = AudioLevelID
+		}
+		s.audio = newTrack(info, frames, &codecs.OpusPayloader{}, o.MTU)
+	}
+	// Every stream its own SSRC.
+	seen := map[uint32]bool{}
+	for _, t := range s.tracks() {
+		for seen[t.info.SSRC] {
+			t.info.SSRC = rand.Uint32() | 1
+			t.pk = newPacketizer(t.info, o.MTU, t.payloader)
+		}
+		seen[t.info.SSRC] = true
 	}
 	for _, t := range s.tracks() {
 		s.log.Info("media source stream", "stream", t.info.ID, "mime", t.info.MimeType,
@@ -209,6 +288,15 @@ func (o *Options) normalize() error {
 	if o.MTU < minMTU || o.MTU > maxMTU {
 		return fmt.Errorf("%w: MTU %d not in [%d, %d]", ErrInvalidOptions, o.MTU, minMTU, maxMTU)
 	}
+	for i, l := range o.Layers {
+		if l.RID == "" || len(l.RID) > 16 || strings.Trim(l.RID, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" ||
+			slices.ContainsFunc(o.Layers[:i], func(m Layer) bool { return m.RID == l.RID }) {
+			return fmt.Errorf("%w: layer rid %q", ErrInvalidOptions, l.RID)
+		}
+	}
+	if o.Talk != nil && (o.Talk.Period <= 0 || o.Talk.On < 0 || o.Talk.On > o.Talk.Period) {
+		return fmt.Errorf("%w: talk %v of every %v", ErrInvalidOptions, o.Talk.On, o.Talk.Period)
+	}
 	if o.Speed == 0 {
 		o.Speed = 1
 	}
@@ -223,10 +311,7 @@ func (o *Options) normalize() error {
 
 // tracks returns the present tracks, video first.
 func (s *Source) tracks() []*track {
-	var ts []*track
-	if s.video != nil {
-		ts = append(ts, s.video)
-	}
+	ts := slices.Clone(s.videos)
 	if s.audio != nil {
 		ts = append(ts, s.audio)
 	}
@@ -252,8 +337,18 @@ func (s *Source) Streams() []StreamInfo {
 // stay continuous. Requests arriving before that frame is sent coalesce
 // into one. Without video it does nothing.
 func (s *Source) RequestKeyframe() {
-	if s.video != nil {
-		s.keyReq.Store(true)
+	for _, t := range s.videos {
+		t.keyReq.Store(true)
+	}
+}
+
+// RequestKeyframeOf is RequestKeyframe for one video stream (a simulcast
+// layer).
+func (s *Source) RequestKeyframeOf(stream string) {
+	for _, t := range s.videos {
+		if t.info.ID == stream {
+			t.keyReq.Store(true)
+		}
 	}
 }
 

@@ -41,16 +41,16 @@ func TestOpenDefaultStreams(t *testing.T) {
 	if v.SSRC == 0 || a.SSRC == 0 || v.SSRC == a.SSRC {
 		t.Errorf("SSRCs %d %d", v.SSRC, a.SSRC)
 	}
-	if len(s.video.frames) != botFrames || len(s.video.keys) != botKeyframes || len(s.audio.frames) != botOpusPackets {
-		t.Errorf("frames: video %d (keys %v), audio %d", len(s.video.frames), s.video.keys, len(s.audio.frames))
+	if len(s.videos[0].frames) != botFrames || len(s.videos[0].keys) != botKeyframes || len(s.audio.frames) != botOpusPackets {
+		t.Errorf("frames: video %d (keys %v), audio %d", len(s.videos[0].frames), s.videos[0].keys, len(s.audio.frames))
 	}
-	for i, k := range s.video.keys {
+	for i, k := range s.videos[0].keys {
 		if k != i*botGOP {
-			t.Errorf("key frames at %v, want every %d", s.video.keys, botGOP)
+			t.Errorf("key frames at %v, want every %d", s.videos[0].keys, botGOP)
 			break
 		}
 	}
-	if d := s.video.loopDuration(); d != 10*time.Second {
+	if d := s.videos[0].loopDuration(); d != 10*time.Second {
 		t.Errorf("video duration %v", d)
 	}
 	if d := s.audio.loopDuration(); d != 10020*time.Millisecond {
@@ -211,7 +211,7 @@ func TestRequestKeyframe(t *testing.T) {
 			if !next.Keyframe || !codec.IsKeyframe("video/VP8", next.RTP.Payload) {
 				t.Fatalf("frame after the request is not a key frame")
 			}
-			got := bytes.Equal(frameData(t, fs[tc.at]), s.video.frames[tc.wantFrame].data)
+			got := bytes.Equal(frameData(t, fs[tc.at]), s.videos[0].frames[tc.wantFrame].data)
 			if !got {
 				t.Errorf("sent frame is not file frame %d", tc.wantFrame)
 			}

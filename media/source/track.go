@@ -2,6 +2,7 @@ package source
 
 import (
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -17,10 +18,13 @@ type frame struct {
 // track is one stream: its frames, its packetizer and its play position.
 // Only the goroutine running the track touches pk, next and started.
 type track struct {
-	info   StreamInfo
-	frames []frame
-	keys   []int // indices of key frames (video)
-	pk     rtp.Packetizer
+	info      StreamInfo
+	frames    []frame
+	keys      []int // indices of key frames (video)
+	pk        rtp.Packetizer
+	payloader rtp.Payloader
+	keyReq    atomic.Bool   // a keyframe was asked for (video)
+	media     time.Duration // media time played (audio levels)
 
 	next    int  // index of the next frame to send
 	started bool // a packet was sent (audio marker bit)
@@ -30,15 +34,19 @@ type track struct {
 // initial timestamp.
 func newTrack(info StreamInfo, frames []frame, payloader rtp.Payloader, mtu int) *track {
 	info.SSRC = rand.Uint32() | 1 // never 0
-	t := &track{info: info, frames: frames}
+	t := &track{info: info, frames: frames, payloader: payloader}
 	for i, f := range frames {
 		if f.key {
 			t.keys = append(t.keys, i)
 		}
 	}
-	t.pk = rtp.NewPacketizerWithOptions(uint16(mtu), payloader, rtp.NewRandomSequencer(), info.ClockRate,
-		rtp.WithSSRC(info.SSRC), rtp.WithPayloadType(info.PayloadType), rtp.WithTimestamp(rand.Uint32()))
+	t.pk = newPacketizer(info, mtu, payloader)
 	return t
+}
+
+func newPacketizer(info StreamInfo, mtu int, payloader rtp.Payloader) rtp.Packetizer {
+	return rtp.NewPacketizerWithOptions(uint16(mtu), payloader, rtp.NewRandomSequencer(), info.ClockRate,
+		rtp.WithSSRC(info.SSRC), rtp.WithPayloadType(info.PayloadType), rtp.WithTimestamp(rand.Uint32()))
 }
 
 // loopDuration is the media duration of one pass over the file.
@@ -68,8 +76,9 @@ func (t *track) keyframeFrom(i int, loop bool) int {
 	return t.keys[len(t.keys)-1]
 }
 
-// packetize turns frame f into Packets captured at now.
-func (t *track) packetize(f frame, now time.Time) []Packet {
+// packetize turns frame f into Packets captured at now; talk, if set,
+// gives the audio packets their level.
+func (t *track) packetize(f frame, now time.Time, talk *Talk) []Packet {
 	rps := t.pk.Packetize(f.data, f.samples)
 	out := make([]Packet, len(rps))
 	audio := t.info.Kind == StreamAudio
@@ -80,6 +89,14 @@ func (t *track) packetize(f frame, now time.Time) []Packet {
 			rp.Marker = !t.started
 		}
 		t.started = true
+		if audio && talk != nil {
+			level, voice := talk.level(t.media)
+			b := level
+			if voice {
+				b |= 0x80
+			}
+			_ = rp.SetExtension(AudioLevelID, []byte{b})
+		}
 		out[i] = Packet{
 			Stream:   t.info.ID,
 			RTP:      rp,
@@ -87,6 +104,7 @@ func (t *track) packetize(f frame, now time.Time) []Packet {
 			Captured: now,
 		}
 	}
+	t.media += samplesToDuration(uint64(f.samples), t.info.ClockRate)
 	return out
 }
 

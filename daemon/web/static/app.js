@@ -835,8 +835,8 @@
 
   // ---------- layout: grid or speaker view ----------
 
-  // Up to GRID_MAX tiles show as a grid unless the person chose; more as
-  // the speaker view: one large tile (the pinned participant, else the
+  // Two tiles (a 1:1 call) and more than GRID_MAX show as the speaker
+  // view unless the person chose, the others as a grid. The speaker view: one large tile (the pinned participant, else the
   // dominant speaker) over a strip of thumbnails, those that do not fit
   // the strip off screen. What is shown, and how tall, goes to the proxy
   // (view): it pulls nothing of a video off screen and of a small tile
@@ -848,7 +848,9 @@
 
   function layoutMode() {
     if (state.layoutChoice) return state.layoutChoice;
-    return state.tiles.size > GRID_MAX ? 'speaker' : 'grid';
+    // Two people: the other one large, oneself small, as in any 1:1 call.
+    const n = state.tiles.size;
+    return n === 2 || n > GRID_MAX ? 'speaker' : 'grid';
   }
 
   // mainTile is the participant shown large in the speaker view.
