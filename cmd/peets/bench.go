@@ -21,7 +21,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks: one JSON object per run",
 	}
-	cmd.AddCommand(newBenchFanoutCmd(), newBenchRosterCmd(), newBenchCallCmd(), newBenchFwMemCmd(), newBenchNetCmd(), withProcs(newBenchWorkerCmd(), proxyProcs))
+	cmd.AddCommand(newBenchFanoutCmd(), newBenchRosterCmd(), newBenchCallCmd(), newBenchRoomCmd(), newBenchFwMemCmd(), newBenchNetCmd(), withProcs(newBenchWorkerCmd(), proxyProcs))
 	return cmd
 }
 
@@ -178,6 +178,23 @@ func newBenchCallCmd() *cobra.Command {
 	fl.IntVar(&c.Pages, "pages", 3, "participants (a page and a proxy each)")
 	fl.DurationVar(&c.Duration, "duration", 10*time.Second, "steady call over which CPU is measured")
 	fl.IntVar(&c.Joins, "joins", 5, "late joins measured for the first-frame time")
+	return cmd
+}
+
+// newBenchRoomCmd measures a large room: bots with simulcast cameras
+// talking in turn, a few Chromium pages receiving.
+func newBenchRoomCmd() *cobra.Command {
+	var c bench.RoomConfig
+	cmd := benchCmd("room", "A large room: bots with simulcast cameras talking in turn, Chromium pages in the speaker view: download, decoded streams, fps, speaker switch time", "the bots' and proxies' output",
+		func(ctx context.Context, log *slog.Logger, echo io.Writer) (any, error) {
+			c.Logger, c.Echo = log, echo
+			return bench.Room(ctx, c)
+		})
+	fl := cmd.Flags()
+	fl.IntVar(&c.Bots, "bots", 10, "bots, each a 720p simulcast camera (the embedded pattern) and a voice talking in turn")
+	fl.IntVar(&c.Pages, "pages", 2, "receiving participants, a Chromium page and a proxy each")
+	fl.DurationVar(&c.Duration, "duration", time.Minute, "measured window")
+	fl.DurationVar(&c.Slot, "slot", 6*time.Second, "each bot talks for all but a second of a slot, in turn")
 	return cmd
 }
 

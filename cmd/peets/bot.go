@@ -64,15 +64,18 @@ func newBotCmd() *cobra.Command {
 	fl.StringVar(&audio, "audio", "", "Opus Ogg file (default: the embedded tone)")
 	fl.Float64Var(&speed, "speed", 1, "pace: 1 = real time")
 	fl.BoolVar(&fetch, "fetch", false, "also fetch the other participants' streams")
-	fl.StringVar(&layers, "layers", "", "publish the camera as simulcast layers from VP8 IVF files, lowest first: rid=file,... (e.g. l=l.ivf,m=m.ivf,h=h.ivf)")
+	fl.StringVar(&layers, "layers", "", "publish the camera as simulcast layers from VP8 IVF files, lowest first: rid=file,... (e.g. l=l.ivf,m=m.ivf,h=h.ivf), or \"embedded\" (a 720p test pattern as three layers)")
 	fl.StringVar(&talk, "talk", "", "mark the bot's audio as speech on a schedule, PERIOD/ON[+OFFSET] (e.g. 60s/10s+20s: talks from 20 s to 30 s of every minute); silence otherwise")
 	return cmd
 }
 
-// parseLayers reads --layers: rid=file,... lowest first.
+// parseLayers reads --layers: rid=file,... lowest first, or "embedded".
 func parseLayers(s string) ([]source.Layer, error) {
 	if s == "" {
 		return nil, nil
+	}
+	if s == "embedded" {
+		return source.EmbeddedLayers(), nil
 	}
 	var out []source.Layer
 	for _, part := range strings.Split(s, ",") {

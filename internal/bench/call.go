@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -70,23 +69,11 @@ func Call(ctx context.Context, c CallConfig) (CallResult, error) {
 	if c.Pages < 2 || c.Pages > 8 {
 		return res, fmt.Errorf("pages %d out of [2, 8]", c.Pages)
 	}
-	var err error
-	if c.Bin, c.Logger, err = defaults(c.Bin, c.Logger); err != nil {
-		return res, err
-	}
-	dir, err := os.MkdirTemp("", "peets-bench-call-")
+	run, err := newRunDir(&c.Bin, &c.Logger, "peets-bench-call-", c.Echo)
 	if err != nil {
 		return res, err
 	}
-	defer os.RemoveAll(dir)
-	var g proc.Group
-	defer g.StopAll(3 * time.Second)
-	opt := proc.Options{Echo: c.Echo, Env: sharedTrust(dir)}
-	f, err := startForwarder(&g, c.Bin, dir, "fw", nil, opt)
-	if err != nil {
-		return res, err
-	}
-	fw := f.uri
+	defer run.close()
 
 	b, err := cdp.Launch(ctx, cdp.Options{Logger: c.Logger})
 	if err != nil {
@@ -99,18 +86,11 @@ func Call(ctx context.Context, c CallConfig) (CallResult, error) {
 	proxies := make([]*proc.Proc, c.Pages)
 	urls := make([]string, c.Pages)
 	for i := range proxies {
-		user := fmt.Sprintf("p%d", i+1)
-		p, err := proc.Start(user, c.Bin, []string{"up", "--user", user, "--room", "benchcall", "--forwarder", fw,
-			"--state-dir", filepath.Join(dir, user), "--log-level", "warn"}, opt)
+		p, url, err := run.proxy(c.Bin, fmt.Sprintf("p%d", i+1), "benchcall")
 		if err != nil {
 			return res, err
 		}
-		g.Add(p)
-		m, err := p.WaitLine(urlLineRe, 20*time.Second)
-		if err != nil {
-			return res, err
-		}
-		proxies[i], urls[i] = p, m[1]
+		proxies[i], urls[i] = p, url
 	}
 	pages := make([]*cdp.Page, c.Pages)
 	var allDecoded []float64

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -142,4 +143,56 @@ func forwardersCPU(fs []fwProc) (time.Duration, bool) {
 // machine do (docs/protocol.md 3). Real hosts would exchange invitations.
 func sharedTrust(dir string) []string {
 	return []string{"PEETS_TRUST_DIR=" + filepath.Join(dir, "trust")}
+}
+
+// runDir is what a benchmark of real processes starts with: a directory
+// (with one trust directory for all, sharedTrust), a process group, and a
+// forwarder process.
+type runDir struct {
+	dir string
+	g   proc.Group
+	opt proc.Options
+	fw  string // the forwarder's URI
+}
+
+// newRunDir makes a runDir under a fresh temporary directory named after
+// prefix, after filling in the binary and the logger (defaults); close
+// stops the processes and removes the directory.
+func newRunDir(bin *string, log **slog.Logger, prefix string, echo io.Writer) (*runDir, error) {
+	var err error
+	if *bin, *log, err = defaults(*bin, *log); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	r := &runDir{dir: dir, opt: proc.Options{Echo: echo, Env: sharedTrust(dir)}}
+	f, err := startForwarder(&r.g, *bin, dir, "fw", nil, r.opt)
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	r.fw = f.uri
+	return r, nil
+}
+
+func (r *runDir) close() {
+	r.g.StopAll(3 * time.Second)
+	os.RemoveAll(r.dir)
+}
+
+// proxy starts `peets up` for user in room and returns it and its page URL.
+func (r *runDir) proxy(bin, user, room string) (*proc.Proc, string, error) {
+	p, err := proc.Start(user, bin, []string{"up", "--user", user, "--room", room, "--forwarder", r.fw,
+		"--state-dir", filepath.Join(r.dir, user), "--log-level", "warn"}, r.opt)
+	if err != nil {
+		return nil, "", err
+	}
+	r.g.Add(p)
+	m, err := p.WaitLine(urlLineRe, 20*time.Second)
+	if err != nil {
+		return nil, "", err
+	}
+	return p, m[1], nil
 }

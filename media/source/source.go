@@ -119,10 +119,12 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Layer is one simulcast layer of Options.Layers.
+// Layer is one simulcast layer of Options.Layers: a VP8 IVF file, or its
+// contents (Data, which takes precedence).
 type Layer struct {
 	RID  string
 	Path string
+	Data []byte
 }
 
 // LayerGroup is the group of Options.Layers' streams.
@@ -228,11 +230,14 @@ func open(o Options, video, audio []byte) (*Source, error) {
 	}
 	if len(o.Layers) > 0 {
 		for _, l := range o.Layers {
-			b, err := os.ReadFile(l.Path)
-			if err != nil {
-				return nil, fmt.Errorf("source: layer %s: %w", l.RID, err)
+			b, name := l.Data, nameOr(l.Path, "embedded cam-"+l.RID+".ivf")
+			if b == nil {
+				var err error
+				if b, err = os.ReadFile(l.Path); err != nil {
+					return nil, fmt.Errorf("source: layer %s: %w", l.RID, err)
+				}
 			}
-			if err := videoTrack(StreamInfo{ID: LayerGroup + "." + l.RID, Group: LayerGroup, RID: l.RID}, b, l.Path); err != nil {
+			if err := videoTrack(StreamInfo{ID: LayerGroup + "." + l.RID, Group: LayerGroup, RID: l.RID}, b, name); err != nil {
 				return nil, err
 			}
 		}

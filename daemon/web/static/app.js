@@ -32,6 +32,11 @@
     layoutChoice: localStorage.getItem('peets.layout') || '', // 'grid', 'speaker' or '' (by room size)
     pinned: null, // the participant shown large in speaker view, if pinned
     viewSent: '', // the last view message sent (JSON)
+    mainId: null, // the speaker view's main tile
+    // For benchmarks (bench room): when the main tile changed, and each
+    // remote video's size changes (a layer switch), page time in ms.
+    mainLog: [],
+    sizeLog: [],
     viewTimer: 0,
     mids: new Map(), // mid -> {participant, kind, stream}
     local: null, // MediaStream of camera and microphone
@@ -710,7 +715,12 @@
       tile.video.muted = true;
     }
     el.style.setProperty('--avatar', colorFor(id));
-    if (!self) el.addEventListener('click', () => pin(id));
+    if (!self) {
+      el.addEventListener('click', () => pin(id));
+      tile.video.addEventListener('resize', () => {
+        logEvent(state.sizeLog, { id, w: tile.video.videoWidth, t: performance.now() });
+      });
+    }
     state.tiles.set(id, tile);
     tile.el.classList.toggle('speaking', id === state.speakers.dominant);
     // Own tile first, then in order of arrival.
@@ -887,6 +897,10 @@
     const H = grid.clientHeight;
     if (!n || !W || !H) return scheduleView();
     const main = speaker ? mainTile() : null;
+    if (main !== state.mainId) {
+      state.mainId = main;
+      if (main) logEvent(state.mainLog, { id: main, t: performance.now() });
+    }
     for (const [id, tile] of state.tiles) {
       tile.el.classList.toggle('main', id === main);
       tile.el.classList.toggle('pinned', id === state.pinned);
@@ -923,6 +937,12 @@
     grid.style.setProperty('--thumb-w', `${thumbW}px`);
     grid.style.setProperty('--main-h', `${Math.max(THUMB_H, H - THUMB_H - TILE_GAP)}px`);
     scheduleView();
+  }
+
+  // logEvent keeps the last 2000 events of a benchmark log.
+  function logEvent(log, e) {
+    log.push(e);
+    if (log.length > 2000) log.splice(0, log.length - 2000);
   }
 
   // scheduleView tells the proxy what is shown once the layout settles.
