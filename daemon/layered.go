@@ -153,6 +153,11 @@ func (d *Daemon) startLayered(ctx context.Context, info RemoteInfo, layers []pro
 		fetchers:  map[string]*layerFetcher{},
 		ch:        adapt.NewChooser(adapt.Config{}, bitratesOf(layers), start, time.Now()),
 	}
+	if viewLimit > start {
+		// Shown large from the start (a speaker off screen until now):
+		// find out at once whether the path carries more than the middle.
+		lr.ch.ProbeSoon(time.Now())
+	}
 	lr.mu.Lock()
 	lr.resetDelay(-1)
 	lr.startFetcherLocked(layers[start].ID)

@@ -195,6 +195,7 @@ func newBenchRoomCmd() *cobra.Command {
 	fl.IntVar(&c.Pages, "pages", 2, "receiving participants, a Chromium page and a proxy each")
 	fl.DurationVar(&c.Duration, "duration", time.Minute, "measured window")
 	fl.DurationVar(&c.Slot, "slot", 6*time.Second, "each bot talks for all but a second of a slot, in turn")
+	fl.StringVar(&c.ProxyLogLevel, "proxy-log-level", "warn", "the receiving proxies' log level (their output with --verbose)")
 	return cmd
 }
 

@@ -86,7 +86,7 @@ func Call(ctx context.Context, c CallConfig) (CallResult, error) {
 	proxies := make([]*proc.Proc, c.Pages)
 	urls := make([]string, c.Pages)
 	for i := range proxies {
-		p, url, err := run.proxy(c.Bin, fmt.Sprintf("p%d", i+1), "benchcall")
+		p, url, err := run.proxy(c.Bin, fmt.Sprintf("p%d", i+1), "benchcall", "")
 		if err != nil {
 			return res, err
 		}

@@ -23,8 +23,11 @@ type RoomConfig struct {
 	Duration time.Duration // measured window (default 60 s)
 	Slot     time.Duration // each bot talks for most of a slot, in turn (default 6 s)
 	Bin      string        // peets binary (default: this one)
-	Logger   *slog.Logger
-	Echo     io.Writer
+	// ProxyLogLevel is the receiving proxies' log level (default warn;
+	// their output is in Echo).
+	ProxyLogLevel string
+	Logger        *slog.Logger
+	Echo          io.Writer
 }
 
 // RoomResult is one run's figures.
@@ -133,7 +136,7 @@ func Room(ctx context.Context, c RoomConfig) (RoomResult, error) {
 	res.Chromium, _ = b.Version(ctx)
 	pages := make([]*cdp.Page, c.Pages)
 	for i := range pages {
-		_, url, err := run.proxy(c.Bin, fmt.Sprintf("page%d", i+1), room)
+		_, url, err := run.proxy(c.Bin, fmt.Sprintf("page%d", i+1), room, c.ProxyLogLevel)
 		if err != nil {
 			return res, err
 		}

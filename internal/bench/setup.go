@@ -183,9 +183,13 @@ func (r *runDir) close() {
 }
 
 // proxy starts `peets up` for user in room and returns it and its page URL.
-func (r *runDir) proxy(bin, user, room string) (*proc.Proc, string, error) {
+// (logLevel "": warn).
+func (r *runDir) proxy(bin, user, room, logLevel string) (*proc.Proc, string, error) {
+	if logLevel == "" {
+		logLevel = "warn"
+	}
 	p, err := proc.Start(user, bin, []string{"up", "--user", user, "--room", room, "--forwarder", r.fw,
-		"--state-dir", filepath.Join(r.dir, user), "--log-level", "warn"}, r.opt)
+		"--state-dir", filepath.Join(r.dir, user), "--log-level", logLevel}, r.opt)
 	if err != nil {
 		return nil, "", err
 	}

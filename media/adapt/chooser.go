@@ -206,10 +206,10 @@ func (c *Chooser) SetCautious(on bool) { c.cautious = on }
 // path carries (a negative limit or one past the top: none), and why (the
 // reason of a step down it causes). Above it, the chooser steps down one
 // layer per DownSpacing; that is no failure of the layer, and the climb
-// resumes when the limit is lifted: at once back to the layer the limit
-// took it down from if that was within probeMemory (the path carried it,
-// and no overuse since), else with a probe at the next Observe rather
-// than after a hold (a page that now shows the video large must not wait
+// resumes when the limit is lifted: at once up to the new limit if the
+// limit took it down from there or higher within probeMemory (the path
+// carried it, and no overuse since), else with a probe at the next
+// Observe rather than after a hold (a page that now shows the video large must not wait
 // seconds for it).
 func (c *Chooser) SetLimit(layer int, why string) {
 	if layer < 0 || layer >= len(c.bitrates) {
@@ -219,6 +219,15 @@ func (c *Chooser) SetLimit(layer int, why string) {
 		c.raised = true
 	}
 	c.limit, c.limitWhy = layer, why
+}
+
+// ProbeSoon makes the next quiet Observe probe the layer above rather than
+// wait for a hold: a subscriber that needs a higher layer now (a page shows
+// this camera large) and has not measured the path to it.
+func (c *Chooser) ProbeSoon(now time.Time) {
+	if c.cur < c.limit && !c.probing {
+		c.quietSince = now.Add(-c.hold)
+	}
 }
 
 // Hold is the current quiet time required before probing up.
@@ -246,13 +255,15 @@ func (c *Chooser) Observe(o Observation) Decision {
 	if c.raised {
 		c.raised = false
 		if !overuse && c.cur < c.limit && !c.probing {
-			if c.capFrom > c.cur && o.Now.Sub(c.capAt) < probeMemory {
-				c.cur = min(c.limit, c.capFrom)
+			if c.capFrom >= c.limit && o.Now.Sub(c.capAt) < probeMemory {
+				c.cur = c.limit
 				c.Ups++
 				c.lastUp, c.upCap, c.quietSince = o.Now, 0, time.Time{}
 				return Decision{Layer: c.cur, Reason: "limit lifted: back to the layer the path carried"}
 			}
-			c.quietSince = o.Now.Add(-c.hold) // probe now (if quiet)
+			// Never carried up to the new limit lately: probe now (if
+			// quiet), and the probe's result climbs as far as it fits.
+			c.quietSince = o.Now.Add(-c.hold)
 		}
 	}
 	if c.cur > c.limit && o.Now.Sub(c.lastDown) >= c.cfg.DownSpacing {

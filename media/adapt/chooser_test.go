@@ -406,6 +406,23 @@ func TestChooserLimitLifted(t *testing.T) {
 		t.Fatalf("probe: %+v", d)
 	}
 
+	// Taken down from the middle layer: lifting the limit to the top
+	// probes at once (the path never carried the top lately) rather than
+	// going back to the middle and waiting a hold to probe further.
+	c = NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 1, now)
+	c.SetLimit(0, "thumbnail")
+	quiet(c, &now, 6)
+	if c.Layer() != 0 {
+		t.Fatalf("layer %d under the limit", c.Layer())
+	}
+	c.SetLimit(-1, "")
+	if d := quiet(c, &now, 1); d.Layer != 0 || !d.Probe {
+		t.Fatalf("limit lifted above where it was: %+v, want a probe at once", d)
+	}
+	if d := c.ProbeResult(now, 200e6, true, 0); d.Layer != 2 {
+		t.Fatalf("probe: %+v, want the top at once", d)
+	}
+
 	// Overuse after the limit came down: the path, not the limit, is what
 	// holds the layer; lifting the limit does not jump.
 	c.SetLimit(1, "small tile")
@@ -420,5 +437,20 @@ func TestChooserLimitLifted(t *testing.T) {
 	c.SetLimit(-1, "")
 	if d := quiet(c, &now, 1); d.Layer != 0 {
 		t.Fatalf("jumped over an overused path: %+v", d)
+	}
+}
+
+// ProbeSoon: a fresh chooser that must find out at once probes at the
+// first quiet interval instead of after its starting hold.
+func TestChooserProbeSoon(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 1, now)
+	c.ProbeSoon(now)
+	if d := quiet(c, &now, 1); !d.Probe {
+		t.Fatalf("first interval: %+v, want a probe", d)
+	}
+	lazy := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 1, now)
+	if d := quiet(lazy, &now, 1); d.Probe {
+		t.Fatalf("a probe before the starting hold: %+v", d)
 	}
 }
