@@ -35,8 +35,8 @@ type RemoteSink interface {
 	RemoveRemote(key string)
 }
 
-// remoteStream is one fetched remote stream: a plain one (f), or a
-// simulcast camera (lr), whose layers feed one track.
+// remoteStream is one remote stream announced to the pages: a plain one
+// (run.f), or a simulcast camera (run.lr), whose layers feed one track.
 type remoteStream struct {
 	info RemoteInfo
 	// run is what fetches the stream; nil while paused: the member turned
