@@ -196,6 +196,7 @@ func newBenchRoomCmd() *cobra.Command {
 	fl.DurationVar(&c.Duration, "duration", time.Minute, "measured window")
 	fl.DurationVar(&c.Slot, "slot", 6*time.Second, "each bot talks for all but a second of a slot, in turn")
 	fl.StringVar(&c.ProxyLogLevel, "proxy-log-level", "warn", "the receiving proxies' log level (their output with --verbose)")
+	fl.BoolVar(&c.TopOnly, "top-only", false, "the bots publish only their top layer, one plain 720p stream: every video shown decodes at full size (the baseline of the pages' CPU)")
 	return cmd
 }
 

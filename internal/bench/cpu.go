@@ -40,6 +40,39 @@ func procCPU(pid int) (time.Duration, bool) {
 	return time.Duration(ut+st) * clockTick, true
 }
 
+// groupCPU is the CPU time of the live processes of process group pgid (a
+// browser and its helpers: browserproc starts each in a group of its own).
+func groupCPU(pgid int) time.Duration {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var sum time.Duration
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 3 || f[2] != strconv.Itoa(pgid) { // pgrp is field 5
+			continue
+		}
+		if t, ok := procCPU(pid); ok {
+			sum += t
+		}
+	}
+	return sum
+}
+
 // procCPUs samples procCPU for each process; ok only if all were read.
 func procCPUs(ps []*proc.Proc) ([]time.Duration, bool) {
 	out := make([]time.Duration, len(ps))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/peets/peets/internal/cdp"
 	"github.com/peets/peets/internal/proc"
+	"github.com/peets/peets/media/source"
 )
 
 var botLineRe = regexp.MustCompile(`^bot \S+ in room `)
@@ -26,8 +28,12 @@ type RoomConfig struct {
 	// ProxyLogLevel is the receiving proxies' log level (default warn;
 	// their output is in Echo).
 	ProxyLogLevel string
-	Logger        *slog.Logger
-	Echo          io.Writer
+	// TopOnly: the bots publish only the top layer, as one plain 720p
+	// stream (no simulcast): every video a page shows is decoded at full
+	// size, the baseline of the pages' CPU.
+	TopOnly bool
+	Logger  *slog.Logger
+	Echo    io.Writer
 }
 
 // RoomResult is one run's figures.
@@ -45,7 +51,11 @@ type RoomResult struct {
 	// page showing the new speaker's top layer, every change in every page.
 	SwitchMs []float64    `json:"switch_ms"`
 	Switch   Distribution `json:"switch"`
-	Chromium string       `json:"chromium"`
+	// BrowserCPUPercent is the CPU of the Chromium running the pages (all
+	// its processes), in % of one core, over the window.
+	BrowserCPUPercent float64 `json:"browser_cpu_percent"`
+	TopOnly           bool    `json:"top_only,omitempty"`
+	Chromium          string  `json:"chromium"`
 }
 
 // Distribution summarises a list of figures.
@@ -102,7 +112,7 @@ func Room(ctx context.Context, c RoomConfig) (RoomResult, error) {
 	if c.Slot == 0 {
 		c.Slot = 6 * time.Second
 	}
-	res := RoomResult{Bots: c.Bots, Pages: c.Pages, Participants: c.Bots + c.Pages}
+	res := RoomResult{Bots: c.Bots, Pages: c.Pages, Participants: c.Bots + c.Pages, TopOnly: c.TopOnly}
 	if c.Bots < 1 || c.Bots > 30 || c.Pages < 1 || c.Pages > 4 {
 		return res, fmt.Errorf("bots %d (1..30), pages %d (1..4)", c.Bots, c.Pages)
 	}
@@ -115,11 +125,21 @@ func Room(ctx context.Context, c RoomConfig) (RoomResult, error) {
 	const room = "benchroom"
 	period := time.Duration(c.Bots) * c.Slot
 	talk := c.Slot - time.Second // a second of silence between speakers
+	camera := []string{"--layers", "embedded"}
+	if c.TopOnly {
+		top := source.EmbeddedLayers()
+		file := filepath.Join(dir, "cam-h.ivf")
+		if err := os.WriteFile(file, top[len(top)-1].Data, 0o600); err != nil {
+			return res, err
+		}
+		camera = []string{"--video", file}
+	}
 	for i := range c.Bots {
 		user := fmt.Sprintf("bot%02d", i+1)
-		p, err := proc.Start(user, c.Bin, []string{"bot", "--user", user, "--room", room, "--forwarder", fw,
-			"--state-dir", filepath.Join(dir, user), "--log-level", "warn", "--layers", "embedded",
-			"--talk", fmt.Sprintf("%v/%v+%v", period, talk, time.Duration(i)*c.Slot)}, opt)
+		args := []string{"bot", "--user", user, "--room", room, "--forwarder", fw,
+			"--state-dir", filepath.Join(dir, user), "--log-level", "warn",
+			"--talk", fmt.Sprintf("%v/%v+%v", period, talk, time.Duration(i)*c.Slot)}
+		p, err := proc.Start(user, c.Bin, append(args, camera...), opt)
 		if err != nil {
 			return res, err
 		}
@@ -168,13 +188,16 @@ func Room(ctx context.Context, c RoomConfig) (RoomResult, error) {
 			return res, err
 		}
 	}
+	cpu0 := groupCPU(b.Pid())
 	t0 := time.Now()
 	select {
 	case <-time.After(c.Duration):
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
-	res.DurationS = time.Since(t0).Seconds()
+	el := time.Since(t0)
+	res.DurationS = el.Seconds()
+	res.BrowserCPUPercent = round3(float64(groupCPU(b.Pid())-cpu0) / float64(el) * 100)
 	var downloads []float64
 	var topOther float64
 	for i, p := range pages {

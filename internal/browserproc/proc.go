@@ -51,6 +51,10 @@ func (p *Proc) Exited() <-chan struct{} { return p.exited }
 // Err is how the process ended; valid once Exited is closed.
 func (p *Proc) Err() error { return p.waitErr }
 
+// Pid is the browser's process id, also its process group's: its helper
+// processes (renderers, GPU, utility) are in that group.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // Dir is the profile directory.
 func (p *Proc) Dir() string { return p.dir }
 

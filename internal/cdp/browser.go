@@ -206,6 +206,10 @@ func (b *Browser) devToolsURL(ctx context.Context) (string, error) {
 // Output returns the last 64 KiB of the browser's stdout and stderr.
 func (b *Browser) Output() string { return b.proc.Output() }
 
+// Pid is the browser's process id, also its process group's (its helper
+// processes are in it; browserproc starts it in a group of its own).
+func (b *Browser) Pid() int { return b.proc.Pid() }
+
 // Version returns the browser's product string.
 func (b *Browser) Version(ctx context.Context) (string, error) {
 	var v struct {
