@@ -112,6 +112,9 @@ func (b *Backend) Join(ctx context.Context, req web.JoinRequest, conn web.PageCo
 	evCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	go p.forwardEvents(d.part.Table().Subscribe(evCtx))
+	if msg := d.removed.Load(); msg != nil {
+		p.SendNotice(proto.CodeRemoved, *msg)
+	}
 	d.pageOpened()
 	d.log.Info("page joined", "page", conn.ID(), "agent", req.UserAgent)
 	return p, nil
@@ -387,6 +390,11 @@ func (p *page) SendQuality(q proto.Quality) {
 func (p *page) SetView(v proto.View) error {
 	p.b.d.setView(p, &v)
 	return nil
+}
+
+// SendNotice implements NoticeSink: an error message that is no reply.
+func (p *page) SendNotice(code, msg string) {
+	_ = p.conn.Send(proto.ErrorSignal(code, msg, ""))
 }
 
 // SendSpeakers implements SpeakerSink.

@@ -92,6 +92,7 @@ type Daemon struct {
 	views      views    // what the pages show (view.go)
 	viewWake   chan struct{}
 	rekeyWant  chan uint64
+	removed    atomic.Pointer[string] // the notice for the pages once the owner removed us
 	rekeyLog   ratelog.Limiter
 	serveRekey bool // the rekey handler is attached
 	// marks counts the congestion marks on remote media (marks.go);

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	enc "github.com/named-data/ndnd/std/encoding"
@@ -27,6 +28,11 @@ import (
 //
 // Publishers seal with the newest epoch from their next packet on, and
 // fetchers open either epoch (media/crypt.go): nothing else restarts.
+
+// NoticeSink is a sink (a page) that shows the proxy's notices.
+type NoticeSink interface {
+	SendNotice(code, msg string)
+}
 
 // rekeyPoll is how often the rekey loop reads the trust directory, and
 // retries a rekey fetch that failed.
@@ -100,6 +106,13 @@ func (d *Daemon) rekeyLoop(ctx context.Context) {
 				removed = true
 				d.log.Error("the room's owner removed this participant from the room: its media can no longer be opened here, and members refuse ours",
 					"epoch", want, "err", err)
+				msg := fmt.Sprintf("The owner of room %s removed you from it: the others no longer see or hear you, and you no longer receive them. Ask the owner for a new invitation to come back.", d.cfg.Room)
+				d.removed.Store(&msg)
+				for _, sk := range d.sinkList() {
+					if ns, ok := sk.(NoticeSink); ok {
+						ns.SendNotice(proto.CodeRemoved, msg)
+					}
+				}
 			case err != nil:
 				d.rekeyLog.Warn(d.log, "refused a rekey", "err", err)
 			case epoch != 0:

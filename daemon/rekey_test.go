@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peets/peets/daemon/web"
 	"github.com/peets/peets/internal/testlog"
+	"github.com/peets/peets/media/bridge"
+	"github.com/peets/peets/proto"
 	"github.com/peets/peets/sec"
 	"github.com/peets/peets/sync/synctest"
 )
@@ -20,7 +23,8 @@ import (
 // and carol run. Ann's proxy finds the rotation, bob fetches the new
 // epoch's key from the room, and both drop carol from their rosters and
 // keep refusing her heartbeats; carol is told she was removed and never
-// gets the new key.
+// gets the new key; her pages are told (an error "removed", shown as a
+// notice), including one opened afterwards.
 func TestRemoveMember(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -55,6 +59,16 @@ func TestRemoveMember(t *testing.T) {
 	}
 	var carolLog testlog.Buffer
 	bob, carol := join("bob", nil), join("carol", &carolLog)
+	api, err := bridge.NewAPI(bridge.APIConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	carolPage := &fakePage{done: make(chan struct{})}
+	h, err := NewBackend(carol, api).Join(ctx, web.JoinRequest{}, carolPage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Leave()
 	all := []*Daemon{ann, bob, carol}
 	for _, d := range all {
 		if synctest.Eventually(5*time.Second, func() bool { return d.Roster().Table().Len() == 2 }) < 0 {
@@ -82,6 +96,19 @@ func TestRemoveMember(t *testing.T) {
 		return strings.Contains(carolLog.String(), "removed this participant")
 	}) < 0 {
 		t.Fatalf("carol was not told: %s", carolLog.String())
+	}
+	if synctest.Eventually(3*time.Second, func() bool { return len(carolPage.errors(proto.CodeRemoved)) > 0 }) < 0 {
+		t.Fatal("carol's page was not told she was removed")
+	}
+	// A page that opens afterwards is told too.
+	late := &fakePage{done: make(chan struct{})}
+	h2, err := NewBackend(carol, api).Join(ctx, web.JoinRequest{}, late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Leave()
+	if len(late.errors(proto.CodeRemoved)) == 0 {
+		t.Fatal("a page opened after the removal was not told")
 	}
 	// Carol keeps beating: her heartbeats are refused, she stays out.
 	time.Sleep(time.Second)

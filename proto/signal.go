@@ -137,6 +137,7 @@ const (
 	CodeNotJoined   = "not-joined"   // the backend refused the page
 	CodeNegotiation = "negotiation"  // a WebRTC negotiation step failed
 	CodeUserTaken   = "user-taken"   // another participant claims this page's user id (not a reply to a message)
+	CodeRemoved     = "removed"      // the room's owner removed this participant (not a reply to a message)
 	CodeInternal    = "internal"     // anything else
 )
 

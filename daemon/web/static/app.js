@@ -143,6 +143,7 @@
         state.errors.push(d);
         console.warn(`peets: error from the proxy: ${d.code} ${d.message || ''}`);
         if (d.code === 'user-taken') notice(d.message || 'Another participant uses your user id.');
+        else if (d.code === 'removed') notice(d.message || 'The room\'s owner removed you from the room.');
         else toast(`${d.code}${d.message ? ': ' + d.message : ''}`, true);
         // The proxy could not take our offer: we would wait forever.
         if (d.code === 'negotiation' && d.ref === 'offer' && state.pc?.signalingState === 'have-local-offer') {
