@@ -90,11 +90,13 @@ func (t *Tracker) Observe(id string, level uint8, now time.Time) {
 		x = float64(t.cfg.Threshold+1-min(level, t.cfg.Threshold)) / float64(t.cfg.Threshold+1)
 		m.spoke = now
 	}
+	// Each packet pulls the average towards its loudness, weighted by the
+	// time it stands for: since the member's previous packet (20 ms or
+	// 40 ms, Opus's usual packets), within [10 ms, 100 ms].
+	dt := min(max(now.Sub(m.last), 10*time.Millisecond), 100*time.Millisecond)
 	t.decay(m, now)
 	m.last = now
-	// Each packet pulls the average towards its loudness, weighted by the
-	// packet's share of the window (20 ms packets: 5 % each).
-	m.activity += (x - m.activity) * (1 - math.Exp(-float64(20*time.Millisecond)/float64(t.cfg.Window)))
+	m.activity += (x - m.activity) * (1 - math.Exp(-float64(dt)/float64(t.cfg.Window)))
 }
 
 // decay brings m's activity to now: it fades when packets stop (a muted

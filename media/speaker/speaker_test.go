@@ -9,9 +9,10 @@ import (
 // sim feeds a Tracker 20 ms audio packets and runs its Update every
 // 100 ms, as the daemon does.
 type sim struct {
-	t   *testing.T
-	tr  *Tracker
-	now time.Time
+	t      *testing.T
+	tr     *Tracker
+	now    time.Time
+	packet time.Duration // audio packet duration (default 20 ms)
 	// changes records each change of dominant speaker and its time
 	changes []change
 }
@@ -29,13 +30,20 @@ func newSim(t *testing.T) *sim {
 // (members absent from it send nothing: muted).
 func (s *sim) run(d time.Duration, levels map[string]uint8) {
 	start := s.now
-	for step := 0; time.Duration(step)*20*time.Millisecond < d; step++ {
-		s.now = s.now.Add(20 * time.Millisecond)
+	if s.packet == 0 {
+		s.packet = 20 * time.Millisecond
+	}
+	lastUpdate := s.now
+	for step := 0; time.Duration(step)*s.packet < d; step++ {
+		s.now = s.now.Add(s.packet)
 		for _, id := range sortedKeys(levels) {
 			s.tr.Observe(id, levels[id], s.now)
 		}
-		if step%5 == 4 && s.tr.Update(s.now) {
-			s.changes = append(s.changes, change{s.now.Sub(start), s.tr.Dominant()})
+		if s.now.Sub(lastUpdate) >= 100*time.Millisecond {
+			lastUpdate = s.now
+			if s.tr.Update(s.now) {
+				s.changes = append(s.changes, change{s.now.Sub(start), s.tr.Dominant()})
+			}
 		}
 	}
 }
@@ -126,5 +134,27 @@ func TestNoFlapping(t *testing.T) {
 	}
 	if len(s.changes) > 2 {
 		t.Fatalf("%d changes in 6 s of crosstalk: %v", len(s.changes), s.changes)
+	}
+}
+
+// TestFloor40ms: with 40 ms packets (a page's Opus), a speaker takes the
+// floor as quickly as with 20 ms ones, and a cough still moves nothing.
+func TestFloor40ms(t *testing.T) {
+	s := newSim(t)
+	s.packet = 40 * time.Millisecond
+	s.run(time.Second, map[string]uint8{"ann": room, "bob": room})
+	s.run(2*time.Second, map[string]uint8{"ann": talk, "bob": room})
+	if len(s.changes) != 1 || s.changes[0].who != "ann" || s.changes[0].at > 300*time.Millisecond {
+		t.Fatalf("ann speaking: changes %v", s.changes)
+	}
+	s.changes = nil
+	s.run(120*time.Millisecond, map[string]uint8{"ann": talk, "bob": loud})
+	s.run(time.Second, map[string]uint8{"ann": talk, "bob": room})
+	if len(s.changes) != 0 {
+		t.Fatalf("a cough moved the floor: %v", s.changes)
+	}
+	s.run(2*time.Second, map[string]uint8{"ann": room, "bob": talk})
+	if len(s.changes) != 1 || s.changes[0].who != "bob" || s.changes[0].at > time.Second {
+		t.Fatalf("bob speaking: changes %v", s.changes)
 	}
 }
