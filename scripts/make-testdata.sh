@@ -2,7 +2,7 @@
 # make-testdata.sh regenerates the synthetic bot media committed in the repo:
 #
 #   media/source/assets/bot.ivf  VP8, 640x480, 25 fps, 10 s, keyframe every 2 s, ~400 kbit/s
-#   media/source/assets/bot.ogg  Opus, 48 kHz mono, 20 ms frames, 10 s, ~32 kbit/s
+#   media/source/assets/bot.ogg  Opus, 48 kHz mono, 40 ms frames (as pages send: a=ptime:40), 10 s, ~32 kbit/s
 #
 # The files live ONLY in media/source/assets (so package source can go:embed
 # them); testdata/bot.ivf and testdata/bot.ogg are relative symlinks to them.
@@ -33,12 +33,12 @@ ffmpeg -hide_banner -loglevel error -y \
   -f ivf "$assets/bot.ivf"
 
 # Audio: a quiet 440 Hz tone with a louder 880 Hz beep for the first 200 ms
-# of every second. libopus, 20 ms frames, 32 kbit/s constrained VBR. The Ogg muxer's
+# of every second. libopus, 40 ms frames, 32 kbit/s constrained VBR. The Ogg muxer's
 # default pagination puts ~1 s of packets on one page (package source splits
 # pages into packets with the segment table).
 ffmpeg -hide_banner -loglevel error -y \
   -f lavfi -i "aevalsrc=0.08*sin(2*PI*440*t)+0.35*sin(2*PI*880*t)*lt(mod(t\,1)\,0.2):s=48000:c=mono:d=10" \
-  -c:a libopus -application audio -frame_duration 20 -b:a 32k -vbr constrained \
+  -c:a libopus -application audio -frame_duration 40 -b:a 32k -vbr constrained \
   -map_metadata -1 -fflags +bitexact -flags:a +bitexact \
   -f ogg "$assets/bot.ogg"
 

@@ -32,7 +32,7 @@ func EmbeddedLayers() []Layer {
 
 // Embedded returns copies of the bot media built into the binary: a VP8 IVF
 // (640x480, 25 fps, 10 s, key frame every 2 s) and an Opus Ogg (48 kHz mono,
-// 20 ms packets, 10 s). See testdata/README.md.
+// 40 ms packets as a page sends them, 10 s). See testdata/README.md.
 func Embedded() (ivf, ogg []byte) {
 	return bytes.Clone(embeddedIVF), bytes.Clone(embeddedOgg)
 }

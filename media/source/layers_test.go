@@ -67,14 +67,15 @@ func TestLayersAndTalk(t *testing.T) {
 	if perStream["cam.l"] == 0 || perStream["cam.l"] != perStream["cam.h"] {
 		t.Fatalf("packets per stream %v", perStream)
 	}
-	// 20 ms packets: talking for packets [50, 100), [250, 300), ...
+	// 40 ms packets: talking from 1 s to 2 s of every 4 s of media time.
 	for i, l := range levels {
-		talking := (i*20)%4000 >= 1000 && (i*20)%4000 < 2000
+		at := i * 40
+		talking := at%4000 >= 1000 && at%4000 < 2000
 		if talking != (l == TalkLevel) {
-			t.Fatalf("packet %d (%d ms): level %d", i, i*20, l)
+			t.Fatalf("packet %d (%d ms): level %d", i, at, l)
 		}
 	}
-	if o.Talk.Period > 0 && len(levels) < 400 {
+	if o.Talk.Period > 0 && len(levels) < 200 {
 		t.Fatalf("%d audio packets", len(levels))
 	}
 	o.Layers = append(o.Layers, Layer{RID: "l", Path: layers[0].Path})

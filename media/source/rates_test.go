@@ -47,7 +47,7 @@ func TestReportRates(t *testing.T) {
 	if vpps < 25 || vpps > 100 || vkbps < 300 || vkbps > 600 {
 		t.Errorf("video rate %.1f pkt/s %.0f kbit/s out of the expected range", vpps, vkbps)
 	}
-	if math.Abs(apps-50) > 0.5 || akbps < 20 || akbps > 60 {
+	if math.Abs(apps-25) > 0.5 || akbps < 20 || akbps > 60 {
 		t.Errorf("audio rate %.1f pkt/s %.1f kbit/s out of the expected range", apps, akbps)
 	}
 }

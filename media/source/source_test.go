@@ -20,8 +20,8 @@ const (
 	botKeyframes    = 5
 	botGOP          = 50
 	botFrameTicks   = 3600 // 90 kHz ticks per frame at 25 fps
-	botOpusPackets  = 501
-	botOpusTicks    = 960 // 20 ms at 48 kHz
+	botOpusPackets  = 251
+	botOpusTicks    = 1920 // 40 ms at 48 kHz, as a page sends (a=ptime:40)
 	headerAndVP8Hdr = 12 + 4
 )
 
@@ -53,7 +53,7 @@ func TestOpenDefaultStreams(t *testing.T) {
 	if d := s.videos[0].loopDuration(); d != 10*time.Second {
 		t.Errorf("video duration %v", d)
 	}
-	if d := s.audio.loopDuration(); d != 10020*time.Millisecond {
+	if d := s.audio.loopDuration(); d != 10040*time.Millisecond {
 		t.Errorf("audio duration %v", d)
 	}
 }
