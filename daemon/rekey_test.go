@@ -10,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peets/peets/daemon/web"
 	"github.com/peets/peets/internal/testlog"
-	"github.com/peets/peets/media/bridge"
 	"github.com/peets/peets/proto"
 	"github.com/peets/peets/sec"
 	"github.com/peets/peets/sync/synctest"
@@ -59,16 +57,7 @@ func TestRemoveMember(t *testing.T) {
 	}
 	var carolLog testlog.Buffer
 	bob, carol := join("bob", nil), join("carol", &carolLog)
-	api, err := bridge.NewAPI(bridge.APIConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	carolPage := &fakePage{done: make(chan struct{})}
-	h, err := NewBackend(carol, api).Join(ctx, web.JoinRequest{}, carolPage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Leave()
+	carolPage := openPage(t, ctx, carol)
 	all := []*Daemon{ann, bob, carol}
 	for _, d := range all {
 		if synctest.Eventually(5*time.Second, func() bool { return d.Roster().Table().Len() == 2 }) < 0 {
@@ -101,12 +90,7 @@ func TestRemoveMember(t *testing.T) {
 		t.Fatal("carol's page was not told she was removed")
 	}
 	// A page that opens afterwards is told too.
-	late := &fakePage{done: make(chan struct{})}
-	h2, err := NewBackend(carol, api).Join(ctx, web.JoinRequest{}, late)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h2.Leave()
+	late := openPage(t, ctx, carol)
 	if len(late.errors(proto.CodeRemoved)) == 0 {
 		t.Fatal("a page opened after the removal was not told")
 	}

@@ -34,6 +34,22 @@ func (p *fakePage) Send(m proto.Message) error {
 func (p *fakePage) Close(string)          { p.once.Do(func() { close(p.done) }) }
 func (p *fakePage) Done() <-chan struct{} { return p.done }
 
+// openPage joins a fake page to d's backend, left at the end of the test.
+func openPage(t *testing.T, ctx context.Context, d *Daemon) *fakePage {
+	t.Helper()
+	api, err := bridge.NewAPI(bridge.APIConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := &fakePage{done: make(chan struct{})}
+	h, err := NewBackend(d, api).Join(ctx, web.JoinRequest{}, page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Leave)
+	return page
+}
+
 // errors returns the error messages sent so far with code.
 func (p *fakePage) errors(code string) []proto.Error {
 	p.mu.Lock()
@@ -80,16 +96,7 @@ func TestUserTakenTold(t *testing.T) {
 		t.Errorf("A warned %d times for one claimant", n)
 	}
 
-	api, err := bridge.NewAPI(bridge.APIConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	page := &fakePage{done: make(chan struct{})}
-	h, err := NewBackend(a, api).Join(ctx, web.JoinRequest{}, page)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Leave()
+	page := openPage(t, ctx, a)
 	if synctest.Eventually(3*time.Second, func() bool { return len(page.errors(proto.CodeUserTaken)) > 0 }) < 0 {
 		t.Fatal("the page was not told that its user id is claimed")
 	}

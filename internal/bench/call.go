@@ -131,13 +131,10 @@ func Call(ctx context.Context, c CallConfig) (CallResult, error) {
 	for i, p := range pages {
 		sentBefore[i], _ = pageSent(ctx, p)
 	}
-	t0 := time.Now()
-	select {
-	case <-time.After(c.Duration):
-	case <-ctx.Done():
-		return res, ctx.Err()
+	el, err := window(ctx, c.Duration)
+	if err != nil {
+		return res, err
 	}
-	el := time.Since(t0)
 	res.DurationS = el.Seconds()
 	var sum float64
 	for i, p := range proxies {

@@ -177,10 +177,8 @@ func Room(ctx context.Context, c RoomConfig) (RoomResult, error) {
 		}
 	}
 	// Let the rosters and the first speaker settle.
-	select {
-	case <-time.After(c.Slot):
-	case <-ctx.Done():
-		return res, ctx.Err()
+	if _, err := window(ctx, c.Slot); err != nil {
+		return res, err
 	}
 	before := make([]roomStats, len(pages))
 	for i, p := range pages {
@@ -189,13 +187,10 @@ func Room(ctx context.Context, c RoomConfig) (RoomResult, error) {
 		}
 	}
 	cpu0 := groupCPU(b.Pid())
-	t0 := time.Now()
-	select {
-	case <-time.After(c.Duration):
-	case <-ctx.Done():
-		return res, ctx.Err()
+	el, err := window(ctx, c.Duration)
+	if err != nil {
+		return res, err
 	}
-	el := time.Since(t0)
 	res.DurationS = el.Seconds()
 	res.BrowserCPUPercent = round3(float64(groupCPU(b.Pid())-cpu0) / float64(el) * 100)
 	var downloads []float64

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -199,4 +200,15 @@ func (r *runDir) proxy(bin, user, room, logLevel string) (*proc.Proc, string, er
 		return nil, "", err
 	}
 	return p, m[1], nil
+}
+
+// window waits d (or until ctx is done) and returns how long it waited.
+func window(ctx context.Context, d time.Duration) (time.Duration, error) {
+	t0 := time.Now()
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+		return time.Since(t0), ctx.Err()
+	}
+	return time.Since(t0), nil
 }
