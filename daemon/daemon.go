@@ -279,26 +279,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.qualityLoop(runCtx)
-	}()
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.layerLoop(runCtx)
-	}()
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.rekeyLoop(runCtx)
-	}()
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.speakerLoop(runCtx)
-	}()
+	for _, loop := range []func(context.Context){d.qualityLoop, d.layerLoop, d.rekeyLoop, d.speakerLoop} {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			loop(runCtx)
+		}()
+	}
 	// After a forwarder restart the Interests outstanding died with its PIT:
 	// re-express them at once rather than after their lifetime.
 	cancelUp := d.conn.OnUp(d.refreshFetchers)

@@ -451,9 +451,12 @@ func skipNonCritical(b []byte) error {
 // TLV-TYPE is below 32 or odd must not be ignored.
 func critical(typ uint64) bool { return typ < 32 || typ%2 == 1 }
 
-// nextTLV splits the first TLV element off b: its type, its value and what
+// NextTLV splits the first TLV element off b: its type, its value and what
 // follows. TLV-TYPE and TLV-LENGTH must be minimally encoded and the value
 // must fit in b.
+func NextTLV(b []byte) (typ uint64, val, rest []byte, err error) { return nextTLV(b) }
+
+// nextTLV is NextTLV.
 func nextTLV(b []byte) (typ uint64, val, rest []byte, err error) {
 	typ, n, ok := readMinimalVarNum(b)
 	if !ok || typ == 0 {

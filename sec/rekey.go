@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -330,20 +331,11 @@ func (r *Room) saveRotation(epoch uint64, key, wire []byte) error {
 	}
 	r.ring.mu.RLock()
 	var b strings.Builder
-	for _, n := range sortedKeys(r.ring.removed) {
+	for _, n := range slices.Sorted(maps.Keys(r.ring.removed)) {
 		fmt.Fprintf(&b, "%d %s\n", r.ring.removed[n], n)
 	}
 	r.ring.mu.RUnlock()
 	return writeFileAtomic(filepath.Join(r.dir, removedFile), []byte(b.String()), 0o644)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // AcceptRekey checks a rekey Data (signed by the room's anchor, named for

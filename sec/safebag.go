@@ -19,6 +19,8 @@ import (
 	enc "github.com/named-data/ndnd/std/encoding"
 	"github.com/named-data/ndnd/std/ndn"
 	spec "github.com/named-data/ndnd/std/ndn/spec_2022"
+
+	"github.com/peets/peets/proto"
 )
 
 // A SafeBag is how NDN tools hand over a key with its certificate (`ndnsec
@@ -85,11 +87,11 @@ func ReadSafeBag(b, password []byte) (ndn.Data, crypto.Signer, error) {
 		}
 		b = raw
 	}
-	typ, val, rest, err := splitTLV(b)
+	typ, val, rest, err := proto.NextTLV(b)
 	if err != nil || typ != 0x80 || len(rest) != 0 {
 		return nil, nil, fmt.Errorf("%w: not a SafeBag TLV", ErrBadSafeBag)
 	}
-	typ, certWire, rest, err := splitTLV(val)
+	typ, certWire, rest, err := proto.NextTLV(val)
 	if err != nil || typ != 0x06 {
 		return nil, nil, fmt.Errorf("%w: no certificate", ErrBadSafeBag)
 	}
@@ -97,7 +99,7 @@ func ReadSafeBag(b, password []byte) (ndn.Data, crypto.Signer, error) {
 	if err != nil || len(certWire) == 0 {
 		return nil, nil, fmt.Errorf("%w: certificate: %v", ErrBadSafeBag, err)
 	}
-	typ, epki, rest, err := splitTLV(rest)
+	typ, epki, rest, err := proto.NextTLV(rest)
 	if err != nil || typ != 0x81 || len(rest) != 0 {
 		return nil, nil, fmt.Errorf("%w: no encrypted key", ErrBadSafeBag)
 	}
@@ -186,46 +188,6 @@ func decryptPKCS8(b, password []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: the key does not decrypt: wrong password?", ErrBadSafeBag)
 	}
 	return out[:len(out)-pad], nil
-}
-
-// splitTLV splits the first TLV element off b (NDN VAR-NUMBER type and
-// length).
-func splitTLV(b []byte) (typ uint64, val, rest []byte, err error) {
-	t, n := varNum(b)
-	if n == 0 {
-		return 0, nil, nil, errors.New("bad TLV-TYPE")
-	}
-	b = b[n:]
-	l, m := varNum(b)
-	if m == 0 || l > uint64(len(b)-m) {
-		return 0, nil, nil, errors.New("bad TLV-LENGTH")
-	}
-	b = b[m:]
-	return t, b[:l], b[l:], nil
-}
-
-// varNum reads an NDN VAR-NUMBER; n is 0 when b is too short.
-func varNum(b []byte) (v uint64, n int) {
-	if len(b) == 0 {
-		return 0, 0
-	}
-	switch b[0] {
-	case 0xfd:
-		n = 3
-	case 0xfe:
-		n = 5
-	case 0xff:
-		n = 9
-	default:
-		return uint64(b[0]), 1
-	}
-	if len(b) < n {
-		return 0, 0
-	}
-	for _, c := range b[1:n] {
-		v = v<<8 | uint64(c)
-	}
-	return v, n
 }
 
 // ReadCertificate decodes an NDN certificate given as base64 text (what
