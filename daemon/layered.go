@@ -156,7 +156,7 @@ func (d *Daemon) startLayered(ctx context.Context, info RemoteInfo, layers []pro
 	if viewLimit > start {
 		// Shown large from the start (a speaker off screen until now):
 		// find out at once whether the path carries more than the middle.
-		lr.ch.ProbeSoon(time.Now())
+		lr.ch.ProbeSoon()
 	}
 	lr.mu.Lock()
 	lr.resetDelay(-1)

@@ -224,10 +224,8 @@ func (c *Chooser) SetLimit(layer int, why string) {
 // ProbeSoon makes the next quiet Observe probe the layer above rather than
 // wait for a hold: a subscriber that needs a higher layer now (a page shows
 // this camera large) and has not measured the path to it.
-func (c *Chooser) ProbeSoon(now time.Time) {
-	if c.cur < c.limit && !c.probing {
-		c.quietSince = now.Add(-c.hold)
-	}
+func (c *Chooser) ProbeSoon() {
+	c.raised = true // handled as a raised limit the path never carried
 }
 
 // Hold is the current quiet time required before probing up.
@@ -253,17 +251,23 @@ func (c *Chooser) Observe(o Observation) Decision {
 		need = c.cfg.OveruseFor
 	}
 	if c.raised {
-		c.raised = false
-		if !overuse && c.cur < c.limit && !c.probing {
+		switch {
+		case c.cur >= c.limit:
+			c.raised = false
+		case overuse || c.probing:
+			// Kept for an interval without overuse and without a probe
+			// under way.
+		default:
+			c.raised = false
 			if c.capFrom >= c.limit && o.Now.Sub(c.capAt) < probeMemory {
 				c.cur = c.limit
 				c.Ups++
 				c.lastUp, c.upCap, c.quietSince = o.Now, 0, time.Time{}
 				return Decision{Layer: c.cur, Reason: "limit lifted: back to the layer the path carried"}
 			}
-			// Never carried up to the new limit lately: probe now (if
-			// quiet), and the probe's result climbs as far as it fits.
-			c.quietSince = o.Now.Add(-c.hold)
+			// Never carried up to the new limit lately: probe now, quiet
+			// or not, and the probe's result climbs as far as it fits.
+			return c.probe(o)
 		}
 	}
 	if c.cur > c.limit && o.Now.Sub(c.lastDown) >= c.cfg.DownSpacing {
@@ -326,16 +330,21 @@ func (c *Chooser) Observe(o Observation) Decision {
 		c.hold = c.cfg.HoldUp
 	}
 	if c.cur < c.limit && !c.probing && !c.quietSince.IsZero() && o.Now.Sub(c.quietSince) >= c.hold {
-		c.probing = true
-		c.ProbesTried++
-		d := Decision{Layer: c.cur, Probe: true}
-		if c.probedShort(c.cur+1, o.Now, o.Other) {
-			d.ProbeRate = PacedProbe * (c.bitrates[c.cur+1] + o.Other)
-		}
-		c.pacedProbe = d.ProbeRate > 0
-		return d
+		return c.probe(o)
 	}
 	return Decision{Layer: c.cur}
+}
+
+// probe asks for a probe train of the layer above the current one.
+func (c *Chooser) probe(o Observation) Decision {
+	c.probing = true
+	c.ProbesTried++
+	d := Decision{Layer: c.cur, Probe: true}
+	if c.probedShort(c.cur+1, o.Now, o.Other) {
+		d.ProbeRate = PacedProbe * (c.bitrates[c.cur+1] + o.Other)
+	}
+	c.pacedProbe = d.ProbeRate > 0
+	return d
 }
 
 // ProbeResult takes the capacity a probe train of the next layer up

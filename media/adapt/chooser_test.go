@@ -423,6 +423,25 @@ func TestChooserLimitLifted(t *testing.T) {
 		t.Fatalf("probe: %+v, want the top at once", d)
 	}
 
+	// Lifted during a delay that is neither quiet nor overuse, and during
+	// overuse: the probe still comes, at the first interval without
+	// overuse.
+	c = NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 0, now)
+	c.SetLimit(0, "thumbnail")
+	quiet(c, &now, 4)
+	c.SetLimit(-1, "")
+	now = now.Add(250 * time.Millisecond)
+	if d := c.Observe(Observation{Now: now, QueueDelay: 300 * time.Millisecond}); d.Probe {
+		t.Fatalf("probed during overuse: %+v", d)
+	}
+	now = now.Add(250 * time.Millisecond)
+	if d := c.Observe(Observation{Now: now, QueueDelay: 50 * time.Millisecond}); !d.Probe {
+		t.Fatalf("the lifted limit was lost: %+v", d)
+	}
+	if d := c.ProbeResult(now, 200e6, true, 0); d.Layer != 2 {
+		t.Fatalf("probe: %+v", d)
+	}
+
 	// Overuse after the limit came down: the path, not the limit, is what
 	// holds the layer; lifting the limit does not jump.
 	c.SetLimit(1, "small tile")
@@ -445,7 +464,7 @@ func TestChooserLimitLifted(t *testing.T) {
 func TestChooserProbeSoon(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 1, now)
-	c.ProbeSoon(now)
+	c.ProbeSoon()
 	if d := quiet(c, &now, 1); !d.Probe {
 		t.Fatalf("first interval: %+v, want a probe", d)
 	}
