@@ -23,6 +23,8 @@ func TestDecodeSignalValid(t *testing.T) {
 		`{"type":"candidate","data":{"candidate":"","sdpMid":null,"sdpMLineIndex":null}}`,
 		`{"type":"bye"}`,
 		`{"type":"bye","data":{"reason":"leaving"}}`,
+		`{"type":"view","data":{"tiles":[]}}`,
+		`{"type":"view","data":{"tiles":[{"id":"bob","height":360},{"id":"carol","height":0}]}}`,
 		`{"type":"text","sender":"ignored","receiver":"bob","data":{"text":"psst"}}`,
 	}
 	for _, c := range cases {
@@ -59,6 +61,9 @@ func TestDecodeSignalInvalid(t *testing.T) {
 		{`{"type":"profile","data":{}}`, CodeBadData},
 		{`{"type":"profile","data":{"name":""}}`, CodeBadData},
 		{`{"type":"offer","data":{"sdp":""}}`, CodeBadData},
+		{`{"type":"view","data":{"tiles":[{"id":"bob","height":-1}]}}`, CodeBadData},
+		{`{"type":"view","data":{"tiles":[{"id":"bob","height":8193}]}}`, CodeBadData},
+		{`{"type":"view","data":{"tiles":[{"id":"","height":10}]}}`, CodeBadData},
 		{`{"type":"candidate","data":{"candidate":"x","sdpMLineIndex":-1}}`, CodeBadData},
 		{`{"type":"text","data":{"text":"` + strings.Repeat("x", MaxChatText+1) + `"}}`, CodeBadData},
 		{`{"type":"profile","data":{"name":"` + strings.Repeat("x", MaxNameLen+1) + `"}}`, CodeBadData},

@@ -27,7 +27,7 @@ type View struct {
 // ViewTile is one remote video on screen.
 type ViewTile struct {
 	ID     string `json:"id"`     // the participant's user id
-	Height int    `json:"height"` // the tile's height in device pixels
+	Height int    `json:"height"` // the tile's height in device pixels; 0: not laid out yet (no size limit)
 }
 
 var errBadView = errors.New("bad view data")
@@ -40,7 +40,7 @@ func (v *View) validate() error {
 		if err := ValidIdent(t.ID); err != nil {
 			return fmt.Errorf("%w: %v", errBadView, err)
 		}
-		if t.Height < 1 || t.Height > MaxTileHeight {
+		if t.Height < 0 || t.Height > MaxTileHeight {
 			return fmt.Errorf("%w: tile %s of height %d", errBadView, t.ID, t.Height)
 		}
 	}

@@ -958,8 +958,9 @@
     const tiles = [];
     for (const [id, tile] of state.tiles) {
       if (id === state.me?.id || tile.el.classList.contains('offscreen')) continue;
+      // Height 0: not laid out yet; still on screen, so still pulled.
       const h = Math.round(tile.el.clientHeight * dpr);
-      if (h > 0) tiles.push({ id, height: Math.min(h, 8192) });
+      tiles.push({ id, height: Math.min(h, 8192) });
     }
     const msg = JSON.stringify(tiles);
     if (msg === state.viewSent) return;
