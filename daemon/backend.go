@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/peets/peets/daemon/web"
+	"github.com/peets/peets/internal/metric"
 	"github.com/peets/peets/media/bridge"
 	"github.com/peets/peets/proto"
 	"github.com/peets/peets/roster"
@@ -150,14 +151,31 @@ func (b *Backend) ICEServers() []proto.ICEServer {
 }
 
 // Stats implements web.Backend.
-func (b *Backend) Stats() any {
+func (b *Backend) Stats() any { return b.stats() }
+
+// BackendStats is what GET /api/stats serves under "backend": the
+// daemon's figures and each page's WebRTC session's (by connection id).
+type BackendStats struct {
+	Daemon   Stats                          `json:"daemon" metric:"flat"`
+	Sessions map[string]bridge.SessionStats `json:"sessions" metric:"page,label=page"`
+}
+
+func (b *Backend) stats() BackendStats {
 	b.mu.Lock()
 	sess := map[string]bridge.SessionStats{}
 	for p := range b.pages {
 		sess[p.conn.ID()] = p.sess.Stats()
 	}
 	b.mu.Unlock()
-	return map[string]any{"daemon": b.d.Stats(), "sessions": sess}
+	return BackendStats{Daemon: b.d.Stats(), Sessions: sess}
+}
+
+// Collector is the Prometheus view of the backend's figures: the same
+// names as /api/stats's (docs/metrics.md).
+func (b *Backend) Collector() *metric.Collector {
+	c := metric.NewCollector("peets")
+	c.Add("", func() any { return b.stats() })
+	return c
 }
 
 // key maps a bridge remote id to the daemon's remote stream key.

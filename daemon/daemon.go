@@ -103,6 +103,9 @@ type Daemon struct {
 	// camera others pull (uplink.go, ownLimit): the layer choice of
 	// remote cameras is cautious (layered.go)
 	ownUplinkLimited atomic.Bool
+	// quality is the quality loop's latest view of the remote streams
+	// (for /api/stats and peets stats).
+	quality atomic.Pointer[[]proto.StreamQuality]
 	// receiveShare: while it is, the bits/s of video each remote camera
 	// may be pulled at (math.Float64bits; 0: no limit; uplink.go)
 	receiveShare atomic.Uint64

@@ -53,15 +53,15 @@ type LayerStats struct {
 	Layer        string  `json:"layer"`  // the layer reaching the pages
 	Target       string  `json:"target"` // the layer being switched to ("" if none)
 	Layers       int     `json:"layers"`
-	Switches     int     `json:"switches"`
-	Ups          int     `json:"ups"`
-	Downs        int     `json:"downs"`
-	FailedUps    int     `json:"failed_ups"`
-	Probes       int     `json:"probes"`
+	Switches     int     `json:"switches" metric:"counter"`
+	Ups          int     `json:"ups" metric:"counter"`
+	Downs        int     `json:"downs" metric:"counter"`
+	FailedUps    int     `json:"failed_ups" metric:"counter"`
+	Probes       int     `json:"probes" metric:"counter"`
 	ProbeKbps    float64 `json:"probe_kbps"`     // the last probe's capacity estimate (0: none or too fast)
 	QueueDelayMS float64 `json:"queue_delay_ms"` // of the layer reaching the pages
 	HoldMS       int64   `json:"hold_ms"`
-	Marks        int     `json:"congestion_marks"` // marked packets of the layers played (NDNLPv2, e.g. from NFD)
+	Marks        int     `json:"congestion_marks" metric:"counter"` // marked packets of the layers played (NDNLPv2, e.g. from NFD)
 	LastReason   string  `json:"last_reason,omitempty"`
 }
 

@@ -31,6 +31,9 @@ type fetchSample struct {
 	f                      *media.Fetcher
 	at                     time.Time
 	delivered, lost, holes uint64
+	bytes, markers         uint64
+	delayMS                float64 // sum of the buffer delays so far
+	delays                 uint64  // their count
 }
 
 // pubSample is a layer publisher's counters at one tick.
@@ -61,11 +64,13 @@ func (d *Daemon) qualityLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			streams := d.remoteQuality(qt, now)
+			d.quality.Store(&streams)
 			if len(d.sinkList()) == 0 { // no page (a bot, a headless proxy)
-				qt = newQualityTracker()
+				qt.pubs, qt.own = map[string][]pubSample{}, ownLimit{}
 				continue
 			}
-			q := proto.Quality{Streams: d.remoteQuality(qt, now)}
+			q := proto.Quality{Streams: streams}
 			u, use, ok := d.uplinkQuality(qt)
 			if ok {
 				q.Uplink = &u
@@ -107,7 +112,9 @@ func (d *Daemon) remoteQuality(qt *qualityTracker, now time.Time) []proto.Stream
 			continue
 		}
 		st := f.Stats()
-		s := fetchSample{f: f, at: now, delivered: st.Delivered, lost: st.Lost, holes: st.Holes}
+		s := fetchSample{f: f, at: now, delivered: st.Delivered, lost: st.Lost, holes: st.Holes,
+			bytes: st.BytesDelivered, markers: st.MarkersDelivered,
+			delayMS: st.BufferDelay.SumMS(), delays: st.BufferDelay.Count()}
 		hist := qt.fetch[key]
 		if len(hist) > 0 && hist[len(hist)-1].f != f {
 			hist = nil // another layer's fetcher: its counters start over
@@ -123,12 +130,12 @@ func (d *Daemon) remoteQuality(qt *qualityTracker, now time.Time) []proto.Stream
 			hist = hist[len(hist)-qualityWindow-1:]
 		}
 		qt.fetch[key] = hist
-		fillRates(&sq, hist)
+		fillRates(&sq, hist, r.info.Kind == proto.KindVideo)
 		sq.StalledMs = now.Sub(qt.progress[key]).Milliseconds()
 		if sq.StalledMs < qualityInterval.Milliseconds() {
 			sq.StalledMs = 0
 		}
-		sq.SRTTMs = st.SRTT.Milliseconds()
+		sq.SRTTMs = round2(st.SRTT.MS())
 		out = append(out, sq)
 	}
 	for key := range qt.fetch {
@@ -140,21 +147,32 @@ func (d *Daemon) remoteQuality(qt *qualityTracker, now time.Time) []proto.Stream
 	return out
 }
 
-// fillRates sets the packet rate and loss of sq from a fetcher's samples.
-func fillRates(sq *proto.StreamQuality, hist []fetchSample) {
+// fillRates sets the rates, loss and buffer delay of sq from a fetcher's
+// samples (frames only for video: an audio marker starts a talkspurt).
+func fillRates(sq *proto.StreamQuality, hist []fetchSample, video bool) {
 	if len(hist) < 2 {
 		return
 	}
 	a, b := hist[0], hist[len(hist)-1]
 	delivered, lost, holes := b.delivered-a.delivered, b.lost-a.lost, b.holes-a.holes
 	if secs := b.at.Sub(a.at).Seconds(); secs > 0 {
-		sq.PacketRate = float64(delivered) / secs
+		sq.PacketRate = round2(float64(delivered) / secs)
+		sq.Bitrate = math.Round(8 * float64(b.bytes-a.bytes) / secs)
+		if video {
+			sq.FrameRate = round2(float64(b.markers-a.markers) / secs)
+		}
 	}
 	if due := delivered + lost; due > 0 {
-		sq.LossPct = 100 * float64(lost) / float64(due)
-		sq.HolesPct = min(100, 100*float64(holes)/float64(due))
+		sq.LossPct = round2(100 * float64(lost) / float64(due))
+		sq.HolesPct = round2(min(100, 100*float64(holes)/float64(due)))
+	}
+	if n := b.delays - a.delays; n > 0 {
+		sq.BufferDelayMs = math.Round(1000*(b.delayMS-a.delayMS)/float64(n)) / 1000
 	}
 }
+
+// round2 rounds to two decimals.
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
 
 // uplinkQuality samples the publishers of the camera's layers; false if
 // this proxy publishes no simulcast camera.

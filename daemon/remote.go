@@ -9,9 +9,12 @@ import (
 
 	enc "github.com/named-data/ndnd/std/encoding"
 
+	"github.com/peets/peets/daemon/forwarder"
+	"github.com/peets/peets/internal/metric"
 	"github.com/peets/peets/media"
 	"github.com/peets/peets/proto"
 	"github.com/peets/peets/roster"
+	"github.com/peets/peets/sec"
 )
 
 // RemoteInfo describes a remote stream to a sink.
@@ -392,15 +395,26 @@ func (d *Daemon) RemoteBuffered(key string, rtpSeq uint16) []byte {
 // Stats is a snapshot of the daemon's counters.
 type Stats struct {
 	Participant string                          `json:"participant"`
-	Forwarder   any                             `json:"forwarder"`
-	Publishers  map[string]media.PublisherStats `json:"publishers"`
-	Fetchers    map[string]media.FetcherStats   `json:"fetchers"`
-	Layers      map[string]LayerStats           `json:"layers,omitempty"` // per remote simulcast camera
+	Forwarder   forwarder.Stats                 `json:"forwarder"`
+	Publishers  map[string]media.PublisherStats `json:"publishers" metric:"publisher,label=stream"`
+	Fetchers    map[string]media.FetcherStats   `json:"fetchers" metric:"fetcher,label=stream"`
+	Layers      map[string]LayerStats           `json:"layers,omitempty" metric:"layer,label=stream"` // per remote simulcast camera
 	// CameraLayers: the layers of the page's own camera, by stream id:
 	// whether the page sends them, their pauses and resumes.
-	CameraLayers map[string]LocalLayerStats `json:"camera_layers,omitempty"`
+	CameraLayers map[string]LocalLayerStats `json:"camera_layers,omitempty" metric:"camera_layer,label=stream"`
 	Roster       roster.Stats               `json:"roster"`
-	Verifier     any                        `json:"verifier"`
+	Verifier     sec.VerifierStats          `json:"verifier"`
+	// Quality: each remote stream's rates over the last seconds, as its
+	// pages get them (proto.StreamQuality; what peets stats shows).
+	Quality []proto.StreamQuality `json:"quality"`
+}
+
+// Collector is the Prometheus view of a daemon without pages (a bot, a
+// headless proxy): the names a Backend's Collector gives the same figures.
+func (d *Daemon) Collector() *metric.Collector {
+	c := metric.NewCollector("peets")
+	c.Add("", func() any { return d.Stats() })
+	return c
 }
 
 // Stats returns the daemon's counters.
@@ -409,6 +423,10 @@ func (d *Daemon) Stats() Stats {
 		Participant: d.self.String(), Forwarder: d.conn.Stats(),
 		Publishers: map[string]media.PublisherStats{}, Fetchers: map[string]media.FetcherStats{},
 		Roster: d.part.Stats(), Verifier: d.ver.Stats(), CameraLayers: d.localLayerStats(),
+		Quality: []proto.StreamQuality{},
+	}
+	if q := d.quality.Load(); q != nil {
+		s.Quality = *q
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	enc "github.com/named-data/ndnd/std/encoding"
 	"github.com/named-data/ndnd/std/ndn"
 
+	"github.com/peets/peets/internal/metric"
 	"github.com/peets/peets/internal/ratelog"
 	"github.com/peets/peets/proto"
 )
@@ -496,8 +497,8 @@ func (f *Fetcher) publishStats() {
 	f.st.Latest = max(f.meta.Latest, f.highest)
 	f.st.KeySeq = f.meta.KeySeq
 	f.st.Bitrate = f.meta.Bitrate
-	f.st.SRTT, f.st.RTTVar, f.st.RTO = f.srtt, f.rttvar, f.rto()
-	f.st.Jitter = time.Duration(f.jitter * float64(time.Second))
+	f.st.SRTT, f.st.RTTVar, f.st.RTO = metric.Millis(f.srtt), metric.Millis(f.rttvar), metric.Millis(f.rto())
+	f.st.Jitter = metric.Millis(f.jitter * float64(time.Second))
 	f.statsMu.Lock()
 	f.shared = f.st
 	f.statsMu.Unlock()

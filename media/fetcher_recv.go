@@ -423,7 +423,7 @@ func (f *Fetcher) onMediaVerified(ev event, now time.Time) {
 		f.unverified(ev, err, now)
 		return
 	}
-	s.st, s.data = sReceived, pkt
+	s.st, s.data, s.readyAt = sReceived, pkt, now
 	f.st.Received++
 	f.lastData = now
 	f.probeEvery = stallProbe
@@ -563,6 +563,7 @@ func (f *Fetcher) learn(m proto.StreamMeta) {
 // whenever the loss was upstream of every cache.
 func (f *Fetcher) sampleRTT(d time.Duration, now time.Time) {
 	f.lastSample = now
+	f.st.RTT.Observe(d)
 	if !f.rttSampled {
 		f.srtt, f.rttvar, f.rttSampled = d, d/2, true
 		return

@@ -79,7 +79,7 @@ func TestRTTProbe(t *testing.T) {
 	f.mu.Lock()
 	last := f.lastSample
 	f.mu.Unlock()
-	if !last.After(first) || st.SRTT <= 0 || st.RTO < 20*time.Millisecond {
+	if !last.After(first) || st.SRTT <= 0 || st.RTO.D() < 20*time.Millisecond {
 		t.Fatalf("no RTT sample from the probes: last %v (first %v), srtt %v, rto %v", last, first, st.SRTT, st.RTO)
 	}
 	// The probes' answers are not media: the media bytes leave them out.

@@ -10,6 +10,7 @@ import (
 	"github.com/named-data/ndnd/std/ndn"
 	"github.com/named-data/ndnd/std/types/optional"
 
+	"github.com/peets/peets/internal/metric"
 	"github.com/peets/peets/proto"
 )
 
@@ -34,6 +35,7 @@ type fslot struct {
 	holeSince time.Time // when a later packet arrived while this one is missing
 	notBefore time.Time // Nack back-off
 	verifyAt  time.Time // when verification started (sVerifying)
+	readyAt   time.Time // when it became sReceived (verified, in order or not)
 	unsigned  bool      // sVerifying: an unsigned packet waiting for its frame's manifest
 	nacks     int
 	bad       int // answers that failed the checks or verification
@@ -194,9 +196,14 @@ func (f *Fetcher) deliver(now time.Time) {
 			f.st.Lost++
 		case s.st == sReceived:
 			if f.st.Delivered == 0 {
-				f.st.FirstPacket = now.Sub(f.start)
+				f.st.FirstPacket = metric.Millis(now.Sub(f.start))
 			}
 			f.st.Delivered++
+			f.st.BytesDelivered += uint64(len(s.data))
+			if len(s.data) > 1 && s.data[1]&0x80 != 0 {
+				f.st.MarkersDelivered++
+			}
+			f.st.BufferDelay.Observe(now.Sub(s.readyAt))
 			f.keep(s.seq, s.data)
 			f.emit(s.data, s.seq)
 		case s.st == sGone:

@@ -34,17 +34,22 @@ type StreamQuality struct {
 	Target     string `json:"target,omitempty"`
 	Top        string `json:"top,omitempty"`
 	Layers     int    `json:"layers,omitempty"`
-	LayerIndex int    `json:"layerIndex"`
+	LayerIndex int    `json:"layer_index"`
 	// Over the last window (a few seconds): packets delivered per second,
 	// packets given up as lost and packets found missing on arrival
-	// (repaired or not), in percent of the packets due.
-	PacketRate float64 `json:"packetRate"`
-	LossPct    float64 `json:"lossPct"`
-	HolesPct   float64 `json:"holesPct"`
+	// (repaired or not), in percent of the packets due; the bits of RTP
+	// delivered per second; for video, frames delivered per second (RTP
+	// markers); the mean time a packet waited in the reorder buffer.
+	PacketRate    float64 `json:"packets_per_s"`
+	LossPct       float64 `json:"loss_pct"`
+	HolesPct      float64 `json:"holes_pct"`
+	Bitrate       float64 `json:"bitrate_bps"`
+	FrameRate     float64 `json:"frames_per_s,omitempty"`
+	BufferDelayMs float64 `json:"buffer_delay_ms"`
 	// StalledMs is how long no packet of the stream has been delivered (0
 	// while it flows).
-	StalledMs int64 `json:"stalledMs"`
-	SRTTMs    int64 `json:"srttMs"` // smoothed Interest-Data round trip
+	StalledMs int64   `json:"stalled_ms"`
+	SRTTMs    float64 `json:"srtt_ms"` // smoothed Interest-Data round trip
 }
 
 // Uplink is the publisher's view of the page's simulcast camera.
@@ -77,7 +82,7 @@ func (q *Quality) validate() error {
 				return fmt.Errorf("%w: field too long", errBadQuality)
 			}
 		}
-		for _, v := range []float64{s.PacketRate, s.LossPct, s.HolesPct} {
+		for _, v := range []float64{s.PacketRate, s.LossPct, s.HolesPct, s.Bitrate, s.FrameRate, s.BufferDelayMs, s.SRTTMs} {
 			if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 				return fmt.Errorf("%w: bad number", errBadQuality)
 			}

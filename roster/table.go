@@ -12,6 +12,7 @@ import (
 
 	enc "github.com/named-data/ndnd/std/encoding"
 
+	"github.com/peets/peets/internal/metric"
 	"github.com/peets/peets/internal/ratelog"
 	"github.com/peets/peets/proto"
 	"github.com/peets/peets/sec"
@@ -76,8 +77,11 @@ type Stats struct {
 	// heartbeats were late pushed its expiry back (Alive).
 	KeptByMedia uint64            `json:"kept_by_media,omitempty"`
 	Chats       uint64            `json:"chats"`
-	Rejected    map[string]uint64 `json:"rejected"` // roster-level reasons
-	Sync        roomsync.Stats    `json:"sync"`     // sync-level counters and reasons
+	Rejected    map[string]uint64 `json:"rejected" metric:"label=reason"` // roster-level reasons
+	Sync        roomsync.Stats    `json:"sync"`                           // sync-level counters and reasons
+	// HeartbeatAge: by member (participant prefix), the time since its latest
+	// heartbeat reached this table (the own entry excluded).
+	HeartbeatAge map[string]metric.Millis `json:"heartbeat_age_ms" metric:"label=member"`
 }
 
 // Table is a room's soft-state roster: members join on their first valid
@@ -210,6 +214,13 @@ func (t *Table) Stats() Stats {
 	s := t.st
 	s.Members = len(t.members)
 	s.Rejected = maps.Clone(t.st.Rejected)
+	now := time.Now()
+	s.HeartbeatAge = make(map[string]metric.Millis, len(t.members))
+	for _, m := range t.members {
+		if !m.Self {
+			s.HeartbeatAge[m.Key()] = metric.Millis(now.Sub(m.LastHeartbeat))
+		}
+	}
 	t.mu.Unlock()
 	if g := t.group.Load(); g != nil {
 		s.Sync = g.Stats()

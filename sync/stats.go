@@ -26,7 +26,7 @@ type Stats struct {
 
 	// Rejected counts, by reason (Reason* constants), the publications and
 	// announcements that changed nothing.
-	Rejected map[string]uint64 `json:"rejected"`
+	Rejected map[string]uint64 `json:"rejected" metric:"label=reason"`
 }
 
 // counters is the live form of Stats.

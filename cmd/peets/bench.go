@@ -52,7 +52,7 @@ func newBenchFanoutCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := signalContext(cmd.Context())
 			defer cancel()
-			log := newLogger(logLevel)
+			log := newLogger(logLevel, "text")
 			for _, n := range subs {
 				c := bench.FanoutConfig{Subscribers: n, Duration: dur, Forwarder: fw, Logger: log, Speed: speed, CPUProfile: cpuProfile, VideoPath: video, AudioPath: audio, Hops: hops, Link: link, Keep: keep, NoSweep: noSweep}
 				if verbose {
@@ -151,7 +151,7 @@ func benchCmd(use, short, verboseWhat string, run func(ctx context.Context, log 
 			if verbose {
 				echo = os.Stderr
 			}
-			res, err := run(ctx, newLogger(logLevel), echo)
+			res, err := run(ctx, newLogger(logLevel, "text"), echo)
 			if err != nil {
 				return err
 			}

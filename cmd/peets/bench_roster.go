@@ -27,7 +27,7 @@ func newBenchRosterCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := signalContext(cmd.Context())
 			defer cancel()
-			log := newLogger(logLevel)
+			log := newLogger(logLevel, "text")
 			uri := fw
 			if uri == "" {
 				// An embedded forwarder of this process, reached by each

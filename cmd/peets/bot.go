@@ -55,6 +55,9 @@ func newBotCmd() *cobra.Command {
 				return err
 			}
 			cmd.Printf("bot %s in room %s as %s\n", cfg.User, cfg.Room, d.Participant())
+			if err := f.serveMetrics(ctx, cmd, d.Collector(), log); err != nil {
+				return err
+			}
 			return d.Run(ctx)
 		},
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/peets/peets/daemon/forwarder"
+	"github.com/peets/peets/internal/metric"
 )
 
 // ndnFlags are the flags of every subcommand that speaks NDN.
@@ -22,6 +23,8 @@ type ndnFlags struct {
 	stateDir  string
 	trustDir  string
 	logLevel  string
+	logFormat string
+	metrics   string
 }
 
 func (f *ndnFlags) add(cmd *cobra.Command) {
@@ -30,6 +33,27 @@ func (f *ndnFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.stateDir, "state-dir", "", "per-user state directory: keys and the embedded forwarder's socket (default "+forwarder.DefaultStateDir()+")")
 	fl.StringVar(&f.trustDir, "trust-dir", "", "where rooms' trust anchors and imported invitations are kept (default $PEETS_TRUST_DIR, else "+defaultTrustDir()+")")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text, or json (one JSON object per line, for collectors)")
+}
+
+// addMetrics adds --metrics (the commands that run a daemon or a
+// forwarder).
+func (f *ndnFlags) addMetrics(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, no token needed (:PORT listens on loopback; docs/metrics.md)")
+}
+
+// serveMetrics serves c at the --metrics address, if set, until ctx is
+// done, and says where.
+func (f *ndnFlags) serveMetrics(ctx context.Context, cmd *cobra.Command, c *metric.Collector, log *slog.Logger) error {
+	if f.metrics == "" {
+		return nil
+	}
+	a, err := metric.Serve(ctx, f.metrics, metric.Handler(c), log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "metrics: http://%s/metrics\n", a)
+	return nil
 }
 
 // trust is the trust directory the flags say.
@@ -57,7 +81,7 @@ func defaultTrustDir() string {
 }
 
 func (f *ndnFlags) logger() *slog.Logger {
-	return newLogger(f.logLevel)
+	return newLogger(f.logLevel, f.logFormat)
 }
 
 func (f *ndnFlags) dir() string {
@@ -92,19 +116,25 @@ func parseLevel(level string) (slog.Level, error) {
 	return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 }
 
-// checkLogLevel refuses a bad --log-level of cmd before it runs (every
-// command that logs has the flag).
+// checkLogLevel refuses a bad --log-level or --log-format of cmd before
+// it runs (every command that logs has the flags).
 func checkLogLevel(cmd *cobra.Command) error {
 	if fl := cmd.Flags().Lookup("log-level"); fl != nil {
-		_, err := parseLevel(fl.Value.String())
-		return err
+		if _, err := parseLevel(fl.Value.String()); err != nil {
+			return err
+		}
+	}
+	if fl := cmd.Flags().Lookup("log-format"); fl != nil {
+		if v := fl.Value.String(); v != "text" && v != "json" {
+			return fmt.Errorf("--log-format %q: want text or json", v)
+		}
 	}
 	return nil
 }
 
 // newLogger logs to stderr from level up (checked by checkLogLevel; info if
 // it is not a level).
-func newLogger(level string) *slog.Logger {
+func newLogger(level, format string) *slog.Logger {
 	l, err := parseLevel(level)
 	if err != nil {
 		l = slog.LevelInfo
@@ -115,7 +145,11 @@ func newLogger(level string) *slog.Logger {
 	if l > slog.LevelDebug {
 		ndnlog.Default().SetLevel(ndnlog.LevelError)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
 // signalContext is cancelled on SIGINT or SIGTERM.

@@ -30,6 +30,7 @@ type daemonFlags struct {
 
 func (f *daemonFlags) add(cmd *cobra.Command, defUser string) {
 	f.ndnFlags.add(cmd)
+	f.addMetrics(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "YAML configuration file (flags override it)")
 	fl.StringVar(&f.user, "user", defUser, "user id: 1 to 64 of [A-Za-z0-9._-], the first a letter or digit")

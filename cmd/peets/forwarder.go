@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/peets/peets/daemon/forwarder"
+	"github.com/peets/peets/internal/metric"
 )
 
 // newForwarderCmd runs only an embedded NDN forwarder (ndnd's YaNFD) on the
@@ -46,6 +47,11 @@ func newForwarderCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "forwarder: unix://%s\n", c.SocketPath())
+			mc := metric.NewCollector("peets")
+			mc.Add("forwarder", func() any { return c.Stats() })
+			if err := f.serveMetrics(ctx, cmd, mc, log); err != nil {
+				return err
+			}
 			var tick <-chan time.Time
 			if statsEvery > 0 {
 				t := time.NewTicker(statsEvery)
@@ -64,6 +70,7 @@ func newForwarderCmd() *cobra.Command {
 		},
 	}
 	f.add(cmd)
+	f.addMetrics(cmd)
 	_ = cmd.Flags().MarkHidden("forwarder")
 	cmd.Flags().IntVar(&udpPort, "udp-port", 0, "accept UDP faces from other hosts on this port (0: none)")
 	cmd.Flags().StringArrayVar(&links, "link", nil, "udp://HOST:PORT or tcp://HOST:PORT of another forwarder to route /peets over (repeatable)")

@@ -17,6 +17,7 @@ func newRootCmd() *cobra.Command {
 		withProcs(newDemoCmd(), proxyProcs),
 		withProcs(newBotCmd(), proxyProcs),
 		newRosterCmd(),
+		newStatsCmd(),
 		newInviteCmd(),
 		newRoomCmd(),
 		newBenchCmd(),

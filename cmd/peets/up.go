@@ -94,12 +94,15 @@ func runUp(ctx context.Context, cmd *cobra.Command, f *upFlags, conn *forwarder.
 		return err
 	}
 	url := ""
+	metrics := d.Collector()
 	if !f.noWeb && opts.Source == nil {
 		api, err := bridge.NewAPI(bridge.APIConfig{})
 		if err != nil {
 			return err
 		}
-		srv, err := web.NewServer(web.Config{Listen: cfg.Listen, Backend: daemon.NewBackend(d, api), Logger: log})
+		b := daemon.NewBackend(d, api)
+		metrics = b.Collector()
+		srv, err := web.NewServer(web.Config{Listen: cfg.Listen, Backend: b, Logger: log, Metrics: metrics})
 		if err != nil {
 			return err
 		}
@@ -118,10 +121,19 @@ func runUp(ctx context.Context, cmd *cobra.Command, f *upFlags, conn *forwarder.
 		fmt.Fprintf(out, "The room's trust anchor has fingerprint %s (joined by invitation); its members' media is encrypted end to end.\n", r.Fingerprint())
 	}
 	if url != "" {
-		// The one place the URL, and so the run's secret, is written.
+		// For peets stats: readable by this user only, removed at exit.
+		if rm, err := writePageURL(f.dir(), cfg.User, cfg.Room, url); err != nil {
+			log.Warn("cannot keep the page URL for peets stats", "err", err)
+		} else {
+			defer rm()
+		}
+		// The one place the URL, and so the run's secret, is printed.
 		fmt.Fprintln(out, "You are in the room while this page is open in your browser (until then nobody sees you).")
 		fmt.Fprintln(out, "Open it to join the call; it carries this run's secret, so keep it to yourself:")
 		fmt.Fprintln(out, url)
+	}
+	if err := f.serveMetrics(ctx, cmd, metrics, log); err != nil {
+		return err
 	}
 	if started != nil {
 		started(url)

@@ -70,6 +70,21 @@ type udpPeer struct {
 	refs      int  // Conns holding it as a link (guard.mu)
 	lastIn    atomic.Int64
 	reasm     reassembler // receive goroutine only
+	cnt       udpFaceCounters
+}
+
+// udpFaceCounters are one peer's traffic: NDN packets (whole, after
+// reassembly) and datagram bytes, each way.
+type udpFaceCounters struct {
+	packetsIn, packetsOut, bytesIn, bytesOut atomic.Uint64
+}
+
+// udpFaceStats is a snapshot of udpFaceCounters.
+type udpFaceStats struct {
+	PacketsIn  uint64 `json:"packets_in"`
+	PacketsOut uint64 `json:"packets_out"`
+	BytesIn    uint64 `json:"bytes_in"`
+	BytesOut   uint64 `json:"bytes_out"`
 }
 
 // deliver implements linkOwner: what YaNFD sends to the peer goes out as
@@ -84,6 +99,8 @@ func (p *udpPeer) deliver(lp *spec.LpPacket) {
 		return
 	}
 	p.g.cnt.out.Add(1)
+	p.cnt.packetsOut.Add(1)
+	p.cnt.bytesOut.Add(uint64(len(frame)))
 }
 
 // undecodable implements linkOwner.
@@ -242,6 +259,7 @@ func (g *udpGuard) logBad(addr netip.AddrPort, d []byte, err error) {
 // handle checks one datagram of p and hands the packet it completes, if
 // any, to p's face.
 func (g *udpGuard) handle(p *udpPeer, d []byte) {
+	p.cnt.bytesIn.Add(uint64(len(d)))
 	pkt, err := p.reasm.add(d, time.Now())
 	if err == nil && pkt != nil {
 		err = validatePacket(pkt, g.opts)
@@ -265,6 +283,7 @@ func (g *udpGuard) handle(p *udpPeer, d []byte) {
 		return
 	}
 	g.cnt.in.Add(1)
+	p.cnt.packetsIn.Add(1)
 }
 
 // drop forgets p and gives its link back: it loses its routes, as a face
@@ -470,7 +489,7 @@ func appendTL(b []byte, typ byte, n int) []byte {
 
 // guardStats is what the guard counted.
 type guardStats struct {
-	Port      int    `json:"port"`
+	Port      int    `json:"port" metric:"-"`
 	Peers     int    `json:"peers"`
 	In        uint64 `json:"in"`
 	Out       uint64 `json:"out"`
@@ -478,13 +497,20 @@ type guardStats struct {
 	Unknown   uint64 `json:"unknown_source"`
 	Full      uint64 `json:"refused_peers"`
 	Dropped   uint64 `json:"dropped"`
+	// Faces: each peer's traffic, by address (host:port).
+	Faces map[string]udpFaceStats `json:"faces" metric:"face,label=peer"`
 }
 
 func (g *udpGuard) stats() guardStats {
 	g.mu.Lock()
 	n := len(g.peers)
+	faces := make(map[string]udpFaceStats, n)
+	for a, p := range g.peers {
+		faces[a.String()] = udpFaceStats{PacketsIn: p.cnt.packetsIn.Load(), PacketsOut: p.cnt.packetsOut.Load(),
+			BytesIn: p.cnt.bytesIn.Load(), BytesOut: p.cnt.bytesOut.Load()}
+	}
 	g.mu.Unlock()
-	return guardStats{Port: g.Port(), Peers: n, In: g.cnt.in.Load(), Out: g.cnt.out.Load(),
+	return guardStats{Port: g.Port(), Peers: n, Faces: faces, In: g.cnt.in.Load(), Out: g.cnt.out.Load(),
 		Malformed: g.cnt.malformed.Load(), Unknown: g.cnt.unknown.Load(), Full: g.cnt.full.Load(),
 		Dropped: g.cnt.dropped.Load()}
 }

@@ -268,6 +268,11 @@ func TestUDPGuardAcceptsPeers(t *testing.T) {
 	}) {
 		t.Fatalf("guard stats %+v", g.stats())
 	}
+	// The peer's own face counts its packets and bytes (metrics per face).
+	f, ok := g.stats().Faces[client.LocalAddr().(*net.UDPAddr).AddrPort().String()]
+	if !ok || f.PacketsIn != 1 || f.PacketsOut != 1 || f.BytesIn != uint64(len(interest)) || f.BytesOut != uint64(n) {
+		t.Fatalf("face stats %+v (%v)", f, g.stats().Faces)
+	}
 }
 
 // freshNonce is a Nonce TLV with a random value. YaNFD's dead-nonce list

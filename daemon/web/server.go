@@ -6,6 +6,7 @@
 //	GET /ws?token=T  signaling WebSocket (proto signaling messages)
 //	GET /api/roster  the roster: RosterJSONer's JSON if the backend has it, else proto.RoomInfo
 //	GET /api/stats   {"web": Stats, "backend": Backend.Stats()}
+//	GET /metrics     the same figures for Prometheus (Config.Metrics; docs/metrics.md)
 //	GET /healthz     "ok"
 //
 // The page, the WebSocket and the API need the server's per-run token (in
@@ -33,6 +34,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/peets/peets/internal/metric"
 	"github.com/peets/peets/internal/ratelog"
 	"github.com/peets/peets/proto"
 )
@@ -67,6 +69,10 @@ type Config struct {
 	ExtraOrigins []string
 	Backend      Backend
 	Logger       *slog.Logger
+	// Metrics, if set, is served in Prometheus's format at GET /metrics
+	// (token required, as for the API), with the server's own figures
+	// added under peets_web_.
+	Metrics *metric.Collector
 
 	// MaxMessageBytes bounds one signaling message (default
 	// proto.MaxSignalSize); bigger ones get an error "too-large".
@@ -342,6 +348,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/stats", s.authed(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"web": s.Stats(), "backend": s.cfg.Backend.Stats()})
 	}))
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.Add("web", func() any { return s.Stats() })
+		h := metric.Handler(s.cfg.Metrics)
+		mux.HandleFunc("GET /metrics", s.authed(h.ServeHTTP))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -475,17 +486,17 @@ func (c *counters) badMessage(code string) {
 
 // Stats is a snapshot of the server's counters.
 type Stats struct {
-	Connections    int64            `json:"connections"`    // WebSockets accepted
-	Active         int64            `json:"active"`         // open now
-	OriginRejected int64            `json:"originRejected"` // WebSockets refused for their Origin
-	HostRejected   int64            `json:"hostRejected"`   // requests refused for their Host
-	TokenRejected  int64            `json:"tokenRejected"`  // requests refused for a missing or wrong token
-	JoinFailed     int64            `json:"joinFailed"`     // pages the backend refused
-	MessagesIn     int64            `json:"messagesIn"`
-	MessagesOut    int64            `json:"messagesOut"`
-	RateLimited    int64            `json:"rateLimited"` // messages dropped by the rate limit
-	SlowClosed     int64            `json:"slowClosed"`  // pages disconnected for not keeping up
-	Errors         map[string]int64 `json:"errors"`      // bad messages by error code
+	Connections    int64            `json:"connections" metric:"counter"`     // WebSockets accepted
+	Active         int64            `json:"active"`                           // open now
+	OriginRejected int64            `json:"origin_rejected" metric:"counter"` // WebSockets refused for their Origin
+	HostRejected   int64            `json:"host_rejected" metric:"counter"`   // requests refused for their Host
+	TokenRejected  int64            `json:"token_rejected" metric:"counter"`  // requests refused for a missing or wrong token
+	JoinFailed     int64            `json:"join_failed" metric:"counter"`     // pages the backend refused
+	MessagesIn     int64            `json:"messages_in" metric:"counter"`
+	MessagesOut    int64            `json:"messages_out" metric:"counter"`
+	RateLimited    int64            `json:"rate_limited" metric:"counter"`      // messages dropped by the rate limit
+	SlowClosed     int64            `json:"slow_closed" metric:"counter"`       // pages disconnected for not keeping up
+	Errors         map[string]int64 `json:"errors" metric:"counter,label=code"` // bad messages by error code
 }
 
 // Stats returns the server's counters.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/peets/peets/internal/metric"
 	"github.com/peets/peets/proto"
 )
 
@@ -440,5 +441,31 @@ func TestStatsJSON(t *testing.T) {
 	}
 	if v.Backend == nil {
 		t.Error("no backend stats")
+	}
+}
+
+// TestMetricsEndpoint: /metrics, like the API, needs the token; with it,
+// the server's own figures are there in Prometheus's format.
+func TestMetricsEndpoint(t *testing.T) {
+	s, url := startServer(t, Config{Metrics: metric.NewCollector("peets")})
+	resp, err := http.Get(at(url, "/metrics", "token=wrong-token-wrong-token-wrong"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		t.Fatal("/metrics served with a wrong token")
+	}
+	resp, err = http.Get(at(url, "/metrics", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "peets_web_token_rejected_total 1\n") {
+		t.Fatalf("%s:\n%s", resp.Status, b)
+	}
+	if s.Stats().TokenRejected != 1 {
+		t.Errorf("stats %+v", s.Stats())
 	}
 }

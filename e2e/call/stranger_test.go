@@ -129,7 +129,7 @@ func TestStranger(t *testing.T) {
 	page.WaitFor(`window.peets.state.joined`, 5*time.Second)
 	var stats struct {
 		Web struct {
-			TokenRejected int64 `json:"tokenRejected"`
+			TokenRejected int64 `json:"token_rejected"`
 		} `json:"web"`
 	}
 	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:"+u.Port()+"/api/stats", nil)

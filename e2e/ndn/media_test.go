@@ -202,7 +202,7 @@ func TestJoinMidStream(t *testing.T) {
 	}
 	for name, fs := range r.Stats.Fetchers {
 		t.Logf("%s: first packet after %v, delivered %d, lost %d", name, fs.FirstPacket, fs.Delivered, fs.Lost)
-		if fs.FirstPacket <= 0 || fs.FirstPacket > 200*time.Millisecond {
+		if fs.FirstPacket <= 0 || fs.FirstPacket.D() > 200*time.Millisecond {
 			t.Errorf("%s: first packet after %v (want <= 200ms)", name, fs.FirstPacket)
 		}
 	}

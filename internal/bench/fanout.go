@@ -268,7 +268,7 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 			res.Retransmitted += fs.Retransmitted
 			res.Lost += fs.Lost
 			res.Late += fs.Late
-			res.SRTTMs += float64(fs.SRTT) / 1e6
+			res.SRTTMs += fs.SRTT.MS()
 			fetchers++
 		}
 		if subReps[i].Streams > 0 {

@@ -15,28 +15,36 @@ import (
 )
 
 // FetchFigures are a receiving proxy's fetcher counters for one sender's
-// streams over the window (docs: media.FetcherStats).
+// streams over the window, under media.FetcherStats's names
+// (docs/metrics.md).
 type FetchFigures struct {
-	Received      uint64  `json:"received"`
-	Delivered     uint64  `json:"delivered"`
+	Received      uint64  `json:"packets_received"`
+	Delivered     uint64  `json:"packets_delivered"`
 	Duplicates    uint64  `json:"duplicates"`
 	Retransmitted uint64  `json:"retransmitted"`
-	Lost          uint64  `json:"lost"`
+	Lost          uint64  `json:"packets_lost"`
 	Late          uint64  `json:"late"`
 	Timeouts      uint64  `json:"timeouts"`
 	Nacks         uint64  `json:"nacks"`
 	Gone          uint64  `json:"gone"`
 	Resyncs       uint64  `json:"resyncs"`
 	Restarts      uint64  `json:"restarts"`
-	PLISent       uint64  `json:"pli_sent"`
+	PLISent       uint64  `json:"keyframe_requests_sent"`
 	Refreshed     uint64  `json:"refreshed"`
-	SRTTMs        float64 `json:"srtt_ms"` // at the end, the largest of the streams
-	Window        int     `json:"window"`  // at the end, summed over the streams
+	SRTTMs        float64 `json:"srtt_ms"`          // at the end, the largest of the streams
+	Window        int     `json:"window_interests"` // at the end, summed over the streams
 }
 
-// fetchFields are the FetcherStats counters FetchFigures sums.
-var fetchFields = []string{"Received", "Delivered", "Duplicates", "Retransmitted", "Lost", "Late", "Timeouts", "Nacks", "Gone",
-	"Resyncs", "Restarts", "PLISent", "Refreshed"}
+// counters are FetchFigures's counters by name.
+func (ff *FetchFigures) counters() map[string]*uint64 {
+	return map[string]*uint64{"packets_received": &ff.Received, "packets_delivered": &ff.Delivered,
+		"duplicates": &ff.Duplicates, "retransmitted": &ff.Retransmitted, "packets_lost": &ff.Lost, "late": &ff.Late,
+		"timeouts": &ff.Timeouts, "nacks": &ff.Nacks, "gone": &ff.Gone, "resyncs": &ff.Resyncs, "restarts": &ff.Restarts,
+		"keyframe_requests_sent": &ff.PLISent, "refreshed": &ff.Refreshed}
+}
+
+// fetchGauges are the fetcher figures read as the last value, not summed.
+var fetchGauges = []string{"srtt_ms", "window_interests"}
 
 // ProxyResult is one `peets up` over the window.
 type ProxyResult struct {
@@ -102,7 +110,7 @@ type proxyWatch struct {
 
 	mu     sync.Mutex
 	fetch  counterSum         // host|fetcher key|field
-	gauges map[string]float64 // host|fetcher key|SRTT or Window: the last reading
+	gauges map[string]float64 // host|fetcher key|srtt_ms or window_interests: the last reading
 	roster counterSum         // host|expired, host|joins
 }
 
@@ -124,12 +132,12 @@ func (w *proxyWatch) poll(ctx context.Context) {
 			w.gauges = map[string]float64{}
 		}
 		for key, st := range s.Backend.Daemon.Fetchers {
-			for _, f := range fetchFields {
+			for f := range (&FetchFigures{}).counters() {
 				if v, ok := st[f].(float64); ok {
 					w.fetch.add(x.host.name+"|"+key+"|"+f, v)
 				}
 			}
-			for _, f := range []string{"SRTT", "Window"} {
+			for _, f := range fetchGauges {
 				if v, ok := st[f].(float64); ok {
 					w.gauges[x.host.name+"|"+key+"|"+f] = v
 				}
@@ -181,9 +189,7 @@ func (w *proxyWatch) snapshot(ctx context.Context) proxySnapshot {
 // the streams of user from; SRTT and window are the last readings.
 func (w *proxyWatch) fetchFigures(before, after proxySnapshot, page, from string) *FetchFigures {
 	ff := &FetchFigures{}
-	vals := map[string]*uint64{"Received": &ff.Received, "Delivered": &ff.Delivered, "Duplicates": &ff.Duplicates,
-		"Retransmitted": &ff.Retransmitted, "Lost": &ff.Lost, "Late": &ff.Late, "Timeouts": &ff.Timeouts, "Nacks": &ff.Nacks,
-		"Gone": &ff.Gone, "Resyncs": &ff.Resyncs, "Restarts": &ff.Restarts, "PLISent": &ff.PLISent, "Refreshed": &ff.Refreshed}
+	vals := ff.counters()
 	// mine splits a key and says whether it is one of page's fetchers of from.
 	mine := func(k string) (field string, ok bool) {
 		host, rest, _ := strings.Cut(k, "|")
@@ -199,9 +205,9 @@ func (w *proxyWatch) fetchFigures(before, after proxySnapshot, page, from string
 	defer w.mu.Unlock()
 	for k, v := range w.gauges {
 		switch f, ok := mine(k); {
-		case ok && f == "SRTT":
-			ff.SRTTMs = max(ff.SRTTMs, round3(v/1e6))
-		case ok && f == "Window":
+		case ok && f == "srtt_ms":
+			ff.SRTTMs = max(ff.SRTTMs, round3(v))
+		case ok && f == "window_interests":
 			ff.Window += int(v)
 		}
 	}

@@ -35,12 +35,12 @@ func TestProxyWatchFigures(t *testing.T) {
 	w := &proxyWatch{proxies: []*netProxy{{host: &netHost{name: "A", user: "alice"}}, {host: &netHost{name: "B", user: "bob"}}}}
 	cam, mic := "B|/peets/user/alice/room/media/cam|", "B|/peets/user/alice/room/media/mic|"
 	other := "A|/peets/user/bob/room/media/cam|"
-	before := proxySnapshot{fetch: map[string]float64{cam + "Received": 100, mic + "Received": 50, cam + "Retransmitted": 2},
+	before := proxySnapshot{fetch: map[string]float64{cam + "packets_received": 100, mic + "packets_received": 50, cam + "retransmitted": 2},
 		roster: map[string]float64{"B|expired": 0, "B|joins": 1}, cpu: map[string]time.Duration{"B": time.Second}}
-	after := proxySnapshot{fetch: map[string]float64{cam + "Received": 1100, mic + "Received": 550, cam + "Retransmitted": 12,
-		other + "Received": 999, cam + "Bogus": 7}, roster: map[string]float64{"B|expired": 1, "B|joins": 2},
+	after := proxySnapshot{fetch: map[string]float64{cam + "packets_received": 1100, mic + "packets_received": 550, cam + "retransmitted": 12,
+		other + "packets_received": 999, cam + "bogus": 7}, roster: map[string]float64{"B|expired": 1, "B|joins": 2},
 		cpu: map[string]time.Duration{"B": 4 * time.Second}}
-	w.gauges = map[string]float64{cam + "SRTT": 40e6, mic + "SRTT": 55e6, cam + "Window": 30, mic + "Window": 20, other + "SRTT": 900e6}
+	w.gauges = map[string]float64{cam + "srtt_ms": 40, mic + "srtt_ms": 55, cam + "window_interests": 30, mic + "window_interests": 20, other + "srtt_ms": 900}
 	ff := w.fetchFigures(before, after, "B", "alice")
 	if ff.Received != 1500 || ff.Retransmitted != 10 || ff.SRTTMs != 55 || ff.Window != 50 {
 		t.Fatalf("figures %+v", ff)

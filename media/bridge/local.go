@@ -34,11 +34,11 @@ type LocalStream struct {
 	Kind        string `json:"kind"` // "audio" or "video"
 	Mid         string `json:"mid"`
 	SSRC        uint32 `json:"ssrc"`
-	MimeType    string `json:"mimeType"`
-	ClockRate   uint32 `json:"clockRate"`
+	MimeType    string `json:"mime_type"`
+	ClockRate   uint32 `json:"clock_rate"`
 	Channels    uint16 `json:"channels,omitempty"`
 	SDPFmtpLine string `json:"fmtp,omitempty"`
-	PayloadType uint8  `json:"payloadType"`
+	PayloadType uint8  `json:"payload_type"`
 	// A simulcast layer: the page sends the m-line's track as several
 	// encodings, each its own stream "<Group>.<RID>" (e.g. cam.h).
 	Group string `json:"group,omitempty"`
@@ -46,10 +46,10 @@ type LocalStream struct {
 	// AbsSendTime is the id of the RTP header extension that carries the
 	// page's send time in this stream's packets (0: none negotiated):
 	// subscribers measure queueing delay with it.
-	AbsSendTime uint8 `json:"absSendTime,omitempty"`
+	AbsSendTime uint8 `json:"abs_send_time,omitempty"`
 	// AudioLevel is the id of the RTP header extension that carries the
 	// audio level (RFC 6464) in an audio stream's packets, 0 if none.
-	AudioLevel uint8 `json:"audioLevel,omitempty"`
+	AudioLevel uint8 `json:"audio_level,omitempty"`
 }
 
 type localStream struct {

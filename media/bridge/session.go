@@ -697,32 +697,32 @@ func (s *Session) tracksChanged() {
 type SessionStats struct {
 	ID                string        `json:"id"`
 	Role              string        `json:"role"`
-	ConnectionState   string        `json:"connectionState"`
-	SignalingState    string        `json:"signalingState"`
-	OffersSent        uint64        `json:"offersSent"`
-	AnswersSent       uint64        `json:"answersSent"`
-	OffersIgnored     uint64        `json:"offersIgnored"`
-	OffersDelayed     uint64        `json:"offersDelayed"`
-	ICERestarts       uint64        `json:"iceRestarts"`
-	NegotiationErrors uint64        `json:"negotiationErrors"`
-	LocalPackets      uint64        `json:"localPackets"`
-	LocalBytes        uint64        `json:"localBytes"`
-	LocalKeyframes    uint64        `json:"localKeyframes"`
-	LocalBad          uint64        `json:"localBad"`
-	LocalPadding      uint64        `json:"localPadding"`
-	LocalPaddingBytes uint64        `json:"localPaddingBytes"`
-	RemotePackets     uint64        `json:"remotePackets"`
-	RemoteBytes       uint64        `json:"remoteBytes"`
-	RemoteDropped     uint64        `json:"remoteDropped"`
+	ConnectionState   string        `json:"connection_state"`
+	SignalingState    string        `json:"signaling_state"`
+	OffersSent        uint64        `json:"offers_sent"`
+	AnswersSent       uint64        `json:"answers_sent"`
+	OffersIgnored     uint64        `json:"offers_ignored"`
+	OffersDelayed     uint64        `json:"offers_delayed"`
+	ICERestarts       uint64        `json:"ice_restarts"`
+	NegotiationErrors uint64        `json:"negotiation_errors"`
+	LocalPackets      uint64        `json:"local_packets"`
+	LocalBytes        uint64        `json:"local_bytes"`
+	LocalKeyframes    uint64        `json:"local_keyframes"`
+	LocalBad          uint64        `json:"local_bad"`
+	LocalPadding      uint64        `json:"local_padding"`
+	LocalPaddingBytes uint64        `json:"local_padding_bytes"`
+	RemotePackets     uint64        `json:"remote_packets"`
+	RemoteBytes       uint64        `json:"remote_bytes"`
+	RemoteDropped     uint64        `json:"remote_dropped"`
 	NACKs             uint64        `json:"nacks"`
 	Retransmits       uint64        `json:"retransmits"`
-	RetransmitMisses  uint64        `json:"retransmitMisses"`
-	PLIsFromPage      uint64        `json:"plisFromPage"`
-	PLIsToPage        uint64        `json:"plisToPage"`
-	KeyframeRequests  uint64        `json:"keyframeRequests"`
+	RetransmitMisses  uint64        `json:"retransmit_misses"`
+	PLIsFromPage      uint64        `json:"plis_from_page"`
+	PLIsToPage        uint64        `json:"plis_to_page"`
+	KeyframeRequests  uint64        `json:"keyframe_requests"`
 	Remotes           int           `json:"remotes"`
 	Slots             int           `json:"slots"`
-	LocalStreams      []LocalStream `json:"localStreams"`
+	LocalStreams      []LocalStream `json:"local_streams"`
 }
 
 // Stats returns the session's counters.
