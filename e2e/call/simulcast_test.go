@@ -50,7 +50,7 @@ func TestSimulcastPublish(t *testing.T) {
 		pubs, _ := daemon["publishers"].(map[string]any)
 		n := 0
 		for _, id := range []string{"cam.l", "cam.m", "cam.h"} {
-			if p, ok := pubs[id].(map[string]any); ok && p["Published"].(float64) > 0 {
+			if p, ok := pubs[id].(map[string]any); ok && p["packets_published"].(float64) > 0 {
 				n++
 			}
 		}

@@ -706,6 +706,9 @@
       qualityEl: el.querySelector('.quality'),
       pausedEl: el.querySelector('.paused'),
       uplinkEl: el.querySelector('.uplink'),
+      statsEl: el.querySelector('.stats'),
+      statsOpen: false,
+      browserStats: {},
       q: newTileQuality(),
       verdict: null,
     };
@@ -716,6 +719,10 @@
       tile.video.muted = true;
     }
     el.style.setProperty('--avatar', colorFor(id));
+    tile.qualityEl.addEventListener('click', (ev) => {
+      ev.stopPropagation(); // not a pin
+      toggleStats(tile);
+    });
     if (!self) {
       el.addEventListener('click', () => pin(id));
       tile.video.addEventListener('resize', () => {
@@ -1164,16 +1171,32 @@
       const m = state.mids.get(r.mid);
       if (!m) return;
       seen.add(r.id);
-      const prev = state.statsPrev.get(r.id) || { received: r.packetsReceived || 0, lost: r.packetsLost || 0 };
-      const cur = { received: r.packetsReceived || 0, lost: r.packetsLost || 0 };
+      const cur = {
+        received: r.packetsReceived || 0, lost: r.packetsLost || 0, bytes: r.bytesReceived || 0, at: r.timestamp,
+        jbDelay: r.jitterBufferDelay || 0, jbCount: r.jitterBufferEmittedCount || 0,
+      };
+      const prev = state.statsPrev.get(r.id) || cur;
       state.statsPrev.set(r.id, cur);
-      const e = per.get(m.participant) || { frames: 0, fps: undefined, recv: 0, lost: 0 };
+      const e = per.get(m.participant) || { frames: 0, fps: undefined, recv: 0, lost: 0, media: {} };
       e.recv += Math.max(0, cur.received - prev.received);
       e.lost += Math.max(0, cur.lost - prev.lost);
       if (r.kind === 'video') {
         e.frames += r.framesDecoded || 0;
         if (typeof r.framesPerSecond === 'number') e.fps = (e.fps || 0) + r.framesPerSecond;
       }
+      // The stats panel's browser column, per kind, over this tick.
+      const secs = (cur.at - prev.at) / 1000;
+      const k = e.media[r.kind] || { kbps: 0, recv: 0, lost: 0, jbMs: undefined, freezes: 0, freezeS: 0 };
+      if (secs > 0) k.kbps += (8 * Math.max(0, cur.bytes - prev.bytes)) / secs / 1000;
+      k.recv += Math.max(0, cur.received - prev.received);
+      k.lost += Math.max(0, cur.lost - prev.lost);
+      if (cur.jbCount > prev.jbCount) k.jbMs = (1000 * (cur.jbDelay - prev.jbDelay)) / (cur.jbCount - prev.jbCount);
+      if (r.kind === 'video') {
+        k.fps = (k.fps || 0) + (r.framesPerSecond || 0);
+        k.freezes += r.freezeCount || 0;
+        k.freezeS += r.totalFreezesDuration || 0;
+      }
+      e.media[r.kind] = k;
       per.set(m.participant, e);
     });
     for (const id of state.statsPrev.keys()) if (!seen.has(id)) state.statsPrev.delete(id);
@@ -1183,6 +1206,8 @@
       if (id === state.me?.id) continue;
       tile.verdict = judgeTile(tile, per.get(id), fresh ? state.proxyQ.get(id) : undefined, now);
       renderQuality(tile);
+      tile.browserStats = per.get(id)?.media || {};
+      renderStats(tile, fresh ? state.proxyQ.get(id) : undefined);
     }
     renderUplink(now);
     if (state.mediaUp) updateStatus();
@@ -1218,6 +1243,48 @@
       layers: pv?.layers || 0,
       target: pv?.target || '',
     });
+  }
+
+  // ---------- the stats panel (opened from a tile's quality bars) ----------
+
+  // STATS_ROWS are the panel's rows: the proxy's figure (its quality
+  // message: docs/metrics.md names) and the browser's (getStats), per kind.
+  const STATS_ROWS = [
+    ['layer', 'layer', (p) => (p?.layer ? `${p.layer} (${(p.layer_index || 0) + 1}/${p.layers})${p.target && p.target !== p.layer ? ' → ' + p.target : ''}` : '-'), () => ''],
+    ['kbps', 'kbit/s', (p) => num(p?.bitrate_bps, 1e-3), (b) => num(b?.kbps)],
+    ['fps', 'fps', (p) => num(p?.frames_per_s, 1, 1), (b) => num(b?.fps, 1, 1)],
+    ['loss', 'loss %', (p) => num(p?.loss_pct, 1, 1), (b) => (b && b.recv + b.lost ? num((100 * b.lost) / (b.recv + b.lost), 1, 1) : '-')],
+    ['rtt', 'RTT ms', (p) => num(p?.srtt_ms, 1, 1), () => ''],
+    ['buffer', 'buffer ms', (p) => num(p?.buffer_delay_ms, 1, 1), (b) => num(b?.jbMs, 1, 0)],
+    ['freezes', 'freezes', () => '', (b) => (b?.freezes !== undefined ? `${b.freezes} (${num(b.freezeS, 1, 1)} s)` : '')],
+    ['stalled', 'stalled s', (p) => (p?.stalled_ms ? num(p.stalled_ms, 1e-3, 1) : '-'), () => ''],
+  ];
+
+  function num(v, scale = 1, digits = 0) {
+    return typeof v === 'number' && isFinite(v) ? (v * scale).toFixed(digits) : '-';
+  }
+
+  function toggleStats(tile) {
+    tile.statsOpen = !tile.statsOpen;
+    tile.qualityEl.setAttribute('aria-expanded', String(tile.statsOpen));
+    renderStats(tile, state.proxyQ.get(tile.id));
+  }
+
+  // renderStats fills an open panel: one column per kind, proxy | browser.
+  function renderStats(tile, proxy) {
+    tile.statsEl.hidden = !tile.statsOpen;
+    if (!tile.statsOpen) return;
+    const kinds = ['video', 'audio'].filter((k) => proxy?.[k] || tile.browserStats?.[k]);
+    const head = `<tr><th></th>${kinds.map((k) => `<th colspan="2">${k}: proxy | browser</th>`).join('')}</tr>`;
+    const rows = STATS_ROWS.map(([key, label, fromProxy, fromBrowser]) => {
+      const cells = kinds.map((k) => {
+        const pv = fromProxy(proxy?.[k]);
+        const bv = fromBrowser(tile.browserStats?.[k]);
+        return `<td data-key="${k}-${key}-proxy">${pv}</td><td data-key="${k}-${key}-browser">${bv}</td>`;
+      });
+      return `<tr><th>${label}</th>${cells.join('')}</tr>`;
+    });
+    tile.statsEl.innerHTML = `<table>${head}${rows.join('')}</table>`;
   }
 
   function renderQuality(tile) {
