@@ -97,15 +97,15 @@ func sortMembers(ms []Member) {
 // MemberJSON is the JSON form of a member in GET /api/roster and
 // `peets roster --json`.
 type MemberJSON struct {
-	User            string               `json:"user"`
-	Name            string               `json:"name"`
-	Prefix          string               `json:"prefix"`
-	Role            string               `json:"role"`
-	Streams         []proto.RosterStream `json:"streams"`
-	AudioMuted      bool                 `json:"audio_muted,omitempty"`
-	VideoMuted      bool                 `json:"video_muted,omitempty"`
-	LastHeartbeatMs int64                `json:"last_heartbeat_ms"` // ms since the latest heartbeat arrived
-	State           State                `json:"state"`
+	User           string               `json:"user"`
+	Name           string               `json:"name"`
+	Prefix         string               `json:"prefix"`
+	Role           string               `json:"role"`
+	Streams        []proto.RosterStream `json:"streams"`
+	AudioMuted     bool                 `json:"audio_muted,omitempty"`
+	VideoMuted     bool                 `json:"video_muted,omitempty"`
+	HeartbeatAgeMs int64                `json:"heartbeat_age_ms"` // ms since the latest heartbeat arrived (0: this participant)
+	State          State                `json:"state"`
 }
 
 // RosterJSON is the JSON form of a roster.
@@ -128,22 +128,22 @@ func (m *Member) JSON(now time.Time) MemberJSON {
 		age = max(0, now.Sub(m.LastHeartbeat).Milliseconds())
 	}
 	return MemberJSON{
-		User:            m.User,
-		Name:            m.Name,
-		Prefix:          m.Prefix.String(),
-		Role:            m.Role,
-		Streams:         streams,
-		AudioMuted:      m.AudioMuted,
-		VideoMuted:      m.VideoMuted,
-		LastHeartbeatMs: age,
-		State:           m.state(now),
+		User:           m.User,
+		Name:           m.Name,
+		Prefix:         m.Prefix.String(),
+		Role:           m.Role,
+		Streams:        streams,
+		AudioMuted:     m.AudioMuted,
+		VideoMuted:     m.VideoMuted,
+		HeartbeatAgeMs: age,
+		State:          m.state(now),
 	}
 }
 
 // Render builds the JSON form of a roster:
 //
 //	{"room": ..., "members": [{"user", "name", "prefix", "role", "streams",
-//	"last_heartbeat_ms", "state"}, ...]}
+//	"heartbeat_age_ms", "state"}, ...]}
 func Render(room string, members []Member, now time.Time) RosterJSON {
 	r := RosterJSON{Room: room, Members: make([]MemberJSON, 0, len(members))}
 	for i := range members {
@@ -173,7 +173,7 @@ func WriteText(w io.Writer, room string, members []Member, now time.Time) error 
 			ss = append(ss, fmt.Sprintf("%s(%s%s)", st.ID, st.Codec, off))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%dms\t%s\t%s\n",
-			j.User, j.Name, j.Role, j.State, j.LastHeartbeatMs, j.Prefix, strings.Join(ss, ","))
+			j.User, j.Name, j.Role, j.State, j.HeartbeatAgeMs, j.Prefix, strings.Join(ss, ","))
 	}
 	return tw.Flush()
 }

@@ -101,8 +101,8 @@ func TestRenderJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"room":"r1","members":[` +
-		`{"user":"alice","name":"Alice","prefix":"/peets/user/alice","role":"broadcaster","streams":[{"id":"cam","kind":"video","codec":"video/VP8","clock_rate":90000,"latest_seq":5,"keyframe_seq":1,"boot":9}],"last_heartbeat_ms":250,"state":"active"},` +
-		`{"user":"bob","name":"Bob","prefix":"/peets/user/bob","role":"viewer","streams":[],"last_heartbeat_ms":2000,"state":"stale"}]}`
+		`{"user":"alice","name":"Alice","prefix":"/peets/user/alice","role":"broadcaster","streams":[{"id":"cam","kind":"video","codec":"video/VP8","clock_rate":90000,"latest_seq":5,"keyframe_seq":1,"boot":9}],"heartbeat_age_ms":250,"state":"active"},` +
+		`{"user":"bob","name":"Bob","prefix":"/peets/user/bob","role":"viewer","streams":[],"heartbeat_age_ms":2000,"state":"stale"}]}`
 	if string(b) != want {
 		t.Fatalf("got\n%s\nwant\n%s", b, want)
 	}

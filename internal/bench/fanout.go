@@ -79,13 +79,16 @@ type FanoutResult struct {
 	LatencyP50Ms     float64            `json:"latency_p50_ms"`
 	LatencyP99Ms     float64            `json:"latency_p99_ms"`
 	LatencyMaxMs     float64            `json:"latency_max_ms"`
-	RawRTTP50Ms      float64            `json:"raw_rtt_p50_ms"`
-	RawRTTP99Ms      float64            `json:"raw_rtt_p99_ms"`
-	Expected         uint64             `json:"expected"`
-	Delivered        uint64             `json:"delivered"`
-	DeliveredRatio   float64            `json:"delivered_ratio"`
-	Corrupt          uint64             `json:"corrupt"`
-	OutOfOrder       int                `json:"out_of_order"`
+	// LatencyCDFMs is the latency at each 5th percentile, p0 to p100 (21
+	// values): the distribution, to draw.
+	LatencyCDFMs   []float64 `json:"latency_cdf_ms"`
+	RawRTTP50Ms    float64   `json:"raw_rtt_p50_ms"`
+	RawRTTP99Ms    float64   `json:"raw_rtt_p99_ms"`
+	Expected       uint64    `json:"expected"`
+	Delivered      uint64    `json:"delivered"`
+	DeliveredRatio float64   `json:"delivered_ratio"`
+	Corrupt        uint64    `json:"corrupt"`
+	OutOfOrder     int       `json:"out_of_order"`
 	// CPU figures of the proxies (publisher + subscribers, not the
 	// forwarder) over the measured window only (after the warm-up, up to
 	// the stop): startup, key generation, joining and the report are
@@ -380,6 +383,11 @@ func Fanout(ctx context.Context, c FanoutConfig) (FanoutResult, error) {
 		res.DeliveredRatio = float64(res.Delivered) / float64(res.Expected)
 	}
 	res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyMaxMs = pct(lat, 50), pct(lat, 99), pct(lat, 100)
+	if len(lat) > 0 {
+		for p := 0; p <= 100; p += 5 {
+			res.LatencyCDFMs = append(res.LatencyCDFMs, pct(lat, float64(p)))
+		}
+	}
 	if rttErr == nil {
 		res.RawRTTP50Ms, res.RawRTTP99Ms = pct(rtts, 50), pct(rtts, 99)
 	} else {

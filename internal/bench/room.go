@@ -16,7 +16,10 @@ import (
 	"github.com/peets/peets/media/source"
 )
 
-var botLineRe = regexp.MustCompile(`^bot \S+ in room `)
+var (
+	botLineRe     = regexp.MustCompile(`^bot \S+ in room `)
+	metricsLineRe = regexp.MustCompile(`^metrics: (http://\S+/metrics)$`)
+)
 
 // RoomConfig configures Room.
 type RoomConfig struct {
@@ -56,6 +59,13 @@ type RoomResult struct {
 	BrowserCPUPercent float64 `json:"browser_cpu_percent"`
 	TopOnly           bool    `json:"top_only,omitempty"`
 	Chromium          string  `json:"chromium"`
+	// The bots' upload over the window (their /metrics): per stream id,
+	// the media Data sent per packet published, averaged over the bots
+	// (a layer pulled part of the time is below 1); UploadFactorMax is the
+	// largest of one bot's streams that was pulled: one copy per pulled
+	// layer, however many receive it, is 1.
+	UploadByStream  map[string]float64 `json:"upload_factor_by_stream"`
+	UploadFactorMax float64            `json:"upload_factor_max"`
 }
 
 // Distribution summarises a list of figures.
@@ -134,10 +144,11 @@ func Room(ctx context.Context, c RoomConfig) (RoomResult, error) {
 		}
 		camera = []string{"--video", file}
 	}
+	var botMetrics []string
 	for i := range c.Bots {
 		user := fmt.Sprintf("bot%02d", i+1)
 		args := []string{"bot", "--user", user, "--room", room, "--forwarder", fw,
-			"--state-dir", filepath.Join(dir, user), "--log-level", "warn",
+			"--state-dir", filepath.Join(dir, user), "--log-level", "warn", "--metrics", "127.0.0.1:0",
 			"--talk", fmt.Sprintf("%v/%v+%v", period, talk, time.Duration(i)*c.Slot)}
 		p, err := proc.Start(user, c.Bin, append(args, camera...), opt)
 		if err != nil {
@@ -147,6 +158,11 @@ func Room(ctx context.Context, c RoomConfig) (RoomResult, error) {
 		if _, err := p.WaitLine(botLineRe, 20*time.Second); err != nil {
 			return res, fmt.Errorf("%s: %w", user, err)
 		}
+		m, err := p.WaitLine(metricsLineRe, 10*time.Second)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", user, err)
+		}
+		botMetrics = append(botMetrics, m[1])
 	}
 	b, err := cdp.Launch(ctx, cdp.Options{Logger: c.Logger, ExtraFlags: []string{"--window-size=1920,1080"}})
 	if err != nil {
@@ -186,6 +202,12 @@ func Room(ctx context.Context, c RoomConfig) (RoomResult, error) {
 			return res, err
 		}
 	}
+	upBefore := make([]map[string]float64, len(botMetrics))
+	for i, u := range botMetrics {
+		if upBefore[i], err = scrapeUpload(ctx, u); err != nil {
+			return res, err
+		}
+	}
 	cpu0 := groupCPU(b.Pid())
 	el, err := window(ctx, c.Duration)
 	if err != nil {
@@ -193,6 +215,20 @@ func Room(ctx context.Context, c RoomConfig) (RoomResult, error) {
 	}
 	res.DurationS = el.Seconds()
 	res.BrowserCPUPercent = round3(float64(groupCPU(b.Pid())-cpu0) / float64(el) * 100)
+	res.UploadByStream = map[string]float64{}
+	for i, u := range botMetrics {
+		after, err := scrapeUpload(ctx, u)
+		if err != nil {
+			return res, err
+		}
+		for stream, x := range uploadCopies(upBefore[i], after) {
+			res.UploadByStream[stream] += x / float64(len(botMetrics))
+			res.UploadFactorMax = max(res.UploadFactorMax, x)
+		}
+	}
+	for k, v := range res.UploadByStream {
+		res.UploadByStream[k] = round3(v)
+	}
 	var downloads []float64
 	var topOther float64
 	for i, p := range pages {

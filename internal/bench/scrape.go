@@ -1,0 +1,101 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// scrapeCounters reads a Prometheus endpoint (a process's --metrics) and
+// returns the value of every sample of the named metrics, keyed
+// "metric|label value" for the label lbl ("metric|" without it).
+func scrapeCounters(ctx context.Context, url, lbl string, names ...string) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", url, err)
+	}
+	out := map[string]float64{}
+	for _, name := range names {
+		f := fams[name]
+		if f == nil {
+			continue
+		}
+		for _, m := range f.Metric {
+			key := name + "|"
+			for _, l := range m.Label {
+				if l.GetName() == lbl {
+					key += l.GetValue()
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				out[key] += m.Counter.GetValue()
+			case m.Gauge != nil:
+				out[key] += m.Gauge.GetValue()
+			}
+		}
+	}
+	return out, nil
+}
+
+// Publisher counters that give a stream's upload: packets published, and
+// media Data sent (answered from the ring at once, or a held Interest
+// answered when the packet came).
+const (
+	mPublished  = "peets_publisher_packets_published_total"
+	mServedRing = "peets_publisher_interests_served_from_ring_total"
+	mHeldAnswer = "peets_publisher_held_interests_answered_total"
+)
+
+// scrapeUpload reads a publisher's per-stream counters.
+func scrapeUpload(ctx context.Context, url string) (map[string]float64, error) {
+	return scrapeCounters(ctx, url, "stream", mPublished, mServedRing, mHeldAnswer)
+}
+
+// uploadCopies is, per stream, the media Data a publisher sent per packet
+// it published between two scrapes (streams that published nothing are
+// left out).
+func uploadCopies(before, after map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range after {
+		name, stream := splitKey(k)
+		if name != mPublished {
+			continue
+		}
+		pub := v - before[k]
+		if pub <= 0 {
+			continue
+		}
+		sent := after[mServedRing+"|"+stream] - before[mServedRing+"|"+stream] + after[mHeldAnswer+"|"+stream] - before[mHeldAnswer+"|"+stream]
+		out[stream] = round3(sent / pub)
+	}
+	return out
+}
+
+func splitKey(k string) (string, string) {
+	for i := range len(k) {
+		if k[i] == '|' {
+			return k[:i], k[i+1:]
+		}
+	}
+	return k, ""
+}
