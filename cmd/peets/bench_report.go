@@ -16,8 +16,8 @@ import (
 // newBenchReportCmd runs the benchmarks and regenerates docs/benchmarks.md
 // and its plots from their output (internal/report).
 func newBenchReportCmd() *cobra.Command {
-	var data, out, plots, tried, logLevel string
-	var only []string
+	var data, out, plots, logLevel string
+	var only, appendix []string
 	var renderOnly bool
 	cmd := &cobra.Command{
 		Use:   "report",
@@ -63,19 +63,19 @@ func newBenchReportCmd() *cobra.Command {
 					}
 				}
 			}
-			var triedText string
-			if tried != "" {
-				b, err := os.ReadFile(tried)
+			var kept strings.Builder
+			for _, f := range appendix {
+				b, err := os.ReadFile(f)
 				if err != nil && !os.IsNotExist(err) {
 					return err
 				}
-				triedText = string(b)
+				kept.WriteString(strings.TrimSpace(string(b)) + "\n\n")
 			}
 			rel, err := filepath.Rel(filepath.Dir(out), plots)
 			if err != nil {
 				return err
 			}
-			md, err := report.Render(d, plots, filepath.ToSlash(rel), triedText)
+			md, err := report.Render(d, plots, filepath.ToSlash(rel), kept.String())
 			if err != nil {
 				return err
 			}
@@ -90,7 +90,8 @@ func newBenchReportCmd() *cobra.Command {
 	fl.StringVar(&data, "data", "docs/bench/data.json", "the benchmarks' kept output (read, and rewritten by the runs)")
 	fl.StringVar(&out, "out", "docs/benchmarks.md", "the report to write")
 	fl.StringVar(&plots, "plots", "docs/bench", "directory of the report's PNG plots")
-	fl.StringVar(&tried, "tried", "docs/bench/tried.md", `the "what we tried" section, kept by hand`)
+	fl.StringSliceVar(&appendix, "append", []string{"docs/bench/tests.md", "docs/bench/tried.md"},
+		`sections kept by hand, appended in order: the figures the end-to-end tests print, "what we tried"`)
 	fl.StringSliceVar(&only, "only", nil, "run only these benchmarks (the others keep their kept output): "+strings.Join(report.Names(), ","))
 	fl.BoolVar(&renderOnly, "render", false, "run nothing: redraw the report from the kept output")
 	fl.StringVar(&logLevel, "log-level", "warn", "log level")

@@ -411,12 +411,15 @@ func (e *embeddedFw) tcpStats() *tcpLinkStats {
 	if len(e.tcpLinks) == 0 {
 		return nil
 	}
-	st := &tcpLinkStats{Links: len(e.tcpLinks)}
-	for _, l := range e.tcpLinks {
-		st.In += l.in.Load()
-		st.Out += l.out.Load()
+	st := &tcpLinkStats{Links: len(e.tcpLinks), Faces: make(map[string]tcpFaceStats, len(e.tcpLinks))}
+	for addr, l := range e.tcpLinks {
+		f := tcpFaceStats{PacketsIn: l.in.Load(), PacketsOut: l.out.Load(), BytesIn: l.bytesIn.Load(),
+			BytesOut: l.bytesOut.Load(), Redials: l.redial.Load()}
+		st.Faces[addr] = f
+		st.In += f.PacketsIn
+		st.Out += f.PacketsOut
 		st.Malformed += l.malformed.Load()
-		st.Redials += l.redial.Load()
+		st.Redials += f.Redials
 	}
 	return st
 }

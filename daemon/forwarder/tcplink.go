@@ -39,6 +39,7 @@ type tcpLink struct {
 	up                         chan struct{} // closed at the first connection
 	upOnce                     sync.Once
 	in, out, malformed, redial atomic.Uint64
+	bytesIn, bytesOut          atomic.Uint64 // NDN packet bytes each way
 }
 
 // TCP link timing.
@@ -207,6 +208,7 @@ func (l *tcpLink) frame(frame []byte) (err error) {
 		return err
 	}
 	l.in.Add(1)
+	l.bytesIn.Add(uint64(len(frame)))
 	return nil
 }
 
@@ -235,6 +237,7 @@ func (l *tcpLink) deliver(lp *spec.LpPacket) {
 		return
 	}
 	l.out.Add(1)
+	l.bytesOut.Add(uint64(len(frame)))
 }
 
 // undecodable implements linkOwner.
@@ -250,4 +253,16 @@ type tcpLinkStats struct {
 	Out       uint64 `json:"out"`
 	Malformed uint64 `json:"malformed"`
 	Redials   uint64 `json:"redials"`
+	// Faces: each link's traffic, by the remote's host:port.
+	Faces map[string]tcpFaceStats `json:"faces" metric:"face,label=peer"`
+}
+
+// tcpFaceStats is one TCP link's traffic: NDN packets and their bytes,
+// each way.
+type tcpFaceStats struct {
+	PacketsIn  uint64 `json:"packets_in"`
+	PacketsOut uint64 `json:"packets_out"`
+	BytesIn    uint64 `json:"bytes_in"`
+	BytesOut   uint64 `json:"bytes_out"`
+	Redials    uint64 `json:"redials"`
 }

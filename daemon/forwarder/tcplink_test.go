@@ -63,6 +63,11 @@ func TestTCPLink(t *testing.T) {
 	if st := a.Stats(); st.TCP.Redials < 1 || st.TCP.Links != 1 {
 		t.Fatalf("link stats %+v", st.TCP)
 	}
+	// The link's own face counts its packets and bytes (metrics per face).
+	if f, ok := a.Stats().TCP.Faces[remote.Addr()]; !ok || f.PacketsIn < 2 || f.PacketsOut < 3 || f.BytesIn <= f.PacketsIn*20 ||
+		f.BytesOut <= f.PacketsOut*20 || f.Redials < 1 {
+		t.Fatalf("face stats %+v (%v)", f, a.Stats().TCP.Faces)
+	}
 
 	// Closing the Conn that made the link closes it: no redialing after.
 	a.Close()

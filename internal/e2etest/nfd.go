@@ -130,6 +130,17 @@ func (n *NFD) Nfdc(args ...string) string {
 	return Nfdc(n.t, n.Sock, args...)
 }
 
+// NfdcCommand is nfdc with args against the forwarder on sock, to run:
+// for a command that may fail (Nfdc fails t).
+func NfdcCommand(ctx context.Context, t testing.TB, sock string, args ...string) *exec.Cmd {
+	t.Helper()
+	keys := filepath.Join(filepath.Dir(sock), "nfdc-keys")
+	cmd := exec.CommandContext(ctx, filepath.Join(NFDTools(t), "bin", "nfdc"), args...)
+	cmd.Env = append(os.Environ(), "NDN_CLIENT_TRANSPORT=unix://"+sock,
+		"NDN_CLIENT_PIB=pib-sqlite3:"+keys, "NDN_CLIENT_TPM=tpm-file:"+filepath.Join(keys, "tpm"))
+	return cmd
+}
+
 // Nfdc runs NFD's nfdc with args against the forwarder on the unix socket
 // sock (NFD, ndnd fw or peets', which all speak NFD's management protocol)
 // and returns its output, failing t on error. Its key storage is beside
@@ -138,11 +149,7 @@ func Nfdc(t testing.TB, sock string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	keys := filepath.Join(filepath.Dir(sock), "nfdc-keys")
-	cmd := exec.CommandContext(ctx, filepath.Join(NFDTools(t), "bin", "nfdc"), args...)
-	cmd.Env = append(os.Environ(), "NDN_CLIENT_TRANSPORT=unix://"+sock,
-		"NDN_CLIENT_PIB=pib-sqlite3:"+keys, "NDN_CLIENT_TPM=tpm-file:"+filepath.Join(keys, "tpm"))
-	out, err := cmd.CombinedOutput()
+	out, err := NfdcCommand(ctx, t, sock, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("nfdc %s: %v\n%s", strings.Join(args, " "), err, out)
 	}

@@ -267,9 +267,9 @@ func secs(p *float64) string {
 }
 
 // Render writes the report's markdown and its plots (into plotsDir, which
-// the markdown names as plotsRel) from d; tried is the "what we tried"
-// section, kept by hand.
-func Render(d *Data, plotsDir, plotsRel, tried string) (string, error) {
+// the markdown names as plotsRel) from d; kept is appended: sections kept
+// by hand (the end-to-end tests' figures, "what we tried").
+func Render(d *Data, plotsDir, plotsRel, kept string) (string, error) {
 	if err := os.MkdirAll(plotsDir, 0o755); err != nil {
 		return "", err
 	}
@@ -403,8 +403,8 @@ func Render(d *Data, plotsDir, plotsRel, tried string) (string, error) {
 		}
 	}
 
-	if strings.TrimSpace(tried) != "" {
-		w("%s\n", strings.TrimSpace(tried))
+	if strings.TrimSpace(kept) != "" {
+		w("%s\n", strings.TrimSpace(kept))
 	}
 	return b.String(), nil
 }
