@@ -30,7 +30,11 @@ type Config struct {
 	Group     string `yaml:"group"`     // room sync group (default /peets/room/<room>)
 	Role      string `yaml:"role"`      // participant | broadcaster | viewer
 	Forwarder string `yaml:"forwarder"` // forwarder URI; "" = auto
-	StateDir  string `yaml:"state_dir"` // keys and the embedded forwarder's socket
+	// Announce registers the participant prefix and the group with origin
+	// client, so that the forwarder hands them to its routing daemon (NLSR,
+	// ndnd dv) to announce (forwarder.Options.Announce).
+	Announce bool   `yaml:"announce"`
+	StateDir string `yaml:"state_dir"` // keys and the embedded forwarder's socket
 	// TrustDir keeps the rooms' anchors and imported invitations (default:
 	// StateDir; the command line's default is the user's config directory).
 	TrustDir string `yaml:"trust_dir"`

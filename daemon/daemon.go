@@ -166,7 +166,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		}
 	}()
 	if d.conn == nil {
-		c, err := forwarder.Open(ctx, forwarder.Options{URI: cfg.Forwarder, StateDir: stateDir(cfg), Logger: log})
+		c, err := forwarder.Open(ctx, forwarder.Options{URI: cfg.Forwarder, StateDir: stateDir(cfg), Logger: log, Announce: cfg.Announce})
 		if err != nil {
 			return nil, err // the forwarder package's errors say "forwarder: ..."
 		}

@@ -24,6 +24,7 @@ type daemonFlags struct {
 	jitter               float64
 	expire               int
 	layerIdle            time.Duration
+	announce             bool
 	invite               string
 	safebag, safebagPass string
 }
@@ -46,6 +47,7 @@ func (f *daemonFlags) add(cmd *cobra.Command, defUser string) {
 	fl.StringVar(&f.invite, "invitation", "", "import this invitation (a file, or a peets-invite: link from `peets invite` on the room owner's machine) and join with it")
 	fl.StringVar(&f.safebag, "safebag", "", "with --invitation made for your own NDN key (peets invite --key-cert): that key, as `ndnsec export` writes it")
 	fl.StringVar(&f.safebagPass, "safebag-password-file", "", "a file holding the --safebag's password (default: $PEETS_SAFEBAG_PASSWORD)")
+	fl.BoolVar(&f.announce, "announce", false, "register the user prefix and the room's group with origin client, so that the forwarder's routing daemon (NLSR, ndnd dv) announces them: no static routes needed (config announce)")
 	fl.DurationVar(&f.layerIdle, "layer-idle", 0, "pause a camera layer (simulcast) no subscriber has asked for this long; negative: never (config layer_idle)")
 }
 
@@ -89,6 +91,9 @@ func (f *daemonFlags) build(cmd *cobra.Command) (daemon.Config, error) {
 	}
 	if cmd.Flags().Changed("layer-idle") {
 		c.LayerIdle = f.layerIdle
+	}
+	if f.announce {
+		c.Announce = true
 	}
 	if c.User == "" {
 		return c, fmt.Errorf("--user is required: your user id, e.g. --user alice (or user: in the --config file)")

@@ -71,6 +71,12 @@ type Options struct {
 	// caches: for benchmarks that measure what the sweeper costs and
 	// saves. Fixed by the first embedded Open of the process.
 	NoSweep bool
+	// Announce registers this app's prefixes (Register) with origin client
+	// (65) instead of app (0): the forwarder then hands them to its routing
+	// daemon (NFD's readvertise to NLSR, ndnd fw's readvertiser to NLSR or
+	// ndnd dv, both on /localhost/nlsr/rib/register), which announces them
+	// to the network. Without it, other hosts need static routes.
+	Announce bool
 }
 
 // Stats is a snapshot of a Conn's state and counters.
@@ -147,8 +153,9 @@ type Conn struct {
 
 	// shared: attached to another process's forwarder at <StateDir>/nfd.sock;
 	// if it goes away this Conn starts the embedded forwarder there.
-	shared  bool
-	takeCfg embeddedConfig
+	shared   bool
+	takeCfg  embeddedConfig
+	announce bool // Options.Announce
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -285,6 +292,7 @@ func open(ctx context.Context, o Options, env clientEnv) (*Conn, error) {
 		kind:       p.kind,
 		shared:     p.shared,
 		takeCfg:    ecfg,
+		announce:   o.Announce,
 		ctx:        cctx,
 		cancel:     cancel,
 		kick:       make(chan struct{}, 1),

@@ -107,7 +107,11 @@ func (c *Conn) exec(ctx context.Context, module, verb string, args *mgmt.Control
 
 // register runs rib/register for prefix on this app's face.
 func (c *Conn) register(ctx context.Context, prefix enc.Name) error {
-	_, err := c.exec(ctx, "rib", "register", &mgmt.ControlArgs{Name: prefix})
+	args := &mgmt.ControlArgs{Name: prefix}
+	if c.announce {
+		args.Origin = optional.Some(uint64(mgmt.RouteOriginClient)) // for the routing daemon (Options.Announce)
+	}
+	_, err := c.exec(ctx, "rib", "register", args)
 	return err
 }
 

@@ -47,8 +47,10 @@ func TestTCPLink(t *testing.T) {
 	if _, err := fetch(a.Engine(), name(t, "/remote/2"), 300*time.Millisecond); err == nil {
 		t.Fatal("malformed Data reached the consumer")
 	}
-	if st := a.Stats(); st.TCP == nil || st.TCP.Malformed < 1 {
-		t.Fatalf("malformed Data not counted by the link: %+v", st.TCP)
+	// Counted when the relay has read it, which may be after the fetch
+	// gave up.
+	if !eventually(2*time.Second, func() bool { st := a.Stats(); return st.TCP != nil && st.TCP.Malformed >= 1 }) {
+		t.Fatalf("malformed Data not counted by the link: %+v", a.Stats().TCP)
 	}
 
 	remote.evil.Store(false)
@@ -64,8 +66,10 @@ func TestTCPLink(t *testing.T) {
 		t.Fatalf("link stats %+v", st.TCP)
 	}
 	// The link's own face counts its packets and bytes (metrics per face).
-	if f, ok := a.Stats().TCP.Faces[remote.Addr()]; !ok || f.PacketsIn < 2 || f.PacketsOut < 3 || f.BytesIn <= f.PacketsIn*20 ||
-		f.BytesOut <= f.PacketsOut*20 || f.Redials < 1 {
+	// (What crossed depends on timing: the malformed answer is not
+	// counted, and an Interest may go out on the old connection too.)
+	if f, ok := a.Stats().TCP.Faces[remote.Addr()]; !ok || f.PacketsIn < 1 || f.PacketsOut < 2 || f.BytesIn < f.PacketsIn*20 ||
+		f.BytesOut < f.PacketsOut*20 || f.Redials < 1 {
 		t.Fatalf("face stats %+v (%v)", f, a.Stats().TCP.Faces)
 	}
 

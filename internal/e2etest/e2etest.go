@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -141,6 +142,20 @@ tables:
 	}
 	f.log = processLog(t, filepath.Join(dir, "fw.log"), "ndnd fw", f.Kill)
 	return f
+}
+
+// Readvertise makes the forwarder hand the routes apps register with
+// origin client to a routing daemon on /localhost/nlsr (ndnd dv, NLSR):
+// call it before Start.
+func (f *Fw) Readvertise() {
+	f.t.Helper()
+	b, err := os.ReadFile(f.cfg)
+	if err == nil {
+		err = os.WriteFile(f.cfg, []byte(strings.Replace(string(b), "readvertise_nlsr: false", "readvertise_nlsr: true", 1)), 0o600)
+	}
+	if err != nil {
+		f.t.Fatal(err)
+	}
 }
 
 // processLog creates the log file of a forwarder process and, at the end
