@@ -81,8 +81,10 @@ func (r *room) proxy(user, name string, extra ...string) (*proc.Proc, string) {
 // `peets bench call` measures (first_frame_ms, ~0.3-0.4 s); this test
 // checks the behaviour with the margin a shared 2-core machine needs: under
 // a load average of ~20 a page took 1.3 s just to open its WebSocket, and
-// the late joiner saw the others 1.19 s after it had joined.
-const lateBound = 3 * time.Second
+// the late joiner saw the others 1.19 s after it had joined; in a
+// clean-clone CI run (four Chromium pages and their proxies on two cores)
+// it took 3.19 s, its first remote frame 3.86 s after its page loaded.
+const lateBound = 5 * time.Second
 
 // TestThreeWayCall: three pages, three proxies, one forwarder. Each page
 // decodes the other two participants' video and receives their audio; chat

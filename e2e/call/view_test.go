@@ -72,8 +72,10 @@ func TestSpeakerView(t *testing.T) {
 		return d[who].VideoWidth
 	}
 	// The pin raises what alice's proxy pulls of bob above his thumbnail
-	// layer at once; the time to his top layer on screen is bench room's
-	// figure (on a loaded machine the delay may hold the climb a while).
+	// layer at once (179 ms here); the time to his top layer on screen is
+	// bench room's figure. On a loaded machine a probe can measure too
+	// little (a clean-clone CI run: 551 kbit/s on loopback) and the climb
+	// waits for the next: the bound leaves room for two rounds.
 	bobLayer := func() any {
 		cam, _ := layerStats(t, urls[0])["/peets/user/bob/speakerview/media/cam"].(map[string]any)
 		return cam["layer"]
@@ -81,8 +83,8 @@ func TestSpeakerView(t *testing.T) {
 	switched := time.Now()
 	alice.Eval(`(() => { window.peets.pin('bob'); return true; })()`, nil)
 	for bobLayer() == "cam.l" {
-		if time.Since(switched) > 5*time.Second {
-			t.Fatalf("alice's proxy still pulls bob's thumbnail layer 5 s after the pin: %v", layerStats(t, urls[0]))
+		if time.Since(switched) > 12*time.Second {
+			t.Fatalf("alice's proxy still pulls bob's thumbnail layer 12 s after the pin: %v", layerStats(t, urls[0]))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

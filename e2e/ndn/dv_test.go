@@ -56,6 +56,18 @@ func TestRoutingDV(t *testing.T) {
 			t.Fatalf("h%d: ndnd dv did not register /localhost/nlsr", i)
 		}
 	}
+	// The routers find each other (each end has a route to the other's
+	// prefix table): ~2 s here, more on a loaded machine.
+	began := time.Now()
+	for _, e := range [][2]int{{0, 2}, {2, 0}} {
+		want := fmt.Sprintf("/tb/32=DV/32=PFS/tb/h%d ", e[1])
+		if !e2etest.Eventually(30*time.Second, func() bool {
+			return strings.Contains(e2etest.Nfdc(t, socks[e[0]], "route", "list"), want)
+		}) {
+			t.Fatalf("h%d has no dv route to h%d's prefix table after 30 s:\n%s", e[0], e[1], e2etest.Nfdc(t, socks[e[0]], "route", "list"))
+		}
+	}
+	t.Logf("dv converged %v after its start", time.Since(began).Round(time.Millisecond))
 	uri := func(h int) string { return "unix://" + socks[h] }
 	up := func(h int, user string) *proc.Proc {
 		pr := p.startIn(hosts[h].ns, user, "up", "--no-web", "--announce", "--user", user, "--room", room,
@@ -73,9 +85,21 @@ func TestRoutingDV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// DV's advertisements every second; the routes follow within a few.
-	waitJoined(t, sue, "bob", "wes")
-	waitJoined(t, w1, "bob", "sue")
+	// The prefixes' announcements follow in a few seconds (dv advertises
+	// every second; generous on a loaded machine).
+	joined := time.Now()
+	for _, w := range []struct {
+		p     *proc.Proc
+		users []string
+	}{{sue, []string{"bob", "wes"}}, {w1, []string{"bob", "sue"}}} {
+		for _, u := range w.users {
+			re := regexp.MustCompile(`msg="member joined" .*\bmember=` + u + ` `)
+			if _, err := w.p.WaitLine(re, 30*time.Second); err != nil {
+				t.Fatalf("%s never saw %s join: %v", w.p.Name, u, err)
+			}
+		}
+	}
+	t.Logf("members on the three hosts in each other's rosters %v after the last one started", time.Since(joined).Round(time.Millisecond))
 
 	// Media from h0 reaches h2 over the dv-made routes.
 	video := `peets_fetcher_packets_delivered_total`
