@@ -1260,6 +1260,12 @@
     ['stalled', 'stalled s', (p) => (p?.stalled_ms ? num(p.stalled_ms, 1e-3, 1) : '-'), () => ''],
   ];
 
+  // esc makes text safe inside the panel's HTML (rids are checked by the
+  // proxy, but the panel does not rely on it).
+  function esc(v) {
+    return String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  }
+
   function num(v, scale = 1, digits = 0) {
     return typeof v === 'number' && isFinite(v) ? (v * scale).toFixed(digits) : '-';
   }
@@ -1280,7 +1286,7 @@
       const cells = kinds.map((k) => {
         const pv = fromProxy(proxy?.[k]);
         const bv = fromBrowser(tile.browserStats?.[k]);
-        return `<td data-key="${k}-${key}-proxy">${pv}</td><td data-key="${k}-${key}-browser">${bv}</td>`;
+        return `<td data-key="${k}-${key}-proxy">${esc(pv)}</td><td data-key="${k}-${key}-browser">${esc(bv)}</td>`;
       });
       return `<tr><th>${label}</th>${cells.join('')}</tr>`;
     });
