@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"strings"
@@ -8,8 +9,6 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/peets/peets/internal/metric"
 	"github.com/peets/peets/media/source"
@@ -28,15 +27,9 @@ func TestMetricsScrape(t *testing.T) {
 	}
 	srv := httptest.NewServer(metric.Handler(sub.Collector()))
 	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL)
+	fams, err := metric.Scrape(context.Background(), srv.Client(), srv.URL)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse: %v", err)
+		t.Fatalf("scrape: %v", err)
 	}
 	after := sub.Stats()
 	one := func(name, label, value string) *dto.Metric {

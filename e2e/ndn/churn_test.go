@@ -18,10 +18,9 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/peets/peets/internal/e2etest"
+	"github.com/peets/peets/internal/metric"
 	nsx "github.com/peets/peets/internal/netns"
 	"github.com/peets/peets/internal/proc"
 )
@@ -318,12 +317,6 @@ func nfdcStatus(t *testing.T, sock string, args ...string) string {
 // parses it with Prometheus's parser.
 func scrapeIn(ns, addr string) (map[string]*dto.MetricFamily, error) {
 	n := &nsx.NS{Name: ns}
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: n.DialContext}}
-	resp, err := c.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	return parser.TextToMetricFamilies(resp.Body)
+	c := &http.Client{Transport: &http.Transport{DialContext: n.DialContext}}
+	return metric.Scrape(context.Background(), c, "http://"+addr+"/metrics")
 }

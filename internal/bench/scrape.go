@@ -2,36 +2,17 @@ package bench
 
 import (
 	"context"
-	"fmt"
-	"net/http"
-	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"github.com/peets/peets/internal/metric"
 )
 
 // scrapeCounters reads a Prometheus endpoint (a process's --metrics) and
 // returns the value of every sample of the named metrics, keyed
 // "metric|label value" for the label lbl ("metric|" without it).
 func scrapeCounters(ctx context.Context, url, lbl string, names ...string) (map[string]float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	fams, err := metric.Scrape(ctx, nil, url)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
 	}
 	out := map[string]float64{}
 	for _, name := range names {

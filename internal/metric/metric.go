@@ -106,31 +106,6 @@ func (h *Hist) Cumulative() map[float64]uint64 {
 	return m
 }
 
-// Quantile estimates the q quantile (0..1) in milliseconds from the
-// buckets, interpolating linearly inside one; 0 if empty. An estimate in
-// the last bucket is the largest bound.
-func (h *Hist) Quantile(q float64) float64 {
-	n := h.Count()
-	if n == 0 {
-		return 0
-	}
-	rank := q * float64(n)
-	var seen float64
-	lo := 0.0
-	for i, c := range h.counts {
-		if i == len(HistBoundsMS) {
-			return HistBoundsMS[len(HistBoundsMS)-1]
-		}
-		hi := HistBoundsMS[i]
-		if c > 0 && seen+float64(c) >= rank {
-			return lo + (hi-lo)*(rank-seen)/float64(c)
-		}
-		seen += float64(c)
-		lo = hi
-	}
-	return lo
-}
-
 // histJSON is Hist in JSON: the bounds, the count in each bucket (the last
 // above every bound), the count and the sum.
 type histJSON struct {
