@@ -71,9 +71,10 @@ type layerFetcher struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	// its counters at the last interval, for the loss (counted: set since
-	// it became the current layer)
-	counted                bool
-	holes, delivered, lost uint64
+	// it became the current layer); missed are holes not filled by
+	// reordering (media.FetcherStats.Reordered)
+	counted                 bool
+	missed, delivered, lost uint64
 }
 
 // The loss is measured over lossWindow intervals, and only over at least
@@ -385,15 +386,22 @@ func (lr *layeredRemote) step(now time.Time) {
 		return
 	}
 	st := cur.f.Stats()
+	missed := st.Holes - st.Reordered
 	if !cur.counted {
-		cur.holes, cur.delivered, cur.lost, cur.counted = st.Holes, st.Delivered, st.Lost, true
+		cur.missed, cur.delivered, cur.lost, cur.counted = missed, st.Delivered, st.Lost, true
 		lr.lossWin = [lossWindow]lossSample{}
 	}
 	// Loss over the last second (a quarter second of a low layer is a
-	// handful of packets): holes per packet.
+	// handful of packets): holes per packet, less those a reordering made
+	// (a hole filled before it was asked again: the packet was only
+	// overtaken). A hole counts when found, and a reordering when filled:
+	// a pair split by an interval's end counts in the first (a loss).
 	copy(lr.lossWin[1:], lr.lossWin[:lossWindow-1])
-	lr.lossWin[0] = lossSample{holes: st.Holes - cur.holes, packets: st.Delivered - cur.delivered + st.Lost - cur.lost}
-	cur.holes, cur.delivered, cur.lost = st.Holes, st.Delivered, st.Lost
+	lr.lossWin[0] = lossSample{packets: st.Delivered - cur.delivered + st.Lost - cur.lost}
+	if missed > cur.missed {
+		lr.lossWin[0].holes = missed - cur.missed
+	}
+	cur.missed, cur.delivered, cur.lost = missed, st.Delivered, st.Lost
 	var holes, packets uint64
 	for _, w := range lr.lossWin {
 		holes += w.holes

@@ -186,6 +186,10 @@ type Fetcher struct {
 	nextKeyPoll               time.Time     // next metadata poll while awaitKey
 	srtt, rttvar              time.Duration // RFC 6298 estimator of the media RTT
 	rttSampled                bool
+	minRTT                    time.Duration // smallest RTT sample lately (minRTTAt, renewed after rttMemory)
+	minRTTAt                  time.Time
+	reoWin                    time.Duration // reordering window (Stats.ReorderWindow), forgotten after reorderMemory without reordering
+	reoAt                     time.Time
 	lastSample                time.Time // last RTT sample, or RTT probe sent
 	rate                      float64   // measured packets/s
 	rateCount                 int
@@ -498,6 +502,7 @@ func (f *Fetcher) publishStats() {
 	f.st.KeySeq = f.meta.KeySeq
 	f.st.Bitrate = f.meta.Bitrate
 	f.st.SRTT, f.st.RTTVar, f.st.RTO = metric.Millis(f.srtt), metric.Millis(f.rttvar), metric.Millis(f.rto())
+	f.st.ReorderWindow = metric.Millis(f.reoWin)
 	f.st.Jitter = metric.Millis(f.jitter * float64(time.Second))
 	f.statsMu.Lock()
 	f.shared = f.st

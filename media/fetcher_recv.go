@@ -423,6 +423,10 @@ func (f *Fetcher) onMediaVerified(ev event, now time.Time) {
 		f.unverified(ev, err, now)
 		return
 	}
+	if !s.holeSince.IsZero() && f.overtaken(s, now) {
+		f.st.Reordered++
+		f.noteReorder(now.Sub(s.holeSince), now)
+	}
 	s.st, s.data, s.readyAt = sReceived, pkt, now
 	f.st.Received++
 	f.lastData = now
@@ -561,9 +565,38 @@ func (f *Fetcher) learn(m proto.StreamMeta) {
 // Data from the publisher with Data a nearby cache had, so the mean alone
 // underestimates the RTT of a repair, which must reach the publisher
 // whenever the loss was upstream of every cache.
+// overtaken says whether the packet of hole s, arriving now, had only
+// been overtaken by the later one: nothing was asked again for it, or its
+// last retransmission went out too recently to have been answered yet
+// (less than half the smallest RTT seen: this is the first Interest's
+// answer, and the retransmission was spurious).
+func (f *Fetcher) overtaken(s *fslot, now time.Time) bool {
+	return s.retx == 0 || f.minRTT > 0 && now.Sub(s.lastSend) < f.minRTT/2
+}
+
+// Reordering (RFC 8985's reordering window, from the fetcher's own view):
+// a packet overtaken by d widens the window to d; the window is
+// forgotten after reorderMemory without reordering; the smallest RTT is
+// renewed every rttMemory.
+const (
+	reorderMemory = 10 * time.Second
+	rttMemory     = 10 * time.Second
+)
+
+// noteReorder records a packet overtaken by d.
+func (f *Fetcher) noteReorder(d time.Duration, now time.Time) {
+	if now.Sub(f.reoAt) > reorderMemory {
+		f.reoWin = 0
+	}
+	f.reoWin, f.reoAt = max(f.reoWin, d), now
+}
+
 func (f *Fetcher) sampleRTT(d time.Duration, now time.Time) {
 	f.lastSample = now
 	f.st.RTT.Observe(d)
+	if f.minRTT == 0 || d < f.minRTT || now.Sub(f.minRTTAt) > rttMemory {
+		f.minRTT, f.minRTTAt = d, now
+	}
 	if !f.rttSampled {
 		f.srtt, f.rttvar, f.rttSampled = d, d/2, true
 		return

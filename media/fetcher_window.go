@@ -67,9 +67,10 @@ func (f *Fetcher) reorderWait() time.Duration {
 }
 
 // retxDelay is the grace before the first retransmission of a hole (a
-// later packet may only have overtaken it).
+// later packet may only have overtaken it): half an RTT, or a quarter
+// more than the reordering seen lately.
 func (f *Fetcher) retxDelay() time.Duration {
-	return min(max(f.srtt/2, 5*time.Millisecond), 50*time.Millisecond)
+	return min(max(f.srtt/2, 5*time.Millisecond, f.reoWin*5/4), 50*time.Millisecond)
 }
 
 // rto is the wait before another retransmission of the same hole:
@@ -83,6 +84,9 @@ func (f *Fetcher) rto() time.Duration {
 // step advances the state machine and returns when it next needs to run.
 func (f *Fetcher) step(now time.Time) time.Time {
 	wake := now.Add(time.Second)
+	if f.reoWin > 0 && now.Sub(f.reoAt) > reorderMemory {
+		f.reoWin = 0 // no reordering lately
+	}
 	if f.metaPending {
 		// Safety net: an answer lost in a full event queue, or a verifier
 		// that never calls back.

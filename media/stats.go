@@ -106,20 +106,26 @@ type FetcherStats struct {
 	// video, the last packet of each frame (so frames delivered); for
 	// Opus, the first of each talkspurt.
 	MarkersDelivered uint64 `json:"markers_delivered"`
-	Lost             uint64 `json:"packets_lost"`    // seqs skipped (hole after the reorder wait, or gone)
-	Holes            uint64 `json:"holes"`           // seqs found missing (a later one arrived first): repaired, late or lost
-	Duplicates       uint64 `json:"duplicates"`      // Data for a seq already received or delivered (e.g. both answers of a retransmission)
-	Late             uint64 `json:"late"`            // Data for a seq skipped already: it came too late to be used
-	VerifyFailures   uint64 `json:"verify_failures"` // answers that failed verification (or whose verification timed out)
-	Malformed        uint64 `json:"malformed"`       // bad name, content type, content or size
-	Reasked          uint64 `json:"reasked"`         // Interests re-expressed after a bad answer (Malformed or VerifyFailures)
-	Retransmitted    uint64 `json:"retransmitted"`   // Interests re-expressed for a missing packet
-	Refreshed        uint64 `json:"refreshed"`       // Interests re-expressed after expiring unanswered while idle, or by Refresh
-	Refreshes        uint64 `json:"refreshes"`       // Refresh calls acted on
-	Timeouts         uint64 `json:"timeouts"`
-	Nacks            uint64 `json:"nacks"`
-	Gone             uint64 `json:"gone"`    // "gone" answers from the publisher
-	Resyncs          uint64 `json:"resyncs"` // jumps forward (to a keyframe) within a boot
+	Lost             uint64 `json:"packets_lost"` // seqs skipped (hole after the reorder wait, or gone)
+	Holes            uint64 `json:"holes"`        // seqs found missing (a later one arrived first): reordered, repaired, late or lost
+	// Reordered: holes filled by the Interest first sent for them before
+	// any retransmission: a later packet had only overtaken the packet on
+	// the way (a forwarder with several forwarding threads, as ndnd fw,
+	// reorders a stream's Data), so not a loss. Holes - Reordered are the
+	// packets that went missing.
+	Reordered      uint64 `json:"reordered"`
+	Duplicates     uint64 `json:"duplicates"`      // Data for a seq already received or delivered (e.g. both answers of a retransmission)
+	Late           uint64 `json:"late"`            // Data for a seq skipped already: it came too late to be used
+	VerifyFailures uint64 `json:"verify_failures"` // answers that failed verification (or whose verification timed out)
+	Malformed      uint64 `json:"malformed"`       // bad name, content type, content or size
+	Reasked        uint64 `json:"reasked"`         // Interests re-expressed after a bad answer (Malformed or VerifyFailures)
+	Retransmitted  uint64 `json:"retransmitted"`   // Interests re-expressed for a missing packet
+	Refreshed      uint64 `json:"refreshed"`       // Interests re-expressed after expiring unanswered while idle, or by Refresh
+	Refreshes      uint64 `json:"refreshes"`       // Refresh calls acted on
+	Timeouts       uint64 `json:"timeouts"`
+	Nacks          uint64 `json:"nacks"`
+	Gone           uint64 `json:"gone"`    // "gone" answers from the publisher
+	Resyncs        uint64 `json:"resyncs"` // jumps forward (to a keyframe) within a boot
 	// KeyframesAwaited: starts at a keyframe asked for (AwaitKeyframe)
 	KeyframesAwaited uint64 `json:"keyframes_awaited"`
 	Restarts         uint64 `json:"restarts"` // publisher restarts followed (new boot)
@@ -133,7 +139,12 @@ type FetcherStats struct {
 	SRTT        metric.Millis `json:"srtt_ms"`         // smoothed RTT of Interests for packets that existed (RFC 6298)
 	RTTVar      metric.Millis `json:"rttvar_ms"`       // its mean deviation
 	RTO         metric.Millis `json:"rto_ms"`          // the wait before asking again for a missing packet
-	Jitter      metric.Millis `json:"jitter_ms"`       // RFC 3550 interarrival jitter estimate
+	// ReorderWindow: the longest a packet was seen overtaken lately (a
+	// hole filled by its first Interest's answer): the first
+	// retransmission of a hole waits at least this (RACK's reordering
+	// window, RFC 8985), so a reordering path is not asked twice.
+	ReorderWindow metric.Millis `json:"reorder_window_ms"`
+	Jitter        metric.Millis `json:"jitter_ms"` // RFC 3550 interarrival jitter estimate
 	// RTT: the RTT samples (Interest to Data for packets that existed), by bucket.
 	RTT metric.Hist `json:"rtt_ms"`
 	// BufferDelay: how long each delivered packet waited, verified, for

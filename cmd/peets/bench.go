@@ -21,7 +21,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks: one JSON object per run",
 	}
-	cmd.AddCommand(newBenchFanoutCmd(), newBenchRosterCmd(), newBenchCallCmd(), newBenchRoomCmd(), newBenchFwMemCmd(), newBenchNetCmd(), newBenchReportCmd(), withProcs(newBenchWorkerCmd(), proxyProcs))
+	cmd.AddCommand(newBenchFanoutCmd(), newBenchRosterCmd(), newBenchCallCmd(), newBenchRoomCmd(), newBenchFwMemCmd(), newBenchNetCmd(), newBenchTreeCmd(), newBenchReportCmd(), withProcs(newBenchWorkerCmd(), proxyProcs))
 	return cmd
 }
 

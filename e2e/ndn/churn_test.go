@@ -19,6 +19,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/peets/peets/internal/bench"
 	"github.com/peets/peets/internal/e2etest"
 	"github.com/peets/peets/internal/metric"
 	nsx "github.com/peets/peets/internal/netns"
@@ -63,9 +64,9 @@ type mover struct {
 func TestChurn(t *testing.T) {
 	p := newProcs(t)
 	parents := []int{-1, 0, 0, 1} // h3 - h1 - h0 - h2: three links end to end
-	tr := newTree(t, p, parents, []string{"peets", "nfd", "ndnd", "peets"})
 	room := fmt.Sprintf("churn%d", os.Getpid()%100000)
-	uri := func(h int) string { return "unix://" + tr.hosts[h].sock }
+	tb := newTestbed(t, p, parents, []string{"peets", "nfd", "ndnd", "peets"}, room)
+	uri := func(h int) string { return "unix://" + tb.Socket(h) }
 	prefix := func(h int, user string) string { return fmt.Sprintf("/tb/h%d/%s", h, user) }
 	upArgs := func(h int, user string, extra ...string) []string {
 		return append([]string{"up", "--no-web", "--user", user, "--room", room, "--forwarder", uri(h),
@@ -76,7 +77,7 @@ func TestChurn(t *testing.T) {
 	var stables []churnStayer
 	for h := range churnStable {
 		u := fmt.Sprintf("w%d", h)
-		pr := p.startIn(tr.hosts[h].ns, u, upArgs(h, u, "--metrics", "127.0.0.1:0")...)
+		pr := p.startIn(tb.Netns(h), u, upArgs(h, u, "--metrics", "127.0.0.1:0")...)
 		if _, err := pr.WaitLine(upRe, churnUpLine); err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +85,7 @@ func TestChurn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stables = append(stables, churnStayer{u, tr.hosts[h].ns, pr, m[1]})
+		stables = append(stables, churnStayer{u, tb.Netns(h), pr, m[1]})
 	}
 	var stableUsers []string
 	for _, s := range stables {
@@ -97,12 +98,12 @@ func TestChurn(t *testing.T) {
 	// The movers: each on a host of its own turn, coming and going.
 	var movers []*mover
 	for i := range churnMovers {
-		movers = append(movers, &mover{user: fmt.Sprintf("m%02d", i+1), host: i % len(tr.hosts)})
+		movers = append(movers, &mover{user: fmt.Sprintf("m%02d", i+1), host: i % tb.Len()})
 	}
 	var g proc.Group
 	t.Cleanup(func() { g.StopAll(3 * time.Second) })
 	start := func(m *mover) error {
-		bin, args := (&nsx.NS{Name: tr.hosts[m.host].ns}).Command(p.bin, upArgs(m.host, m.user)...)
+		bin, args := (&nsx.NS{Name: tb.Netns(m.host)}).Command(p.bin, upArgs(m.host, m.user)...)
 		pr, err := proc.Start(m.user, bin, args, proc.Options{})
 		if err != nil {
 			return err
@@ -165,7 +166,7 @@ func TestChurn(t *testing.T) {
 
 	// A quarter in: the figures that must not grow.
 	time.Sleep(churnFor / 4)
-	before := churnSample(t, tr, stables)
+	before := churnSample(t, tb, stables)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -194,7 +195,7 @@ func TestChurn(t *testing.T) {
 		}
 	}
 	// A passive observer on every host.
-	for h := range tr.hosts {
+	for h := range tb.Len() {
 		var got []string
 		for try := 1; try <= 3; try++ {
 			if got = p.rosterUsers(room, uri(h)); slices.Equal(got, want) {
@@ -203,11 +204,11 @@ func TestChurn(t *testing.T) {
 			t.Logf("observer %d on h%d: %v, want %v", try, h, got, want)
 		}
 		if !slices.Equal(got, want) {
-			t.Errorf("peets roster on h%d (%s) lists %v, want %v", h, tr.hosts[h].kind, got, want)
+			t.Errorf("peets roster on h%d (%s) lists %v, want %v", h, tb.Kind(h), got, want)
 		}
 	}
 
-	after := churnSample(t, tr, stables)
+	after := churnSample(t, tb, stables)
 	t.Logf("a quarter in: %v", before)
 	t.Logf("at the end:   %v", after)
 	for k, b := range before {
@@ -271,7 +272,7 @@ var (
 // churnSample reads the figures that must stay flat: each stayer's
 // goroutines and resident memory (its /metrics), and each forwarder's PIT,
 // CS and name tree sizes (nfdc status, where the forwarder answers it).
-func churnSample(t *testing.T, tr *tree, stayers []churnStayer) map[string]float64 {
+func churnSample(t *testing.T, tb *bench.Testbed, stayers []churnStayer) map[string]float64 {
 	t.Helper()
 	out := map[string]float64{}
 	for _, s := range stayers {
@@ -287,14 +288,14 @@ func churnSample(t *testing.T, tr *tree, stayers []churnStayer) map[string]float
 			out[s.user+" rss_mb"] = f.Metric[0].GetGauge().GetValue() / 1e6
 		}
 	}
-	for i, h := range tr.hosts {
-		for _, m := range nfdStatusRe.FindAllStringSubmatch(nfdcStatus(t, h.sock, "status"), -1) {
+	for i := range tb.Len() {
+		for _, m := range nfdStatusRe.FindAllStringSubmatch(nfdcStatus(t, tb.Socket(i), "status"), -1) {
 			v, _ := strconv.ParseFloat(m[2], 64)
-			out[fmt.Sprintf("h%d %s %s", i, h.kind, m[1])] = v
+			out[fmt.Sprintf("h%d %s %s", i, tb.Kind(i), m[1])] = v
 		}
-		if m := csCapacityRe.FindStringSubmatch(nfdcStatus(t, h.sock, "cs", "info")); m != nil {
+		if m := csCapacityRe.FindStringSubmatch(nfdcStatus(t, tb.Socket(i), "cs", "info")); m != nil {
 			v, _ := strconv.ParseFloat(m[1], 64)
-			out[fmt.Sprintf("h%d %s cs_capacity", i, h.kind)] = v
+			out[fmt.Sprintf("h%d %s cs_capacity", i, tb.Kind(i))] = v
 		}
 	}
 	return out

@@ -204,7 +204,7 @@ func Room(ctx context.Context, c RoomConfig) (RoomResult, error) {
 	}
 	upBefore := make([]map[string]float64, len(botMetrics))
 	for i, u := range botMetrics {
-		if upBefore[i], err = scrapeUpload(ctx, u); err != nil {
+		if upBefore[i], err = scrapeUpload(ctx, nil, u); err != nil {
 			return res, err
 		}
 	}
@@ -217,7 +217,7 @@ func Room(ctx context.Context, c RoomConfig) (RoomResult, error) {
 	res.BrowserCPUPercent = round3(float64(groupCPU(b.Pid())-cpu0) / float64(el) * 100)
 	res.UploadByStream = map[string]float64{}
 	for i, u := range botMetrics {
-		after, err := scrapeUpload(ctx, u)
+		after, err := scrapeUpload(ctx, nil, u)
 		if err != nil {
 			return res, err
 		}

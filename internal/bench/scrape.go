@@ -2,15 +2,17 @@ package bench
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/peets/peets/internal/metric"
 )
 
-// scrapeCounters reads a Prometheus endpoint (a process's --metrics) and
-// returns the value of every sample of the named metrics, keyed
-// "metric|label value" for the label lbl ("metric|" without it).
-func scrapeCounters(ctx context.Context, url, lbl string, names ...string) (map[string]float64, error) {
-	fams, err := metric.Scrape(ctx, nil, url)
+// scrapeCounters reads a Prometheus endpoint (a process's --metrics) with
+// client (nil: the default; one that dials in a namespace for a process
+// there) and returns the value of every sample of the named metrics,
+// summed by "metric|label value" for the label lbl ("metric|" without it).
+func scrapeCounters(ctx context.Context, client *http.Client, url, lbl string, names ...string) (map[string]float64, error) {
+	fams, err := metric.Scrape(ctx, client, url)
 	if err != nil {
 		return nil, err
 	}
@@ -48,8 +50,8 @@ const (
 )
 
 // scrapeUpload reads a publisher's per-stream counters.
-func scrapeUpload(ctx context.Context, url string) (map[string]float64, error) {
-	return scrapeCounters(ctx, url, "stream", mPublished, mServedRing, mHeldAnswer)
+func scrapeUpload(ctx context.Context, client *http.Client, url string) (map[string]float64, error) {
+	return scrapeCounters(ctx, client, url, "stream", mPublished, mServedRing, mHeldAnswer)
 }
 
 // uploadCopies is, per stream, the media Data a publisher sent per packet

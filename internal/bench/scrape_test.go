@@ -33,11 +33,11 @@ peets_publisher_held_interests_answered_total{stream="audio"} 0
 		_, _ = fmt.Fprintf(w, page, v...)
 	}))
 	defer srv.Close()
-	a, err := scrapeUpload(context.Background(), srv.URL)
+	a, err := scrapeUpload(context.Background(), nil, srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := scrapeUpload(context.Background(), srv.URL)
+	b, err := scrapeUpload(context.Background(), nil, srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,10 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/peets/peets/internal/ndndfw"
 )
 
 var (
@@ -99,13 +100,14 @@ func Cleanup() {
 type Fw struct {
 	Netns string // run in this network namespace (set before Start)
 
-	t    testing.TB
-	Dir  string
-	Sock string
-	cfg  string
-	bin  string
-	log  *os.File
-	cmd  *exec.Cmd
+	t       testing.TB
+	Dir     string
+	Sock    string
+	cfg     string
+	bin     string
+	udpPort int
+	log     *os.File
+	cmd     *exec.Cmd
 }
 
 // NewFw prepares an ndnd forwarder in a temp dir (Start runs it).
@@ -116,27 +118,8 @@ func NewFw(t testing.TB) *Fw { return NewFwUDP(t, 0) }
 func NewFwUDP(t testing.TB, udpPort int) *Fw {
 	t.Helper()
 	dir := t.TempDir()
-	f := &Fw{t: t, Dir: dir, Sock: filepath.Join(dir, "nfd.sock"), cfg: filepath.Join(dir, "fw.yml"), bin: Ndnd(t)}
-	yml := fmt.Sprintf(`core:
-  log_level: WARN
-faces:
-  udp:
-    enabled_unicast: %t
-    enabled_multicast: false
-    port_unicast: %d
-  tcp:
-    enabled: false
-  unix:
-    enabled: true
-    socket_path: %s
-  websocket:
-    enabled: false
-  http3:
-    enabled: false
-tables:
-  rib:
-    readvertise_nlsr: false
-`, udpPort > 0, udpPort, f.Sock)
+	f := &Fw{t: t, Dir: dir, Sock: filepath.Join(dir, "nfd.sock"), cfg: filepath.Join(dir, "fw.yml"), bin: Ndnd(t), udpPort: udpPort}
+	yml := ndndfw.Config{Socket: f.Sock, UDP: udpPort > 0, UDPPort: udpPort}.YAML()
 	if err := os.WriteFile(f.cfg, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -149,10 +132,7 @@ tables:
 // call it before Start.
 func (f *Fw) Readvertise() {
 	f.t.Helper()
-	b, err := os.ReadFile(f.cfg)
-	if err == nil {
-		err = os.WriteFile(f.cfg, []byte(strings.Replace(string(b), "readvertise_nlsr: false", "readvertise_nlsr: true", 1)), 0o600)
-	}
+	err := os.WriteFile(f.cfg, []byte(ndndfw.Config{Socket: f.Sock, UDP: f.udpPort > 0, UDPPort: f.udpPort, Readvertise: true}.YAML()), 0o600)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -32,9 +32,11 @@ type Packet struct {
 	Bytes int    // on the wire: IP length + Ethernet header
 	Kind  Kind   //
 	Name  string // the NDN name's TLV value (Interest or Data), when known
-	Data  bool   // an NDN Data (any name)
-	Cont  bool   // a later fragment of a datagram: its kind is the first fragment's
-	Dup   bool   // set by Counter: a media packet whose name crossed before
+	// Stream is a media packet's stream id (the component after "media").
+	Stream string
+	Data   bool // an NDN Data (any name)
+	Cont   bool // a later fragment of a datagram: its kind is the first fragment's
+	Dup    bool // set by Counter: a media packet whose name crossed before
 }
 
 // TLV types.
@@ -103,7 +105,7 @@ func (p *parser) classify(b []byte) (pkt Packet, key fragKey, first bool) {
 	pkt.Kind = KindUDP
 	if src == p.port || dst == p.port {
 		pkt.Kind = KindNDN
-		pkt.Name, pkt.Data, pkt.Kind = ndnName(udp[8:])
+		pkt.Name, pkt.Stream, pkt.Data, pkt.Kind = ndnName(udp[8:])
 	}
 	return pkt, key, more
 }
@@ -118,45 +120,47 @@ func (p *parser) remember(key fragKey, pkt Packet) {
 
 // ndnName finds the name of the Interest or Data in an NDN datagram (bare
 // or in an NDNLPv2 LpPacket), and whether it names a media packet
-// (.../media/<stream>/t=<boot>/seq=<n>). A datagram may be cut short (the
-// first IP fragment): the name is near its start.
-func ndnName(b []byte) (name string, data bool, kind Kind) {
+// (.../media/<stream>/t=<boot>/seq=<n>: then its stream). A datagram may
+// be cut short (the first IP fragment): the name is near its start.
+func ndnName(b []byte) (name, stream string, data bool, kind Kind) {
 	typ, val, ok := tlv(b)
 	if !ok {
-		return "", false, KindNDN
+		return "", "", false, KindNDN
 	}
 	if typ == tLpPacket {
 		for len(val) > 0 {
 			t, v, ok := tlv(val)
 			if !ok {
-				return "", false, KindNDN
+				return "", "", false, KindNDN
 			}
 			if t == tLpFragment {
 				return ndnName(v)
 			}
 			val = rest(val)
 		}
-		return "", false, KindNDN
+		return "", "", false, KindNDN
 	}
 	if typ != tInterest && typ != tData {
-		return "", false, KindNDN
+		return "", "", false, KindNDN
 	}
 	t, n, ok := tlv(val)
 	if !ok || t != tName {
-		return "", typ == tData, KindNDN
+		return "", "", typ == tData, KindNDN
 	}
 	kind = KindNDN
-	if isMedia(n) {
+	if stream, ok := mediaStream(n); ok {
 		kind = KindInterest
 		if typ == tData {
 			kind = KindMediaData
 		}
+		return string(n), stream, typ == tData, kind
 	}
-	return string(n), typ == tData, kind
+	return string(n), "", typ == tData, kind
 }
 
-// isMedia says whether a name's value ends in media/<stream>/t=<boot>/seq=<n>.
-func isMedia(n []byte) bool {
+// mediaStream says whether a name's value ends in
+// media/<stream>/t=<boot>/seq=<n>, and returns the stream.
+func mediaStream(n []byte) (string, bool) {
 	var comps []struct {
 		typ uint64
 		val []byte
@@ -164,7 +168,7 @@ func isMedia(n []byte) bool {
 	for len(n) > 0 {
 		t, v, ok := tlv(n)
 		if !ok {
-			return false
+			return "", false
 		}
 		comps = append(comps, struct {
 			typ uint64
@@ -173,8 +177,11 @@ func isMedia(n []byte) bool {
 		n = rest(n)
 	}
 	k := len(comps)
-	return k >= 4 && comps[k-1].typ == tSequence && comps[k-2].typ == tTimestamp &&
-		comps[k-4].typ == tGeneric && string(comps[k-4].val) == "media"
+	if k >= 4 && comps[k-1].typ == tSequence && comps[k-2].typ == tTimestamp &&
+		comps[k-4].typ == tGeneric && string(comps[k-4].val) == "media" {
+		return string(comps[k-3].val), true
+	}
+	return "", false
 }
 
 // tlv reads the first TLV element of b. The value may be cut short when b

@@ -46,11 +46,12 @@ type Counter struct {
 	p         parser
 	c         Counts
 	data, int map[string]struct{}
+	streams   map[string]uint64 // media Data by stream id, repeats included
 }
 
 // NewCounter counts NDN on UDP port ndnPort.
 func NewCounter(ndnPort uint16) *Counter {
-	return &Counter{p: parser{port: ndnPort}, data: map[string]struct{}{}, int: map[string]struct{}{}}
+	return &Counter{p: parser{port: ndnPort}, data: map[string]struct{}{}, int: map[string]struct{}{}, streams: map[string]uint64{}}
 }
 
 // Add counts one IPv4 packet (from its IP header on).
@@ -64,6 +65,9 @@ func (c *Counter) Add(ip []byte) Packet {
 		pkt.Dup = c.named(pkt, c.int, &c.c.Interests, &c.c.InterestBytes, &c.c.InterestRepeats, &c.c.InterestRepeatBytes)
 	case KindMediaData:
 		pkt.Dup = c.named(pkt, c.data, &c.c.MediaData, &c.c.MediaDataBytes, &c.c.DupData, &c.c.DupDataBytes)
+		if !pkt.Cont && len(c.streams) < maxStreams {
+			c.streams[pkt.Stream]++
+		}
 	case KindNDN:
 		c.c.OtherNDNBytes += n
 	case KindUDP:
@@ -109,3 +113,18 @@ func seen(set map[string]struct{}, name string) bool {
 
 // Counts returns the counts so far.
 func (c *Counter) Counts() Counts { return c.c }
+
+// maxStreams bounds the stream ids a Counter counts apart.
+const maxStreams = 256
+
+// Streams returns, per media stream id (the name component after "media":
+// audio, cam.h, ...), the media Data that crossed so far, the same packet
+// again included: with the packets its publisher published, the copies of
+// the stream the link carried.
+func (c *Counter) Streams() map[string]uint64 {
+	out := make(map[string]uint64, len(c.streams))
+	for k, v := range c.streams {
+		out[k] = v
+	}
+	return out
+}

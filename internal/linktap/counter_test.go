@@ -134,6 +134,11 @@ func TestCounter(t *testing.T) {
 	if d := got.Sub(got); d != (Counts{}) {
 		t.Fatalf("Sub: %+v", d)
 	}
+	// Per stream: the three media Data (the repeat too; the fragmented one
+	// once), under the stream's id.
+	if s := c.Streams(); len(s) != 1 || s["cam"] != 3 {
+		t.Fatalf("streams: %v", s)
+	}
 }
 
 // TestCounterGarbage: cut and malformed packets are counted, never panic.

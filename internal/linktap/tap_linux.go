@@ -101,6 +101,14 @@ func (t *Tap) Counts() (Counts, uint64) {
 	return t.c.Counts(), t.drops
 }
 
+// Streams returns the media Data that arrived so far per stream id
+// (Counter.Streams).
+func (t *Tap) Streams() map[string]uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.c.Streams()
+}
+
 // readDropsLocked adds the socket's drop count (reading it resets it).
 func (t *Tap) readDropsLocked() {
 	if t.fd < 0 {

@@ -13,5 +13,8 @@ func Open(*netns.NS, string, uint16) (*Tap, error) { return nil, netns.ErrUnsupp
 // Counts returns nothing outside Linux.
 func (t *Tap) Counts() (Counts, uint64) { return Counts{}, 0 }
 
+// Streams returns nothing outside Linux.
+func (t *Tap) Streams() map[string]uint64 { return nil }
+
 // Close does nothing outside Linux.
 func (t *Tap) Close() error { return nil }

@@ -46,6 +46,8 @@ var Benches = []Bench{
 	{Name: "room", Args: []string{"bench", "room", "--bots", "10", "--pages", "2", "--duration", "60s", "--json"}, Timeout: 6 * time.Minute},
 	{Name: "room-cpu", Args: []string{"bench", "room", "--bots", "10", "--pages", "1", "--duration", "60s", "--json"}, Timeout: 6 * time.Minute},
 	{Name: "room-3top", Args: []string{"bench", "room", "--bots", "3", "--pages", "1", "--top-only", "--duration", "60s", "--json"}, Timeout: 6 * time.Minute},
+	{Name: "tree", Args: []string{"bench", "tree", "--duration", "30s", "--json"}, Timeout: 5 * time.Minute, Root: true},
+	{Name: "tree-dv", Args: []string{"bench", "tree", "--routing", "dv", "--duration", "30s", "--json"}, Timeout: 5 * time.Minute, Root: true},
 }
 
 // Run is one benchmark command's output.

@@ -31,6 +31,7 @@ type views struct {
 	call                   *bench.CallResult
 	net                    map[string]*bench.NetResult  // by run name
 	room                   map[string]*bench.RoomResult // by run name
+	tree                   map[string]*bench.TreeResult // by run name
 }
 
 // fanOf is the fan-out run of that name.
@@ -48,7 +49,7 @@ func viewsOf(d *Data) *views {
 	v := &views{
 		fan: decodeAll[bench.FanoutResult](d, "fanout"), fanSpeed: decodeAll[bench.FanoutResult](d, "fanout-speed"),
 		fanHops: decodeAll[bench.FanoutResult](d, "fanout-hops"), roster: decodeAll[roster.BenchResult](d, "roster"),
-		net: map[string]*bench.NetResult{}, room: map[string]*bench.RoomResult{},
+		net: map[string]*bench.NetResult{}, room: map[string]*bench.RoomResult{}, tree: map[string]*bench.TreeResult{},
 	}
 	var fw bench.FwMemResult
 	if d.decode("fwmem", 0, &fw) {
@@ -68,6 +69,12 @@ func viewsOf(d *Data) *views {
 		var r bench.RoomResult
 		if d.decode(name, 0, &r) {
 			v.room[name] = &r
+		}
+	}
+	for _, name := range []string{"tree", "tree-dv"} {
+		var r bench.TreeResult
+		if d.decode(name, 0, &r) {
+			v.tree[name] = &r
 		}
 	}
 	return v
@@ -136,6 +143,14 @@ func Goals() []Goal {
 	room := func(run string, get func(r *bench.RoomResult) (float64, string, bool)) func(*views) (float64, string, bool) {
 		return func(v *views) (float64, string, bool) {
 			if r := v.room[run]; r != nil {
+				return get(r)
+			}
+			return 0, "", false
+		}
+	}
+	tree := func(run string, get func(r *bench.TreeResult) (float64, string, bool)) func(*views) (float64, string, bool) {
+		return func(v *views) (float64, string, bool) {
+			if r := v.tree[run]; r != nil {
 				return get(r)
 			}
 			return 0, "", false
@@ -236,6 +251,18 @@ func Goals() []Goal {
 		{Issue: 17, Name: "12 participants: a publisher's upload per pulled layer", Target: "<= 1.05 copies", Bench: "room",
 			Value: room("room", func(r *bench.RoomResult) (float64, string, bool) {
 				return r.UploadFactorMax, f2(r.UploadFactorMax) + " (the largest of any bot's streams)", r.UploadFactorMax > 0
+			}), Met: atMost(1.05)},
+		{Issue: 19, Name: "1 publisher, 12 receivers on 5 hosts (NFD, ndnd fw, peets): the publisher's upload per pulled layer", Target: "<= 1.05", Bench: "tree",
+			Value: tree("tree", func(r *bench.TreeResult) (float64, string, bool) {
+				return r.UploadFactor, f2(r.UploadFactor), r.UploadFactor > 0
+			}), Met: atMost(1.05)},
+		{Issue: 19, Name: "the same: copies of a pulled layer on a link (the largest)", Target: "about one (<= 1.05)", Bench: "tree",
+			Value: tree("tree", func(r *bench.TreeResult) (float64, string, bool) {
+				return r.MaxLinkCopies, fmt.Sprintf("%.3f (%d links)", r.MaxLinkCopies, len(r.Links)), r.MaxLinkCopies > 0
+			}), Met: atMost(1.05)},
+		{Issue: 19, Name: "the same with ndnd dv's routes: copies of a pulled layer on a link (the largest)", Target: "about one (<= 1.05)", Bench: "tree-dv",
+			Value: tree("tree-dv", func(r *bench.TreeResult) (float64, string, bool) {
+				return r.MaxLinkCopies, fmt.Sprintf("%.3f (upload %.2f, rosters %d of %d)", r.MaxLinkCopies, r.UploadFactor, r.RostersComplete, r.RostersChecked), r.MaxLinkCopies > 0
 			}), Met: atMost(1.05)},
 	}
 }
@@ -400,6 +427,40 @@ func Render(d *Data, plotsDir, plotsRel, kept string) (string, error) {
 		if c, base := v.room["room-cpu"], v.room["room-3top"]; c != nil && base != nil {
 			w("One page's Chromium in a room of %d (`room-cpu`): %.0f %% of a core; with 3 other participants shown at full size (`room-3top`): %.0f %%.\n\n",
 				c.Participants, c.BrowserCPUPercent, base.BrowserCPUPercent)
+		}
+	}
+
+	if len(v.tree) > 0 {
+		w("## A testbed (`tree`, `tree-dv`)\n\nHosts in network namespaces in a tree (h0 the root; h1 and h2 its children; h3 below h1, h4 below h2), one veth per link, a forwarder on each; a bot publishing three simulcast layers on h3, receiving bots on every host and Chromium pages on the hosts farthest from it (the second in a small window, so that it pulls a lower layer). Every figure over the window; copies: a link's media Data of a layer per packet the publisher published.\n\n")
+		w("| run | routing | forwarders | participants | rosters complete | upload factor | largest copies on a link | bots' loss | pages: fps, resolution, hops |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, name := range []string{"tree", "tree-dv"} {
+			r := v.tree[name]
+			if r == nil {
+				continue
+			}
+			var kinds, pages []string
+			for _, h := range r.Hosts {
+				kinds = append(kinds, h.Host+" "+h.Forwarder)
+			}
+			for _, p := range r.Pages {
+				pages = append(pages, fmt.Sprintf("%.1f fps %dx%d (%d hops)", p.FPS, p.Width, p.Height, p.Hops))
+			}
+			w("| %s | %s | %s | %d | %d of %d | %.2f | %.3f | %.2f %% | %s |\n", name, r.Routing, strings.Join(kinds, ", "), r.Participants,
+				r.RostersComplete, r.RostersChecked, r.UploadFactor, r.MaxLinkCopies, r.BotLossPct, strings.Join(pages, "; "))
+		}
+		if r := v.tree["tree"]; r != nil {
+			w("\nEach link of `tree`, away from the publisher (the other direction carries Interests and sync):\n\n| link | receivers behind it | kbit/s | media Data kbit/s | copies per layer |\n|---|---|---|---|---|\n")
+			for _, l := range r.Links {
+				if !l.Away {
+					continue
+				}
+				var cp []string
+				for _, k := range slices.Sorted(maps.Keys(l.CopiesByStream)) {
+					cp = append(cp, fmt.Sprintf("%s %.3f", k, l.CopiesByStream[k]))
+				}
+				w("| %s | %d | %.0f | %.0f | %s |\n", l.Link, len(l.Below), l.Kbps, l.MediaKbps, strings.Join(cp, ", "))
+			}
+			w("\n")
 		}
 	}
 

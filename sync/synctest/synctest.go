@@ -6,12 +6,12 @@ package synctest
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	gosync "sync"
 	"testing"
 	"time"
@@ -19,6 +19,7 @@ import (
 	enc "github.com/named-data/ndnd/std/encoding"
 
 	"github.com/peets/peets/daemon/forwarder"
+	"github.com/peets/peets/internal/ndndfw"
 	"github.com/peets/peets/sec"
 )
 
@@ -94,23 +95,7 @@ func External(tb testing.TB) string {
 	}
 	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "nfd.sock")
-	cfg := fmt.Sprintf(`core:
-  log_level: WARN
-faces:
-  udp:
-    enabled_unicast: false
-    enabled_multicast: false
-    port_unicast: %d
-  tcp:
-    enabled: false
-  unix:
-    enabled: true
-    socket_path: %s
-  websocket:
-    enabled: false
-fw:
-  threads: %s
-`, freeUDPPort(tb), sock, fwThreads())
+	cfg := ndndfw.Config{Socket: sock, UDPPort: freeUDPPort(tb), Threads: fwThreads()}.YAML()
 	cfgFile := filepath.Join(dir, "fw.yml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		tb.Fatal(err)
@@ -139,11 +124,11 @@ fw:
 // fwThreads is the forwarding threads of External ($PEETS_FW_THREADS,
 // default 1): ndnd v1.5.3 with several threads races on its PIT-CS tree
 // (go test -race shows it) and, under load, loses Interests for seconds.
-func fwThreads() string {
-	if s := os.Getenv("PEETS_FW_THREADS"); s != "" {
-		return s
+func fwThreads() int {
+	if n, err := strconv.Atoi(os.Getenv("PEETS_FW_THREADS")); err == nil && n > 0 {
+		return n
 	}
-	return "1"
+	return 1
 }
 
 // freeUDPPort finds a free UDP port (ndnd binds its unicast UDP port even
