@@ -275,7 +275,10 @@ func (c *Chooser) Observe(o Observation) Decision {
 			c.capFrom = c.cur
 		}
 		c.capAt = o.Now
+		// Straight to the limit: a tile made small needs no layer in
+		// between (each would be a keyframe and a second of its bitrate).
 		c.stepDown(o.Now)
+		c.cur = c.limit
 		return Decision{Layer: c.cur, Reason: fmt.Sprintf("limit: layer %d at most (%s)", c.limit, c.limitWhy)}
 	}
 	switch {

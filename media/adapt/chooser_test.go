@@ -314,14 +314,11 @@ func TestChooserLimit(t *testing.T) {
 	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 2, now)
 	c.SetLimit(0, "test")
 	d := quiet(c, &now, 1)
-	if d.Layer != 1 || d.Reason == "" || d.Lossy {
-		t.Fatalf("first step under the limit: %+v", d)
-	}
-	if d := quiet(c, &now, 1); d.Layer != 1 {
-		t.Fatalf("stepped again within DownSpacing: %+v", d)
+	if d.Layer != 0 || d.Reason == "" || d.Lossy {
+		t.Fatalf("down to the limit, no layer in between: %+v", d)
 	}
 	quiet(c, &now, 4)
-	if c.Layer() != 0 || c.FailedUps != 0 || c.Downs != 2 {
+	if c.Layer() != 0 || c.FailedUps != 0 || c.Downs != 1 {
 		t.Fatalf("layer %d, failed ups %d, downs %d", c.Layer(), c.FailedUps, c.Downs)
 	}
 	for range 200 { // 50 s of quiet: no probe at the limit
