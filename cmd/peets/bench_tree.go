@@ -21,12 +21,17 @@ import (
 func newBenchTreeCmd() *cobra.Command {
 	var c bench.TreeConfig
 	var parents, forwarders string
-	cmd := benchCmd("tree", "A testbed in network namespaces: hosts in a tree with NFD, ndnd fw and peets forwarders, static or ndnd dv routes, a simulcast publisher, bots and Chromium pages receiving: bytes of each layer on every link, upload, losses, what the pages decode (root)",
+	var publisher int
+	var cmd *cobra.Command
+	cmd = benchCmd("tree", "A testbed in network namespaces: hosts in a tree with NFD, ndnd fw and peets forwarders, static or ndnd dv routes, a simulcast publisher, bots and Chromium pages receiving: bytes of each layer on every link, upload, losses, what the pages decode (root)",
 		"the processes' output", func(ctx context.Context, log *slog.Logger, echo io.Writer) (any, error) {
 			c.Logger, c.Echo = log, echo
 			var err error
 			if c.Parents, err = parseParents(parents); err != nil {
 				return nil, err
+			}
+			if cmd.Flags().Changed("publisher") {
+				c.Publisher = &publisher
 			}
 			if forwarders != "" {
 				c.Forwarders = strings.Split(forwarders, ",")
@@ -43,7 +48,7 @@ func newBenchTreeCmd() *cobra.Command {
 	fl.StringVar(&parents, "parents", "-1,0,0,1,2", "the tree: each host's parent, the root's -1 (host 0)")
 	fl.StringVar(&forwarders, "forwarders", "", "each host's forwarder, peets, nfd or ndnd (default nfd,ndnd,peets,peets,nfd; ndnd everywhere with --routing dv)")
 	fl.StringVar(&c.Routing, "routing", "static", "static (faces and routes through each forwarder's management, as with nfdc) or dv (ndnd dv on every host, prefixes announced)")
-	fl.IntVar(&c.Publisher, "publisher", 3, "the publisher's host")
+	fl.IntVar(&publisher, "publisher", 3, "the publisher's host (3, or the last host of a smaller tree)")
 	fl.IntVar(&c.Bots, "bots", 10, "receiving bots, spread over the hosts")
 	fl.IntVar(&c.Pages, "pages", 2, "receiving Chromium pages, each with its proxy, on the hosts farthest from the publisher")
 	fl.DurationVar(&c.Duration, "duration", 30*time.Second, "measured window")

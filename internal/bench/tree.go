@@ -34,8 +34,9 @@ type TreeConfig struct {
 	// as with nfdc; default) or dv (ndnd's distance-vector daemon on every
 	// host, participants announcing their prefixes, no static route).
 	Routing string
-	// Publisher is the publisher's host (default 3, or the last host).
-	Publisher int
+	// Publisher is the publisher's host (nil: 3, or the last host if
+	// there are fewer).
+	Publisher *int
 	// Bots and Pages receive: `peets bot --fetch` viewers spread over the
 	// hosts (default 10), and `peets up` + headless Chromium viewers on
 	// the hosts farthest from the publisher (default 2; the second and
@@ -63,11 +64,12 @@ type TreeResult struct {
 	DurationS    float64          `json:"duration_s"`
 	// RoutedS: from the forwarders' start to routes everywhere (dv: every
 	// router reaching every other). JoinedS: from the last participant's
-	// start to every roster listing every other participant.
+	// start to every roster listing every other participant (the pages'
+	// proxies join when their pages load, which is counted in it).
 	RoutedS float64 `json:"routed_s"`
 	JoinedS float64 `json:"joined_s"`
-	// Rosters: participants whose roster (peets_roster_members) lists all
-	// the others at the end, of all of them but the pages' proxies...
+	// Rosters: participants (pages' proxies included) whose roster
+	// (peets_roster_members) lists all the others at the end, of all.
 	RostersComplete int `json:"rosters_complete"`
 	RostersChecked  int `json:"rosters_checked"`
 	// The publisher's packets per stream in the window, and its media
@@ -202,7 +204,7 @@ func Tree(ctx context.Context, c TreeConfig) (TreeResult, error) {
 
 	// Who is where: the pages on the hosts farthest from the publisher,
 	// the bots round the hosts.
-	pubHost := c.Publisher
+	pubHost := *c.Publisher
 	byDistance := make([]int, len(tn.hosts))
 	for i := range byDistance {
 		byDistance[i] = i
@@ -524,11 +526,12 @@ func treeDefaults(c *TreeConfig) error {
 			return fmt.Errorf("bench tree: forwarder %q (want peets, nfd or ndnd)", k)
 		}
 	}
-	if c.Publisher == 0 {
-		c.Publisher = min(3, len(c.Parents)-1)
+	if c.Publisher == nil {
+		p := min(3, len(c.Parents)-1)
+		c.Publisher = &p
 	}
-	if c.Publisher < 0 || c.Publisher >= len(c.Parents) {
-		return fmt.Errorf("bench tree: publisher host %d of %d", c.Publisher, len(c.Parents))
+	if *c.Publisher < 0 || *c.Publisher >= len(c.Parents) {
+		return fmt.Errorf("bench tree: publisher host %d of %d", *c.Publisher, len(c.Parents))
 	}
 	if c.Bots == 0 && c.Pages == 0 {
 		c.Bots, c.Pages = 10, 2

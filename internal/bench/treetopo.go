@@ -122,6 +122,7 @@ type treeTools struct {
 // taken down.
 func newTreeNet(ctx context.Context, parents []int, kinds []string, dv bool, tools treeTools, dir string, opt proc.Options) (t *treeNet, err error) {
 	t = &treeNet{parents: parents}
+	netns.Sweep(treeNsPrefix) // a killed run's
 	defer func() {
 		if err != nil {
 			t.close()
