@@ -108,9 +108,9 @@ type FetcherStats struct {
 	MarkersDelivered uint64 `json:"markers_delivered"`
 	Lost             uint64 `json:"packets_lost"` // seqs skipped (hole after the reorder wait, or gone)
 	Holes            uint64 `json:"holes"`        // seqs found missing (a later one arrived first): reordered, repaired, late or lost
-	// Reordered: holes filled by the Interest first sent for them before
-	// any retransmission: a later packet had only overtaken the packet on
-	// the way (a forwarder with several forwarding threads, as ndnd fw,
+	// Reordered: holes filled by the answer to the Interest first sent for
+	// them (before any retransmission, or too soon after one to be its
+	// answer): a later packet had only overtaken the packet on the way (a forwarder with several forwarding threads, as ndnd fw,
 	// reorders a stream's Data), so not a loss. Holes - Reordered are the
 	// packets that went missing.
 	Reordered      uint64 `json:"reordered"`

@@ -65,7 +65,7 @@ func (c *Counter) Add(ip []byte) Packet {
 		pkt.Dup = c.named(pkt, c.int, &c.c.Interests, &c.c.InterestBytes, &c.c.InterestRepeats, &c.c.InterestRepeatBytes)
 	case KindMediaData:
 		pkt.Dup = c.named(pkt, c.data, &c.c.MediaData, &c.c.MediaDataBytes, &c.c.DupData, &c.c.DupDataBytes)
-		if !pkt.Cont && len(c.streams) < maxStreams {
+		if _, known := c.streams[pkt.Stream]; !pkt.Cont && (known || len(c.streams) < maxStreams) {
 			c.streams[pkt.Stream]++
 		}
 	case KindNDN:
@@ -114,7 +114,8 @@ func seen(set map[string]struct{}, name string) bool {
 // Counts returns the counts so far.
 func (c *Counter) Counts() Counts { return c.c }
 
-// maxStreams bounds the stream ids a Counter counts apart.
+// maxStreams bounds the stream ids a Counter counts apart (later new ones
+// are not counted by stream).
 const maxStreams = 256
 
 // Streams returns, per media stream id (the name component after "media":
