@@ -583,11 +583,8 @@ const (
 	rttMemory     = 10 * time.Second
 )
 
-// noteReorder records a packet overtaken by d.
+// noteReorder records a packet overtaken by d (step forgets the window).
 func (f *Fetcher) noteReorder(d time.Duration, now time.Time) {
-	if now.Sub(f.reoAt) > reorderMemory {
-		f.reoWin = 0
-	}
 	f.reoWin, f.reoAt = max(f.reoWin, d), now
 }
 

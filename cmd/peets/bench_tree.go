@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/peets/peets/internal/bench"
+	"github.com/peets/peets/internal/nfdtools"
 )
 
 // newBenchTreeCmd is the testbed benchmark (issue #19).
@@ -39,8 +40,8 @@ func newBenchTreeCmd() *cobra.Command {
 			if c.Ndnd == "" {
 				c.Ndnd = findNdnd()
 			}
-			if c.NFD == "" {
-				c.NFD = findNFD()
+			if wd, err := os.Getwd(); c.NFD == "" && err == nil {
+				c.NFD = nfdtools.Find(wd)
 			}
 			return bench.Tree(ctx, c)
 		})
@@ -86,25 +87,4 @@ func findNdnd() string {
 		}
 	}
 	return ""
-}
-
-// findNFD is $PEETS_NFD or shared/tools/nfd beside the working directory
-// or one of its parents ("" if none).
-func findNFD() string {
-	if p := os.Getenv("PEETS_NFD"); p != "" {
-		return p
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		c := filepath.Join(d, "shared", "tools", "nfd")
-		if _, err := os.Stat(filepath.Join(c, "run-nfd.sh")); err == nil {
-			return c
-		}
-		if d == filepath.Dir(d) {
-			return ""
-		}
-	}
 }

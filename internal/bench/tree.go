@@ -13,8 +13,6 @@ import (
 	"sort"
 	"time"
 
-	enc "github.com/named-data/ndnd/std/encoding"
-
 	"github.com/peets/peets/internal/cdp"
 	"github.com/peets/peets/internal/linktap"
 	"github.com/peets/peets/internal/proc"
@@ -339,7 +337,7 @@ func Tree(ctx context.Context, c TreeConfig) (TreeResult, error) {
 		counts  []linkCountsAt
 		upload  map[string]float64
 		fetched []map[string]float64
-		pages   []treePageStats
+		pages   []inSample
 		busy    [2]time.Duration // the machine's busy and total CPU time
 	}
 	take := func() (snapshot, error) {
@@ -398,16 +396,11 @@ func Tree(ctx context.Context, c TreeConfig) (TreeResult, error) {
 	res.RostersComplete = rosters()
 
 	// The publisher.
-	res.Published = map[string]float64{}
-	byID := map[string]float64{} // by the stream id in names (audio, cam.h)
+	res.Published = map[string]float64{} // by stream id (audio, cam.h), as media names carry it
 	for k, v := range after.upload {
-		name, stream := splitKey(k)
-		if name != mPublished {
-			continue
+		if name, stream := splitKey(k); name == mPublished {
+			res.Published[stream] = v - before.upload[k]
 		}
-		n := v - before.upload[k]
-		res.Published[stream] = n
-		byID[streamID(stream)] += n
 	}
 	res.UploadByStream = uploadCopies(before.upload, after.upload)
 	for _, v := range res.UploadByStream {
@@ -440,7 +433,7 @@ func Tree(ctx context.Context, c TreeConfig) (TreeResult, error) {
 			lr.DupPercent = round3(float64(cnt.DupData) / float64(cnt.MediaData) * 100)
 		}
 		for id, n := range after.links[i] {
-			if pubN := byID[id]; pubN > 0 {
+			if pubN := res.Published[id]; pubN > 0 {
 				if lr.CopiesByStream == nil {
 					lr.CopiesByStream = map[string]float64{}
 				}
@@ -555,15 +548,6 @@ const (
 	mLost          = "peets_fetcher_packets_lost_total"
 )
 
-// streamID is a publisher's stream label's id as media names carry it
-// (the label is the stream's name, or its id).
-func streamID(label string) string {
-	if n, err := enc.NameFromStr(label); err == nil && len(n) > 0 {
-		return n[len(n)-1].String()
-	}
-	return label
-}
-
 // linkCountsAt is a tap's counts and missed packets at one moment.
 type linkCountsAt struct {
 	c      linktap.Counts
@@ -577,56 +561,29 @@ func kbps(bytes uint64, secs float64) float64 {
 	return round3(float64(bytes) * 8 / 1000 / secs)
 }
 
-// treePageStats is a page's inbound totals at one moment.
-type treePageStats struct {
-	At        float64 `json:"at"`
-	Frames    float64 `json:"frames"`
-	Freezes   float64 `json:"freezes"`
-	FreezeS   float64 `json:"freezeS"`
-	Bytes     float64 `json:"bytes"`
-	Lost      float64 `json:"lost"`
-	W         int     `json:"w"`
-	H         int     `json:"h"`
-	Concealed float64 `json:"concealed"`
-	Samples   float64 `json:"samples"`
+// readTreePage reads, with the net benchmark's collector, what a page got
+// from the publisher (user pub) so far, timed by the page's clock.
+func readTreePage(ctx context.Context, p *cdp.Page) (inSample, error) {
+	var c collected
+	if err := p.Eval(ctx, collectJS, &c); err != nil {
+		return inSample{}, err
+	}
+	return c.inbound("pub", time.Duration(c.Now*float64(time.Millisecond))), nil
 }
 
-// readTreePage sums a page's inbound video and audio.
-func readTreePage(ctx context.Context, p *cdp.Page) (treePageStats, error) {
-	var r treePageStats
-	err := p.Eval(ctx, `(async () => {
-		const r = {at: performance.now(), frames: 0, freezes: 0, freezeS: 0, bytes: 0, lost: 0, w: 0, h: 0, concealed: 0, samples: 0};
-		const pc = window.peets && window.peets.pc;
-		if (!pc) return r;
-		(await pc.getStats()).forEach((s) => {
-			if (s.type !== 'inbound-rtp') return;
-			r.bytes += (s.bytesReceived || 0) + (s.headerBytesReceived || 0);
-			r.lost += s.packetsLost || 0;
-			if (s.kind === 'video') {
-				r.frames += s.framesDecoded || 0; r.freezes += s.freezeCount || 0; r.freezeS += s.totalFreezesDuration || 0;
-				if ((s.frameWidth || 0) > r.w) { r.w = s.frameWidth; r.h = s.frameHeight || 0; }
-			} else {
-				r.concealed += s.concealedSamples || 0; r.samples += s.totalSamplesReceived || 0;
-			}
-		});
-		return r;
-	})()`, &r)
-	return r, err
-}
-
-// treePageResult compares two snapshots of a page.
-func treePageResult(a, b treePageStats) TreePage {
-	tp := TreePage{Width: b.W, Height: b.H}
-	secs := (b.At - a.At) / 1000
+// treePageResult compares two readings of a page.
+func treePageResult(a, b inSample) TreePage {
+	tp := TreePage{Width: int(b.Width), Height: int(b.Height)}
+	secs := (b.At - a.At).Seconds()
 	if secs <= 0 {
 		return tp
 	}
 	tp.FPS = round3((b.Frames - a.Frames) / secs)
-	tp.Freezes = b.Freezes - a.Freezes
+	tp.Freezes = b.FreezeCount - a.FreezeCount
 	tp.FrozenS = round3(b.FreezeS - a.FreezeS)
-	tp.Kbps = round3((b.Bytes - a.Bytes) * 8 / 1000 / secs)
-	tp.PacketsLost = b.Lost - a.Lost
-	if n := b.Samples - a.Samples; n > 0 {
+	tp.Kbps = round3((b.VBytes + b.ABytes - a.VBytes - a.ABytes) * 8 / 1000 / secs)
+	tp.PacketsLost = b.VLost + b.ALost - a.VLost - a.ALost
+	if n := b.TotalSamples - a.TotalSamples; n > 0 {
 		tp.ConcealedPct = round3((b.Concealed - a.Concealed) / n * 100)
 	}
 	return tp
@@ -656,5 +613,3 @@ func dialUnix(ctx context.Context, sock string) (net.Conn, error) {
 	defer cancel()
 	return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 }
-
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

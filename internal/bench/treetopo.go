@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,7 +162,7 @@ func newTreeNet(ctx context.Context, parents []int, kinds []string, dv bool, too
 			return t, fmt.Errorf("h%d (%s): %w", h.i, h.kind, err)
 		}
 		mctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		h.mgmt, err = forwarder.Open(mctx, forwarder.Options{URI: "unix://" + h.sock, Logger: discardLogger()})
+		h.mgmt, err = forwarder.Open(mctx, forwarder.Options{URI: "unix://" + h.sock, Logger: slog.New(slog.DiscardHandler)})
 		cancel()
 		if err != nil {
 			return t, fmt.Errorf("h%d (%s): management: %w", h.i, h.kind, err)

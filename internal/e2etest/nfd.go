@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/peets/peets/internal/nfdtools"
 )
 
 // NFDTools returns the directory of the NFD 24.07 build the tests use
@@ -26,18 +28,7 @@ func NFDTools(t testing.TB) string {
 	if nfdDir != "" {
 		return nfdDir
 	}
-	dir := os.Getenv("PEETS_NFD")
-	if dir == "" {
-		for d := filepath.Dir(repoRoot()); ; d = filepath.Dir(d) {
-			if c := filepath.Join(d, "shared", "tools", "nfd"); fileExists(filepath.Join(c, "bin", "nfd")) {
-				dir = c
-				break
-			}
-			if d == filepath.Dir(d) {
-				break
-			}
-		}
-	}
+	dir := nfdtools.Find(filepath.Dir(repoRoot()))
 	if dir == "" {
 		t.Skip("NFD not found: set PEETS_NFD to a directory holding NFD 24.07's bin/nfd, bin/nfdc and run-nfd.sh, or put shared/tools/nfd beside the repository")
 	}
@@ -55,11 +46,6 @@ var (
 	nfdMu  sync.Mutex
 	nfdDir string // NFDTools' answer, once it found a working NFD
 )
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
 
 // NFD is an NFD process run by run-nfd.sh in a temp dir: its unix socket
 // there, and UDP unicast faces on UDPPort when set (NFD binds 0.0.0.0:
