@@ -273,6 +273,7 @@ func (lr *layeredRemote) onPacket(id string, pkt []byte, seq uint64) {
 		lr.cur = lr.target
 		lr.switches++
 		lr.resetDelay(from)
+		lr.ch.Switched(now, lr.cur)
 		if old != nil {
 			lr.stopFetcherLocked(old)
 		}

@@ -75,8 +75,15 @@ func (d *Daemon) qualityLoop(ctx context.Context) {
 			if ok {
 				q.Uplink = &u
 			}
-			limited := ok && qt.own.update(now, u, use)
-			d.ownUplinkLimited.Store(limited)
+			limited := ok && qt.own.update(now, u, use, d.unlimitedReceivers())
+			if d.ownUplinkLimited.Swap(limited) != limited {
+				d.log.Info("own uplink", "limits_others", limited, "pulled", u.Pulled, "sending", u.Sending)
+				// the other members learn that this one pulls within a
+				// budget (ownLimit)
+				if err := d.part.Update(func(e *proto.RosterEntry) { e.UplinkLimited = limited }); err != nil {
+					d.log.Warn("cannot announce the uplink's state", "err", err)
+				}
+			}
 			budget := 0.0
 			if limited {
 				budget = receiveBudget(u, d.cfg.Layers())
@@ -202,8 +209,9 @@ func (d *Daemon) uplinkQuality(qt *qualityTracker) (proto.Uplink, []layerUse, bo
 			hist = hist[len(hist)-qualityWindow-1:]
 		}
 		qt.pubs[l.id] = hist
-		a := hist[0]
-		use = append(use, layerUse{RID: cfg.RID, Published: s.published - a.published, Served: s.served - a.served})
+		a, b := hist[0], hist[max(len(hist)-2, 0)]
+		use = append(use, layerUse{RID: cfg.RID, Published: s.published - a.published, Served: s.served - a.served,
+			Recent: s.served - b.served})
 	}
 	for id := range qt.pubs {
 		if d.localGone(id) {
@@ -241,10 +249,17 @@ func (d *Daemon) localGone(id string) bool {
 
 // receivers counts the other members that fetch media (a broadcaster
 // fetches none).
-func (d *Daemon) receivers() int {
+func (d *Daemon) receivers() int { return d.countReceivers(false) }
+
+// unlimitedReceivers is how many of them do not say that their own uplink
+// limits them (proto.RosterEntry.UplinkLimited): only those may pull a
+// lower layer of this camera because of this uplink.
+func (d *Daemon) unlimitedReceivers() int { return d.countReceivers(true) }
+
+func (d *Daemon) countReceivers(unlimitedOnly bool) int {
 	n := 0
 	for _, m := range d.part.Snapshot() {
-		if !m.Self && !m.Participant.Equal(d.self) && m.Role != proto.RoleBroadcaster {
+		if !m.Self && !m.Participant.Equal(d.self) && m.Role != proto.RoleBroadcaster && !(unlimitedOnly && m.UplinkLimited) {
 			n++
 		}
 	}

@@ -22,6 +22,7 @@ type layerUse struct {
 	RID       string
 	Published uint64 // packets the page sent
 	Served    uint64 // media Data the publisher sent to the network
+	Recent    uint64 // of Served, in the last interval
 }
 
 // uplinkDecision says which layers of the camera others pull. layers are
@@ -98,43 +99,67 @@ func layerLimit(bitrates []float64, share float64) int {
 // ownLimit tells from the uplink decisions, tick after tick, whether this
 // proxy's own uplink is what limits the layer others pull: they pull a
 // lower layer than the page sends (Reduced) for ownLimitAfter, and they
-// tried a higher one within ownLimitProbes (its publisher served a probe
-// of a layer above the one pulled) and did not take it. Reduced alone is
-// not enough: every subscriber starts on the middle layer for a second or
-// two, and one that limits its own pulls (its own uplink limited: no
-// probe above its limit) pulls a lower layer while this uplink is fine.
+// tried a higher one at least twice within ownLimitProbes (its publisher
+// began serving a layer above the one pulled, in two intervals apart)
+// and did not keep it. Reduced alone is not enough: every subscriber
+// starts on the middle layer for a second or two, and one that limits its
+// own pulls (its own uplink limited: no probe above its limit) pulls a
+// lower layer while this uplink is fine. One try is not enough either:
+// such a subscriber may take a layer up on a probe a moment before its
+// own limit takes it down again, once (measured over a shaped link: the
+// other side then took its unlimited uplink for limited and climbed back
+// one layer per probe). A subscriber this uplink limits probes again
+// every few seconds.
 type ownLimit struct {
 	reducedSince time.Time
-	probedAt     time.Time
+	tries        []time.Time // when a layer above the pulled one began to be served, newest last
+	serving      bool        // a layer above was served in the last interval
 }
 
 const (
-	ownLimitAfter  = 5 * time.Second
-	ownLimitProbes = 15 * time.Second
+	ownLimitAfter = 5 * time.Second
+	// ownLimitProbes: a subscriber whose steps up failed probes every
+	// hold, doubled by each failure up to 32 s (adapt.Config.MaxHoldUp).
+	ownLimitProbes = 40 * time.Second
+	ownLimitTries  = 2
 )
 
-// update takes the decision of a tick and the layers' use over the
-// window, and reports whether the uplink limits others now.
-func (o *ownLimit) update(now time.Time, u proto.Uplink, layers []layerUse) bool {
-	if !u.Reduced {
-		o.reducedSince = time.Time{}
+// update takes the decision of a tick, the layers' use over the window
+// and how many receivers do not limit their own pulls, and reports
+// whether the uplink limits others now. Receivers that all limit their own
+// pulls explain a reduced layer, and their tries say nothing of this
+// uplink (such a subscriber steps up on a probe and its budget takes it
+// down again).
+func (o *ownLimit) update(now time.Time, u proto.Uplink, layers []layerUse, unlimited int) bool {
+	if !u.Reduced || unlimited == 0 {
+		o.reducedSince, o.tries, o.serving = time.Time{}, o.tries[:0], false
 		return false
 	}
 	if o.reducedSince.IsZero() {
 		o.reducedSince = now
 	}
-	if probedAbove(layers, u.Pulled) {
-		o.probedAt = now
+	above := servedAbove(layers, u.Pulled)
+	if above && !o.serving {
+		o.tries = append(o.tries, now)
 	}
-	return now.Sub(o.reducedSince) >= ownLimitAfter && !o.probedAt.IsZero() && now.Sub(o.probedAt) <= ownLimitProbes
+	o.serving = above
+	keep := o.tries[:0]
+	for _, t := range o.tries {
+		if now.Sub(t) <= ownLimitProbes {
+			keep = append(keep, t)
+		}
+	}
+	o.tries = keep
+	return now.Sub(o.reducedSince) >= ownLimitAfter && len(o.tries) >= ownLimitTries
 }
 
-// probedAbove reports whether a layer above pulled was served anything
-// over the window (a probe train: a pulled layer would be pulled).
-func probedAbove(layers []layerUse, pulled string) bool {
+// servedAbove reports whether a layer above pulled was served anything in
+// the last interval (a probe train, or a step up: a pulled layer would
+// be pulled).
+func servedAbove(layers []layerUse, pulled string) bool {
 	above := false
 	for _, l := range layers {
-		if above && l.Served > 0 {
+		if above && l.Recent > 0 {
 			return true
 		}
 		if l.RID == pulled {

@@ -9,7 +9,7 @@ import (
 
 func TestUplinkDecision(t *testing.T) {
 	lmh := func(pl, sl, pm, sm, ph, sh uint64) []layerUse {
-		return []layerUse{{"l", pl, sl}, {"m", pm, sm}, {"h", ph, sh}}
+		return []layerUse{{RID: "l", Published: pl, Served: sl}, {RID: "m", Published: pm, Served: sm}, {RID: "h", Published: ph, Served: sh}}
 	}
 	cases := []struct {
 		name      string
@@ -75,33 +75,56 @@ func TestReceiveBudget(t *testing.T) {
 }
 
 // The own uplink limits others when they pull a reduced layer for a while
-// and probe a higher one: not at the start (everyone starts on the middle
-// layer), not when nobody tries for more (a subscriber limiting itself).
+// and try a higher one again and again: not at the start (everyone starts
+// on the middle layer), not when nobody tries for more (a subscriber
+// limiting itself), not on a single step up that its own limit undoes,
+// not when every receiver says it limits its own pulls.
 func TestOwnLimit(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	reduced := proto.Uplink{Receivers: 1, Sending: "h", Pulled: "l", Reduced: true}
-	probed := []layerUse{{"l", 60, 60}, {"m", 60, 10}, {"h", 60, 0}}
-	quiet := []layerUse{{"l", 60, 60}, {"m", 60, 0}, {"h", 60, 0}}
+	// served over the window; recent: of it in the last interval
+	use := func(m, recent uint64) []layerUse {
+		return []layerUse{{RID: "l", Published: 60, Served: 60, Recent: 20}, {RID: "m", Published: 60, Served: m, Recent: recent}, {RID: "h", Published: 60}}
+	}
+	probe, quiet := use(8, 8), use(0, 0)
 	var o ownLimit
+	unlimited := 1
 	tick := func(u proto.Uplink, use []layerUse) bool {
 		now = now.Add(time.Second)
-		return o.update(now, u, use)
+		return o.update(now, u, use, unlimited)
 	}
-	for i := range 5 { // the first tick starts the reduction
-		if tick(reduced, probed) {
+	// a probe every 4 s (its packets stay in the window for 3 ticks)
+	every4 := func(i int) []layerUse {
+		switch i % 4 {
+		case 0:
+			return probe
+		case 3:
+			return quiet
+		}
+		return use(8, 0)
+	}
+	for i := range 5 { // the first tick starts the reduction; probes at 0 and 4
+		if tick(reduced, every4(i)) {
 			t.Fatalf("limited after %d s of reduction", i)
 		}
 	}
-	if !tick(reduced, probed) {
-		t.Fatal("not limited after 5 s of reduction with probes")
+	if !tick(reduced, every4(5)) {
+		t.Fatal("not limited after 5 s of reduction with two probes")
 	}
-	for range 15 {
+	for i := range 20 {
+		if !tick(reduced, every4(6+i)) {
+			t.Fatalf("limit lost while probes go on (%d s)", 6+i)
+		}
+	}
+	// the last probe at 24 s, the one before at 20: limited until 60
+	// (a subscriber whose steps up failed probes every 32 s at most)
+	for i := 26; i <= 60; i++ {
 		if !tick(reduced, quiet) {
-			t.Fatal("limit lost between probes")
+			t.Fatalf("limit lost at %d s, within %v of two probes", i, ownLimitProbes)
 		}
 	}
 	if tick(reduced, quiet) {
-		t.Fatal("still limited 16 s after the last probe")
+		t.Fatalf("still limited %v after the second last probe", ownLimitProbes+time.Second)
 	}
 	if tick(proto.Uplink{Receivers: 1, Sending: "h", Pulled: "h"}, quiet) {
 		t.Fatal("limited while the top layer is pulled")
@@ -111,6 +134,31 @@ func TestOwnLimit(t *testing.T) {
 	for range 30 {
 		if tick(reduced, quiet) {
 			t.Fatal("limited without a probe")
+		}
+	}
+	// one that steps up on a probe once, a moment before its own
+	// uplink's limit takes it down again: one try, for seconds
+	o = ownLimit{}
+	for i := range 30 {
+		u := quiet
+		switch {
+		case i == 4:
+			u = use(40, 40)
+		case i < 7 && i > 4:
+			u = use(40, 0)
+		}
+		if tick(reduced, u) {
+			t.Fatalf("limited %d s into a reduction by one step up", i)
+		}
+	}
+	// receivers that all say their own uplink limits them: their tries
+	// are theirs (measured: the other side of a two-party call over a
+	// shaped link took its unlimited uplink for limited, and climbed back
+	// one layer per probe)
+	o, unlimited = ownLimit{}, 0
+	for i := range 30 {
+		if tick(reduced, every4(i)) {
+			t.Fatalf("limited %d s into a reduction explained by the receivers' own limits", i)
 		}
 	}
 }

@@ -27,6 +27,7 @@ import (
 // without MustBeFresh, and to a MustBeFresh one while it is fresh.
 type simNet struct {
 	t      *testing.T
+	plis   []time.Time // when the fetcher expressed a keyframe request
 	f      *Fetcher
 	S      enc.Name
 	boot   uint64
@@ -148,6 +149,9 @@ func (s *simNet) meta() proto.StreamMeta {
 // ones (the fetcher's lock is held: answers come in the next round).
 func (s *simNet) onExpress(i *ndn.EncodedInterest, cb ndn.ExpressCallbackFunc) {
 	s.expressed++
+	if _, err := proto.ParsePLIName(s.f.cfg.Owner, i.FinalName); err == nil {
+		s.plis = append(s.plis, s.now)
+	}
 	if sn, err := proto.ParseStreamName(s.S, i.FinalName); err == nil && sn.Kind == proto.KindMedia &&
 		s.badSeq[sn.Seq] && !i.Config.MustBeFresh {
 		s.notFresh++
@@ -459,5 +463,38 @@ func TestFetcherReorderSim(t *testing.T) {
 	}
 	if w := time.Duration(st.ReorderWindow); w < 4*time.Millisecond || s.f.retxDelay() < w {
 		t.Errorf("reordering window %v, retransmission grace %v", w, s.f.retxDelay())
+	}
+}
+
+// A video packet the path never brings is given up, and the fetcher asks
+// for a keyframe at once (the page could not decode past the gap until
+// one came); a stream that loses nothing asks for none.
+func TestFetcherKeyframeOnLoss(t *testing.T) {
+	s := newSimNet(t, slog.New(slog.DiscardHandler))
+	const never = 260
+	s.hold = func(seq uint64) time.Duration {
+		if seq == never {
+			return time.Hour
+		}
+		return 0
+	}
+	s.run(s.now.Add(2*time.Second), nil) // up to seq ~200: nothing lost
+	if len(s.plis) != 0 || s.f.st.Lost != 0 {
+		t.Fatalf("%d keyframe requests, %d lost before any loss", len(s.plis), s.f.st.Lost)
+	}
+	var lostAt time.Time
+	s.run(s.now.Add(3*time.Second), func() {
+		if lostAt.IsZero() && s.f.st.Lost > 0 {
+			lostAt = s.now
+		}
+	})
+	if s.f.st.Lost != 1 || lostAt.IsZero() {
+		t.Fatalf("lost %d", s.f.st.Lost)
+	}
+	if len(s.plis) == 0 || s.plis[0].Before(lostAt) || s.plis[0].Sub(lostAt) > 10*time.Millisecond {
+		t.Fatalf("keyframe requests %v, seq %d given up at %v", s.plis, never, lostAt)
+	}
+	if len(s.plis) != 1 {
+		t.Errorf("%d keyframe requests for one loss", len(s.plis))
 	}
 }

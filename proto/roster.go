@@ -325,8 +325,13 @@ type RosterEntry struct {
 	// camera off (its streams stay announced, and silent or black).
 	AudioMuted bool `json:"audio_muted,omitempty"`
 	VideoMuted bool `json:"video_muted,omitempty"`
-	IntervalMs int  `json:"interval_ms"`
-	Leave      bool `json:"leave,omitempty"`
+	// UplinkLimited: the participant's own uplink limits the layer others
+	// pull of its camera, so it pulls remote video within a budget
+	// (docs/protocol.md 4.7); a publisher then knows that this member's
+	// lower layer of its camera says nothing of its own uplink.
+	UplinkLimited bool `json:"uplink_limited,omitempty"`
+	IntervalMs    int  `json:"interval_ms"`
+	Leave         bool `json:"leave,omitempty"`
 	// KeyEpoch is the newest media key epoch the participant holds
 	// (docs/protocol.md 4.9); omitted when 0.
 	KeyEpoch uint64 `json:"key_epoch,omitempty"`

@@ -35,6 +35,7 @@ type Member struct {
 	Description   json.RawMessage      // JSON object from the member's daemon config, or nil
 	AudioMuted    bool                 // microphone turned off
 	VideoMuted    bool                 // camera turned off
+	UplinkLimited bool                 // its own uplink limits what others pull of it (it pulls within a budget)
 	KeyEpoch      uint64               // newest media key epoch it holds
 	Boot          uint64               // the member's boot (s)
 	Seq           uint64               // seq of the latest heartbeat
@@ -104,6 +105,7 @@ type MemberJSON struct {
 	Streams        []proto.RosterStream `json:"streams"`
 	AudioMuted     bool                 `json:"audio_muted,omitempty"`
 	VideoMuted     bool                 `json:"video_muted,omitempty"`
+	UplinkLimited  bool                 `json:"uplink_limited,omitempty"`
 	HeartbeatAgeMs int64                `json:"heartbeat_age_ms"` // ms since the latest heartbeat arrived (0: this participant)
 	State          State                `json:"state"`
 }
@@ -135,6 +137,7 @@ func (m *Member) JSON(now time.Time) MemberJSON {
 		Streams:        streams,
 		AudioMuted:     m.AudioMuted,
 		VideoMuted:     m.VideoMuted,
+		UplinkLimited:  m.UplinkLimited,
 		HeartbeatAgeMs: age,
 		State:          m.state(now),
 	}

@@ -281,7 +281,7 @@ func (p *Participant) SelfMember() Member {
 	return Member{
 		User: e.User, Name: e.Name, Prefix: p.cfg.UserPrefix, Participant: p.self, Role: e.Role,
 		Streams: e.Streams, Description: e.Description, AudioMuted: e.AudioMuted, VideoMuted: e.VideoMuted,
-		Boot:          p.group.Boot(),
+		UplinkLimited: e.UplinkLimited, Boot: p.group.Boot(),
 		LastHeartbeat: last, Sent: last, Interval: p.cfg.Interval, State: StateSelf, Self: true,
 	}
 }

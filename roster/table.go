@@ -323,6 +323,7 @@ func (t *Table) applyHeartbeat(p roomsync.Pub) {
 		Description:   e.Description,
 		AudioMuted:    e.AudioMuted,
 		VideoMuted:    e.VideoMuted,
+		UplinkLimited: e.UplinkLimited,
 		KeyEpoch:      e.KeyEpoch,
 		Boot:          p.Boot,
 		Seq:           p.Seq,

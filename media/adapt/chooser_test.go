@@ -470,3 +470,55 @@ func TestChooserProbeSoon(t *testing.T) {
 		t.Fatalf("a probe before the starting hold: %+v", d)
 	}
 }
+
+// After a step down is done, the lower layer's loss in its first second is
+// the queue the higher one left: no second step for it; but a stall, or
+// loss after the grace, still steps down.
+func TestChooserDrainGrace(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 2, now)
+	obs := func(loss float64) Decision {
+		now = now.Add(250 * time.Millisecond)
+		return c.Observe(Observation{Now: now, Loss: loss, QueueDelay: 50 * time.Millisecond})
+	}
+	obs(0.2)
+	if d := obs(0.2); d.Layer != 1 || !d.Lossy {
+		t.Fatalf("no step down on loss: %+v", d)
+	}
+	now = now.Add(400 * time.Millisecond)
+	c.Switched(now, 1)
+	for i := range 3 { // 750 ms of the grace
+		if d := obs(0.15); d.Layer != 1 {
+			t.Fatalf("stepped down %d ms into the grace: %+v", 250*(i+1), d)
+		}
+	}
+	obs(0.15) // the grace ends: loss counts again
+	if d := obs(0.15); d.Layer != 0 {
+		t.Fatalf("loss after the grace kept the layer: %+v", d)
+	}
+
+	// a stall in the grace steps down
+	c = NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 2, now)
+	now = now.Add(2 * time.Second)
+	obs(0.2)
+	obs(0.2)
+	now = now.Add(1100 * time.Millisecond)
+	c.Switched(now, 1)
+	obs(1)
+	if d := obs(1); d.Layer != 0 {
+		t.Fatalf("a stall in the grace kept the layer: %+v", d)
+	}
+
+	// a switch up has no grace
+	c = NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 0, now)
+	for !quiet(c, &now, 1).Probe {
+	}
+	if d := c.ProbeResult(now, 800e3, true, 0); d.Layer != 1 {
+		t.Fatalf("no step up: %+v", d)
+	}
+	c.Switched(now, 1)
+	obs(0.2)
+	if d := obs(0.2); d.Layer != 0 {
+		t.Fatalf("loss right after a step up kept the layer: %+v", d)
+	}
+}
