@@ -522,3 +522,37 @@ func TestChooserDrainGrace(t *testing.T) {
 		t.Fatalf("loss right after a step up kept the layer: %+v", d)
 	}
 }
+
+// A busy machine delays packets by tens of milliseconds now and then:
+// such intervals (short of overuse) pause the quiet hold rather than start
+// it over, so the receiver still probes; an overuse starts it over.
+func TestChooserQuietPaused(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 0, now)
+	start := now
+	probed := time.Duration(0)
+	for i := range 100 { // 25 s: every other interval 60 ms of queue
+		now = now.Add(250 * time.Millisecond)
+		q := time.Duration(0)
+		if i%2 == 1 {
+			q = 60 * time.Millisecond
+		}
+		if d := c.Observe(Observation{Now: now, QueueDelay: q}); d.Probe {
+			probed = now.Sub(start)
+			break
+		}
+	}
+	// the start hold is 1.5 s of quiet: half the intervals are
+	if probed < 2500*time.Millisecond || probed > 4*time.Second {
+		t.Fatalf("first probe after %v (0: none in 25 s)", probed)
+	}
+
+	// an overuse starts the hold over
+	c = NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 0, now)
+	quiet(c, &now, 5) // 1.25 s of quiet
+	now = now.Add(250 * time.Millisecond)
+	c.Observe(Observation{Now: now, QueueDelay: 100 * time.Millisecond})
+	if d := quiet(c, &now, 2); d.Probe {
+		t.Fatal("probed 0.5 s after an overuse")
+	}
+}
