@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/peets/peets/internal/netns"
 )
@@ -57,15 +58,15 @@ func (s *Shaper) Set(rate int64) error {
 	if s.set && rate == s.rate {
 		return nil
 	}
-	s.readLocked()
-	s.qdisc = s.qdisc.add(s.last)
-	s.last = QdiscStats{}
 	var err error
 	if rate == 0 {
 		if s.set && s.rate != 0 {
-			err = s.NS.TC("qdisc", "del", "dev", s.Dev, "root")
+			err = s.lift()
 		}
 	} else {
+		s.readLocked()
+		s.qdisc = s.qdisc.add(s.last)
+		s.last = QdiscStats{}
 		burst, lat := s.Burst, s.Latency
 		if burst == "" {
 			burst = AutoBurst(rate)
@@ -80,6 +81,32 @@ func (s *Shaper) Set(rate int64) error {
 	}
 	s.rate, s.set = rate, true
 	return nil
+}
+
+// liftRate and liftDrain: a limit is lifted by raising the token bucket's
+// rate first, so what it holds drains, and removing it after a moment.
+// Deleting a qdisc drops its queue (up to its latency's worth of
+// packets), a burst of loss that a link getting faster does not cause and
+// that had receivers step down at the very moment a limit was lifted.
+const (
+	liftRate  = "1gbit"
+	liftDrain = 100 * time.Millisecond
+)
+
+// lift removes the limit in force (s.mu held).
+func (s *Shaper) lift() error {
+	lat := s.Latency
+	if lat == "" {
+		lat = DefaultLatency
+	}
+	if err := s.NS.TC("qdisc", "change", "dev", s.Dev, "root", "tbf", "rate", liftRate, "burst", AutoBurst(1e9), "latency", lat); err != nil {
+		return err
+	}
+	time.Sleep(liftDrain)
+	s.readLocked() // the tbf's counters, up to its removal
+	s.qdisc = s.qdisc.add(s.last)
+	s.last = QdiscStats{}
+	return s.NS.TC("qdisc", "del", "dev", s.Dev, "root")
 }
 
 // Rate is the rate in force (0: none).

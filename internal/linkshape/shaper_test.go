@@ -62,6 +62,13 @@ func TestShaper(t *testing.T) {
 	if err := s.Set(0); err != nil { // no qdisc to take away: no error
 		t.Fatal(err)
 	}
+	// the bucket sent what it held before it went (lifted, not deleted
+	// with its queue)
+	lifted := s.Qdisc()
+	if lifted.Bytes < q.Bytes || lifted.Drops != q.Drops {
+		t.Fatalf("counters went back, or drops while lifting: %+v -> %+v", q, lifted)
+	}
+	q = lifted
 	if got := blast(500 * time.Millisecond); got < 200_000 {
 		t.Fatalf("unlimited: %d bytes in 0.5 s of 4 Mbit/s", got)
 	}
@@ -74,5 +81,30 @@ func TestShaper(t *testing.T) {
 	blast(200 * time.Millisecond)
 	if q3 := s.Qdisc(); q3.Bytes <= q.Bytes {
 		t.Fatalf("a second qdisc's counters did not add: %+v -> %+v", q, q3)
+	}
+
+	// A limit lifted with a full queue: what the queue held still arrives
+	// (deleting the qdisc would drop it, ~12 KB at 1 Mbit/s).
+	if err := s.Set(1_000_000); err != nil {
+		t.Fatal(err)
+	}
+	before, err := ReadDev(b, p.DevB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q = s.Qdisc()
+	dst := &net.UDPAddr{IP: net.IPv4(10, 197, 0, 2), Port: 40000}
+	const sent = 30
+	for range sent {
+		_, _ = tx.WriteToUDP(make([]byte, 1000), dst)
+	}
+	if err := s.Set(0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	after, _ := ReadDev(b, p.DevB)
+	dropped := s.Qdisc().Drops - q.Drops
+	if got, want := (after.RxBytes-before.RxBytes)/1000, uint64(sent)-dropped; got < want {
+		t.Fatalf("lifting the limit lost the queue: %d of %d datagrams arrived, %d dropped on the way in", got, sent, dropped)
 	}
 }
