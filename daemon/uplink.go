@@ -99,9 +99,9 @@ func layerLimit(bitrates []float64, share float64) int {
 // ownLimit tells from the uplink decisions, tick after tick, whether this
 // proxy's own uplink is what limits the layer others pull: they pull a
 // lower layer than the page sends (Reduced) for ownLimitAfter, and they
-// tried a higher one at least twice within ownLimitProbes (its publisher
-// began serving a layer above the one pulled, in two intervals apart)
-// and did not keep it. Reduced alone is not enough: every subscriber
+// tried a higher one at least twice within ownLimitProbes (each time, its
+// publisher served a layer above the one pulled in an interval after one
+// in which it served none) and did not keep it. Reduced alone is not enough: every subscriber
 // starts on the middle layer for a second or two, and one that limits its
 // own pulls (its own uplink limited: no probe above its limit) pulls a
 // lower layer while this uplink is fine. One try is not enough either:
