@@ -207,9 +207,24 @@ func Goals() []Goal {
 				if n == nil || n.Peets == nil {
 					return 0, "", false
 				}
+				direct := "-"
+				if n.Direct != nil {
+					for _, l := range n.Direct.Links {
+						if l.Name == "A->B" && l.WirePerDelivered != nil {
+							direct = f2(*l.WirePerDelivered)
+						}
+					}
+				}
 				for _, l := range n.Peets.Links {
 					if l.Name == "A->B" && l.WirePerDelivered != nil {
-						return *l.WirePerDelivered, f2(*l.WirePerDelivered), true
+						// the rest is what each packet costs (name,
+						// signature, an Interest), not repeats: say so
+						copies := "-"
+						if l.Copies != nil {
+							copies = fmt.Sprintf("%.2f", *l.Copies)
+						}
+						return *l.WirePerDelivered, fmt.Sprintf("%s (direct %s; copies of each packet %s, duplicate Data %.1f %% of the bytes)",
+							f2(*l.WirePerDelivered), direct, copies, 100*l.DupShare), true
 					}
 				}
 				return 0, "", false
