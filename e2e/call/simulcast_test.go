@@ -78,6 +78,25 @@ func layerStats(t *testing.T, pageURL string) map[string]any {
 
 // waitLayer waits up to 20 s until the proxy of pageURL pulls layer of the
 // layered remote camera stream.
+// waitLayerSent waits until the proxy of pageURL knows n layers of the
+// remote camera stream (its publisher's page sends them).
+func waitLayerSent(t *testing.T, pageURL, stream string, n int, timeout time.Duration) {
+	t.Helper()
+	start := time.Now()
+	for {
+		cam, _ := layerStats(t, pageURL)[stream].(map[string]any)
+		if got, _ := cam["layers"].(float64); int(got) >= n {
+			t.Logf("%s: %d layers of %s after %v", pageURL, n, stream, time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if time.Since(start) > timeout {
+			js, _ := json.Marshal(cam)
+			t.Fatalf("%s: the publisher of %s did not send %d layers in %v: %s", pageURL, stream, n, timeout, js)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
 func waitLayer(t *testing.T, pageURL, stream, layer string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)

@@ -54,6 +54,12 @@ func TestSpeakerView(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("alice's view: %v", view())
+	// Carol's page turns its encodings on as its estimate of the way to
+	// its proxy grows; on a loaded machine the top one came after more
+	// than 20 s (a clean-clone CI run: cam.m 10 s after the page opened,
+	// cam.h not within the wait for alice's layer). Alice cannot pull a
+	// layer that is not sent: the wait for it starts once it is.
+	waitLayerSent(t, urls[0], "/peets/user/carol/speakerview/media/cam", 3, 40*time.Second)
 	waitLayer(t, urls[0], "/peets/user/carol/speakerview/media/cam", "cam.h")
 	waitLayer(t, urls[0], "/peets/user/bob/speakerview/media/cam", "cam.l")
 	before := browser.WaitDecoded(t, alice, 2, 5*time.Second)
