@@ -71,11 +71,12 @@ func (d *Daemon) qualityLoop(ctx context.Context) {
 				continue
 			}
 			q := proto.Quality{Streams: streams}
-			u, use, ok := d.uplinkQuality(qt)
+			receivers, unlimited := d.receivers()
+			u, use, ok := d.uplinkQuality(qt, receivers)
 			if ok {
 				q.Uplink = &u
 			}
-			limited := ok && qt.own.update(now, u, use, d.unlimitedReceivers())
+			limited := ok && qt.own.update(now, u, use, unlimited)
 			if d.ownUplinkLimited.Swap(limited) != limited {
 				d.log.Info("own uplink", "limits_others", limited, "pulled", u.Pulled, "sending", u.Sending)
 				// the other members learn that this one pulls within a
@@ -183,7 +184,7 @@ func round2(v float64) float64 { return math.Round(v*100) / 100 }
 
 // uplinkQuality samples the publishers of the camera's layers; false if
 // this proxy publishes no simulcast camera.
-func (d *Daemon) uplinkQuality(qt *qualityTracker) (proto.Uplink, []layerUse, bool) {
+func (d *Daemon) uplinkQuality(qt *qualityTracker, receivers int) (proto.Uplink, []layerUse, bool) {
 	d.mu.Lock()
 	layers := map[string]*localStream{}
 	for _, l := range d.locals {
@@ -221,7 +222,7 @@ func (d *Daemon) uplinkQuality(qt *qualityTracker) (proto.Uplink, []layerUse, bo
 	if len(use) == 0 {
 		return proto.Uplink{}, nil, false
 	}
-	return uplinkDecision(d.receivers(), use), use, true
+	return uplinkDecision(receivers, use), use, true
 }
 
 // shareOf divides a budget of remote video among the remote cameras
@@ -248,20 +249,18 @@ func (d *Daemon) localGone(id string) bool {
 }
 
 // receivers counts the other members that fetch media (a broadcaster
-// fetches none).
-func (d *Daemon) receivers() int { return d.countReceivers(false) }
-
-// unlimitedReceivers is how many of them do not say that their own uplink
-// limits them (proto.RosterEntry.UplinkLimited): only those may pull a
-// lower layer of this camera because of this uplink.
-func (d *Daemon) unlimitedReceivers() int { return d.countReceivers(true) }
-
-func (d *Daemon) countReceivers(unlimitedOnly bool) int {
-	n := 0
+// fetches none), and of them those that do not say their own uplink limits
+// them (proto.RosterEntry.UplinkLimited): only those may pull a lower
+// layer of this camera because of this uplink.
+func (d *Daemon) receivers() (all, unlimited int) {
 	for _, m := range d.part.Snapshot() {
-		if !m.Self && !m.Participant.Equal(d.self) && m.Role != proto.RoleBroadcaster && !(unlimitedOnly && m.UplinkLimited) {
-			n++
+		if m.Self || m.Participant.Equal(d.self) || m.Role == proto.RoleBroadcaster {
+			continue
+		}
+		all++
+		if !m.UplinkLimited {
+			unlimited++
 		}
 	}
-	return n
+	return all, unlimited
 }

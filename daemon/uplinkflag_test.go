@@ -14,8 +14,9 @@ import (
 // again when it says so no more.
 func TestUplinkLimitedTravels(t *testing.T) {
 	pub, sub := botAndWatcher(t, "uplinkflag")
-	if synctest.Eventually(10*time.Second, func() bool { return pub.receivers() == 1 && pub.unlimitedReceivers() == 1 }) < 0 {
-		t.Fatalf("receivers %d, unlimited %d", pub.receivers(), pub.unlimitedReceivers())
+	counts := func() [2]int { all, unlimited := pub.receivers(); return [2]int{all, unlimited} }
+	if synctest.Eventually(10*time.Second, func() bool { return counts() == [2]int{1, 1} }) < 0 {
+		t.Fatalf("receivers and unlimited ones: %v", counts())
 	}
 	set := func(on bool) {
 		if err := sub.Roster().Update(func(e *proto.RosterEntry) { e.UplinkLimited = on }); err != nil {
@@ -23,14 +24,14 @@ func TestUplinkLimitedTravels(t *testing.T) {
 		}
 	}
 	set(true)
-	if synctest.Eventually(3*time.Second, func() bool { return pub.unlimitedReceivers() == 0 }) < 0 {
+	if synctest.Eventually(3*time.Second, func() bool { return counts()[1] == 0 }) < 0 {
 		t.Fatal("the flag did not reach the publisher")
 	}
-	if pub.receivers() != 1 {
-		t.Errorf("receivers %d", pub.receivers())
+	if c := counts(); c[0] != 1 {
+		t.Errorf("receivers %d", c[0])
 	}
 	set(false)
-	if synctest.Eventually(3*time.Second, func() bool { return pub.unlimitedReceivers() == 1 }) < 0 {
+	if synctest.Eventually(3*time.Second, func() bool { return counts()[1] == 1 }) < 0 {
 		t.Fatal("the flag's end did not reach the publisher")
 	}
 }

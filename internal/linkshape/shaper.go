@@ -64,9 +64,7 @@ func (s *Shaper) Set(rate int64) error {
 			err = s.lift()
 		}
 	} else {
-		s.readLocked()
-		s.qdisc = s.qdisc.add(s.last)
-		s.last = QdiscStats{}
+		s.foldLocked()
 		burst, lat := s.Burst, s.Latency
 		if burst == "" {
 			burst = AutoBurst(rate)
@@ -103,9 +101,7 @@ func (s *Shaper) lift() error {
 		return err
 	}
 	time.Sleep(liftDrain)
-	s.readLocked() // the tbf's counters, up to its removal
-	s.qdisc = s.qdisc.add(s.last)
-	s.last = QdiscStats{}
+	s.foldLocked() // the tbf's counters, up to its removal
 	return s.NS.TC("qdisc", "del", "dev", s.Dev, "root")
 }
 
@@ -123,6 +119,14 @@ func (s *Shaper) Qdisc() QdiscStats {
 	defer s.mu.Unlock()
 	s.readLocked()
 	return s.qdisc.add(s.last)
+}
+
+// foldLocked adds the counters of the qdisc in force to the sum, before it
+// is replaced or removed.
+func (s *Shaper) foldLocked() {
+	s.readLocked()
+	s.qdisc = s.qdisc.add(s.last)
+	s.last = QdiscStats{}
 }
 
 // readLocked reads the current root qdisc's counters into s.last when it
