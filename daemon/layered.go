@@ -136,11 +136,14 @@ func bitratesOf(ls []proto.RosterStream) []float64 {
 }
 
 // startLayered starts fetching a remote simulcast camera.
-func (d *Daemon) startLayered(ctx context.Context, info RemoteInfo, layers []proto.RosterStream, viewLimit int) *layeredRemote {
+func (d *Daemon) startLayered(ctx context.Context, info RemoteInfo, layers []proto.RosterStream, viewLimit int, moved float64) *layeredRemote {
 	layers = layersOf(layers)
 	start := len(layers) / 2 // the middle: a probe takes it up within seconds
 	if viewLimit >= 0 {
 		start = min(start, viewLimit) // a thumbnail starts where it stays
+	}
+	if l := adapt.MovedLayer(bitratesOf(layers), viewLimit, moved); moved > 0 && l > start {
+		start = l // shown large in place of another: what that one let go
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	lr := &layeredRemote{
@@ -169,10 +172,15 @@ func (d *Daemon) startLayered(ctx context.Context, info RemoteInfo, layers []pro
 
 // setViewLimit sets the highest layer the pages' tiles need (-1: no
 // limit); the chooser goes down to it, and up to it as the path allows.
-func (lr *layeredRemote) setViewLimit(limit int) {
+// moved > 0: the tile grew in place of others that let go moved bits/s
+// (tileMove).
+func (lr *layeredRemote) setViewLimit(limit int, moved float64) {
 	lr.mu.Lock()
 	raised := limit != lr.viewLimit && (limit < 0 || lr.viewLimit >= 0 && limit > lr.viewLimit)
 	lr.viewLimit = limit
+	if raised && moved > 0 {
+		lr.ch.TileMoved(time.Now(), moved)
+	}
 	lr.mu.Unlock()
 	if raised {
 		select {
@@ -180,6 +188,21 @@ func (lr *layeredRemote) setViewLimit(limit int) {
 		default:
 		}
 	}
+}
+
+// carried is the bitrate of the layer played, when no switch is under way
+// and the path carries it (adapt.Chooser.Carried), else 0. It is the
+// larger of the measured and the announced bitrate: the stream it moves to
+// compares it with the announced bitrates of the layers it does not pull
+// (a bot's top layer measured 0.9-1.1 Mbit/s for an announced 1.5).
+func (lr *layeredRemote) carried() float64 {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	c := lr.ch.Carried()
+	if lr.target != lr.cur || c <= 0 {
+		return 0
+	}
+	return max(c, float64(lr.layers[lr.cur].Bitrate))
 }
 
 // setLayers follows the layers the publisher announces (a layer may come

@@ -183,12 +183,11 @@ func (d *Daemon) syncMember(ctx context.Context, m roster.Member) {
 		if r == nil {
 			r = d.newRemote(m, s, key)
 		}
-		off := mutedKind(m, s.Kind)
+		on := true
 		if s.Kind == proto.KindVideo {
-			_, on := d.shown(m.User)
-			off = off || !on
+			_, on = d.shown(m.User)
 		}
-		d.follow(ctx, r, off, func() *remoteRun { return d.runFetcher(ctx, r, s) })
+		d.follow(ctx, r, offWhy(mutedKind(m, s.Kind), on), func() *remoteRun { return d.runFetcher(ctx, r, s) })
 	}
 	for g, layers := range groups {
 		key := remoteKey(m.Participant, g)
@@ -205,12 +204,14 @@ func (d *Daemon) syncMember(ctx context.Context, m roster.Member) {
 		}
 		height, on := d.shown(m.User)
 		limit := viewLimit(layersOf(layers), d.cfg.Layers(), height)
-		d.follow(ctx, r, mutedKind(m, proto.KindVideo) || !on, func() *remoteRun {
-			lr := d.startLayered(ctx, r.info, layers, limit)
-			return &remoteRun{lr: lr}
+		moved := d.takeMove(m.User)
+		started := false
+		d.follow(ctx, r, offWhy(mutedKind(m, proto.KindVideo), on), func() *remoteRun {
+			started = true
+			return &remoteRun{lr: d.startLayered(ctx, r.info, layers, limit, moved)}
 		})
-		if lr := r.layered(); lr != nil {
-			lr.setViewLimit(limit)
+		if lr := r.layered(); lr != nil && !started {
+			lr.setViewLimit(limit, moved)
 		}
 	}
 	d.dropMember(m.Participant, keep)
@@ -222,21 +223,34 @@ func mutedKind(m roster.Member, kind string) bool {
 	return (kind == proto.KindVideo && m.VideoMuted) || (kind == proto.KindAudio && m.AudioMuted)
 }
 
-// follow pauses r while its member keeps it off, and runs it (start) when
-// it is on, announcing it to the pages the first time. On the roster loop.
-func (d *Daemon) follow(ctx context.Context, r *remoteStream, off bool, start func() *remoteRun) {
+// offWhy says why a stream is not to be fetched ("": it is): its member
+// turned it off, or (video) no page shows it.
+func offWhy(muted, shown bool) string {
+	switch {
+	case muted:
+		return "turned off by its member"
+	case !shown:
+		return "off screen on every page"
+	}
+	return ""
+}
+
+// follow pauses r while it is off (off: why, offWhy), and runs it (start)
+// when it is on, announcing it to the pages the first time. On the roster
+// loop.
+func (d *Daemon) follow(ctx context.Context, r *remoteStream, off string, start func() *remoteRun) {
 	d.mu.Lock()
 	_, known := d.remotes[r.info.Key]
 	d.mu.Unlock()
 	switch {
-	case off && !r.paused():
+	case off != "" && !r.paused():
 		r.stop()
-		d.log.Info("paused: turned off by its member", "stream", r.info.Owner.String()+"/"+r.info.Stream)
-	case !off && r.paused() && ctx.Err() == nil:
+		d.log.Info("paused", "stream", r.info.Owner.String()+"/"+r.info.Stream, "why", off)
+	case off == "" && r.paused() && ctx.Err() == nil:
 		if run := start(); run != nil {
 			r.run.Store(run)
 			if known {
-				d.log.Info("resumed: turned on by its member", "stream", r.info.Owner.String()+"/"+r.info.Stream)
+				d.log.Info("resumed", "stream", r.info.Owner.String()+"/"+r.info.Stream)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"math"
 	"sync"
+	"time"
 
 	"github.com/peets/peets/proto"
 )
@@ -18,6 +19,17 @@ import (
 type views struct {
 	mu    sync.Mutex
 	pages map[any]proto.View
+	moves map[string]tileMove // by user: bits/s of video a tile made smaller let go for the user's, taken by the roster loop
+}
+
+// tileMove: when a view makes some tiles smaller and others larger (the
+// speaker view's large tile moves to a new speaker), the bitrate the
+// shrunk tiles' streams were pulling, now let go, is shared among the
+// grown ones: the path carried it a moment ago, so a grown tile's stream
+// takes the layer it pays for without a probe (adapt.Chooser.TileMoved).
+type tileMove struct {
+	at   time.Time
+	rate float64
 }
 
 // setView records page's view (nil: the page is gone) and has the roster
@@ -27,17 +39,99 @@ func (d *Daemon) setView(page any, v *proto.View) {
 	if d.views.pages == nil {
 		d.views.pages = map[any]proto.View{}
 	}
+	old := d.views.pages[page]
 	if v == nil {
 		delete(d.views.pages, page)
 	} else {
 		d.views.pages[page] = *v
 	}
 	d.views.mu.Unlock()
+	if v != nil {
+		d.noteMoves(old, *v)
+	}
 	select {
 	case d.viewWake <- struct{}{}:
 	default:
 	}
 }
+
+// noteMoves records the tile moves from view old to view v of one page.
+func (d *Daemon) noteMoves(old, v proto.View) {
+	heights := func(v proto.View) map[string]int {
+		h := map[string]int{}
+		for _, t := range v.Tiles {
+			h[t.ID] = max(h[t.ID], t.Height)
+		}
+		return h
+	}
+	was, now := heights(old), heights(v)
+	var grown []string
+	for id, h := range now {
+		if h > was[id] {
+			grown = append(grown, id)
+		}
+	}
+	if len(grown) == 0 {
+		return
+	}
+	rate := 0.0
+	for id, h := range was {
+		if now[id] < h {
+			rate += d.carried(id)
+		}
+	}
+	if rate <= 0 {
+		return
+	}
+	at := time.Now()
+	d.views.mu.Lock()
+	defer d.views.mu.Unlock()
+	if d.views.moves == nil {
+		d.views.moves = map[string]tileMove{}
+	}
+	for _, id := range grown {
+		d.views.moves[id] = tileMove{at: at, rate: rate / float64(len(grown))}
+	}
+}
+
+// carried is the bitrate of user's layered video as its path carries it
+// now (0: none, or the path overuses it).
+func (d *Daemon) carried(user string) float64 {
+	var lrs []*layeredRemote
+	d.mu.Lock()
+	for _, r := range d.remotes {
+		if r.info.User == user {
+			if lr := r.layered(); lr != nil {
+				lrs = append(lrs, lr)
+			}
+		}
+	}
+	d.mu.Unlock()
+	rate := 0.0
+	for _, lr := range lrs {
+		rate += lr.carried()
+	}
+	return rate
+}
+
+// takeMove returns (and forgets) the bitrate a tile move gave user's
+// video within the last movedFor, or 0.
+func (d *Daemon) takeMove(user string) float64 {
+	d.views.mu.Lock()
+	defer d.views.mu.Unlock()
+	m, ok := d.views.moves[user]
+	if !ok {
+		return 0
+	}
+	delete(d.views.moves, user)
+	if time.Since(m.at) > movedFor {
+		return 0
+	}
+	return m.rate
+}
+
+// movedFor: a tile move not applied this soon is stale.
+const movedFor = 2 * time.Second
 
 // shown tells whether user's video is on a page, and the tallest tile
 // showing it (0: no page said: shown, size unknown).

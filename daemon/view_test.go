@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peets/peets/media/adapt"
 	"github.com/peets/peets/media/source"
 	"github.com/peets/peets/proto"
 	"github.com/peets/peets/sync/synctest"
@@ -66,5 +67,87 @@ func TestViewOffScreen(t *testing.T) {
 	sub.setView(page, nil)
 	if synctest.Eventually(time.Second, running) < 0 {
 		t.Fatal("with no page left, the video is not pulled")
+	}
+}
+
+// TestTileMoves: a view that makes one tile small and another large hands
+// the bitrate the small one's stream was pulling to the large one's, once
+// and while fresh; split among several tiles that grew; nothing when the
+// stream let go was overusing its path, or when nothing shrank. What
+// moves is the announced bitrate of the layer let go when it measures less.
+func TestTileMoves(t *testing.T) {
+	now := time.Now()
+	d := &Daemon{remotes: map[string]*remoteStream{}}
+	lrs := map[string]*layeredRemote{}
+	for _, u := range []string{"ann", "bob", "cat"} {
+		// measured below the announced 1.5 Mbit/s: the announced counts
+		measured := []float64{150e3, 500e3, 1.1e6}
+		layers := []proto.RosterStream{{ID: "cam.l", Bitrate: 150e3}, {ID: "cam.m", Bitrate: 500e3}, {ID: "cam.h", Bitrate: 1.5e6}}
+		lr := &layeredRemote{ch: adapt.NewChooser(adapt.Config{}, measured, 2, now), layers: layers, cur: 2, target: 2, viewLimit: 0}
+		r := &remoteStream{info: RemoteInfo{User: u, Key: u + "/cam"}}
+		r.run.Store(&remoteRun{lr: lr})
+		d.remotes[r.info.Key] = r
+		lrs[u] = lr
+	}
+	page := new(int)
+	speaker := func(main string) *proto.View {
+		v := &proto.View{}
+		for _, u := range []string{"ann", "bob", "cat"} {
+			h := 112
+			if u == main {
+				h = 720
+			}
+			v.Tiles = append(v.Tiles, proto.ViewTile{ID: u, Height: h})
+		}
+		return v
+	}
+	d.setView(page, speaker("ann"))
+	if got := d.takeMove("ann"); got != 0 {
+		t.Fatalf("first view: a move of %v, want none (nothing shrank)", got)
+	}
+	d.setView(page, speaker("bob"))
+	if got := d.takeMove("bob"); got != 1.5e6 {
+		t.Fatalf("ann -> bob: bob's move %v, want 1.5e6 (ann's top layer)", got)
+	}
+	if got := d.takeMove("bob"); got != 0 {
+		t.Fatalf("a move taken twice: %v", got)
+	}
+	if got := d.takeMove("ann"); got != 0 {
+		t.Fatalf("ann shrank, yet has a move of %v", got)
+	}
+
+	// Overusing: nothing to hand on.
+	lrs["bob"].ch.Observe(adapt.Observation{Now: now.Add(250 * time.Millisecond), QueueDelay: 300 * time.Millisecond})
+	d.setView(page, speaker("cat"))
+	if got := d.takeMove("cat"); got != 0 {
+		t.Fatalf("bob overusing: cat's move %v, want none", got)
+	}
+
+	// A switch under way: nothing either.
+	lrs["cat"].target = 1
+	d.setView(page, speaker("ann"))
+	if got := d.takeMove("ann"); got != 0 {
+		t.Fatalf("cat switching: ann's move %v, want none", got)
+	}
+	lrs["cat"].target = 2
+
+	// The large tile split into a grid: shared.
+	d.setView(page, speaker("cat"))
+	d.takeMove("cat")
+	d.setView(page, &proto.View{Tiles: []proto.ViewTile{{ID: "ann", Height: 360}, {ID: "bob", Height: 360}, {ID: "cat", Height: 360}}})
+	a, b := d.takeMove("ann"), d.takeMove("bob")
+	if a != 0.75e6 || b != 0.75e6 {
+		t.Fatalf("grid: moves %v and %v, want 0.75e6 each", a, b)
+	}
+
+	// Stale.
+	d.setView(page, speaker("ann"))
+	d.views.mu.Lock()
+	m := d.views.moves["ann"]
+	m.at = m.at.Add(-2 * movedFor)
+	d.views.moves["ann"] = m
+	d.views.mu.Unlock()
+	if got := d.takeMove("ann"); got != 0 {
+		t.Fatalf("a stale move: %v", got)
 	}
 }

@@ -147,12 +147,13 @@ type Chooser struct {
 	cautious    bool                  // SetCautious
 	limit       int                   // SetLimit: the highest layer allowed
 	limitWhy    string
-	raised      bool      // the limit went up since the last Observe
-	capFrom     int       // the layer a limit took the choice down from (-1: none)
-	capAt       time.Time // when the limit last took it down
-	drainUntil  time.Time // a step down's grace for loss (Switched)
-	Downs, Ups  int       // switches so far
-	FailedUps   int       // ups undone within FailWindow
+	raised      bool        // the limit went up since the last Observe
+	capFrom     int         // the layer a limit took the choice down from (-1: none)
+	capAt       time.Time   // when the limit last took it down
+	drainUntil  time.Time   // a step down's grace for loss (Switched)
+	moved       probeSample // TileMoved: the bitrate a large tile let go for this stream, and when
+	Downs, Ups  int         // switches so far
+	FailedUps   int         // ups undone within FailWindow
 	ProbesTried int
 }
 
@@ -178,6 +179,11 @@ const (
 	// recheck: a probe that fits when an earlier one did not is confirmed
 	// this soon.
 	recheck = time.Second
+	// movedMemory and movedMargin (TileMoved): a large tile's bitrate
+	// counts for the stream it moved to this long, for a layer up to this
+	// much above it (the same layer of two cameras differs by a quarter).
+	movedMemory = 3 * time.Second
+	movedMargin = 1.25
 	// PacedProbe: a paced train goes at this many times the bitrate a
 	// layer needs with the other streams (Decision.ProbeRate); the
 	// arrivals of a path that carries it then measure above Headroom
@@ -239,6 +245,61 @@ func (c *Chooser) ProbeSoon() {
 	c.raised = true // handled as a raised limit the path never carried
 }
 
+// TileMoved reports that the page made this stream's tile larger and
+// another's smaller at once (the speaker view's large tile moved to a new
+// speaker): the subscriber's path carried rate bits/s of the other
+// stream's layer a moment ago and no longer needs to. At the raised
+// limit's Observe (within movedMemory) the choice goes straight to the
+// highest layer up to the limit whose bitrate is within movedMargin of
+// rate, without a probe: on a loaded machine a probe took 100-400 ms and,
+// measuring a moment of the machine's delay, sometimes only the middle
+// layer, and the top layer then waited a whole hold (4 s). A layer that
+// failed lately is not taken that way; one taken fails like any step up
+// (FailWindow).
+func (c *Chooser) TileMoved(now time.Time, rate float64) {
+	c.moved = probeSample{at: now, rate: rate}
+}
+
+// movedLayer is the layer TileMoved allows now (-1: none).
+func (c *Chooser) movedLayer(now time.Time) int {
+	if c.moved.rate <= 0 || now.Sub(c.moved.at) > movedMemory {
+		return -1
+	}
+	for l := MovedLayer(c.bitrates, c.limit, c.moved.rate); l > c.cur; l-- {
+		if f, ok := c.failCap[l]; ok && now.Sub(f.at) < failMemory && c.moved.rate < retryMargin*f.rate {
+			continue
+		}
+		return l
+	}
+	return -1
+}
+
+// MovedLayer is the highest layer up to limit (lowest first; limit < 0:
+// the top) whose bitrate a large tile of rate bits/s moved to a stream
+// pays for (TileMoved), or -1. A stream shown large for the first time
+// starts there.
+func MovedLayer(bitrates []float64, limit int, rate float64) int {
+	if limit < 0 || limit >= len(bitrates) {
+		limit = len(bitrates) - 1
+	}
+	for l := limit; l >= 0; l-- {
+		if bitrates[l] <= movedMargin*rate {
+			return l
+		}
+	}
+	return -1
+}
+
+// Carried is the bitrate of the current layer when the path carries it
+// (no overuse in the last interval), else 0: what a large tile lets go
+// when it moves to another stream (TileMoved).
+func (c *Chooser) Carried() float64 {
+	if c.overusing > 0 {
+		return 0
+	}
+	return c.bitrates[c.cur]
+}
+
 // Hold is the current quiet time required before probing up.
 func (c *Chooser) Hold() time.Duration { return c.hold }
 
@@ -288,6 +349,14 @@ func (c *Chooser) Observe(o Observation) Decision {
 				c.Ups++
 				c.lastUp, c.upCap, c.quietSince = o.Now, 0, time.Time{}
 				return Decision{Layer: c.cur, Reason: "limit lifted: back to the layer the path carried"}
+			}
+			if to := c.movedLayer(o.Now); to > c.cur {
+				rate := c.moved.rate
+				c.moved = probeSample{}
+				c.cur = to
+				c.Ups++
+				c.lastUp, c.upCap, c.quietSince = o.Now, rate, time.Time{}
+				return Decision{Layer: c.cur, Reason: fmt.Sprintf("limit lifted: the large tile moved here (%.0f kbit/s let go)", rate/1000)}
 			}
 			// Never carried up to the new limit lately: probe now, quiet
 			// or not, and the probe's result climbs as far as it fits.

@@ -556,3 +556,96 @@ func TestChooserQuietPaused(t *testing.T) {
 		t.Fatal("probed 0.5 s after an overuse")
 	}
 }
+
+// TestChooserTileMoved: the large tile moved here from a stream whose top
+// layer the path carried: the raised limit takes the top at once, with no
+// probe; not when the move is old, not above what moved (with a margin),
+// and not to a layer that failed lately on a capacity the move does not
+// beat. A layer taken so fails like any step up.
+func TestChooserTileMoved(t *testing.T) {
+	rates := []float64{150e3, 500e3, 1.5e6}
+	start := time.Unix(1_800_000_000, 0)
+	thumb := func() (*Chooser, time.Time) {
+		now := start
+		c := NewChooser(Config{}, rates, 0, now)
+		c.SetLimit(0, "thumbnail")
+		quiet(c, &now, 8+int(probeMemory/(250*time.Millisecond)))
+		return c, now
+	}
+
+	c, now := thumb()
+	c.TileMoved(now, 1.3e6) // another camera's top layer, a little smaller
+	c.SetLimit(-1, "")
+	if d := quiet(c, &now, 1); d.Layer != 2 || d.Probe || d.Reason == "" {
+		t.Fatalf("tile moved: %+v, want the top at once", d)
+	}
+	// It fails like any step up: overuse within FailWindow.
+	for range 4 {
+		now = now.Add(250 * time.Millisecond)
+		c.Observe(Observation{Now: now, Loss: 0.3})
+	}
+	if c.Layer() != 1 || c.FailedUps != 1 {
+		t.Fatalf("after loss: layer %d, failed ups %d, want 1, 1", c.Layer(), c.FailedUps)
+	}
+
+	// What moved was the middle layer: the middle, not the top.
+	c, now = thumb()
+	c.TileMoved(now, 480e3)
+	c.SetLimit(-1, "")
+	if d := quiet(c, &now, 1); d.Layer != 1 || d.Probe {
+		t.Fatalf("a middle layer moved: %+v, want the middle at once", d)
+	}
+
+	// Too old (the view changed long before the limit took effect), or
+	// too small: a probe as before.
+	c, now = thumb()
+	c.TileMoved(now.Add(-2*movedMemory), 1.5e6)
+	c.SetLimit(-1, "")
+	if d := quiet(c, &now, 1); d.Layer != 0 || !d.Probe {
+		t.Fatalf("an old move: %+v, want a probe", d)
+	}
+	c, now = thumb()
+	c.TileMoved(now, 100e3)
+	c.SetLimit(-1, "")
+	if d := quiet(c, &now, 1); d.Layer != 0 || !d.Probe {
+		t.Fatalf("a thumbnail moved: %+v, want a probe", d)
+	}
+
+	// The top failed lately on 2 Mbit/s: a move of 1.5 Mbit/s takes the
+	// middle only.
+	c, now = thumb()
+	c.failCap[2] = probeSample{at: now.Add(-10 * time.Second), rate: 2e6}
+	c.TileMoved(now, 1.5e6)
+	c.SetLimit(-1, "")
+	if d := quiet(c, &now, 1); d.Layer != 1 {
+		t.Fatalf("the top failed lately: %+v, want the middle", d)
+	}
+
+	// A move is used once.
+	c, now = thumb()
+	c.TileMoved(now, 1.5e6)
+	c.SetLimit(-1, "")
+	quiet(c, &now, 1)
+	c.SetLimit(0, "thumbnail")
+	quiet(c, &now, 1+int(probeMemory/(250*time.Millisecond)))
+	c.SetLimit(-1, "")
+	if d := quiet(c, &now, 1); !d.Probe {
+		t.Fatalf("the move counted twice: %+v", d)
+	}
+}
+
+// TestChooserCarried: what a stream's tile lets go is its current layer's
+// bitrate, unless the path overuses it.
+func TestChooserCarried(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 2, now)
+	quiet(c, &now, 2)
+	if got := c.Carried(); got != 1.5e6 {
+		t.Fatalf("carried %v, want 1.5e6", got)
+	}
+	now = now.Add(250 * time.Millisecond)
+	c.Observe(Observation{Now: now, QueueDelay: 200 * time.Millisecond})
+	if got := c.Carried(); got != 0 {
+		t.Fatalf("carried %v while overusing, want 0", got)
+	}
+}
