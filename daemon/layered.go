@@ -190,17 +190,22 @@ func (lr *layeredRemote) setViewLimit(limit int, moved float64) {
 	}
 }
 
-// carried is the bitrate of the layer played, when no switch is under way
-// and the path carries it (adapt.Chooser.Carried), else 0. It is the
-// larger of the measured and the announced bitrate: the stream it moves to
-// compares it with the announced bitrates of the layers it does not pull
-// (a bot's top layer measured 0.9-1.1 Mbit/s for an announced 1.5).
+// carried is the bitrate of the layer played when the path carries it
+// (adapt.Chooser.Carried), else 0. It is the larger of the measured and
+// the announced bitrate: the stream it moves to compares it with the
+// announced bitrates of the layers it does not pull (a bot's top layer
+// measured 0.9-1.1 Mbit/s for an announced 1.5). During a switch, the
+// lower layer's announced bitrate: a step down says the path does not
+// carry the higher one, a step up has not shown that it does.
 func (lr *layeredRemote) carried() float64 {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	c := lr.ch.Carried()
-	if lr.target != lr.cur || c <= 0 {
+	switch {
+	case c <= 0:
 		return 0
+	case lr.target != lr.cur:
+		return float64(lr.layers[min(lr.cur, lr.target)].Bitrate)
 	}
 	return max(c, float64(lr.layers[lr.cur].Bitrate))
 }

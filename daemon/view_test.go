@@ -73,8 +73,9 @@ func TestViewOffScreen(t *testing.T) {
 // TestTileMoves: a view that makes one tile small and another large hands
 // the bitrate the small one's stream was pulling to the large one's, once
 // and while fresh; split among several tiles that grew; nothing when the
-// stream let go was overusing its path, or when nothing shrank. What
-// moves is the announced bitrate of the layer let go when it measures less.
+// stream let go was losing packets, or when nothing shrank. What
+// moves is the announced bitrate of the layer let go when it measures less,
+// of the lower layer during a switch.
 func TestTileMoves(t *testing.T) {
 	now := time.Now()
 	d := &Daemon{remotes: map[string]*remoteStream{}}
@@ -116,18 +117,18 @@ func TestTileMoves(t *testing.T) {
 		t.Fatalf("ann shrank, yet has a move of %v", got)
 	}
 
-	// Overusing: nothing to hand on.
-	lrs["bob"].ch.Observe(adapt.Observation{Now: now.Add(250 * time.Millisecond), QueueDelay: 300 * time.Millisecond})
+	// Losing packets: nothing to hand on.
+	lrs["bob"].ch.Observe(adapt.Observation{Now: now.Add(250 * time.Millisecond), Loss: 0.3})
 	d.setView(page, speaker("cat"))
 	if got := d.takeMove("cat"); got != 0 {
-		t.Fatalf("bob overusing: cat's move %v, want none", got)
+		t.Fatalf("bob losing packets: cat's move %v, want none", got)
 	}
 
-	// A switch under way: nothing either.
+	// A switch under way (a step down): the lower layer.
 	lrs["cat"].target = 1
 	d.setView(page, speaker("ann"))
-	if got := d.takeMove("ann"); got != 0 {
-		t.Fatalf("cat switching: ann's move %v, want none", got)
+	if got := d.takeMove("ann"); got != 500e3 {
+		t.Fatalf("cat switching down: ann's move %v, want 500e3 (the middle layer)", got)
 	}
 	lrs["cat"].target = 2
 

@@ -291,10 +291,11 @@ func MovedLayer(bitrates []float64, limit int, rate float64) int {
 }
 
 // Carried is the bitrate of the current layer when the path carries it
-// (no overuse in the last interval), else 0: what a large tile lets go
-// when it moves to another stream (TileMoved).
+// (no loss above OveruseLoss in the last interval; a delay may be the
+// machine's), else 0: what a large tile lets go when it moves to another
+// stream (TileMoved).
 func (c *Chooser) Carried() float64 {
-	if c.overusing > 0 {
+	if c.lossy > 0 {
 		return 0
 	}
 	return c.bitrates[c.cur]
@@ -339,6 +340,20 @@ func (c *Chooser) Observe(o Observation) Decision {
 		switch {
 		case c.cur >= c.limit:
 			c.raised = false
+		case !lossy && !c.probing && c.movedLayer(o.Now) > c.cur:
+			// A delay does not hold a tile move back: what moved here
+			// was let go at the same moment, so the path's load stays.
+			// On a loaded machine (every stream delayed now and then)
+			// the move waited up to 2.8 s for an interval under 80 ms.
+			rate := c.moved.rate
+			c.cur = c.movedLayer(o.Now)
+			c.moved = probeSample{}
+			c.Ups++
+			c.lastUp, c.upCap, c.quietSince = o.Now, rate, time.Time{}
+			// Below the limit still: the rest of the way is probed at
+			// the next interval without overuse, not after a hold.
+			c.raised = c.cur < c.limit
+			return Decision{Layer: c.cur, Reason: fmt.Sprintf("limit lifted: the large tile moved here (%.0f kbit/s let go)", rate/1000)}
 		case overuse || c.probing:
 			// Kept for an interval without overuse and without a probe
 			// under way.
@@ -349,14 +364,6 @@ func (c *Chooser) Observe(o Observation) Decision {
 				c.Ups++
 				c.lastUp, c.upCap, c.quietSince = o.Now, 0, time.Time{}
 				return Decision{Layer: c.cur, Reason: "limit lifted: back to the layer the path carried"}
-			}
-			if to := c.movedLayer(o.Now); to > c.cur {
-				rate := c.moved.rate
-				c.moved = probeSample{}
-				c.cur = to
-				c.Ups++
-				c.lastUp, c.upCap, c.quietSince = o.Now, rate, time.Time{}
-				return Decision{Layer: c.cur, Reason: fmt.Sprintf("limit lifted: the large tile moved here (%.0f kbit/s let go)", rate/1000)}
 			}
 			// Never carried up to the new limit lately: probe now, quiet
 			// or not, and the probe's result climbs as far as it fits.

@@ -595,6 +595,13 @@ func TestChooserTileMoved(t *testing.T) {
 	if d := quiet(c, &now, 1); d.Layer != 1 || d.Probe {
 		t.Fatalf("a middle layer moved: %+v, want the middle at once", d)
 	}
+	// and the rest of the way is probed at once, not after a hold
+	if d := quiet(c, &now, 1); !d.Probe {
+		t.Fatalf("after a move to the middle: %+v, want a probe of the top", d)
+	}
+	if d := c.ProbeResult(now, 200e6, true, 0); d.Layer != 2 {
+		t.Fatalf("probe: %+v", d)
+	}
 
 	// Too old (the view changed long before the limit took effect), or
 	// too small: a probe as before.
@@ -621,6 +628,25 @@ func TestChooserTileMoved(t *testing.T) {
 		t.Fatalf("the top failed lately: %+v, want the middle", d)
 	}
 
+	// A delay does not hold the move back; loss does.
+	c, now = thumb()
+	c.TileMoved(now, 1.5e6)
+	c.SetLimit(-1, "")
+	now = now.Add(250 * time.Millisecond)
+	if d := c.Observe(Observation{Now: now, QueueDelay: 300 * time.Millisecond}); d.Layer != 2 {
+		t.Fatalf("tile moved during a delay: %+v, want the top at once", d)
+	}
+	c, now = thumb()
+	c.TileMoved(now, 1.5e6)
+	c.SetLimit(-1, "")
+	now = now.Add(250 * time.Millisecond)
+	if d := c.Observe(Observation{Now: now, Loss: 0.3}); d.Layer != 0 {
+		t.Fatalf("tile moved during loss: %+v, want to wait", d)
+	}
+	if d := quiet(c, &now, 1); d.Layer != 2 {
+		t.Fatalf("tile moved, loss gone: %+v, want the top", d)
+	}
+
 	// A move is used once.
 	c, now = thumb()
 	c.TileMoved(now, 1.5e6)
@@ -635,7 +661,7 @@ func TestChooserTileMoved(t *testing.T) {
 }
 
 // TestChooserCarried: what a stream's tile lets go is its current layer's
-// bitrate, unless the path overuses it.
+// bitrate, delayed or not, unless the path loses it.
 func TestChooserCarried(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	c := NewChooser(Config{}, []float64{150e3, 500e3, 1.5e6}, 2, now)
@@ -645,7 +671,12 @@ func TestChooserCarried(t *testing.T) {
 	}
 	now = now.Add(250 * time.Millisecond)
 	c.Observe(Observation{Now: now, QueueDelay: 200 * time.Millisecond})
+	if got := c.Carried(); got != 1.5e6 {
+		t.Fatalf("carried %v with a delay, want 1.5e6", got)
+	}
+	now = now.Add(250 * time.Millisecond)
+	c.Observe(Observation{Now: now, Loss: 0.2})
 	if got := c.Carried(); got != 0 {
-		t.Fatalf("carried %v while overusing, want 0", got)
+		t.Fatalf("carried %v while losing, want 0", got)
 	}
 }
