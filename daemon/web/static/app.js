@@ -905,7 +905,8 @@
     const H = grid.clientHeight;
     if (!n || !W || !H) return scheduleView();
     const main = speaker ? mainTile() : null;
-    if (main !== state.mainId) {
+    const moved = main !== state.mainId;
+    if (moved) {
       state.mainId = main;
       if (main) logEvent(state.mainLog, { id: main, t: performance.now() });
     }
@@ -944,6 +945,14 @@
     if (main) state.tiles.get(main).el.style.order = '0';
     grid.style.setProperty('--thumb-w', `${thumbW}px`);
     grid.style.setProperty('--main-h', `${Math.max(THUMB_H, H - THUMB_H - TILE_GAP)}px`);
+    if (moved && state.joined) {
+      // A new speaker in the large tile: tell the proxy now (reading the
+      // heights lays the page out), not after the settling delay; the
+      // new speaker's picture is awaited.
+      clearTimeout(state.viewTimer);
+      sendView();
+      return;
+    }
     scheduleView();
   }
 
