@@ -39,32 +39,37 @@ func (d *Daemon) setView(page any, v *proto.View) {
 	if d.views.pages == nil {
 		d.views.pages = map[any]proto.View{}
 	}
-	old := d.views.pages[page]
+	was := d.heightsLocked()
 	if v == nil {
 		delete(d.views.pages, page)
 	} else {
 		d.views.pages[page] = *v
 	}
+	now := d.heightsLocked()
 	d.views.mu.Unlock()
-	if v != nil {
-		d.noteMoves(old, *v)
-	}
+	d.noteMoves(was, now)
 	select {
 	case d.viewWake <- struct{}{}:
 	default:
 	}
 }
 
-// noteMoves records the tile moves from view old to view v of one page.
-func (d *Daemon) noteMoves(old, v proto.View) {
-	heights := func(v proto.View) map[string]int {
-		h := map[string]int{}
+// heightsLocked is the tallest tile showing each user's video over the
+// pages (d.views.mu held).
+func (d *Daemon) heightsLocked() map[string]int {
+	h := map[string]int{}
+	for _, v := range d.views.pages {
 		for _, t := range v.Tiles {
 			h[t.ID] = max(h[t.ID], t.Height)
 		}
-		return h
 	}
-	was, now := heights(old), heights(v)
+	return h
+}
+
+// noteMoves records the tile moves between two sets of the pages' tile
+// heights (heightsLocked): a tile another page still shows large lets
+// nothing go.
+func (d *Daemon) noteMoves(was, now map[string]int) {
 	var grown []string
 	for id, h := range now {
 		if h > was[id] {
@@ -95,7 +100,7 @@ func (d *Daemon) noteMoves(old, v proto.View) {
 }
 
 // carried is the bitrate of user's layered video as its path carries it
-// now (0: none, or the path overuses it).
+// now (0: none, or the path loses packets).
 func (d *Daemon) carried(user string) float64 {
 	var lrs []*layeredRemote
 	d.mu.Lock()

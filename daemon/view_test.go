@@ -141,6 +141,18 @@ func TestTileMoves(t *testing.T) {
 		t.Fatalf("grid: moves %v and %v, want 0.75e6 each", a, b)
 	}
 
+	// Another page shows the tile that shrank here large still: nothing
+	// was let go.
+	other := new(int)
+	d.setView(page, speaker("ann"))
+	d.takeMove("ann")
+	d.setView(other, speaker("ann"))
+	d.setView(page, speaker("bob"))
+	if got := d.takeMove("bob"); got != 0 {
+		t.Fatalf("ann still large on another page: bob's move %v, want none", got)
+	}
+	d.setView(other, nil)
+
 	// Stale.
 	d.setView(page, speaker("ann"))
 	d.views.mu.Lock()
