@@ -42,7 +42,13 @@ type Config struct {
 	// left.
 	DownSpacing time.Duration
 	// Headroom: a layer fits when a probe found at least Headroom times
-	// its bitrate plus the other streams' (default 1.2).
+	// its bitrate plus the other streams' (default 1.3). A train through
+	// a token bucket measured up to 1.15 times its rate (a busy receiver
+	// reads some of the packets together), and the publisher's uplink
+	// also carries its own Interests for the other direction, which no
+	// probe sees: with 1.2, a 2 Mbit/s uplink let the 720p layer (2.03
+	// Mbit/s needed on the wire) up once a minute, and each try froze the
+	// picture for 0.6-0.7 s.
 	Headroom float64
 	// DrainGrace: for this long after a step down is done (Switched: the
 	// lower layer's keyframe came), loss short of a stall does not count
@@ -75,7 +81,7 @@ func (c *Config) fill() {
 		c.QuietLoss = 0.01
 	}
 	if c.Headroom <= 0 {
-		c.Headroom = 1.2
+		c.Headroom = 1.3
 	}
 	if c.OveruseFor <= 0 {
 		c.OveruseFor = 2

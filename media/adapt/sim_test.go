@@ -255,12 +255,14 @@ func TestSimUnlimited(t *testing.T) {
 
 // A path that cannot carry the top layer: the subscriber settles on the
 // layer below within a couple of seconds and stays there, with few probes
-// and no layer taken up that then fails over and over.
+// and no layer taken up that then fails over and over. A layer with the
+// audio must fit 1.3 times (Headroom): the top one (1.55 Mbit/s) on 2.2
+// Mbit/s, not on 1.9.
 func TestSimConstrained(t *testing.T) {
 	for _, c := range []struct {
 		rate   float64
 		settle int // layer it must settle on
-	}{{1e6, 1}, {500e3, 0}, {2e6, 2}, {700e3, 1}} {
+	}{{1e6, 1}, {500e3, 0}, {2.2e6, 2}, {1.9e6, 1}, {700e3, 1}} {
 		t.Run(fmt.Sprintf("%.0fk", c.rate/1000), func(t *testing.T) {
 			r := simulate(t, []rateStep{{0, c.rate}}, 60*time.Second, 1) // the middle layer, as a subscriber starts
 			t.Log(report(r))
