@@ -41,13 +41,30 @@ var Benches = []Bench{
 	{Name: "fwmem", Args: []string{"bench", "fwmem", "--json"}, Timeout: 12 * time.Minute},
 	{Name: "call", Args: []string{"bench", "call", "--pages", "3", "--duration", "10s", "--joins", "7", "--json"}, Timeout: 5 * time.Minute},
 	{Name: "net-none", Args: []string{"bench", "net", "--uplink", "none", "--json"}, Timeout: 6 * time.Minute, Root: true},
+	{Name: "net-2mbit", Args: []string{"bench", "net", "--uplink", "2mbit", "--json"}, Timeout: 6 * time.Minute, Root: true},
 	{Name: "net-1mbit", Args: []string{"bench", "net", "--uplink", "1mbit", "--json"}, Timeout: 6 * time.Minute, Root: true},
+	{Name: "net-500kbit", Args: []string{"bench", "net", "--uplink", "500kbit", "--json"}, Timeout: 6 * time.Minute, Root: true},
 	{Name: "net-step", Args: []string{"bench", "net", "--uplink", "none,1mbit@20s,none@40s", "--json"}, Timeout: 6 * time.Minute, Root: true},
 	{Name: "room", Args: []string{"bench", "room", "--bots", "10", "--pages", "2", "--duration", "60s", "--json"}, Timeout: 6 * time.Minute},
 	{Name: "room-cpu", Args: []string{"bench", "room", "--bots", "10", "--pages", "1", "--duration", "60s", "--json"}, Timeout: 6 * time.Minute},
 	{Name: "room-3top", Args: []string{"bench", "room", "--bots", "3", "--pages", "1", "--top-only", "--duration", "60s", "--json"}, Timeout: 6 * time.Minute},
 	{Name: "tree", Args: []string{"bench", "tree", "--duration", "30s", "--json"}, Timeout: 5 * time.Minute, Root: true},
 	{Name: "tree-dv", Args: []string{"bench", "tree", "--routing", "dv", "--duration", "30s", "--json"}, Timeout: 5 * time.Minute, Root: true},
+}
+
+// shapedRuns are the net benchmarks of a fixed uplink limit (issue #15's
+// goals for each), in order.
+var shapedRuns = []struct{ run, label string }{
+	{"net-2mbit", "2 Mbit/s"}, {"net-1mbit", "1 Mbit/s"}, {"net-500kbit", "500 kbit/s"},
+}
+
+// netRuns are the net benchmarks in the report's order.
+func netRuns() []string {
+	out := []string{"net-none"}
+	for _, r := range shapedRuns {
+		out = append(out, r.run)
+	}
+	return append(out, "net-step")
 }
 
 // Run is one benchmark command's output.
