@@ -16,17 +16,37 @@ const MinTrain = 4
 // arrived at arrivals[i]; arrivals are in order. ok is false for a train
 // too short or too fast to measure (then the path is at least as fast as
 // the sender could send).
+//
+// A FIFO bottleneck never delivers a train's second half faster than its
+// first (a token bucket lets the first bytes through faster, not the
+// last), but a busy receiver does: its arrival times are when it read
+// the packets, and it reads some together (a train through a 2 Mbit/s
+// bucket measured 1.3 Gbit/s). So the rate of the first half, measured
+// the same way, bounds the second's.
 func TrainRate(arrivals []time.Time, sizes []int) (bitsPerSecond float64, ok bool) {
 	if len(arrivals) < MinTrain || len(arrivals) != len(sizes) {
 		return 0, false
 	}
 	from := secondHalf(len(arrivals))
-	span := arrivals[len(arrivals)-1].Sub(arrivals[from])
+	rate, ok := spanRate(arrivals, sizes, from, len(arrivals)-1)
+	if !ok {
+		return 0, false
+	}
+	if first, ok := spanRate(arrivals, sizes, 0, from); ok && first < rate {
+		return first, true
+	}
+	return rate, true
+}
+
+// spanRate is the bits of packets from+1..to over the time from packet
+// from's arrival to packet to's (ok false: no time passed).
+func spanRate(arrivals []time.Time, sizes []int, from, to int) (float64, bool) {
+	span := arrivals[to].Sub(arrivals[from])
 	if span <= 0 {
 		return 0, false
 	}
 	bytes := 0
-	for _, s := range sizes[from+1:] {
+	for _, s := range sizes[from+1 : to+1] {
 		bytes += s
 	}
 	return float64(bytes*8) / span.Seconds(), true

@@ -63,3 +63,56 @@ func TestKeptPace(t *testing.T) {
 		t.Error("an empty train kept pace")
 	}
 }
+
+// TrainRate: through a token bucket, the rate after its burst; read in a
+// batch by a busy receiver at the end, the first half's rate, not the
+// batch's; on a fast path, fast.
+func TestTrainRate(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	const size = 1100                                           // bytes
+	gap := time.Duration(size * 8 / 2e6 * float64(time.Second)) // 2 Mbit/s
+	train := func(at func(i int) time.Duration) ([]time.Time, []int) {
+		var arr []time.Time
+		var sz []int
+		for i := range 12 {
+			arr = append(arr, t0.Add(at(i)))
+			sz = append(sz, size)
+		}
+		return arr, sz
+	}
+	near := func(got, want float64) bool { return got > 0.95*want && got < 1.05*want }
+
+	// A 4 KB bucket: the first 3 packets at once, then 2 Mbit/s.
+	arr, sz := train(func(i int) time.Duration {
+		if i < 3 {
+			return time.Duration(i) * 20 * time.Microsecond
+		}
+		return time.Duration(i-2) * gap
+	})
+	if r, ok := TrainRate(arr, sz); !ok || !near(r, 2e6) {
+		t.Errorf("through a bucket: %.0f kbit/s (ok %v), want ~2000", r/1000, ok)
+	}
+
+	// 2 Mbit/s, the last 5 packets read together by a busy receiver.
+	arr, sz = train(func(i int) time.Duration {
+		if i >= 7 {
+			return 7*gap + time.Duration(i-7)*10*time.Microsecond
+		}
+		return time.Duration(i) * gap
+	})
+	if r, ok := TrainRate(arr, sz); !ok || !near(r, 2e6) {
+		t.Errorf("second half read in a batch: %.0f kbit/s (ok %v), want ~2000 (the first half's)", r/1000, ok)
+	}
+
+	// A fast path: 100 Mbit/s.
+	arr, sz = train(func(i int) time.Duration { return time.Duration(i) * gap / 50 })
+	if r, ok := TrainRate(arr, sz); !ok || !near(r, 100e6) {
+		t.Errorf("fast path: %.0f kbit/s (ok %v), want ~100000", r/1000, ok)
+	}
+
+	// All read at once: too fast to measure.
+	arr, sz = train(func(int) time.Duration { return 0 })
+	if _, ok := TrainRate(arr, sz); ok {
+		t.Error("a train read at once was measured")
+	}
+}
