@@ -146,13 +146,7 @@ func (d *Daemon) shown(user string) (height int, on bool) {
 	if len(d.views.pages) == 0 {
 		return 0, true
 	}
-	for _, v := range d.views.pages {
-		for _, t := range v.Tiles {
-			if t.ID == user {
-				height, on = max(height, t.Height), true
-			}
-		}
-	}
+	height, on = d.heightsLocked()[user]
 	return height, on
 }
 

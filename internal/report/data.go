@@ -58,13 +58,15 @@ var shapedRuns = []struct{ run, label string }{
 	{"net-2mbit", "2 Mbit/s"}, {"net-1mbit", "1 Mbit/s"}, {"net-500kbit", "500 kbit/s"},
 }
 
-// netRuns are the net benchmarks in the report's order.
+// netRuns are the net benchmarks, in the order of Benches.
 func netRuns() []string {
-	out := []string{"net-none"}
-	for _, r := range shapedRuns {
-		out = append(out, r.run)
+	var out []string
+	for _, b := range Benches {
+		if strings.HasPrefix(b.Name, "net-") {
+			out = append(out, b.Name)
+		}
 	}
-	return append(out, "net-step")
+	return out
 }
 
 // Run is one benchmark command's output.

@@ -343,16 +343,17 @@ func (c *Chooser) Observe(o Observation) Decision {
 		need = c.cfg.OveruseFor
 	}
 	if c.raised {
+		moved := c.movedLayer(o.Now)
 		switch {
 		case c.cur >= c.limit:
 			c.raised = false
-		case !lossy && !c.probing && c.movedLayer(o.Now) > c.cur:
+		case !lossy && !c.probing && moved > c.cur:
 			// A delay does not hold a tile move back: what moved here
 			// was let go at the same moment, so the path's load stays.
 			// On a loaded machine (every stream delayed now and then)
 			// the move waited up to 2.8 s for an interval under 80 ms.
 			rate := c.moved.rate
-			c.cur = c.movedLayer(o.Now)
+			c.cur = moved
 			c.moved = probeSample{}
 			c.Ups++
 			c.lastUp, c.upCap, c.quietSince = o.Now, rate, time.Time{}
